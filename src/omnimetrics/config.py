@@ -1,0 +1,130 @@
+"""Project settings, in one place: `omnimetrics.toml` plus the environment.
+
+The HMAC secret that pseudonymises emails and phones comes from the environment variable
+`OMNIMETRICS_SECRET` (or the variable named by `privacy.secret_env`); it is never written in a table.
+Outside demo mode a missing secret is an error, never a silent default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from omnimetrics.errors import ConfigError, did_you_mean
+
+DEMO_SECRET = b"omnimetrics-demo-secret-not-for-real-data"
+"""Used only in demo mode, on simulated data; a warehouse made with it is marked as demo."""
+
+DEFAULT_SOURCE_PRIORITY = ("pos", "web_shop", "app", "call_centre", "marketplace", "crm", "ads")
+"""Which system is trusted first when several report the same order."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with defaults that suit a European retailer."""
+
+    secret: bytes | None = None
+    demo: bool = False
+    phone_country_code: str = "33"
+    """Calling code for phone numbers written in national form (06..., 0 6...)."""
+    source_priority: tuple[str, ...] = DEFAULT_SOURCE_PRIORITY
+    extra_channels: tuple[str, ...] = ()
+    column_maps: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Per table, the user's column name -> the contract's column name."""
+    future_tolerance_hours: float = 24.0
+    """Timestamps later than now plus this are rejected (clock or time-zone errors)."""
+    memory_limit: str | None = None
+    """Engine memory cap, e.g. "4GB" (DuckDB); None lets the engine decide."""
+
+    def require_secret(self) -> bytes:
+        """The HMAC key; in demo mode the public demo key."""
+        if self.secret:
+            return self.secret
+        if self.demo:
+            return DEMO_SECRET
+        raise ConfigError(
+            "No secret to pseudonymise emails and phones. Set the environment variable "
+            "OMNIMETRICS_SECRET to a long random value, e.g.\n"
+            "  export OMNIMETRICS_SECRET=$(python -c 'import secrets; print(secrets.token_hex(32))')\n"
+            "and keep it: the same secret must be used for every ingest into one warehouse. "
+            "(Demo mode, on simulated data only, uses a public key.)"
+        )
+
+    def key_fingerprint(self) -> str:
+        """A value that identifies the key without revealing it (stored with the warehouse)."""
+        return hmac.new(self.require_secret(), b"omnimetrics-key-check", hashlib.sha256).hexdigest()[
+            :16
+        ]
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        demo: bool = False,
+    ) -> Settings:
+        """Read omnimetrics.toml (if present) and the environment."""
+        environ = os.environ if environ is None else environ
+        raw: dict[str, Any] = {}
+        toml_path = Path(path) if path is not None else Path("omnimetrics.toml")
+        if toml_path.exists():
+            try:
+                raw = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"{toml_path}: not valid TOML ({exc}). Fix the file.") from None
+        elif path is not None:
+            raise ConfigError(f"Config file {toml_path} does not exist.")
+        return cls.from_mapping(raw, environ=environ, demo=demo, origin=str(toml_path))
+
+    @classmethod
+    def from_mapping(
+        cls,
+        raw: Mapping[str, Any],
+        *,
+        environ: Mapping[str, str] | None = None,
+        demo: bool = False,
+        origin: str = "settings",
+    ) -> Settings:
+        environ = os.environ if environ is None else environ
+        sections = {"privacy", "ingest", "engine", "columns", "channels"}
+        for name in raw:
+            if name not in sections:
+                raise ConfigError(
+                    f"{origin}: unknown section [{name}]. " + did_you_mean(name, sections)
+                )
+        privacy = dict(raw.get("privacy", {}))
+        ingest = dict(raw.get("ingest", {}))
+        engine = dict(raw.get("engine", {}))
+        secret_env = privacy.get("secret_env", "OMNIMETRICS_SECRET")
+        secret = environ.get(secret_env)
+        if secret is not None and len(secret) < 16:
+            raise ConfigError(
+                f"The secret in ${secret_env} is {len(secret)} characters long; use at least 16 "
+                "random characters."
+            )
+        column_maps = {table: dict(mapping) for table, mapping in raw.get("columns", {}).items()}
+        priority = ingest.get("source_priority", DEFAULT_SOURCE_PRIORITY)
+        if not isinstance(priority, list | tuple) or not all(isinstance(p, str) for p in priority):
+            raise ConfigError(
+                f"{origin}: ingest.source_priority must be a list of source names; got {priority!r}."
+            )
+        return cls(
+            secret=secret.encode() if secret else None,
+            demo=demo or bool(privacy.get("demo", False)),
+            phone_country_code=str(privacy.get("phone_country_code", "33")).lstrip("+"),
+            source_priority=tuple(priority),
+            extra_channels=tuple(raw.get("channels", {}).get("extra", ())),
+            column_maps=column_maps,
+            future_tolerance_hours=float(ingest.get("future_tolerance_hours", 24.0)),
+            memory_limit=engine.get("memory_limit"),
+        )

@@ -1,0 +1,390 @@
+"""Ingest: files -> pseudonymised stream -> staged -> validated -> deduplicated -> stored, atomically.
+
+Every row read ends in exactly one place: the table (accepted), a counted duplicate, or the
+`quarantine` table with a reason. A whole call is one batch: committed together or not at all.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from omnimetrics.errors import SchemaError, did_you_mean
+from omnimetrics.ingest.door import Door
+from omnimetrics.ingest.readers import CsvOptions, SourceFile, open_source, read_batches, resolve
+from omnimetrics.ingest.validate import REASONS, typed_with_verdict
+from omnimetrics.schema import BATCHES_SCHEMA, QUARANTINE_SCHEMA, Table, table_contract
+
+if TYPE_CHECKING:
+    from omnimetrics.warehouse import Warehouse
+
+__all__ = ["REASONS", "CsvOptions", "FileReport", "IngestReport", "ingest"]
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class FileReport:
+    """What happened to the rows of one file."""
+
+    path: str
+    rows_read: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    already_ingested: str | None = None
+    """Batch id that already loaded a file with the same content; nothing was read again."""
+
+
+@dataclass
+class IngestReport:
+    """Summary of one ingest call; accepted + duplicates + quarantined == rows_read."""
+
+    table: str
+    batch: str
+    files: list[FileReport]
+    reasons: dict[str, int] = field(default_factory=dict)
+    updated: int = 0
+    """Accepted rows that replaced a stored row (a more trusted report, a newer CRM record)."""
+    ignored_columns: dict[str, list[str]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def accepted(self) -> int:
+        return sum(f.accepted for f in self.files)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(f.duplicates for f in self.files)
+
+    @property
+    def quarantined(self) -> int:
+        return sum(f.quarantined for f in self.files)
+
+    def to_arrow(self) -> pa.Table:
+        """One row per file, the columns a summary table shows."""
+        return pa.table(
+            {
+                "table": [self.table] * len(self.files),
+                "file": [f.path for f in self.files],
+                "rows_read": [f.rows_read for f in self.files],
+                "accepted": [f.accepted for f in self.files],
+                "duplicates": [f.duplicates for f in self.files],
+                "quarantined": [f.quarantined for f in self.files],
+                "note": [
+                    f"already ingested (batch {f.already_ingested})" if f.already_ingested else ""
+                    for f in self.files
+                ],
+            }
+        )
+
+
+def ingest(
+    wh: Warehouse,
+    table: str,
+    source: str | Path | Sequence[str | Path],
+    *,
+    columns: Mapping[str, str] | None = None,
+    source_name: str | None = None,
+    csv: CsvOptions | None = None,
+    format: str | None = None,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Load a file, a glob or a folder into `table`.
+
+    columns: the file's column names -> the contract's (merged over omnimetrics.toml [columns]).
+    source_name: the reporting system (orders: web_shop, pos, crm...) when the file has no
+        `source` column; it decides which report of an order is kept.
+    now: the reference time for the future-timestamp check (default: the clock).
+    """
+    started = time.perf_counter()
+    contract = table_contract(table)
+    settings = wh.settings
+    mapping = {**settings.column_maps.get(table, {}), **(columns or {})}
+    for ours in mapping.values():
+        contract_inputs = {c.input_name for c in contract.columns}
+        if ours not in contract_inputs:
+            raise SchemaError(
+                f"Column mapping targets {ours!r}, which table {table!r} does not have. "
+                + did_you_mean(ours, contract_inputs)
+            )
+    now = now or datetime.now(UTC)
+    notify = progress or (lambda step, fraction: None)
+    batch = uuid.uuid4().hex[:16]
+    report = IngestReport(table=table, batch=batch, files=[])
+
+    paths = resolve(source)
+    wh.check_key()
+    _ensure_tables(wh, contract)
+    done = _already_ingested(wh, table)
+    door = Door(settings)
+    staged: list[ir.Table] = []
+    sources: list[SourceFile] = []
+    try:
+        for number, path in enumerate(paths):
+            notify(f"reading {path.name}", number / max(len(paths), 1) * 0.5)
+            src = open_source(path, format)
+            if src.sha256 in done:
+                report.files.append(FileReport(str(path), already_ingested=done[src.sha256]))
+                continue
+            schema, batches = read_batches(src, _known_inputs(contract, mapping), csv)
+            schema, batches = _rename(schema, batches, mapping)
+            ignored = _check_columns(contract, schema, src)
+            if ignored:
+                report.ignored_columns[str(path)] = ignored
+            constants = {"source_file": str(path)}
+            if "source" in contract.names and "source" not in schema.names:
+                constants["source"] = source_name
+            staged.append(wh.stage(door.apply(contract, schema, batches, constants)))
+            for row in src.malformed:  # a broken line may hold an email: mask it like free text
+                row.text = door.mask_text(row.text)
+            sources.append(src)
+        if staged:
+            notify("validating", 0.5)
+            _validate_and_store(wh, contract, staged, sources, report, now, batch, notify)
+    finally:
+        door.close()
+        for table_expr in staged:
+            wh.drop(table_expr)
+    report.seconds = time.perf_counter() - started
+    notify("done", 1.0)
+    return report
+
+
+def _ensure_tables(wh: Warehouse, contract: Table) -> None:
+    wh.ensure_table(contract.name, contract.ibis_schema())
+    wh.ensure_table("quarantine", QUARANTINE_SCHEMA)
+    wh.ensure_table("ingest_batches", BATCHES_SCHEMA)
+    if contract.keep_reports:
+        wh.ensure_table(f"{contract.name}_reports", contract.ibis_schema())
+
+
+def _already_ingested(wh: Warehouse, table: str) -> dict[str, str]:
+    ledger = wh.table("ingest_batches")
+    rows = ledger.filter(ledger.table_name == table).select("file_sha256", "ingest_batch")
+    return {r["file_sha256"]: r["ingest_batch"] for r in rows.to_pyarrow().to_pylist()}
+
+
+def _known_inputs(contract: Table, mapping: Mapping[str, str]) -> set[str]:
+    return {c.input_name for c in contract.columns} | set(mapping)
+
+
+def _rename(
+    schema: pa.Schema, batches: Iterator[pa.RecordBatch], mapping: Mapping[str, str]
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    if not mapping:
+        return schema, batches
+    names = [mapping.get(n, n) for n in schema.names]
+    renamed = pa.schema([f.with_name(n) for f, n in zip(schema, names, strict=True)])
+    return renamed, (b.rename_columns(names) for b in batches)
+
+
+def _check_columns(contract: Table, schema: pa.Schema, src: SourceFile) -> list[str]:
+    """Refuse a file missing a required column; return the columns that will be ignored."""
+    present = set(schema.names)
+    missing = [c.input_name for c in contract.columns if c.required and c.input_name not in present]
+    if missing:
+        found = [n for n in schema.names if n != "source_row"]
+        hints = [did_you_mean(m, found).split(" Choose")[0] for m in missing]
+        hint = " ".join(h for h in hints if h.startswith("Did"))
+        raise SchemaError(
+            f"{src.path}: table {contract.name!r} needs the column(s) {missing}, which the file "
+            f"does not have. Found: {found}. {hint} Map your names with --map THEIRS=OURS "
+            "(or [columns] in omnimetrics.toml)."
+        )
+    inputs = {c.input_name for c in contract.columns}
+    return [n for n in schema.names if n not in inputs and n != "source_row"]
+
+
+def _key_string(table: ir.Table, key: Sequence[str]) -> ir.StringValue:
+    """One null-safe string per natural key, for joins that must match missing parts too."""
+    parts = [table[k].cast(dt.string).fill_null("\u2205") for k in key]
+    return parts[0] if len(parts) == 1 else parts[0].concat(*(ibis.literal("\u241f").concat(p)
+                                                              for p in parts[1:]))  # fmt: skip
+
+
+def _preference(table: ir.Table, contract: Table, priority: Sequence[str]) -> list[ir.Value]:
+    """Sort keys: the preferred report of a key comes first."""
+    order: list[ir.Value] = []
+    for name, direction in contract.prefer:
+        if name == "source":
+            rank = table.source.cases(*((s, i) for i, s in enumerate(priority)),
+                                      else_=len(priority))  # fmt: skip
+            order.append(rank.asc())
+        else:
+            col = table[name]
+            order.append(col.desc(nulls_first=False) if direction == "desc" else col.asc())
+    return order
+
+
+def _validate_and_store(
+    wh: Warehouse,
+    contract: Table,
+    staged: list[ir.Table],
+    sources: list[SourceFile],
+    report: IngestReport,
+    now: datetime,
+    batch: str,
+    notify: Progress,
+) -> None:
+    settings = wh.settings
+    extra = {"channel": settings.extra_channels} if settings.extra_channels else None
+    verdicts = [
+        typed_with_verdict(s, contract, now=now,
+                           future_tolerance=timedelta(hours=settings.future_tolerance_hours),
+                           extra_allowed=extra)
+        for s in staged
+    ]  # fmt: skip
+    union = verdicts[0] if len(verdicts) == 1 else ibis.union(*verdicts)
+    typed = wh.materialize(union)
+    try:
+        notify("deduplicating", 0.7)
+        _store(wh, contract, typed, sources, report, batch, now, settings.source_priority)
+    finally:
+        wh.drop(typed)
+
+
+def _store(
+    wh: Warehouse,
+    contract: Table,
+    typed: ir.Table,
+    sources: list[SourceFile],
+    report: IngestReport,
+    batch: str,
+    now: datetime,
+    priority: Sequence[str],
+) -> None:
+    columns = list(contract.names)
+    lineage = {"ingest_batch": ibis.literal(batch), "source_file": typed.source_file,
+               "source_row": typed.source_row}  # fmt: skip
+    valid = typed.filter(typed.reason.isnull())
+    order = [*_preference(valid, contract, priority), valid.source_file.asc(),
+             valid.source_row.asc()]  # fmt: skip
+    ranked = valid.mutate(
+        _key=_key_string(valid, contract.key),
+        _rank=ibis.row_number().over(group_by=list(contract.key), order_by=order),
+    )
+    first = ranked.filter(ranked._rank == 0).select(*columns, **lineage, _key=ranked._key)
+    stored = wh.table(contract.name)
+    stored_keys = stored.select(_key=_key_string(stored, contract.key))
+    fresh = first.anti_join(stored_keys, "_key").drop("_key")
+    replacing: ir.Table | None = None
+    if contract.prefer:
+        # Compare each new report with the stored one of the same key: the preferred one stays.
+        clash = first.semi_join(stored_keys, "_key")
+        old = stored.mutate(_key=_key_string(stored, contract.key), _old=ibis.literal(1))
+        both = ibis.union(clash.mutate(_old=ibis.literal(0)), old.semi_join(clash, "_key"))
+        both_order = [*_preference(both, contract, priority), both._old.desc()]
+        winners = both.mutate(_w=ibis.row_number().over(group_by="_key", order_by=both_order))
+        replacing = wh.materialize(
+            winners.filter((winners._w == 0) & (winners._old == 0)).drop("_key", "_old", "_w")
+        )
+    fresh = wh.materialize(fresh)
+    try:
+        counts = _count_by_file(typed, fresh, replacing)
+        rejected = typed.filter(typed.reason.notnull()).select(
+            ingest_batch=ibis.literal(batch),
+            table_name=ibis.literal(contract.name),
+            source_file=typed.source_file,
+            source_row=typed.source_row,
+            column_name=typed.column_name,
+            reason=typed.reason,
+            message=typed.message,
+            raw_record=typed.raw_record,
+        )
+        malformed = _malformed_rows(sources, batch, contract.name)
+        reasons = rejected.group_by("reason").agg(n=rejected.count()).to_pyarrow().to_pylist()
+        report.reasons = dict(Counter({r["reason"]: r["n"] for r in reasons}))
+        if malformed.num_rows:
+            report.reasons["malformed_row"] = malformed.num_rows
+        for src in sources:
+            accepted, valid_rows, bad = counts.get(str(src.path), (0, 0, 0))
+            report.files.append(FileReport(
+                str(src.path), rows_read=src.rows + len(src.malformed), accepted=accepted,
+                duplicates=valid_rows - accepted, quarantined=bad + len(src.malformed)))  # fmt: skip
+        report.updated = 0 if replacing is None else int(replacing.count().execute())
+        ledger = ibis.memtable(
+            {
+                "ingest_batch": [batch] * len(sources),
+                "table_name": [contract.name] * len(sources),
+                "source_file": [str(s.path) for s in sources],
+                "file_sha256": [s.sha256 for s in sources],
+                "rows_read": [f.rows_read for f in report.files if not f.already_ingested],
+                "accepted": [f.accepted for f in report.files if not f.already_ingested],
+                "duplicates": [f.duplicates for f in report.files if not f.already_ingested],
+                "quarantined": [f.quarantined for f in report.files if not f.already_ingested],
+                "started_at": [now] * len(sources),
+                "finished_at": [datetime.now(UTC)] * len(sources),
+            },
+            schema=BATCHES_SCHEMA,
+        )
+        with wh.transaction():
+            wh.insert(contract.name, fresh)
+            if replacing is not None:
+                wh.replace_rows(contract.name, contract.key, replacing)
+            wh.insert("quarantine", rejected)
+            if malformed.num_rows:
+                wh.insert("quarantine", ibis.memtable(malformed))
+            if contract.keep_reports:
+                wh.insert(f"{contract.name}_reports", valid.select(*columns, **{
+                    "ingest_batch": ibis.literal(batch), "source_file": valid.source_file,
+                    "source_row": valid.source_row}))  # fmt: skip
+            wh.insert("ingest_batches", ledger)
+    finally:
+        wh.drop(fresh)
+        if replacing is not None:
+            wh.drop(replacing)
+
+
+def _count_by_file(
+    typed: ir.Table, fresh: ir.Table, replacing: ir.Table | None
+) -> dict[str, tuple[int, int, int]]:
+    """Per file: (accepted, valid rows, quarantined rows)."""
+    kept = fresh.select("source_file") if replacing is None else ibis.union(
+        fresh.select("source_file"), replacing.select("source_file"))  # fmt: skip
+    accepted = {r["source_file"]: r["n"] for r in
+                kept.group_by("source_file").agg(n=kept.count()).to_pyarrow().to_pylist()}
+    totals = typed.group_by("source_file").agg(
+        valid=typed.reason.isnull().sum(), bad=typed.reason.notnull().sum()
+    )
+    return {
+        r["source_file"]: (accepted.get(r["source_file"], 0), int(r["valid"] or 0),
+                           int(r["bad"] or 0))
+        for r in totals.to_pyarrow().to_pylist()
+    }  # fmt: skip
+
+
+def _malformed_rows(sources: list[SourceFile], batch: str, table: str) -> pa.Table:
+    rows = [(str(s.path), m) for s in sources for m in s.malformed]
+    return pa.table(
+        {
+            "ingest_batch": [batch] * len(rows),
+            "table_name": [table] * len(rows),
+            "source_file": [path for path, _ in rows],
+            "source_row": pa.array([m.source_row for _, m in rows], pa.int64()),
+            "column_name": pa.array([None] * len(rows), pa.string()),
+            "reason": ["malformed_row"] * len(rows),
+            "message": [
+                f"line {m.line}: does not split into the header's columns; check quoting and "
+                "delimiters" for _, m in rows
+            ],
+            "raw_record": [m.text for _, m in rows],
+        },
+        schema=ibis.schema(QUARANTINE_SCHEMA).to_pyarrow(),
+    )

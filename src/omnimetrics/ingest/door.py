@@ -1,0 +1,159 @@
+"""Pseudonymisation at the door: emails and phones become keyed hashes before anything is stored.
+
+Runs on the Arrow stream read from a file, in an in-process DuckDB used only as a vectorised
+kernel (nothing is persisted there), so raw identifiers never reach the warehouse engine,
+the quarantine or a log, whatever the engine.
+
+    email: trim, lower-case; valid when it looks like local@domain.tld
+    phone: drop spaces and punctuation; 00 -> +; a leading 0 -> +<country code>; E.164 check
+    hash:  HMAC-SHA256(secret, normalised value), lower-case hex (RFC 2104)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import hashlib
+
+import duckdb
+import pyarrow as pa
+
+from omnimetrics.config import Settings
+from omnimetrics.schema import Table
+
+INVALID_PREFIX = "_invalid__"
+"""Flag column `_invalid__<column>`: a raw email/phone was present but could not be normalised."""
+
+EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s.]{2,}"
+TEXT_EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"
+TEXT_PHONE = r"(\+|\b0)[0-9][0-9 .\-]{7,16}[0-9]"
+PHONE_PATTERN = r"\+[1-9][0-9]{6,14}"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Door:
+    """Turns raw email/phone columns of a stream into hashes plus validity flags."""
+
+    def __init__(self, settings: Settings) -> None:
+        key = settings.require_secret()
+        if len(key) > 64:  # RFC 2104: longer keys are hashed first
+            key = hashlib.sha256(key).digest()
+        block = key.ljust(64, b"\0")
+        self._ipad = bytes(b ^ 0x36 for b in block).hex()
+        self._opad = bytes(b ^ 0x5C for b in block).hex()
+        self._country = settings.phone_country_code
+        self._kernel = duckdb.connect(":memory:")
+
+    def close(self) -> None:
+        self._kernel.close()
+
+    # SQL fragments, written once and used for both kinds of column.
+    def _hmac(self, value: str) -> str:
+        inner = f"sha256(unhex('{self._ipad}') || encode({value}))"
+        return f"sha256(unhex('{self._opad}') || unhex({inner}))"
+
+    @staticmethod
+    def _email(raw: str) -> str:
+        return f"nullif(lower(trim({raw})), '')"
+
+    def _phone(self, raw: str) -> str:
+        digits = rf"nullif(regexp_replace(trim({raw}), '[\s().\-/]', '', 'g'), '')"
+        return (
+            f"(CASE WHEN {digits} LIKE '+%' THEN {digits} "
+            f"WHEN {digits} LIKE '00%' THEN '+' || substr({digits}, 3) "
+            f"WHEN {digits} LIKE '0%' THEN '+{self._country}' || substr({digits}, 2) "
+            f"ELSE '+' || {digits} END)"
+        )
+
+    def _normalised(self, kind: str, raw: str) -> tuple[str, str]:
+        """(normalised value, validity condition) for a kind of identifier."""
+        if kind == "email":
+            value = self._email(raw)
+            return value, f"regexp_full_match({value}, '{EMAIL_PATTERN}')"
+        value = self._phone(raw)
+        return value, f"regexp_full_match({value}, '{PHONE_PATTERN}')"
+
+    def _select_list(
+        self, table: Table, schema: pa.Schema, constants: Mapping[str, str | None]
+    ) -> list[str]:
+        present = set(schema.names)
+        out: list[str] = []
+        handled: set[str] = set()
+        for col in table.columns:
+            if col.pii and col.input_name in present:
+                raw = f"CAST({_quote(col.input_name)} AS VARCHAR)"
+                value, valid = self._normalised(col.pii, raw)
+                out.append(f"{self._hmac(value)} AS {_quote(col.name)}")
+                out.append(
+                    f"({value} IS NOT NULL AND NOT {valid}) AS {_quote(INVALID_PREFIX + col.name)}"
+                )
+                handled.add(col.input_name)
+            elif col.pii_by and col.name in present and col.pii_by in present:
+                raw = f"CAST({_quote(col.name)} AS VARCHAR)"
+                kind = f"lower(trim(CAST({_quote(col.pii_by)} AS VARCHAR)))"
+                email, email_ok = self._normalised("email", raw)
+                phone, phone_ok = self._normalised("phone", raw)
+                out.append(
+                    f"CASE WHEN {kind} = 'email' THEN {self._hmac(email)} "
+                    f"WHEN {kind} = 'phone' THEN {self._hmac(phone)} "
+                    f"ELSE {_quote(col.name)} END AS {_quote(col.name)}"
+                )
+                out.append(
+                    f"CASE WHEN {kind} = 'email' THEN {email} IS NOT NULL AND NOT {email_ok} "
+                    f"WHEN {kind} = 'phone' THEN {phone} IS NOT NULL AND NOT {phone_ok} "
+                    f"ELSE false END AS {_quote(INVALID_PREFIX + col.name)}"
+                )
+                handled.add(col.name)
+        free_text = {c.name for c in table.columns if c.free_text}
+        for field in schema:
+            if field.name in handled:
+                continue
+            expr = _quote(field.name)
+            if pa.types.is_nested(field.type):
+                expr = f"CAST(to_json({expr}) AS VARCHAR)"
+            if field.name in free_text:
+                expr = (
+                    f"regexp_replace(regexp_replace(CAST({expr} AS VARCHAR), '{TEXT_EMAIL}', "
+                    f"'[email]', 'g'), '{TEXT_PHONE}', '[phone]', 'g')"
+                )
+            out.append(f"{expr} AS {_quote(field.name)}")
+        for name, value in constants.items():
+            literal = "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+            out.append(f"CAST({literal} AS VARCHAR) AS {_quote(name)}")
+        return out
+
+    def mask_text(self, text: str) -> str:
+        """Free text with emails and phone numbers masked (as the door does for columns)."""
+        rows = self._kernel.execute(
+            f"SELECT regexp_replace(regexp_replace($1, '{TEXT_EMAIL}', '[email]', 'g'), "
+            f"'{TEXT_PHONE}', '[phone]', 'g')",
+            [text],
+        ).fetchall()
+        return rows[0][0]
+
+    def apply(
+        self,
+        table: Table,
+        schema: pa.Schema,
+        batches: Iterable[pa.RecordBatch],
+        constants: Mapping[str, str | None] | None = None,
+    ) -> pa.RecordBatchReader:
+        """The stream with pii hashed, free text masked, nested values as JSON, constants added."""
+        stream = pa.RecordBatchReader.from_batches(schema, batches)
+        select = ", ".join(self._select_list(table, schema, constants or {}))
+        relation = self._kernel.from_arrow(stream).project(select)
+        return relation.to_arrow_reader(batch_size=256_000)
+
+    def hash_values(self, kind: str, values: list[str | None]) -> list[str | None]:
+        """Hash a few identifiers the way ingest does (look-ups, erasure requests, tests)."""
+        if kind not in ("email", "phone"):
+            return list(values)
+        arrow = pa.table({"v": pa.array(values, pa.string())})
+        value, valid = self._normalised(kind, "v")
+        rows = self._kernel.execute(
+            f"SELECT CASE WHEN {valid} THEN {self._hmac(value)} END FROM arrow"
+        ).fetchall()
+        return [row[0] for row in rows]

@@ -1,0 +1,238 @@
+"""Validation as engine expressions: every check is a condition over a staged table.
+
+`typed_with_verdict` returns the staged rows with each contract column parsed to its type plus
+`reason`, `column_name` and `message` for the first check a row fails (null when it passes).
+No Python runs per row: the whole thing is one Ibis expression, executed by the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+
+from omnimetrics.ingest.door import INVALID_PREFIX
+from omnimetrics.schema import CURRENCIES, SCORE_RANGES, Column, Table
+
+TRUE_WORDS = ("true", "t", "1", "yes", "y", "oui")
+FALSE_WORDS = ("false", "f", "0", "no", "n", "non")
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A reason code with what it means, for docs and summaries."""
+
+    code: str
+    meaning: str
+
+
+REASONS = {
+    r.code: r
+    for r in (
+        Reason("missing_required", "a required value is empty"),
+        Reason("invalid_type", "a value cannot be read as the column's type"),
+        Reason("invalid_email", "an email is not of the form local@domain.tld"),
+        Reason("invalid_phone", "a phone cannot be normalised to E.164"),
+        Reason("not_allowed", "a value is not one of the column's allowed values"),
+        Reason("invalid_currency", "a currency is not an ISO 4217 code"),
+        Reason("out_of_range", "a number or date lies outside its allowed range"),
+        Reason("future_timestamp", "a timestamp lies in the future (clock or time-zone error)"),
+        Reason("no_identifier", "a row that needs an identifier has none"),
+        Reason("inconsistent", "two values contradict each other (returned more than paid)"),
+        Reason("malformed_row", "a CSV line does not split into the header's columns"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    reason: str
+    column: str
+    failed: ir.BooleanValue
+    message: ir.StringValue
+
+
+def _text(value: ir.Value) -> ir.StringValue:
+    """A value as short text for messages."""
+    return value.cast(dt.string).substr(0, 80)
+
+
+def _lit(text: str) -> ir.StringValue:
+    return ibis.literal(text, type=dt.string)
+
+
+def _parse(col: Column, raw: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """(cleaned raw value, typed value): the raw one is null when empty."""
+    if raw.type().is_string():
+        clean = raw.strip().nullif("")
+    else:
+        clean = raw
+    kind = col.kind
+    if kind in ("string", "json"):
+        text = clean if clean.type().is_string() else clean.cast(dt.string)
+        if col.allowed:
+            text = text.lower()
+        if col.currency:
+            text = text.upper()
+        return clean, text
+    if kind == "timestamp":
+        if clean.type().is_timestamp():
+            typed = clean.cast(col.dtype)
+        elif clean.type().is_date():
+            typed = clean.cast(dt.timestamp).cast(col.dtype)
+        else:
+            typed = clean.cast(dt.string).try_cast(col.dtype)
+        return clean, typed
+    if kind == "date":
+        if clean.type().is_timestamp():
+            return clean, clean.date()
+        return clean, clean.cast(dt.string).try_cast(dt.date)
+    if kind in ("float", "int"):
+        number = clean.cast(dt.float64) if clean.type().is_numeric() else clean.try_cast(
+            dt.float64
+        )
+        number = ibis.cases((number.isnan() | number.isinf(), ibis.null(dt.float64)),
+                            else_=number)  # fmt: skip
+        if kind == "float":
+            return clean, number
+        whole = ibis.cases((number == number.floor(), number), else_=ibis.null(dt.float64))
+        return clean, whole.cast(dt.int64)
+    # bool
+    if clean.type().is_boolean():
+        return clean, clean
+    word = clean.cast(dt.string).lower()
+    typed = ibis.cases(
+        (word.isin(TRUE_WORDS), ibis.literal(True)),
+        (word.isin(FALSE_WORDS), ibis.literal(False)),
+        else_=ibis.null(dt.boolean),
+    )
+    return clean, typed
+
+
+def _column_checks(col: Column, clean: ir.Value, typed: ir.Value, staged: ir.Table,
+                   latest: datetime) -> list[Check]:  # fmt: skip
+    name = col.name
+    shown = _text(clean)
+    checks: list[Check] = []
+    if col.required:
+        checks.append(Check("missing_required", name, clean.isnull(),
+                            _lit(f"{col.input_name} is required but empty")))  # fmt: skip
+    what = {"timestamp": "an ISO 8601 timestamp", "date": "a date (YYYY-MM-DD)",
+            "float": "a number (with a dot for decimals)", "int": "a whole number",
+            "bool": "true/false"}.get(col.kind)  # fmt: skip
+    if what:
+        checks.append(Check("invalid_type", name, clean.notnull() & typed.isnull(),
+                            _lit(f"{name}: cannot read '").concat(shown, _lit(f"' as {what}"))))
+    flag = INVALID_PREFIX + name
+    if flag in staged.columns:
+        kind = col.pii or "identifier"
+        reason = "invalid_phone" if col.pii == "phone" else "invalid_email"
+        if col.pii_by:
+            kind_value = staged[col.pii_by].cast(dt.string).strip().lower()
+            reason_expr = kind_value  # email or phone, used in the message
+            checks.append(Check(reason, name, staged[flag].fill_null(False) & (kind_value == "email"),
+                                _lit(f"{name}: not a valid email (kept only as a hash)")))  # fmt: skip
+            checks.append(Check("invalid_phone", name,
+                                staged[flag].fill_null(False) & (reason_expr == "phone"),
+                                _lit(f"{name}: not a valid phone number (kept only as a hash)")))
+        else:
+            checks.append(Check(reason, name, staged[flag].fill_null(False),
+                                _lit(f"{col.input_name}: not a valid {kind} "
+                                     "(kept only as a hash)")))  # fmt: skip
+    if col.allowed:
+        checks.append(Check("not_allowed", name, typed.notnull() & ~typed.isin(col.allowed),
+                            _lit(f"{name}: '").concat(shown, _lit(
+                                f"' is not allowed; use one of {', '.join(col.allowed)}"))))
+    if col.currency:
+        checks.append(Check("invalid_currency", name,
+                            typed.notnull() & ~typed.isin(sorted(CURRENCIES)),
+                            _lit(f"{name}: '").concat(shown, _lit(
+                                "' is not an ISO 4217 currency code (EUR, USD, GBP...)"))))
+    if col.min is not None:
+        checks.append(Check("out_of_range", name, typed.notnull() & (typed < col.min),
+                            _lit(f"{name}: ").concat(shown, _lit(f" is below {col.min:g}"))))
+    if col.max is not None:
+        checks.append(Check("out_of_range", name, typed.notnull() & (typed > col.max),
+                            _lit(f"{name}: ").concat(shown, _lit(f" is above {col.max:g}"))))
+    if col.kind == "timestamp":
+        checks.append(Check("future_timestamp", name, typed.notnull() & (typed > latest),
+                            _lit(f"{name}: ").concat(shown, _lit(
+                                " is in the future; check the clock or the time zone"))))
+    return checks
+
+
+def typed_with_verdict(
+    staged: ir.Table,
+    table: Table,
+    *,
+    now: datetime,
+    future_tolerance: timedelta = timedelta(hours=24),
+    extra_allowed: dict[str, tuple[str, ...]] | None = None,
+) -> ir.Table:
+    """Typed contract columns + lineage + (reason, column_name, message, raw_record)."""
+    latest = ibis.literal(now + future_tolerance, type=dt.Timestamp(timezone="UTC"))
+    typed: dict[str, ir.Value] = {}
+    checks: list[Check] = []
+    for col in table.columns:
+        if extra_allowed and col.name in extra_allowed and col.allowed:
+            col = Column(**{**col.__dict__, "allowed": col.allowed + extra_allowed[col.name]})
+        source_name = col.name if col.pii else col.input_name
+        if source_name in staged.columns:
+            clean, value = _parse(col, staged[source_name])
+        else:
+            clean, value = ibis.null(dt.string), ibis.null(col.dtype)
+        typed[col.name] = value.cast(col.dtype)
+        checks += _column_checks(col, clean, value, staged, latest)
+    if table.require_any:
+        nothing = ibis.and_(*(typed[c].isnull() for c in table.require_any))
+        checks.append(Check("no_identifier", ",".join(table.require_any), nothing,
+                            _lit("no identifier on the row: give at least one of "
+                                 + ", ".join(table.require_any))))  # fmt: skip
+    for a, b in table.not_after:
+        checks.append(Check("inconsistent", a, typed[a].notnull() & typed[b].notnull()
+                            & (typed[a] > typed[b]),
+                            _lit(f"{a} (").concat(_text(typed[a]), _lit(f") exceeds {b} ("),
+                                                  _text(typed[b]), _lit(")"))))  # fmt: skip
+    if table.score_ranges:
+        score_name, type_name = table.score_ranges
+        score, kind = typed[score_name], typed[type_name]
+        for survey, (low, high) in SCORE_RANGES.items():
+            checks.append(Check("out_of_range", score_name,
+                                (kind == survey) & score.notnull()
+                                & ((score < low) | (score > high)),
+                                _lit(f"{score_name}: ").concat(_text(score), _lit(
+                                    f" is off the {survey} scale {low}-{high}"))))  # fmt: skip
+
+    index = ibis.cases(*((c.failed, i) for i, c in enumerate(checks)), else_=ibis.null(dt.int64))
+    verdict = staged.mutate(_check=index)
+    check = verdict._check
+    raw_columns = [
+        c for c in staged.columns
+        if c not in ("source_row", "source_file") and not c.startswith(INVALID_PREFIX)
+    ]  # fmt: skip
+    raw = ibis.struct({c: verdict[c].cast(dt.string) for c in raw_columns})
+    return verdict.select(
+        **typed,
+        source_file=verdict.source_file,
+        source_row=verdict.source_row,
+        reason=check.cases(*((i, c.reason) for i, c in enumerate(checks)),
+                           else_=ibis.null(dt.string)),  # fmt: skip
+        column_name=check.cases(*((i, c.column) for i, c in enumerate(checks)),
+                                else_=ibis.null(dt.string)),  # fmt: skip
+        message=ibis.cases(*((check == i, c.message)
+                             for i, c in enumerate(checks)), else_=ibis.null(dt.string)),
+        raw_record=ibis.cases((check.notnull(), to_json(raw)), else_=ibis.null(dt.string)),
+    )
+
+
+def to_json(value: ir.StructValue) -> ir.StringValue:
+    """The engine's own to_json (DuckDB and Spark both have it): a struct as JSON text."""
+
+    @ibis.udf.scalar.builtin(name="to_json", signature=((value.type(),), dt.string))
+    def _to_json(x):  # type: ignore[no-untyped-def]
+        """Engine builtin."""
+
+    return _to_json(value)

@@ -1,0 +1,247 @@
+"""The warehouse: typed tables in one engine, reached through Ibis.
+
+This is the only module that knows engines apart (DuckDB by default, PySpark in local or cluster
+mode, any other Ibis backend for reading). Everything above it writes Ibis expressions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+import pyarrow as pa
+from ibis.backends import BaseBackend
+
+from omnimetrics.config import Settings
+from omnimetrics.errors import ConfigError, EngineError, SchemaError, did_you_mean
+from omnimetrics.schema import BATCHES_SCHEMA, QUARANTINE_SCHEMA, TABLES
+
+if TYPE_CHECKING:
+    from omnimetrics.ingest import IngestReport
+
+DEFAULT_PATH = "omnimetrics.duckdb"
+META_TABLE = "omnimetrics_meta"
+STAGING_PREFIX = "_omni_stage_"
+
+
+class Warehouse:
+    """One warehouse: table access, ingest, and the few engine operations ingest needs."""
+
+    def __init__(self, backend: BaseBackend, settings: Settings | None = None) -> None:
+        self.backend = backend
+        self.settings = settings or Settings.load()
+        self.engine: str = backend.name
+        if self.engine == "duckdb":
+            self._sql("SET TimeZone = 'UTC'")
+            if self.settings.memory_limit:
+                self._sql(f"SET memory_limit = '{self.settings.memory_limit}'")
+        self._drop_leftover_staging()
+
+    # -- reading -------------------------------------------------------------------------------
+    def table(self, name: str) -> ir.Table:
+        """An Ibis table of the warehouse; a clear error when it is not there yet."""
+        if name not in self.backend.list_tables():
+            known = self.tables()
+            if name in TABLES:
+                raise SchemaError(
+                    f"The warehouse has no {name!r} table yet. Load it with "
+                    f"`omnimetrics ingest {name} FILE` (or wh.ingest({name!r}, FILE))."
+                )
+            raise SchemaError(f"No table {name!r} in the warehouse. " + did_you_mean(name, known))
+        return self.backend.table(name)
+
+    def tables(self) -> list[str]:
+        """The tables a user may read (contract tables, quarantine, ledger, evidence)."""
+        return sorted(
+            t
+            for t in self.backend.list_tables()
+            if not t.startswith((STAGING_PREFIX, "ibis_")) and t != META_TABLE
+        )
+
+    def summary(self) -> pa.Table:
+        """Rows per table, as an Arrow table."""
+        names = self.tables()
+        counts = [int(self.backend.table(n).count().execute()) for n in names]
+        return pa.table({"table": names, "rows": counts})
+
+    def quarantine(self) -> ir.Table:
+        """Rejected rows with their reason (empty table when nothing was rejected)."""
+        self.ensure_table("quarantine", QUARANTINE_SCHEMA)
+        return self.backend.table("quarantine")
+
+    def to_arrow(self, expr: ir.Table) -> pa.Table:
+        return self.backend.to_pyarrow(expr)
+
+    # -- writing -------------------------------------------------------------------------------
+    def ingest(self, table: str, source: str | Path | Sequence[str | Path], **options: Any) -> IngestReport:
+        """Validate, pseudonymise and load files into `table`; see `omnimetrics.ingest.ingest`."""
+        from omnimetrics.ingest import ingest
+
+        return ingest(self, table, source, **options)
+
+    def ensure_table(self, name: str, schema: Mapping[str, dt.DataType]) -> None:
+        if name not in self.backend.list_tables():
+            self.backend.create_table(name, schema=ibis.schema(schema))
+
+    def check_key(self) -> None:
+        """Refuse to mix hashes made with two different secrets in one warehouse."""
+        fingerprint = self.settings.key_fingerprint()
+        self.ensure_table(META_TABLE, {"key": dt.string, "value": dt.string})
+        meta = self.backend.table(META_TABLE)
+        stored = meta.filter(meta.key == "key_fingerprint").value.to_pyarrow().to_pylist()
+        if not stored:
+            rows = {"key": ["key_fingerprint", "demo"],
+                    "value": [fingerprint, str(self.settings.demo).lower()]}  # fmt: skip
+            self.backend.insert(META_TABLE, ibis.memtable(rows, schema=meta.schema()))
+        elif stored[0] != fingerprint:
+            raise ConfigError(
+                "This warehouse was pseudonymised with another secret: hashes would not match. "
+                "Use the same OMNIMETRICS_SECRET as for earlier ingests (or a new warehouse)."
+            )
+
+    def stage(self, stream: pa.RecordBatchReader) -> ir.Table:
+        """Land an Arrow stream in a staging table of the engine (dropped by `drop`)."""
+        name = f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
+        if self.engine == "duckdb":
+            raw = self.backend.con
+            raw.register(f"{name}_stream", stream)
+            raw.execute(f'CREATE TABLE "{name}" AS SELECT * FROM "{name}_stream"')
+            raw.unregister(f"{name}_stream")
+            return self.backend.table(name)
+        return self.backend.create_table(name, stream.read_all())
+
+    def materialize(self, expr: ir.Table) -> ir.Table:
+        """Compute an expression once into a staging table (used several times afterwards)."""
+        name = f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
+        return self.backend.create_table(name, expr)
+
+    def drop(self, table: ir.Table | str) -> None:
+        name = table if isinstance(table, str) else table.op().name
+        self.backend.drop_table(name, force=True)
+
+    def insert(self, name: str, expr: ir.Table) -> None:
+        target = self.backend.table(name)
+        self.backend.insert(name, expr.select(*target.columns).cast(target.schema()))
+
+    def replace_rows(self, name: str, key: Sequence[str], rows: ir.Table) -> None:
+        """Delete the stored rows whose key is in `rows`, then insert `rows` (an upsert)."""
+        target = self.backend.table(name)
+        if self.engine == "duckdb":
+            keys = self.materialize(rows.select(*key).distinct())
+            match = " AND ".join(f't."{k}" IS NOT DISTINCT FROM k."{k}"' for k in key)
+            self._sql(
+                f'DELETE FROM "{name}" AS t WHERE EXISTS '
+                f'(SELECT 1 FROM "{keys.op().name}" AS k WHERE {match})'
+            )
+            self.drop(keys)
+            self.insert(name, rows)
+            return
+        # Engines without DELETE: rebuild the table from what is kept plus the new rows.
+        kept = target.anti_join(rows.select(*key), list(key))
+        rebuilt = self.materialize(kept.union(rows.select(*target.columns).cast(target.schema())))
+        self.backend.create_table(name, rebuilt, overwrite=True)
+        self.drop(rebuilt)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all (DuckDB); others: best effort."""
+        if self.engine != "duckdb":
+            yield
+            return
+        self._sql("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self._sql("ROLLBACK")
+            raise
+        self._sql("COMMIT")
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.backend.disconnect()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Warehouse(engine={self.engine!r}, tables={self.tables()})"
+
+    # -- engine specifics ----------------------------------------------------------------------
+    def _sql(self, statement: str) -> None:
+        if self.engine == "duckdb":
+            self.backend.con.execute(statement)
+        else:
+            self.backend.raw_sql(statement)
+
+    def _drop_leftover_staging(self) -> None:
+        """Staging tables of an interrupted ingest are dropped at the next connect."""
+        for name in self.backend.list_tables():
+            if name.startswith(STAGING_PREFIX):
+                self.drop(name)
+
+
+def connect(
+    target: str | Path | BaseBackend | Any | None = None,
+    *,
+    settings: Settings | None = None,
+    demo: bool = False,
+) -> Warehouse:
+    """Open a warehouse.
+
+    `target` is a DuckDB file path (default ./omnimetrics.duckdb, created if needed), ":memory:",
+    an Ibis URL ("duckdb://file.db"), "spark" for a local PySpark session, a SparkSession, or an
+    Ibis backend already connected.
+    """
+    settings = settings or Settings.load(demo=demo)
+    if demo and not settings.demo:
+        settings = settings.with_(demo=True)
+    if isinstance(target, BaseBackend):
+        return Warehouse(target, settings)
+    if target is not None and type(target).__name__ == "SparkSession":
+        return Warehouse(_spark_backend(target), settings)
+    text = str(target) if target is not None else DEFAULT_PATH
+    if text in ("spark", "pyspark", "spark://local"):
+        return Warehouse(_spark_backend(None), settings)
+    if "://" in text:
+        try:
+            return Warehouse(ibis.connect(text), settings)
+        except Exception as exc:
+            raise EngineError(f"Cannot connect to {text!r}: {exc}") from None
+    if text != ":memory:":
+        parent = Path(text).expanduser().resolve().parent
+        if not parent.exists():
+            raise ConfigError(f"Folder {parent} does not exist; create it or choose another path.")
+    try:
+        return Warehouse(ibis.duckdb.connect(text), settings)
+    except Exception as exc:  # a locked or corrupt file
+        raise EngineError(f"Cannot open the DuckDB warehouse {text!r}: {exc}") from None
+
+
+def _spark_backend(session: Any | None) -> BaseBackend:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise EngineError(
+            "PySpark is not installed. Install the extra: pip install 'omnimetrics[spark]' "
+            "(and Java 17)."
+        ) from None
+    if session is None:
+        session = (
+            SparkSession.builder.master("local[2]")
+            .appName("omnimetrics")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.ui.enabled", "false")
+            .getOrCreate()
+        )
+    session.conf.set("spark.sql.session.timeZone", "UTC")
+    return ibis.pyspark.connect(session)
