@@ -1,9 +1,9 @@
 """omnimetrics: measure the real performance of an omnichannel marketing strategy.
 
-    >>> import omnimetrics
-    >>> wh = omnimetrics.connect(":memory:", demo=True)
-    >>> wh.engine
-    'duckdb'
+>>> import omnimetrics
+>>> wh = omnimetrics.connect(":memory:", demo=True)
+>>> wh.engine
+'duckdb'
 """
 
 from omnimetrics.config import Settings

@@ -1,7 +1,7 @@
 """Project settings, in one place: `omnimetrics.toml` plus the environment.
 
 The HMAC secret that pseudonymises emails and phones comes from the environment variable
-`OMNIMETRICS_SECRET` (or the variable named by `privacy.secret_env`); it is never written in a table.
+`OMNIMETRICS_SECRET` (or the variable named by `privacy.secret_env`); it is never stored.
 Outside demo mode a missing secret is an error, never a silent default.
 """
 
@@ -51,16 +51,17 @@ class Settings:
         raise ConfigError(
             "No secret to pseudonymise emails and phones. Set the environment variable "
             "OMNIMETRICS_SECRET to a long random value, e.g.\n"
-            "  export OMNIMETRICS_SECRET=$(python -c 'import secrets; print(secrets.token_hex(32))')\n"
+            "  export OMNIMETRICS_SECRET=$(python -c "
+            "'import secrets; print(secrets.token_hex(32))')\n"
             "and keep it: the same secret must be used for every ingest into one warehouse. "
             "(Demo mode, on simulated data only, uses a public key.)"
         )
 
     def key_fingerprint(self) -> str:
         """A value that identifies the key without revealing it (stored with the warehouse)."""
-        return hmac.new(self.require_secret(), b"omnimetrics-key-check", hashlib.sha256).hexdigest()[
-            :16
-        ]
+        return hmac.new(
+            self.require_secret(), b"omnimetrics-key-check", hashlib.sha256
+        ).hexdigest()[:16]
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -116,7 +117,8 @@ class Settings:
         priority = ingest.get("source_priority", DEFAULT_SOURCE_PRIORITY)
         if not isinstance(priority, list | tuple) or not all(isinstance(p, str) for p in priority):
             raise ConfigError(
-                f"{origin}: ingest.source_priority must be a list of source names; got {priority!r}."
+                f"{origin}: ingest.source_priority must be a list of source names; "
+                f"got {priority!r}."
             )
         return cls(
             secret=secret.encode() if secret else None,

@@ -6,7 +6,7 @@ and docs/data-model.md (generated from here by `python -m omnimetrics.schema`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import ibis.expr.datatypes as dt
@@ -29,18 +29,52 @@ IDENTIFIER_TYPES = ("anonymous_id", "device_id", "customer_id", "email", "phone"
 """Kinds of identifier a person can carry; email and phone are stored only as keyed hashes."""
 
 CHANNELS = (
-    "paid_search", "organic_search", "paid_social", "organic_social", "display", "video",
-    "email", "sms", "push", "affiliate", "referral", "direct", "app", "store", "call_centre",
-    "chat", "direct_mail", "marketplace",
-)  # fmt: skip
+    "paid_search",
+    "organic_search",
+    "paid_social",
+    "organic_social",
+    "display",
+    "video",
+    "email",
+    "sms",
+    "push",
+    "affiliate",
+    "referral",
+    "direct",
+    "app",
+    "store",
+    "call_centre",
+    "chat",
+    "direct_mail",
+    "marketplace",
+)
 """The default channel vocabulary; omnimetrics.toml can add channels."""
 
 EVENT_TYPES = (
-    "ad_impression", "ad_click", "visit", "page_view", "product_view", "add_to_cart", "checkout",
-    "email_send", "email_open", "email_click", "sms_send", "sms_click", "push_send", "push_open",
-    "social_impression", "social_engagement", "store_visit", "call", "chat", "qr_scan",
-    "promo_redemption", "app_install", "mail_drop",
-)  # fmt: skip
+    "ad_impression",
+    "ad_click",
+    "visit",
+    "page_view",
+    "product_view",
+    "add_to_cart",
+    "checkout",
+    "email_send",
+    "email_open",
+    "email_click",
+    "sms_send",
+    "sms_click",
+    "push_send",
+    "push_open",
+    "social_impression",
+    "social_engagement",
+    "store_visit",
+    "call",
+    "chat",
+    "qr_scan",
+    "promo_redemption",
+    "app_install",
+    "mail_drop",
+)
 
 SALES_CHANNELS = ("web", "app", "store", "call_centre", "marketplace")
 FULFILMENTS = ("delivery", "click_and_collect", "ship_from_store", "in_store", "digital")
@@ -52,13 +86,163 @@ CODE_TYPES = ("promo", "qr")
 
 # ISO 4217 active currency codes.
 CURRENCIES = frozenset(
-    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP
-    BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL
-    GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW
-    KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN
-    NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK
-    SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS
-    VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL""".split()
+    [
+        "AED",
+        "AFN",
+        "ALL",
+        "AMD",
+        "ANG",
+        "AOA",
+        "ARS",
+        "AUD",
+        "AWG",
+        "AZN",
+        "BAM",
+        "BBD",
+        "BDT",
+        "BGN",
+        "BHD",
+        "BIF",
+        "BMD",
+        "BND",
+        "BOB",
+        "BRL",
+        "BSD",
+        "BTN",
+        "BWP",
+        "BYN",
+        "BZD",
+        "CAD",
+        "CDF",
+        "CHF",
+        "CLP",
+        "CNY",
+        "COP",
+        "CRC",
+        "CUP",
+        "CVE",
+        "CZK",
+        "DJF",
+        "DKK",
+        "DOP",
+        "DZD",
+        "EGP",
+        "ERN",
+        "ETB",
+        "EUR",
+        "FJD",
+        "FKP",
+        "GBP",
+        "GEL",
+        "GHS",
+        "GIP",
+        "GMD",
+        "GNF",
+        "GTQ",
+        "GYD",
+        "HKD",
+        "HNL",
+        "HTG",
+        "HUF",
+        "IDR",
+        "ILS",
+        "INR",
+        "IQD",
+        "IRR",
+        "ISK",
+        "JMD",
+        "JOD",
+        "JPY",
+        "KES",
+        "KGS",
+        "KHR",
+        "KMF",
+        "KPW",
+        "KRW",
+        "KWD",
+        "KYD",
+        "KZT",
+        "LAK",
+        "LBP",
+        "LKR",
+        "LRD",
+        "LSL",
+        "LYD",
+        "MAD",
+        "MDL",
+        "MGA",
+        "MKD",
+        "MMK",
+        "MNT",
+        "MOP",
+        "MRU",
+        "MUR",
+        "MVR",
+        "MWK",
+        "MXN",
+        "MYR",
+        "MZN",
+        "NAD",
+        "NGN",
+        "NIO",
+        "NOK",
+        "NPR",
+        "NZD",
+        "OMR",
+        "PAB",
+        "PEN",
+        "PGK",
+        "PHP",
+        "PKR",
+        "PLN",
+        "PYG",
+        "QAR",
+        "RON",
+        "RSD",
+        "RUB",
+        "RWF",
+        "SAR",
+        "SBD",
+        "SCR",
+        "SDG",
+        "SEK",
+        "SGD",
+        "SHP",
+        "SLE",
+        "SOS",
+        "SRD",
+        "SSP",
+        "STN",
+        "SVC",
+        "SYP",
+        "SZL",
+        "THB",
+        "TJS",
+        "TMT",
+        "TND",
+        "TOP",
+        "TRY",
+        "TTD",
+        "TWD",
+        "TZS",
+        "UAH",
+        "UGX",
+        "USD",
+        "UYU",
+        "UZS",
+        "VES",
+        "VND",
+        "VUV",
+        "WST",
+        "XAF",
+        "XCD",
+        "XOF",
+        "XPF",
+        "YER",
+        "ZAR",
+        "ZMW",
+        "ZWL",
+    ]
 )
 
 MAX_AMOUNT = 10_000_000.0
@@ -200,28 +384,58 @@ TOUCHPOINTS = _register(
         "Every interaction on every channel: ads, visits, emails, SMS, push, social, store visits, "
         "calls, chats, QR scans, promo redemptions, app installs.",
         (
-            Column("event_id", "string", "Unique id of the event in its source", "ev-0001",
-                   required=True),
+            Column(
+                "event_id",
+                "string",
+                "Unique id of the event in its source",
+                "ev-0001",
+                required=True,
+            ),
             _timestamp("When it happened"),
             *_identifiers(),
-            Column("channel", "string", "Channel, when the source knows it; else derived from "
-                   "source/medium", "email", allowed=CHANNELS),
+            Column(
+                "channel",
+                "string",
+                "Channel, when the source knows it; else derived from source/medium",
+                "email",
+                allowed=CHANNELS,
+            ),
             Column("source", "string", "Traffic source (utm_source)", "google"),
             Column("medium", "string", "Traffic medium (utm_medium)", "cpc"),
             Column("campaign", "string", "Campaign name (utm_campaign)", "spring_sale"),
             Column("content", "string", "Ad or creative (utm_content)", "banner_a"),
             Column("term", "string", "Keyword (utm_term)", "running shoes"),
-            Column("landing_url", "string", "Landing page URL, with its query string",
-                   "https://shop.example/?utm_source=google&utm_medium=cpc", free_text=True),
-            Column("referrer", "string", "Referring URL", "https://www.google.com/", free_text=True),
-            Column("event_type", "string", "What happened", "visit", required=True,
-                   allowed=EVENT_TYPES),
+            Column(
+                "landing_url",
+                "string",
+                "Landing page URL, with its query string",
+                "https://shop.example/?utm_source=google&utm_medium=cpc",
+                free_text=True,
+            ),
+            Column(
+                "referrer", "string", "Referring URL", "https://www.google.com/", free_text=True
+            ),
+            Column(
+                "event_type", "string", "What happened", "visit", required=True, allowed=EVENT_TYPES
+            ),
             Column("device_type", "string", "Device class", "mobile", allowed=DEVICE_TYPES),
             Column("store_id", "string", "Store where it happened (offline)", "S012"),
-            Column("duration_seconds", "float", "Time on site/app or call length", "184",
-                   min=0.0, max=86_400.0),
-            Column("properties", "json", "Anything else, as a JSON object", '{"page": "/shoes"}', free_text=True),
-        ),  # fmt: skip
+            Column(
+                "duration_seconds",
+                "float",
+                "Time on site/app or call length",
+                "184",
+                min=0.0,
+                max=86_400.0,
+            ),
+            Column(
+                "properties",
+                "json",
+                "Anything else, as a JSON object",
+                '{"page": "/shoes"}',
+                free_text=True,
+            ),
+        ),
         key=("event_id",),
         require_any=IDENTIFIER_COLUMNS,
     )
@@ -237,25 +451,42 @@ ORDERS = _register(
             Column("order_id", "string", "Business key of the order", "W-100045", required=True),
             _timestamp("When it was placed"),
             *_identifiers(),
-            Column("sales_channel", "string", "Where it was sold", "store", required=True,
-                   allowed=SALES_CHANNELS),
-            Column("fulfilment", "string", "How it reached the customer", "click_and_collect",
-                   allowed=FULFILMENTS),
-            _amount("revenue", "Amount paid, after discount, taxes included", "59.90",
-                    required=True),
+            Column(
+                "sales_channel",
+                "string",
+                "Where it was sold",
+                "store",
+                required=True,
+                allowed=SALES_CHANNELS,
+            ),
+            Column(
+                "fulfilment",
+                "string",
+                "How it reached the customer",
+                "click_and_collect",
+                allowed=FULFILMENTS,
+            ),
+            _amount(
+                "revenue", "Amount paid, after discount, taxes included", "59.90", required=True
+            ),
             Column("currency", "string", "ISO 4217 code", "EUR", required=True, currency=True),
             _amount("margin", "Gross margin, when known", "21.50"),
             _amount("cost_of_goods", "Cost of goods sold, when known", "38.40"),
             _amount("discount", "Discount granted", "5.00"),
-            Column("promo_code", "string", "Promo code used (links offline sales to campaigns)",
-                   "SPRING10"),
+            Column(
+                "promo_code",
+                "string",
+                "Promo code used (links offline sales to campaigns)",
+                "SPRING10",
+            ),
             Column("store_id", "string", "Store that sold or fulfilled it", "S012"),
             Column("items", "int", "Number of items", "3", min=0, max=10_000),
             Column("status", "string", "Order status", "completed", allowed=ORDER_STATUSES),
             _amount("returned_amount", "Amount refunded for returns", "0"),
-            Column("source", "string", "System that reported it (web_shop, pos, crm, ads...)",
-                   "pos"),
-        ),  # fmt: skip
+            Column(
+                "source", "string", "System that reported it (web_shop, pos, crm, ads...)", "pos"
+            ),
+        ),
         key=("order_id",),
         prefer=(("source", "asc"),),  # replaced by the configured source rank at ingest time
         not_after=(("returned_amount", "revenue"), ("margin", "revenue")),
@@ -269,14 +500,13 @@ SPEND = _register(
         "Media spend per day, channel and campaign (ad platform exports, media plans).",
         (
             Column("date", "date", "Day of the spend", "2026-03-01", required=True),
-            Column("channel", "string", "Channel", "paid_search", required=True,
-                   allowed=CHANNELS),
+            Column("channel", "string", "Channel", "paid_search", required=True, allowed=CHANNELS),
             Column("campaign", "string", "Campaign name", "spring_sale"),
             _amount("spend", "Amount spent", "1250.00", required=True),
             Column("currency", "string", "ISO 4217 code", "EUR", required=True, currency=True),
             Column("impressions", "int", "Impressions bought", "120000", min=0),
             Column("clicks", "int", "Clicks", "2400", min=0),
-        ),  # fmt: skip
+        ),
         key=("date", "channel", "campaign"),
     )
 )
@@ -290,16 +520,33 @@ FEEDBACK = _register(
             Column("response_id", "string", "Unique id of the answer", "R-555", required=True),
             _timestamp("When it was answered"),
             *_identifiers(),
-            Column("survey_type", "string", "Kind of survey", "nps", required=True,
-                   allowed=SURVEY_TYPES),
-            Column("score", "float", "Score on the survey's scale (NPS 0-10, CSAT 1-5, CES 1-7, "
-                   "review 1-5)", "9", required=True),
+            Column(
+                "survey_type",
+                "string",
+                "Kind of survey",
+                "nps",
+                required=True,
+                allowed=SURVEY_TYPES,
+            ),
+            Column(
+                "score",
+                "float",
+                "Score on the survey's scale (NPS 0-10, CSAT 1-5, CES 1-7, review 1-5)",
+                "9",
+                required=True,
+            ),
             Column("channel", "string", "Channel the answer is about", "store", allowed=CHANNELS),
             Column("touchpoint_id", "string", "Event or order the answer is about", "W-100045"),
             Column("store_id", "string", "Store the answer is about", "S012"),
             Column("comment", "string", "Free text", "Friendly staff, long queue", free_text=True),
-            Column("heard_from", "string", "'How did you hear of us' answer", "instagram", free_text=True),
-        ),  # fmt: skip
+            Column(
+                "heard_from",
+                "string",
+                "'How did you hear of us' answer",
+                "instagram",
+                free_text=True,
+            ),
+        ),
         key=("response_id",),
         score_ranges=("score", "survey_type"),
     )
@@ -324,7 +571,7 @@ CUSTOMERS = _register(
             Column("consent_marketing", "bool", "Agreed to marketing contact", "false"),
             Column("created_at", "timestamp", "Record created", "2024-05-17T09:00:00Z"),
             Column("updated_at", "timestamp", "Record last updated", "2026-02-01T12:00:00Z"),
-        ),  # fmt: skip
+        ),
         key=("customer_id",),
         prefer=(("updated_at", "desc"),),
     )
@@ -335,17 +582,41 @@ IDENTITIES = _register(
         "identities",
         "Explicit links between two identifiers (a login, a CRM record, a loyalty enrolment).",
         (
-            Column("identifier_type_a", "string", "Type of the first identifier", "anonymous_id",
-                   required=True, allowed=IDENTIFIER_TYPES),
-            Column("identifier_a", "string", "First identifier (emails/phones hashed)", "c-8f2a91",
-                   required=True, pii_by="identifier_type_a"),
-            Column("identifier_type_b", "string", "Type of the second identifier", "customer_id",
-                   required=True, allowed=IDENTIFIER_TYPES),
-            Column("identifier_b", "string", "Second identifier (emails/phones hashed)", "C000123",
-                   required=True, pii_by="identifier_type_b"),
+            Column(
+                "identifier_type_a",
+                "string",
+                "Type of the first identifier",
+                "anonymous_id",
+                required=True,
+                allowed=IDENTIFIER_TYPES,
+            ),
+            Column(
+                "identifier_a",
+                "string",
+                "First identifier (emails/phones hashed)",
+                "c-8f2a91",
+                required=True,
+                pii_by="identifier_type_a",
+            ),
+            Column(
+                "identifier_type_b",
+                "string",
+                "Type of the second identifier",
+                "customer_id",
+                required=True,
+                allowed=IDENTIFIER_TYPES,
+            ),
+            Column(
+                "identifier_b",
+                "string",
+                "Second identifier (emails/phones hashed)",
+                "C000123",
+                required=True,
+                pii_by="identifier_type_b",
+            ),
             Column("link_source", "string", "How the link was made", "login"),
             Column("timestamp", "timestamp", "When the link was seen", "2026-03-01T10:15:00Z"),
-        ),  # fmt: skip
+        ),
         key=("identifier_type_a", "identifier_a", "identifier_type_b", "identifier_b"),
     )
 )
@@ -356,14 +627,21 @@ CAMPAIGN_CODES = _register(
         "Promo codes and QR codes of campaigns: they link offline sales and scans to a campaign.",
         (
             Column("code", "string", "The code as printed or typed", "SPRING10", required=True),
-            Column("code_type", "string", "promo or qr", "promo", required=True,
-                   allowed=CODE_TYPES),
+            Column(
+                "code_type", "string", "promo or qr", "promo", required=True, allowed=CODE_TYPES
+            ),
             Column("campaign", "string", "Campaign it belongs to", "spring_sale", required=True),
-            Column("channel", "string", "Channel of that campaign", "direct_mail", required=True,
-                   allowed=CHANNELS),
+            Column(
+                "channel",
+                "string",
+                "Channel of that campaign",
+                "direct_mail",
+                required=True,
+                allowed=CHANNELS,
+            ),
             Column("valid_from", "date", "First valid day", "2026-03-01"),
             Column("valid_to", "date", "Last valid day", "2026-03-31"),
-        ),  # fmt: skip
+        ),
         key=("code",),
         not_after=(("valid_from", "valid_to"),),
     )
@@ -376,12 +654,24 @@ EXPERIMENT_ASSIGNMENTS = _register(
         (
             Column("experiment", "string", "Experiment name", "subject_line_test", required=True),
             Column("variant", "string", "Variant name", "B", required=True),
-            Column("unit_type", "string", "Type of the unit identifier", "customer_id",
-                   required=True, allowed=IDENTIFIER_TYPES),
-            Column("unit_id", "string", "Unit identifier (emails/phones hashed)", "C000123",
-                   required=True, pii_by="unit_type"),
+            Column(
+                "unit_type",
+                "string",
+                "Type of the unit identifier",
+                "customer_id",
+                required=True,
+                allowed=IDENTIFIER_TYPES,
+            ),
+            Column(
+                "unit_id",
+                "string",
+                "Unit identifier (emails/phones hashed)",
+                "C000123",
+                required=True,
+                pii_by="unit_type",
+            ),
             Column("timestamp", "timestamp", "When the unit was assigned", "2026-03-01T00:00:00Z"),
-        ),  # fmt: skip
+        ),
         key=("experiment", "unit_type", "unit_id"),
     )
 )
@@ -426,7 +716,7 @@ def data_model_markdown() -> str:
     lines = [
         "# Data model",
         "",
-        "Generated from `src/omnimetrics/schema.py` by `python -m omnimetrics.schema`; do not edit.",
+        "Generated from `src/omnimetrics/schema.py` (`make docs`); do not edit by hand.",
         "",
         "Every table also stores lineage: `ingest_batch`, `source_file`, `source_row`.",
         "Timestamps are stored in UTC. Emails and phones never reach a table: they are normalised",
@@ -458,9 +748,7 @@ def data_model_markdown() -> str:
                 rule = f"{col.min:g} .. {col.max:g}" if col.max is not None else f">= {col.min:g}"
             name = col.name if not col.pii else f"{col.name} (file: `{col.input_name}`)"
             req = "yes" if col.required else ""
-            lines.append(
-                f"| {name} | {col.kind} | {req} | {rule} | {col.example} | {col.doc} |"
-            )
+            lines.append(f"| {name} | {col.kind} | {req} | {rule} | {col.example} | {col.doc} |")
         lines.append("")
     return "\n".join(lines)
 

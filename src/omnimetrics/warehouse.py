@@ -20,7 +20,7 @@ from ibis.backends import BaseBackend
 
 from omnimetrics.config import Settings
 from omnimetrics.errors import ConfigError, EngineError, SchemaError, did_you_mean
-from omnimetrics.schema import BATCHES_SCHEMA, QUARANTINE_SCHEMA, TABLES
+from omnimetrics.schema import QUARANTINE_SCHEMA, TABLES
 
 if TYPE_CHECKING:
     from omnimetrics.ingest import IngestReport
@@ -79,7 +79,9 @@ class Warehouse:
         return self.backend.to_pyarrow(expr)
 
     # -- writing -------------------------------------------------------------------------------
-    def ingest(self, table: str, source: str | Path | Sequence[str | Path], **options: Any) -> IngestReport:
+    def ingest(
+        self, table: str, source: str | Path | Sequence[str | Path], **options: Any
+    ) -> IngestReport:
         """Validate, pseudonymise and load files into `table`; see `omnimetrics.ingest.ingest`."""
         from omnimetrics.ingest import ingest
 
@@ -96,8 +98,10 @@ class Warehouse:
         meta = self.backend.table(META_TABLE)
         stored = meta.filter(meta.key == "key_fingerprint").value.to_pyarrow().to_pylist()
         if not stored:
-            rows = {"key": ["key_fingerprint", "demo"],
-                    "value": [fingerprint, str(self.settings.demo).lower()]}  # fmt: skip
+            rows = {
+                "key": ["key_fingerprint", "demo"],
+                "value": [fingerprint, str(self.settings.demo).lower()],
+            }
             self.backend.insert(META_TABLE, ibis.memtable(rows, schema=meta.schema()))
         elif stored[0] != fingerprint:
             raise ConfigError(

@@ -1,4 +1,4 @@
-"""Ingest: files -> pseudonymised stream -> staged -> validated -> deduplicated -> stored, atomically.
+"""Ingest: files -> pseudonymised stream -> staged -> validated -> deduplicated -> stored.
 
 Every row read ends in exactly one place: the table (accepted), a counted duplicate, or the
 `quarantine` table with a reason. A whole call is one batch: committed together or not at all.
@@ -215,8 +215,11 @@ def _check_columns(contract: Table, schema: pa.Schema, src: SourceFile) -> list[
 def _key_string(table: ir.Table, key: Sequence[str]) -> ir.StringValue:
     """One null-safe string per natural key, for joins that must match missing parts too."""
     parts = [table[k].cast(dt.string).fill_null("\u2205") for k in key]
-    return parts[0] if len(parts) == 1 else parts[0].concat(*(ibis.literal("\u241f").concat(p)
-                                                              for p in parts[1:]))  # fmt: skip
+    return (
+        parts[0]
+        if len(parts) == 1
+        else parts[0].concat(*(ibis.literal("\u241f").concat(p) for p in parts[1:]))
+    )
 
 
 def _preference(table: ir.Table, contract: Table, priority: Sequence[str]) -> list[ir.Value]:
@@ -224,8 +227,9 @@ def _preference(table: ir.Table, contract: Table, priority: Sequence[str]) -> li
     order: list[ir.Value] = []
     for name, direction in contract.prefer:
         if name == "source":
-            rank = table.source.cases(*((s, i) for i, s in enumerate(priority)),
-                                      else_=len(priority))  # fmt: skip
+            rank = table.source.cases(
+                *((s, i) for i, s in enumerate(priority)), else_=len(priority)
+            )
             order.append(rank.asc())
         else:
             col = table[name]
@@ -246,11 +250,15 @@ def _validate_and_store(
     settings = wh.settings
     extra = {"channel": settings.extra_channels} if settings.extra_channels else None
     verdicts = [
-        typed_with_verdict(s, contract, now=now,
-                           future_tolerance=timedelta(hours=settings.future_tolerance_hours),
-                           extra_allowed=extra)
+        typed_with_verdict(
+            s,
+            contract,
+            now=now,
+            future_tolerance=timedelta(hours=settings.future_tolerance_hours),
+            extra_allowed=extra,
+        )
         for s in staged
-    ]  # fmt: skip
+    ]
     union = verdicts[0] if len(verdicts) == 1 else ibis.union(*verdicts)
     typed = wh.materialize(union)
     try:
@@ -271,11 +279,17 @@ def _store(
     priority: Sequence[str],
 ) -> None:
     columns = list(contract.names)
-    lineage = {"ingest_batch": ibis.literal(batch), "source_file": typed.source_file,
-               "source_row": typed.source_row}  # fmt: skip
+    lineage = {
+        "ingest_batch": ibis.literal(batch),
+        "source_file": typed.source_file,
+        "source_row": typed.source_row,
+    }
     valid = typed.filter(typed.reason.isnull())
-    order = [*_preference(valid, contract, priority), valid.source_file.asc(),
-             valid.source_row.asc()]  # fmt: skip
+    order = [
+        *_preference(valid, contract, priority),
+        valid.source_file.asc(),
+        valid.source_row.asc(),
+    ]
     ranked = valid.mutate(
         _key=_key_string(valid, contract.key),
         _rank=ibis.row_number().over(group_by=list(contract.key), order_by=order),
@@ -315,9 +329,15 @@ def _store(
             report.reasons["malformed_row"] = malformed.num_rows
         for src in sources:
             accepted, valid_rows, bad = counts.get(str(src.path), (0, 0, 0))
-            report.files.append(FileReport(
-                str(src.path), rows_read=src.rows + len(src.malformed), accepted=accepted,
-                duplicates=valid_rows - accepted, quarantined=bad + len(src.malformed)))  # fmt: skip
+            report.files.append(
+                FileReport(
+                    str(src.path),
+                    rows_read=src.rows + len(src.malformed),
+                    accepted=accepted,
+                    duplicates=valid_rows - accepted,
+                    quarantined=bad + len(src.malformed),
+                )
+            )
         report.updated = 0 if replacing is None else int(replacing.count().execute())
         ledger = ibis.memtable(
             {
@@ -342,9 +362,17 @@ def _store(
             if malformed.num_rows:
                 wh.insert("quarantine", ibis.memtable(malformed))
             if contract.keep_reports:
-                wh.insert(f"{contract.name}_reports", valid.select(*columns, **{
-                    "ingest_batch": ibis.literal(batch), "source_file": valid.source_file,
-                    "source_row": valid.source_row}))  # fmt: skip
+                wh.insert(
+                    f"{contract.name}_reports",
+                    valid.select(
+                        *columns,
+                        **{
+                            "ingest_batch": ibis.literal(batch),
+                            "source_file": valid.source_file,
+                            "source_row": valid.source_row,
+                        },
+                    ),
+                )
             wh.insert("ingest_batches", ledger)
     finally:
         wh.drop(fresh)
@@ -356,18 +384,26 @@ def _count_by_file(
     typed: ir.Table, fresh: ir.Table, replacing: ir.Table | None
 ) -> dict[str, tuple[int, int, int]]:
     """Per file: (accepted, valid rows, quarantined rows)."""
-    kept = fresh.select("source_file") if replacing is None else ibis.union(
-        fresh.select("source_file"), replacing.select("source_file"))  # fmt: skip
-    accepted = {r["source_file"]: r["n"] for r in
-                kept.group_by("source_file").agg(n=kept.count()).to_pyarrow().to_pylist()}
+    kept = (
+        fresh.select("source_file")
+        if replacing is None
+        else ibis.union(fresh.select("source_file"), replacing.select("source_file"))
+    )
+    accepted = {
+        r["source_file"]: r["n"]
+        for r in kept.group_by("source_file").agg(n=kept.count()).to_pyarrow().to_pylist()
+    }
     totals = typed.group_by("source_file").agg(
         valid=typed.reason.isnull().sum(), bad=typed.reason.notnull().sum()
     )
     return {
-        r["source_file"]: (accepted.get(r["source_file"], 0), int(r["valid"] or 0),
-                           int(r["bad"] or 0))
+        r["source_file"]: (
+            accepted.get(r["source_file"], 0),
+            int(r["valid"] or 0),
+            int(r["bad"] or 0),
+        )
         for r in totals.to_pyarrow().to_pylist()
-    }  # fmt: skip
+    }
 
 
 def _malformed_rows(sources: list[SourceFile], batch: str, table: str) -> pa.Table:
@@ -382,7 +418,8 @@ def _malformed_rows(sources: list[SourceFile], batch: str, table: str) -> pa.Tab
             "reason": ["malformed_row"] * len(rows),
             "message": [
                 f"line {m.line}: does not split into the header's columns; check quoting and "
-                "delimiters" for _, m in rows
+                "delimiters"
+                for _, m in rows
             ],
             "raw_record": [m.text for _, m in rows],
         },

@@ -11,9 +11,8 @@ the quarantine or a log, whatever the engine.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-
 import hashlib
+from collections.abc import Iterable, Mapping
 
 import duckdb
 import pyarrow as pa
@@ -153,7 +152,6 @@ class Door:
             return list(values)
         arrow = pa.table({"v": pa.array(values, pa.string())})
         value, valid = self._normalised(kind, "v")
-        rows = self._kernel.execute(
-            f"SELECT CASE WHEN {valid} THEN {self._hmac(value)} END FROM arrow"
-        ).fetchall()
+        relation = self._kernel.from_arrow(arrow)
+        rows = relation.project(f"CASE WHEN {valid} THEN {self._hmac(value)} END").fetchall()
         return [row[0] for row in rows]

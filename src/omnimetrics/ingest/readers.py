@@ -23,8 +23,16 @@ import pyarrow.parquet as pq
 
 from omnimetrics.errors import SourceError
 
-FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
-           ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}  # fmt: skip
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
 BATCH_ROWS = 256_000
 SAMPLE_BYTES = 64 * 1024
 
@@ -155,10 +163,7 @@ def _sniff(source: SourceFile, options: CsvOptions) -> tuple[str, str, list[str]
     raw = source.path.open("rb").read(SAMPLE_BYTES)
     encoding = options.encoding
     if encoding is None:
-        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-            encoding = "utf-16"
-        else:
-            encoding = "utf8"
+        encoding = "utf-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf8"
     try:
         text = raw.decode("utf-8-sig" if encoding == "utf8" else encoding)
     except UnicodeDecodeError as exc:
@@ -189,9 +194,7 @@ def _read_csv(
     encoding, delimiter, first_row = _sniff(source, options)
     header = options.header
     if header is None:
-        header = options.column_names is None and any(
-            cell in known_columns for cell in first_row
-        )
+        header = options.column_names is None and any(cell in known_columns for cell in first_row)
         if not header and options.column_names is None:
             raise SourceError(
                 f"{source.path}: the first row {first_row[:6]} names none of the columns this "
@@ -244,8 +247,9 @@ def _read_csv(
         except pa.ArrowInvalid as exc:
             message = str(exc)
             hint = " Pass its encoding, e.g. --encoding latin-1." if "UTF8" in message else ""
-            raise SourceError(f"{source.path}: cannot be read past row {source.rows}: "
-                              f"{message}.{hint}") from None  # fmt: skip
+            raise SourceError(
+                f"{source.path}: cannot be read past row {source.rows}: {message}.{hint}"
+            ) from None
 
     return _with_row_numbers(source, batches(), reader.schema)
 

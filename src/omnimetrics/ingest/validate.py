@@ -66,10 +66,7 @@ def _lit(text: str) -> ir.StringValue:
 
 def _parse(col: Column, raw: ir.Value) -> tuple[ir.Value, ir.Value]:
     """(cleaned raw value, typed value): the raw one is null when empty."""
-    if raw.type().is_string():
-        clean = raw.strip().nullif("")
-    else:
-        clean = raw
+    clean = raw.strip().nullif("") if raw.type().is_string() else raw
     kind = col.kind
     if kind in ("string", "json"):
         text = clean if clean.type().is_string() else clean.cast(dt.string)
@@ -91,11 +88,8 @@ def _parse(col: Column, raw: ir.Value) -> tuple[ir.Value, ir.Value]:
             return clean, clean.date()
         return clean, clean.cast(dt.string).try_cast(dt.date)
     if kind in ("float", "int"):
-        number = clean.cast(dt.float64) if clean.type().is_numeric() else clean.try_cast(
-            dt.float64
-        )
-        number = ibis.cases((number.isnan() | number.isinf(), ibis.null(dt.float64)),
-                            else_=number)  # fmt: skip
+        number = clean.cast(dt.float64) if clean.type().is_numeric() else clean.try_cast(dt.float64)
+        number = ibis.cases((number.isnan() | number.isinf(), ibis.null(dt.float64)), else_=number)
         if kind == "float":
             return clean, number
         whole = ibis.cases((number == number.floor(), number), else_=ibis.null(dt.float64))
@@ -112,20 +106,37 @@ def _parse(col: Column, raw: ir.Value) -> tuple[ir.Value, ir.Value]:
     return clean, typed
 
 
-def _column_checks(col: Column, clean: ir.Value, typed: ir.Value, staged: ir.Table,
-                   latest: datetime) -> list[Check]:  # fmt: skip
+def _column_checks(
+    col: Column, clean: ir.Value, typed: ir.Value, staged: ir.Table, latest: datetime
+) -> list[Check]:
     name = col.name
     shown = _text(clean)
     checks: list[Check] = []
     if col.required:
-        checks.append(Check("missing_required", name, clean.isnull(),
-                            _lit(f"{col.input_name} is required but empty")))  # fmt: skip
-    what = {"timestamp": "an ISO 8601 timestamp", "date": "a date (YYYY-MM-DD)",
-            "float": "a number (with a dot for decimals)", "int": "a whole number",
-            "bool": "true/false"}.get(col.kind)  # fmt: skip
+        checks.append(
+            Check(
+                "missing_required",
+                name,
+                clean.isnull(),
+                _lit(f"{col.input_name} is required but empty"),
+            )
+        )
+    what = {
+        "timestamp": "an ISO 8601 timestamp",
+        "date": "a date (YYYY-MM-DD)",
+        "float": "a number (with a dot for decimals)",
+        "int": "a whole number",
+        "bool": "true/false",
+    }.get(col.kind)
     if what:
-        checks.append(Check("invalid_type", name, clean.notnull() & typed.isnull(),
-                            _lit(f"{name}: cannot read '").concat(shown, _lit(f"' as {what}"))))
+        checks.append(
+            Check(
+                "invalid_type",
+                name,
+                clean.notnull() & typed.isnull(),
+                _lit(f"{name}: cannot read '").concat(shown, _lit(f"' as {what}")),
+            )
+        )
     flag = INVALID_PREFIX + name
     if flag in staged.columns:
         kind = col.pii or "identifier"
@@ -133,34 +144,82 @@ def _column_checks(col: Column, clean: ir.Value, typed: ir.Value, staged: ir.Tab
         if col.pii_by:
             kind_value = staged[col.pii_by].cast(dt.string).strip().lower()
             reason_expr = kind_value  # email or phone, used in the message
-            checks.append(Check(reason, name, staged[flag].fill_null(False) & (kind_value == "email"),
-                                _lit(f"{name}: not a valid email (kept only as a hash)")))  # fmt: skip
-            checks.append(Check("invalid_phone", name,
-                                staged[flag].fill_null(False) & (reason_expr == "phone"),
-                                _lit(f"{name}: not a valid phone number (kept only as a hash)")))
+            checks.append(
+                Check(
+                    reason,
+                    name,
+                    staged[flag].fill_null(False) & (kind_value == "email"),
+                    _lit(f"{name}: not a valid email (kept only as a hash)"),
+                )
+            )
+            checks.append(
+                Check(
+                    "invalid_phone",
+                    name,
+                    staged[flag].fill_null(False) & (reason_expr == "phone"),
+                    _lit(f"{name}: not a valid phone number (kept only as a hash)"),
+                )
+            )
         else:
-            checks.append(Check(reason, name, staged[flag].fill_null(False),
-                                _lit(f"{col.input_name}: not a valid {kind} "
-                                     "(kept only as a hash)")))  # fmt: skip
+            checks.append(
+                Check(
+                    reason,
+                    name,
+                    staged[flag].fill_null(False),
+                    _lit(f"{col.input_name}: not a valid {kind} (kept only as a hash)"),
+                )
+            )
     if col.allowed:
-        checks.append(Check("not_allowed", name, typed.notnull() & ~typed.isin(col.allowed),
-                            _lit(f"{name}: '").concat(shown, _lit(
-                                f"' is not allowed; use one of {', '.join(col.allowed)}"))))
+        checks.append(
+            Check(
+                "not_allowed",
+                name,
+                typed.notnull() & ~typed.isin(col.allowed),
+                _lit(f"{name}: '").concat(
+                    shown, _lit(f"' is not allowed; use one of {', '.join(col.allowed)}")
+                ),
+            )
+        )
     if col.currency:
-        checks.append(Check("invalid_currency", name,
-                            typed.notnull() & ~typed.isin(sorted(CURRENCIES)),
-                            _lit(f"{name}: '").concat(shown, _lit(
-                                "' is not an ISO 4217 currency code (EUR, USD, GBP...)"))))
+        checks.append(
+            Check(
+                "invalid_currency",
+                name,
+                typed.notnull() & ~typed.isin(sorted(CURRENCIES)),
+                _lit(f"{name}: '").concat(
+                    shown, _lit("' is not an ISO 4217 currency code (EUR, USD, GBP...)")
+                ),
+            )
+        )
     if col.min is not None:
-        checks.append(Check("out_of_range", name, typed.notnull() & (typed < col.min),
-                            _lit(f"{name}: ").concat(shown, _lit(f" is below {col.min:g}"))))
+        checks.append(
+            Check(
+                "out_of_range",
+                name,
+                typed.notnull() & (typed < col.min),
+                _lit(f"{name}: ").concat(shown, _lit(f" is below {col.min:g}")),
+            )
+        )
     if col.max is not None:
-        checks.append(Check("out_of_range", name, typed.notnull() & (typed > col.max),
-                            _lit(f"{name}: ").concat(shown, _lit(f" is above {col.max:g}"))))
+        checks.append(
+            Check(
+                "out_of_range",
+                name,
+                typed.notnull() & (typed > col.max),
+                _lit(f"{name}: ").concat(shown, _lit(f" is above {col.max:g}")),
+            )
+        )
     if col.kind == "timestamp":
-        checks.append(Check("future_timestamp", name, typed.notnull() & (typed > latest),
-                            _lit(f"{name}: ").concat(shown, _lit(
-                                " is in the future; check the clock or the time zone"))))
+        checks.append(
+            Check(
+                "future_timestamp",
+                name,
+                typed.notnull() & (typed > latest),
+                _lit(f"{name}: ").concat(
+                    shown, _lit(" is in the future; check the clock or the time zone")
+                ),
+            )
+        )
     return checks
 
 
@@ -188,42 +247,64 @@ def typed_with_verdict(
         checks += _column_checks(col, clean, value, staged, latest)
     if table.require_any:
         nothing = ibis.and_(*(typed[c].isnull() for c in table.require_any))
-        checks.append(Check("no_identifier", ",".join(table.require_any), nothing,
-                            _lit("no identifier on the row: give at least one of "
-                                 + ", ".join(table.require_any))))  # fmt: skip
+        checks.append(
+            Check(
+                "no_identifier",
+                ",".join(table.require_any),
+                nothing,
+                _lit(
+                    "no identifier on the row: give at least one of " + ", ".join(table.require_any)
+                ),
+            )
+        )
     for a, b in table.not_after:
-        checks.append(Check("inconsistent", a, typed[a].notnull() & typed[b].notnull()
-                            & (typed[a] > typed[b]),
-                            _lit(f"{a} (").concat(_text(typed[a]), _lit(f") exceeds {b} ("),
-                                                  _text(typed[b]), _lit(")"))))  # fmt: skip
+        checks.append(
+            Check(
+                "inconsistent",
+                a,
+                typed[a].notnull() & typed[b].notnull() & (typed[a] > typed[b]),
+                _lit(f"{a} (").concat(
+                    _text(typed[a]), _lit(f") exceeds {b} ("), _text(typed[b]), _lit(")")
+                ),
+            )
+        )
     if table.score_ranges:
         score_name, type_name = table.score_ranges
         score, kind = typed[score_name], typed[type_name]
         for survey, (low, high) in SCORE_RANGES.items():
-            checks.append(Check("out_of_range", score_name,
-                                (kind == survey) & score.notnull()
-                                & ((score < low) | (score > high)),
-                                _lit(f"{score_name}: ").concat(_text(score), _lit(
-                                    f" is off the {survey} scale {low}-{high}"))))  # fmt: skip
+            checks.append(
+                Check(
+                    "out_of_range",
+                    score_name,
+                    (kind == survey) & score.notnull() & ((score < low) | (score > high)),
+                    _lit(f"{score_name}: ").concat(
+                        _text(score), _lit(f" is off the {survey} scale {low}-{high}")
+                    ),
+                )
+            )
 
     index = ibis.cases(*((c.failed, i) for i, c in enumerate(checks)), else_=ibis.null(dt.int64))
     verdict = staged.mutate(_check=index)
     check = verdict._check
     raw_columns = [
-        c for c in staged.columns
+        c
+        for c in staged.columns
         if c not in ("source_row", "source_file") and not c.startswith(INVALID_PREFIX)
-    ]  # fmt: skip
+    ]
     raw = ibis.struct({c: verdict[c].cast(dt.string) for c in raw_columns})
     return verdict.select(
         **typed,
         source_file=verdict.source_file,
         source_row=verdict.source_row,
-        reason=check.cases(*((i, c.reason) for i, c in enumerate(checks)),
-                           else_=ibis.null(dt.string)),  # fmt: skip
-        column_name=check.cases(*((i, c.column) for i, c in enumerate(checks)),
-                                else_=ibis.null(dt.string)),  # fmt: skip
-        message=ibis.cases(*((check == i, c.message)
-                             for i, c in enumerate(checks)), else_=ibis.null(dt.string)),
+        reason=check.cases(
+            *((i, c.reason) for i, c in enumerate(checks)), else_=ibis.null(dt.string)
+        ),
+        column_name=check.cases(
+            *((i, c.column) for i, c in enumerate(checks)), else_=ibis.null(dt.string)
+        ),
+        message=ibis.cases(
+            *((check == i, c.message) for i, c in enumerate(checks)), else_=ibis.null(dt.string)
+        ),
         raw_record=ibis.cases((check.notnull(), to_json(raw)), else_=ibis.null(dt.string)),
     )
 

@@ -1,0 +1,33 @@
+# Each target installs what it needs into .venv, then runs. `make help` lists them.
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+
+.PHONY: help demo test lint bench docs
+
+help: ## List the targets
+	@grep -E '^[a-z]+:.*## ' Makefile | sed 's/:.*## /\t/'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+demo: $(BIN)/python ## Install, simulate a retailer, ingest it and show the warehouse
+	$(BIN)/python -m pip install -q -e .
+	$(BIN)/omnimetrics demo
+
+test: $(BIN)/python ## Install everything the tests need (PySpark included) and run every suite
+	$(BIN)/python -m pip install -q -e '.[dev,spark]'
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/python ## ruff lint and format check
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+bench: $(BIN)/python ## Benchmarks: print throughput and peak memory
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python benchmarks/ingest.py
+
+docs: $(BIN)/python ## Regenerate docs/data-model.md from the table contracts
+	$(BIN)/python -m omnimetrics.schema > docs/data-model.md

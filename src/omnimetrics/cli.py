@@ -1,0 +1,346 @@
+"""The `omnimetrics` command: a thin shell that parses options, calls the library, prints."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table as RichTable
+
+from omnimetrics.config import Settings
+from omnimetrics.errors import OmnimetricsError
+from omnimetrics.ingest import CsvOptions, IngestReport
+from omnimetrics.warehouse import DEFAULT_PATH, Warehouse, connect
+
+app = typer.Typer(
+    name="omnimetrics",
+    help="Measure the real performance of an omnichannel marketing strategy.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+Db = Annotated[str, typer.Option("--db", help="Warehouse: a DuckDB file, or 'spark'.")]
+Out = Annotated[
+    Path | None, typer.Option("--out", help="Also write the table to FILE (.csv, .parquet, .json).")
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no tables.")]
+Config = Annotated[
+    Path | None, typer.Option("--config", help="Settings file (default ./omnimetrics.toml).")
+]
+Demo = Annotated[
+    bool, typer.Option("--demo", help="Demo mode: simulated data, public pseudonymisation key.")
+]
+
+
+def write_table(table: pa.Table, path: Path) -> None:
+    """Write a result table by extension: .csv, .parquet or .json (records)."""
+    suffix = path.suffix.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        pacsv.write_csv(table, path)
+    elif suffix == ".parquet":
+        pq.write_table(table, path)
+    elif suffix == ".json":
+        path.write_text(json.dumps(table.to_pylist(), default=str, indent=1), encoding="utf-8")
+    else:
+        raise OmnimetricsError(f"--out {path}: use a .csv, .parquet or .json file name.")
+
+
+def show(table: pa.Table, title: str, *, out: Path | None = None, quiet: bool = False) -> None:
+    if out is not None:
+        write_table(table, out)
+    if quiet:
+        return
+    view = RichTable(title=title, header_style="bold")
+    for name in table.column_names:
+        numeric = pa.types.is_integer(table.schema.field(name).type) or pa.types.is_floating(
+            table.schema.field(name).type
+        )
+        view.add_column(name, justify="right" if numeric else "left")
+    for row in table.slice(0, 50).to_pylist():
+        view.add_row(*(_cell(v) for v in row.values()))
+    if table.num_rows > 50:
+        view.caption = f"first 50 of {table.num_rows} rows"
+    console.print(view)
+    if out is not None:
+        console.print(f"[dim]written to {out}[/dim]")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+@contextmanager
+def progress_bar(quiet: bool) -> Iterator[Callable[[str, float], None]]:
+    if quiet or not sys.stderr.isatty():
+        yield lambda step, fraction: None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("starting", total=1.0)
+        yield lambda step, fraction: bar.update(task, description=step, completed=fraction)
+
+
+def _settings(config: Path | None, demo: bool) -> Settings:
+    return Settings.load(config, demo=demo)
+
+
+def _warehouse(db: str, config: Path | None, demo: bool) -> Warehouse:
+    return connect(db, settings=_settings(config, demo))
+
+
+def _report_table(reports: list[IngestReport]) -> pa.Table:
+    return pa.concat_tables([r.to_arrow() for r in reports]) if reports else pa.table({})
+
+
+def _print_reasons(reports: list[IngestReport], quiet: bool) -> None:
+    if quiet:
+        return
+    for report in reports:
+        for path, names in report.ignored_columns.items():
+            console.print(
+                f"[yellow]{Path(path).name}: columns not in the contract, ignored: "
+                f"{', '.join(names)}[/yellow]"
+            )
+        if report.reasons:
+            reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(report.reasons.items()))
+            console.print(
+                f"[yellow]{report.table}: quarantined by reason: {reasons}. "
+                "See `omnimetrics quarantine`.[/yellow]"
+            )
+        if report.updated:
+            console.print(
+                f"{report.table}: {report.updated:,} stored rows replaced by a preferred report."
+            )
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the world to.")] = Path(
+        "world"
+    ),
+    customers: Annotated[int, typer.Option(help="Number of customers.")] = 10_000,
+    days: Annotated[int, typer.Option(help="Days of history.")] = 180,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same world).")] = 42,
+    quiet: Quiet = False,
+) -> None:
+    """Write a simulated omnichannel retailer (input files + its ground truth) to a folder."""
+    from omnimetrics.simulate import simulate as make_world
+
+    with progress_bar(quiet) as notify:
+        world = make_world(customers=customers, days=days, seed=seed, progress=notify)
+        folder = world.write(out)
+    rows = world.truth.get("rows", {})
+    table = pa.table({"file": list(rows), "rows": [int(v) for v in rows.values()]})
+    show(table, f"Simulated world in {folder}", quiet=quiet)
+
+
+@app.command()
+def ingest(
+    table: Annotated[str, typer.Argument(help="Target table, e.g. touchpoints, orders.")],
+    path: Annotated[list[str], typer.Argument(help="Files, globs or folders.")],
+    db: Db = DEFAULT_PATH,
+    map_: Annotated[
+        list[str] | None, typer.Option("--map", help="Rename a column: THEIRS=OURS (repeat).")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Reporting system when the file has no `source` column.")
+    ] = None,
+    delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (default: detect).")] = None,
+    encoding: Annotated[str | None, typer.Option(help="CSV encoding (default utf8).")] = None,
+    header: Annotated[
+        bool | None, typer.Option("--header/--no-header", help="CSV header row (default: detect).")
+    ] = None,
+    columns: Annotated[
+        str | None, typer.Option(help="Column names for a CSV without header: a,b,c.")
+    ] = None,
+    file_format: Annotated[
+        str | None, typer.Option("--format", help="csv, parquet or jsonl (default: extension).")
+    ] = None,
+    config: Config = None,
+    demo: Demo = False,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Validate, pseudonymise and load files into a warehouse table; rejects go to quarantine."""
+    mapping = {}
+    for item in map_ or []:
+        if "=" not in item:
+            raise OmnimetricsError(
+                f"--map {item!r}: write THEIRS=OURS, e.g. --map OrderID=order_id"
+            )
+        theirs, ours = item.split("=", 1)
+        mapping[theirs.strip()] = ours.strip()
+    csv = CsvOptions(
+        delimiter=delimiter,
+        encoding=encoding,
+        header=header,
+        column_names=tuple(c.strip() for c in columns.split(",")) if columns else None,
+    )
+    with _warehouse(db, config, demo) as wh, progress_bar(quiet) as notify:
+        report = wh.ingest(
+            table,
+            path,
+            columns=mapping,
+            source_name=source,
+            csv=csv,
+            format=file_format,
+            progress=notify,
+        )
+    show(report.to_arrow(), f"Ingested into {table} ({report.seconds:.1f} s)", out=out, quiet=quiet)
+    _print_reasons([report], quiet)
+
+
+def load_world(
+    wh: Warehouse, folder: Path, notify: Callable[[str, float], None]
+) -> list[IngestReport]:
+    """Ingest every file listed in a folder's manifest.json, in its order."""
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.exists():
+        raise OmnimetricsError(
+            f"{folder} has no manifest.json. Load files one by one with `omnimetrics ingest`."
+        )
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    reports = []
+    entries = manifest["files"]
+    for number, entry in enumerate(entries):
+        notify(f"loading {entry['path']}", number / len(entries))
+        reports.append(
+            wh.ingest(entry["table"], folder / entry["path"], source_name=entry.get("source"))
+        )
+    return reports
+
+
+@app.command()
+def load(
+    folder: Annotated[Path, typer.Argument(help="A folder with a manifest.json (e.g. simulated).")],
+    db: Db = DEFAULT_PATH,
+    config: Config = None,
+    demo: Demo = False,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Ingest every file of a folder described by its manifest.json."""
+    with _warehouse(db, config, demo) as wh, progress_bar(quiet) as notify:
+        reports = load_world(wh, folder, notify)
+    show(_report_table(reports), f"Loaded {folder}", out=out, quiet=quiet)
+    _print_reasons(reports, quiet)
+
+
+@app.command()
+def tables(
+    db: Db = DEFAULT_PATH, config: Config = None, out: Out = None, quiet: Quiet = False
+) -> None:
+    """List the warehouse tables and their row counts."""
+    with _warehouse(db, config, demo=False) as wh:
+        show(wh.summary(), f"Warehouse {db}", out=out, quiet=quiet)
+
+
+@app.command()
+def quarantine(
+    db: Db = DEFAULT_PATH,
+    table: Annotated[str | None, typer.Option(help="Only rows rejected from this table.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Only this reason code.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Show rejected rows: file, row, column, reason and message."""
+    with _warehouse(db, config, demo=False) as wh:
+        rows = wh.quarantine()
+        if table:
+            rows = rows.filter(rows.table_name == table)
+        if reason:
+            rows = rows.filter(rows.reason == reason)
+        rows = rows.order_by(["table_name", "source_file", "source_row"])
+        if out is None:
+            rows = rows.limit(limit)
+        result = rows.to_pyarrow()
+    if out is not None:
+        write_table(result, out)
+    brief = result.select(["table_name", "source_file", "source_row", "reason", "message"])
+    show(brief, "Quarantine (raw records with --out FILE)", quiet=quiet)
+
+
+@app.command()
+def demo(
+    db: Db = "omnimetrics-demo.duckdb",
+    folder: Annotated[Path, typer.Option("--folder", help="Where the simulated files go.")] = Path(
+        "demo-world"
+    ),
+    customers: Annotated[int, typer.Option(help="Number of simulated customers.")] = 5_000,
+    days: Annotated[int, typer.Option(help="Days of simulated history.")] = 120,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    quiet: Quiet = False,
+) -> None:
+    """Simulate a retailer, ingest its files into a fresh warehouse and show what is there."""
+    from omnimetrics.simulate import simulate as make_world
+
+    for stale in (Path(db), Path(f"{db}.wal")):
+        stale.unlink(missing_ok=True)
+    settings = Settings.load(demo=True)
+    with progress_bar(quiet) as notify:
+        world = make_world(customers=customers, days=days, seed=seed, progress=notify)
+        world.write(folder)
+    with connect(db, settings=settings) as wh:
+        with progress_bar(quiet) as notify:
+            reports = load_world(wh, folder, notify)
+        show(_report_table(reports), f"Ingested the simulated world ({folder})", quiet=quiet)
+        _print_reasons(reports, quiet)
+        show(wh.summary(), f"Warehouse {db}", quiet=quiet)
+    if not quiet:
+        console.print(
+            f"Next: `omnimetrics quarantine --db {db}` to see rejected rows; "
+            f"`omnimetrics tables --db {db}`."
+        )
+
+
+def main() -> None:
+    """Entry point: errors meant for the user print as one clear message, not a traceback."""
+    try:
+        app(standalone_mode=False)
+    except OmnimetricsError as exc:
+        errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(2)
+    except (typer.Exit, SystemExit) as exc:
+        code = getattr(exc, "exit_code", getattr(exc, "code", 0))
+        sys.exit(code or 0)
+    except KeyboardInterrupt:
+        errors.print("[red]interrupted[/red]: nothing partial was committed.")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()
