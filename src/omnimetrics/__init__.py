@@ -21,7 +21,6 @@ from omnimetrics.schema import TABLES
 from omnimetrics.warehouse import Warehouse, connect
 
 __all__ = [
-    "TABLES",
     "ConfigError",
     "CsvOptions",
     "EngineError",
@@ -31,6 +30,7 @@ __all__ = [
     "SchemaError",
     "Settings",
     "SourceError",
+    "TABLES",
     "UnknownNameError",
     "Warehouse",
     "connect",

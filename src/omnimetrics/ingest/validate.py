@@ -66,7 +66,7 @@ def _lit(text: str) -> ir.StringValue:
 
 def _parse(col: Column, raw: ir.Value) -> tuple[ir.Value, ir.Value]:
     """(cleaned raw value, typed value): the raw one is null when empty."""
-    clean = raw.strip().nullif("") if raw.type().is_string() else raw
+    clean = trim(raw).nullif("") if raw.type().is_string() else raw
     kind = col.kind
     if kind in ("string", "json"):
         text = clean if clean.type().is_string() else clean.cast(dt.string)
@@ -307,6 +307,11 @@ def typed_with_verdict(
         ),
         raw_record=ibis.cases((check.notnull(), to_json(raw)), else_=ibis.null(dt.string)),
     )
+
+
+@ibis.udf.scalar.builtin(name="trim")
+def trim(text: str) -> str:
+    """The engine's TRIM (leading/trailing spaces). Ibis' strip() mangles text on PySpark."""
 
 
 def to_json(value: ir.StructValue) -> ir.StringValue:

@@ -76,6 +76,35 @@ def fixed_strings(
     return arr.cast(pa.string())
 
 
+def templated(numbers: np.ndarray, template: str) -> pa.StringArray:
+    """Fill the '#' of `template` with the decimal digits of `numbers` (last # = last digit)."""
+    n = len(numbers)
+    tb = np.frombuffer(template.encode(), dtype=np.uint8)
+    buf = np.tile(tb, (n, 1))
+    v = numbers.astype(np.uint64)
+    ten = np.uint64(10)
+    for pos in reversed([i for i, ch in enumerate(template) if ch == "#"]):
+        buf[:, pos] = (48 + v % ten).astype(np.uint8)
+        v //= ten
+    offsets = np.arange(0, (n + 1) * len(tb), len(tb), dtype=np.int64)
+    arr = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf.reshape(-1)))
+    return arr.cast(pa.string())
+
+
+def assemble(n: int, pieces: Sequence[tuple[np.ndarray, pa.Array]]) -> pa.Array:
+    """A length-n string array from (row numbers, values) pieces; other rows are null."""
+    pieces = [(rows, vals) for rows, vals in pieces if len(rows)]
+    index = np.full(n, sum(len(r) for r, _ in pieces), dtype=np.int64)
+    at = 0
+    for rows, _ in pieces:
+        index[rows] = np.arange(at, at + len(rows))
+        at += len(rows)
+    values = pa.concat_arrays(
+        [v.cast(pa.string()) for _, v in pieces] + [pa.array([None], pa.string())]
+    )
+    return values.take(pa.array(index))
+
+
 def digits_needed(largest: int, minimum: int) -> int:
     return max(minimum, len(str(max(largest, 0))))
 
@@ -137,7 +166,7 @@ class Clock:
         self.end = days * DAY
         self.start_dow = start.weekday()  # Monday = 0
         bounds: list[int] = []
-        for year in range(start.year - 1, start.year + days // 365 + 3):
+        for year in range(start.year - 8, start.year + days // 365 + 3):
             for month in (3, 10):  # last Sunday of March / October, 01:00 UTC
                 last = datetime(year, month, 31, 1, tzinfo=UTC)
                 last -= timedelta(days=(last.weekday() + 1) % 7)
