@@ -37,6 +37,7 @@ class Warehouse:
         self.backend = backend
         self.settings = settings or Settings.load()
         self.engine: str = backend.name
+        self._streams: set[str] = set()
         if self.engine == "duckdb":
             self._sql("SET TimeZone = 'UTC'")
             if self.settings.memory_limit:
@@ -110,13 +111,14 @@ class Warehouse:
             )
 
     def stage(self, stream: pa.RecordBatchReader) -> ir.Table:
-        """Land an Arrow stream in a staging table of the engine (dropped by `drop`)."""
+        """Expose an Arrow stream to the engine as a table, to be read ONCE (then `drop` it).
+
+        DuckDB scans the stream where it is, without copying it first; other engines load it.
+        """
         name = f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
         if self.engine == "duckdb":
-            raw = self.backend.con
-            raw.register(f"{name}_stream", stream)
-            raw.execute(f'CREATE TABLE "{name}" AS SELECT * FROM "{name}_stream"')
-            raw.unregister(f"{name}_stream")
+            self.backend.con.register(name, stream)
+            self._streams.add(name)
             return self.backend.table(name)
         return self.backend.create_table(name, stream.read_all())
 
@@ -127,6 +129,10 @@ class Warehouse:
 
     def drop(self, table: ir.Table | str) -> None:
         name = table if isinstance(table, str) else table.op().name
+        if name in self._streams:
+            self.backend.con.unregister(name)
+            self._streams.discard(name)
+            return
         self.backend.drop_table(name, force=True)
 
     def insert(self, name: str, expr: ir.Table) -> None:

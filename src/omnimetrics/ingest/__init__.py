@@ -134,11 +134,11 @@ def ingest(
     _ensure_tables(wh, contract)
     done = _already_ingested(wh, table)
     door = Door(settings)
-    staged: list[ir.Table] = []
+    typed: list[ir.Table] = []
     sources: list[SourceFile] = []
     try:
         for number, path in enumerate(paths):
-            notify(f"reading {path.name}", number / max(len(paths), 1) * 0.5)
+            notify(f"reading {path.name}", number / max(len(paths), 1) * 0.6)
             src = open_source(path, format)
             if src.sha256 in done:
                 report.files.append(FileReport(str(path), already_ingested=done[src.sha256]))
@@ -151,16 +151,19 @@ def ingest(
             constants = {"source_file": str(path)}
             if "source" in contract.names and "source" not in schema.names:
                 constants["source"] = source_name
-            staged.append(wh.stage(door.apply(contract, schema, batches, constants)))
+            typed.append(
+                _validated(wh, contract, door.apply(contract, schema, batches, constants), now)
+            )
             for row in src.malformed:  # a broken line may hold an email: mask it like free text
                 row.text = door.mask_text(row.text)
             sources.append(src)
-        if staged:
-            notify("validating", 0.5)
-            _validate_and_store(wh, contract, staged, sources, report, now, batch, notify)
+        if typed:
+            notify("deduplicating", 0.7)
+            union = typed[0] if len(typed) == 1 else ibis.union(*typed)
+            _store(wh, contract, union, sources, report, batch, now, settings.source_priority)
     finally:
         door.close()
-        for table_expr in staged:
+        for table_expr in typed:
             wh.drop(table_expr)
     report.seconds = time.perf_counter() - started
     notify("done", 1.0)
@@ -237,35 +240,23 @@ def _preference(table: ir.Table, contract: Table, priority: Sequence[str]) -> li
     return order
 
 
-def _validate_and_store(
-    wh: Warehouse,
-    contract: Table,
-    staged: list[ir.Table],
-    sources: list[SourceFile],
-    report: IngestReport,
-    now: datetime,
-    batch: str,
-    notify: Progress,
-) -> None:
+def _validated(
+    wh: Warehouse, contract: Table, stream: pa.RecordBatchReader, now: datetime
+) -> ir.Table:
+    """Read one pseudonymised stream once, into a table of typed rows with their verdict."""
     settings = wh.settings
-    extra = {"channel": settings.extra_channels} if settings.extra_channels else None
-    verdicts = [
-        typed_with_verdict(
-            s,
+    staged = wh.stage(stream)
+    try:
+        verdict = typed_with_verdict(
+            staged,
             contract,
             now=now,
             future_tolerance=timedelta(hours=settings.future_tolerance_hours),
-            extra_allowed=extra,
+            extra_allowed={"channel": settings.extra_channels} if settings.extra_channels else None,
         )
-        for s in staged
-    ]
-    union = verdicts[0] if len(verdicts) == 1 else ibis.union(*verdicts)
-    typed = wh.materialize(union)
-    try:
-        notify("deduplicating", 0.7)
-        _store(wh, contract, typed, sources, report, batch, now, settings.source_priority)
+        return wh.materialize(verdict)
     finally:
-        wh.drop(typed)
+        wh.drop(staged)
 
 
 def _store(
@@ -309,9 +300,7 @@ def _store(
         replacing = wh.materialize(
             winners.filter((winners._w == 0) & (winners._old == 0)).drop("_key", "_old", "_w")
         )
-    fresh = wh.materialize(fresh)
     try:
-        counts = _count_by_file(typed, fresh, replacing)
         rejected = typed.filter(typed.reason.notnull()).select(
             ingest_batch=ibis.literal(batch),
             table_name=ibis.literal(contract.name),
@@ -327,37 +316,13 @@ def _store(
         report.reasons = dict(Counter({r["reason"]: r["n"] for r in reasons}))
         if malformed.num_rows:
             report.reasons["malformed_row"] = malformed.num_rows
-        for src in sources:
-            accepted, valid_rows, bad = counts.get(str(src.path), (0, 0, 0))
-            report.files.append(
-                FileReport(
-                    str(src.path),
-                    rows_read=src.rows + len(src.malformed),
-                    accepted=accepted,
-                    duplicates=valid_rows - accepted,
-                    quarantined=bad + len(src.malformed),
-                )
-            )
         report.updated = 0 if replacing is None else int(replacing.count().execute())
-        ledger = ibis.memtable(
-            {
-                "ingest_batch": [batch] * len(sources),
-                "table_name": [contract.name] * len(sources),
-                "source_file": [str(s.path) for s in sources],
-                "file_sha256": [s.sha256 for s in sources],
-                "rows_read": [f.rows_read for f in report.files if not f.already_ingested],
-                "accepted": [f.accepted for f in report.files if not f.already_ingested],
-                "duplicates": [f.duplicates for f in report.files if not f.already_ingested],
-                "quarantined": [f.quarantined for f in report.files if not f.already_ingested],
-                "started_at": [now] * len(sources),
-                "finished_at": [datetime.now(UTC)] * len(sources),
-            },
-            schema=BATCHES_SCHEMA,
-        )
         with wh.transaction():
             wh.insert(contract.name, fresh)
             if replacing is not None:
                 wh.replace_rows(contract.name, contract.key, replacing)
+            counts = _count_by_file(typed, wh.table(contract.name), batch)
+            _file_reports(report, sources, counts)
             wh.insert("quarantine", rejected)
             if malformed.num_rows:
                 wh.insert("quarantine", ibis.memtable(malformed))
@@ -373,22 +338,54 @@ def _store(
                         },
                     ),
                 )
-            wh.insert("ingest_batches", ledger)
+            wh.insert("ingest_batches", _ledger(report, sources, batch, contract.name, now))
     finally:
-        wh.drop(fresh)
         if replacing is not None:
             wh.drop(replacing)
 
 
-def _count_by_file(
-    typed: ir.Table, fresh: ir.Table, replacing: ir.Table | None
-) -> dict[str, tuple[int, int, int]]:
-    """Per file: (accepted, valid rows, quarantined rows)."""
-    kept = (
-        fresh.select("source_file")
-        if replacing is None
-        else ibis.union(fresh.select("source_file"), replacing.select("source_file"))
+def _file_reports(
+    report: IngestReport, sources: list[SourceFile], counts: dict[str, tuple[int, int, int]]
+) -> None:
+    for src in sources:
+        accepted, valid_rows, bad = counts.get(str(src.path), (0, 0, 0))
+        report.files.append(
+            FileReport(
+                str(src.path),
+                rows_read=src.rows + len(src.malformed),
+                accepted=accepted,
+                duplicates=valid_rows - accepted,
+                quarantined=bad + len(src.malformed),
+            )
+        )
+
+
+def _ledger(
+    report: IngestReport, sources: list[SourceFile], batch: str, table: str, now: datetime
+) -> ir.Table:
+    read = [f for f in report.files if not f.already_ingested]
+    return ibis.memtable(
+        {
+            "ingest_batch": [batch] * len(sources),
+            "table_name": [table] * len(sources),
+            "source_file": [str(s.path) for s in sources],
+            "file_sha256": [s.sha256 for s in sources],
+            "rows_read": [f.rows_read for f in read],
+            "accepted": [f.accepted for f in read],
+            "duplicates": [f.duplicates for f in read],
+            "quarantined": [f.quarantined for f in read],
+            "started_at": [now] * len(sources),
+            "finished_at": [datetime.now(UTC)] * len(sources),
+        },
+        schema=BATCHES_SCHEMA,
     )
+
+
+def _count_by_file(
+    typed: ir.Table, stored: ir.Table, batch: str
+) -> dict[str, tuple[int, int, int]]:
+    """Per file: (accepted, valid rows, quarantined rows); accepted = stored by this batch."""
+    kept = stored.filter(stored.ingest_batch == batch)
     accepted = {
         r["source_file"]: r["n"]
         for r in kept.group_by("source_file").agg(n=kept.count()).to_pyarrow().to_pylist()
