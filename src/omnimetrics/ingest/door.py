@@ -98,7 +98,7 @@ class Door:
                 out.append(
                     f"CASE WHEN {kind} = 'email' THEN {self._hmac(email)} "
                     f"WHEN {kind} = 'phone' THEN {self._hmac(phone)} "
-                    f"ELSE {_quote(col.name)} END AS {_quote(col.name)}"
+                    f"ELSE {self._mask(raw)} END AS {_quote(col.name)}"
                 )
                 out.append(
                     f"CASE WHEN {kind} = 'email' THEN {email} IS NOT NULL AND NOT {email_ok} "
@@ -114,24 +114,24 @@ class Door:
             if pa.types.is_nested(field.type):
                 expr = f"CAST(to_json({expr}) AS VARCHAR)"
             if field.name in free_text:
-                expr = (
-                    f"regexp_replace(regexp_replace(CAST({expr} AS VARCHAR), '{TEXT_EMAIL}', "
-                    f"'[email]', 'g'), '{TEXT_PHONE}', '[phone]', 'g')"
-                )
+                expr = self._mask(f"CAST({expr} AS VARCHAR)")
             out.append(f"{expr} AS {_quote(field.name)}")
         for name, value in constants.items():
             literal = "NULL" if value is None else "'" + value.replace("'", "''") + "'"
             out.append(f"CAST({literal} AS VARCHAR) AS {_quote(name)}")
         return out
 
+    @staticmethod
+    def _mask(value: str) -> str:
+        """SQL: emails and phone numbers inside a text replaced by [email] / [phone]."""
+        return (
+            f"regexp_replace(regexp_replace({value}, '{TEXT_EMAIL}', '[email]', 'g'), "
+            f"'{TEXT_PHONE}', '[phone]', 'g')"
+        )
+
     def mask_text(self, text: str) -> str:
         """Free text with emails and phone numbers masked (as the door does for columns)."""
-        rows = self._kernel.execute(
-            f"SELECT regexp_replace(regexp_replace($1, '{TEXT_EMAIL}', '[email]', 'g'), "
-            f"'{TEXT_PHONE}', '[phone]', 'g')",
-            [text],
-        ).fetchall()
-        return rows[0][0]
+        return self._kernel.execute(f"SELECT {self._mask('$1')}", [text]).fetchall()[0][0]
 
     def apply(
         self,

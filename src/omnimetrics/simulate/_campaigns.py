@@ -79,17 +79,17 @@ def build_campaigns(clock: Clock) -> list[Campaign]:
     add("display", "retargeting", "always", weight=0.4, cpe=1.3, beta_mult=1.3,
         affinity="retarget")  # fmt: skip
     for s in seasons:
-        add("display", s.campaign, "season", s.d0, s.d1, weight=0.5, cpe=1.1, beta_mult=1.2)
+        add("display", s.campaign, "season", s.d0, s.d1, weight=0.35, cpe=1.1, beta_mult=1.2)
     add("paid_social", "prospecting", "always", weight=0.5, cpe=0.9, affinity="social")
     add("paid_social", "retargeting", "always", weight=0.3, cpe=1.2, beta_mult=1.3,
         affinity="retarget")  # fmt: skip
     for s in seasons:
-        add("paid_social", s.campaign, "season", s.d0, s.d1, weight=0.6, cpe=1.0, beta_mult=1.2,
+        add("paid_social", s.campaign, "season", s.d0, s.d1, weight=0.4, cpe=1.0, beta_mult=1.2,
             affinity="social", promo_code=s.code("SOC"), discount=0.15, code_from=s.d0,
             code_to=s.d1 + 14)  # fmt: skip
     add("video", "brand_awareness", "always", weight=0.6, cpe=2.2, affinity="video")
     for s in seasons:
-        add("video", s.campaign, "season", s.d0, s.d1, weight=0.6, cpe=2.0, beta_mult=1.2,
+        add("video", s.campaign, "season", s.d0, s.d1, weight=0.4, cpe=2.0, beta_mult=1.2,
             affinity="video")  # fmt: skip
     add("paid_search", "generic_search", "always", weight=0.6, cpe=0.8, affinity="search")
     add("paid_search", "shopping", "always", weight=0.4, cpe=0.6, affinity="search")
@@ -110,27 +110,27 @@ def build_campaigns(clock: Clock) -> list[Campaign]:
             promo_code=s.code("EM"), discount=0.10, code_from=s.d0, code_to=s.d1 + 14,
             send_days=[d for d in thursdays if in_season.get(d) is s])  # fmt: skip
 
-    add("sms", "store_event", "sends", cpe=0.05, share=0.2,
-        send_days=list(range(12, days, 45)))  # fmt: skip
+    add("sms", "store_event", "sends", cpe=0.05, share=0.15,
+        send_days=list(range(12, days, 60)))  # fmt: skip
     for s in seasons:
-        add("sms", s.campaign, "sends", s.d0, s.d1, cpe=0.05, share=0.4, beta_mult=1.2,
+        add("sms", s.campaign, "sends", s.d0, s.d1, cpe=0.05, share=0.3, beta_mult=1.2,
             promo_code=s.code("SMS"), discount=0.10, code_from=s.d0, code_to=s.d1 + 14,
-            send_days=[d for d in (s.d0, s.d0 + 7) if d < s.d1])  # fmt: skip
+            send_days=[s.d0])  # fmt: skip
 
     sundays = day_numbers[dow == 6].tolist()
-    add("push", "weekly_picks", "sends", share=0.10, send_days=sundays)
+    add("push", "weekly_picks", "sends", share=0.05, send_days=sundays)
     for s in seasons:
-        add("push", s.campaign, "sends", s.d0, s.d1, share=0.5, beta_mult=1.2,
+        add("push", s.campaign, "sends", s.d0, s.d1, share=0.3, beta_mult=1.2,
             send_days=[s.d0])  # fmt: skip
 
     for s in seasons:
         drop = s.start - 5
         if s.name in MAIL_SEASONS and 0 <= drop < days:
-            add("direct_mail", s.campaign, "sends", drop, s.d1, cpe=0.8, share=0.25,
+            add("direct_mail", s.campaign, "sends", drop, s.d1, cpe=0.8, share=0.15,
                 promo_code=s.code("DM"), discount=0.20, qr_code=f"QR-{s.code('')}",
                 code_from=drop, code_to=s.d1 + 14, send_days=[drop])  # fmt: skip
-    add("direct_mail", "loyalty_mailer", "sends", cpe=0.8, share=0.4, qr_code="QR-FIDELITE",
-        code_from=0, code_to=days + 14, send_days=list(range(20, days, 120)))  # fmt: skip
+    add("direct_mail", "loyalty_mailer", "sends", cpe=0.8, share=0.3, qr_code="QR-FIDELITE",
+        code_from=0, code_to=days + 14, send_days=list(range(20, days, 180)))  # fmt: skip
     return renumber([c for c in out if c.kind != "sends" or c.send_days])
 
 

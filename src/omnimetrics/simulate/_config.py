@@ -77,7 +77,7 @@ class ClvParameters:
     """BG/NBD-like purchase and dropout process and Gamma-Gamma spend (time unit: day)."""
 
     r: float = 0.75
-    alpha: float = 300.0
+    alpha: float = 400.0
     a: float = 0.9
     b: float = 3.0
     p: float = 6.0
@@ -131,10 +131,10 @@ NON_CAUSAL = ("organic_search", "organic_social", "referral", "direct", "app", "
 SATURATION_WINDOW_DAYS = 30
 
 # Exposures per person per 365 days bought by always-on campaigns (seasonal ones add more).
-PAID_TARGET = {"display": 0.9, "paid_social": 0.7, "video": 0.25, "paid_search": 0.15}
+PAID_TARGET = {"display": 0.6, "paid_social": 0.45, "video": 0.18, "paid_search": 0.15}
 CTR = {"display": 0.004, "paid_social": 0.012, "video": 0.003}
 
-EMAIL_SHARE_PER_SEND = 0.075  # share of the email base targeted by each of the 2 weekly sends
+EMAIL_SHARE_PER_SEND = 0.06  # share of the email base targeted by each of the 2 weekly sends
 EMAIL_MACHINE_SHARE = 0.15  # recipients behind a privacy proxy (machine opens within seconds)
 EMAIL_CLICK_GIVEN_READ = 0.15
 SMS_CLICK = 0.05

@@ -12,7 +12,6 @@ from omnimetrics.simulate._config import (
     CAUSAL,
     CH,
     CTR,
-    DT,
     EMAIL_CLICK_GIVEN_READ,
     EMAIL_SHARE_PER_SEND,
     ET,
@@ -30,7 +29,11 @@ from omnimetrics.simulate._events import (
     DEVICE,
     EMAIL,
     LOYALTY,
+    P_CART,
+    P_CHECKOUT,
     P_OS,
+    P_PAGE,
+    P_PRODUCT,
     P_STORE_SOURCE,
     P_VARIANT,
     PHONE,
@@ -468,3 +471,53 @@ def loyalty_or_device(people: People, person: np.ndarray, t: np.ndarray) -> np.n
     """How a person is recognised in store: the app (geofence) or the loyalty card."""
     app = people.app_user[person] & (t >= people.app_since[person])
     return np.where(app, DEVICE, np.where(people.loyalty[person], LOYALTY, 0)).astype(np.uint8)
+
+
+def funnels(ctx: Ctx) -> None:
+    """Page and product views, carts and abandoned checkouts inside visits (with drop-off)."""
+    rng, clock = ctx.rng, ctx.clock
+    tp = ctx.touches
+    etype, role = tp.peek("etype"), tp.peek("role")
+    visits = np.flatnonzero(
+        (etype == ET["visit"]) & (role != RL["order_session"]) & (role != RL["research"])
+    )
+    del etype, role
+    person = tp.peek("person")[visits]
+    t = tp.peek("t")[visits]
+    dev = tp.peek("dev")[visits]
+    ids = tp.peek("ids")[visits]
+    chan = tp.peek("chan")[visits]
+    camp = tp.peek("camp")[visits]
+    n = len(visits)
+
+    def add(mask: np.ndarray, when: np.ndarray, event: str, prop: int, pval: np.ndarray) -> None:
+        ok = mask & (when < clock.end)
+        ctx.touches.add(person=person[ok], t=when[ok], etype=ET[event], chan=chan[ok],
+                        camp=camp[ok], role=RL["funnel"], dev=dev[ok], ids=ids[ok], prop=prop,
+                        pval=pval[ok])  # fmt: skip
+
+    page = rng.random(n) < 0.15
+    add(page, t + rng.integers(5, 60, n), "page_view", P_PAGE, rng.integers(0, 7, n))
+    viewed = rng.random(n) < 0.25
+    pv_t = t + rng.integers(20, 300, n)
+    product = rng.integers(1, 5_000, n)
+    add(viewed, pv_t, "product_view", P_PRODUCT, product)
+    carted = viewed & (rng.random(n) < 0.25)
+    cart_t = pv_t + rng.integers(20, 200, n)
+    add(carted, cart_t, "add_to_cart", P_CART, product)
+    checkout = carted & (rng.random(n) < 0.3)
+    value = np.round(rng.gamma(3.0, 25.0, n) * 100).astype(np.int64)
+    add(checkout, cart_t + rng.integers(30, 300, n), "checkout", P_CHECKOUT, value)
+
+
+def brand_spend(ctx: Ctx) -> None:
+    """Brand search is bought on demand: its spend follows the brand clicks that happened."""
+    tp = ctx.touches
+    brand = next(c for c in ctx.campaigns if c.name == "brand_search")
+    clicks_at = (tp.peek("camp") == brand.idx) & (tp.peek("etype") == ET["visit"])
+    day = ctx.clock.day_of(tp.peek("t")[clicks_at])
+    clicks = np.bincount(day, minlength=ctx.clock.days)[: ctx.clock.days]
+    ctr = ctx.rng.uniform(0.08, 0.15, ctx.clock.days)
+    cpc = brand.cpe * ctx.rng.lognormal(0.0, 0.1, ctx.clock.days)
+    ctx.spend.add(brand.idx, np.arange(ctx.clock.days), clicks * cpc, np.round(clicks / ctr),
+                  clicks)  # fmt: skip

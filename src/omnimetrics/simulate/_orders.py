@@ -34,6 +34,7 @@ from omnimetrics.simulate._events import (
     APP_SLOT,
     CUSTOMER,
     DEVICE,
+    EMAIL,
     LOYALTY,
     P_CART,
     P_CHECKOUT,
@@ -115,13 +116,13 @@ def _sales_channels(ctx: Ctx, person: np.ndarray, t: np.ndarray, factor: np.ndar
 
 
 def _snap(ctx: Ctx, t: np.ndarray, sales: np.ndarray) -> np.ndarray:
-    """Move store orders into opening hours (Mon-Sat 9:00-19:30) and web orders out of the
-    small hours; always forward in time."""
+    """Move store and phone orders into opening hours (Mon-Sat 9:00-19:30) and web orders out
+    of the small hours; always forward in time."""
     rng, clock = ctx.rng, ctx.clock
     n = len(t)
     local = clock.local(t)
     day, tod = local // DAY, local % DAY
-    store = sales == SC["store"]
+    store = (sales == SC["store"]) | (sales == SC["call_centre"])
     early = store & (tod < 9 * HOUR)
     late = store & (tod >= 19 * HOUR + 30 * MINUTE)
     tod = np.where(early, 9 * HOUR + rng.integers(0, 2 * HOUR, n), tod)

@@ -1,0 +1,300 @@
+"""A synthetic omnichannel retailer whose truth is known.
+
+`simulate()` draws persons, campaigns, exposures, orders (a baseline BG/NBD-like process plus
+orders triggered by marketing exposures), surveys and the files a user would bring, with dirty
+rows and duplicates whose counts are recorded. `World.truth` says what really happened, so
+every model of omnimetrics can be checked against it. See docs/simulator.md.
+
+    from omnimetrics.simulate import simulate
+    world = simulate(customers=2_000, days=120, seed=7)
+    world.write("demo")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from omnimetrics.simulate._campaigns import build_campaigns
+from omnimetrics.simulate._config import ClvParameters
+from omnimetrics.simulate._dirty import dirty_rows, duplicate_rows, merge
+from omnimetrics.simulate._events import exposures, touches
+from omnimetrics.simulate._feedback import make_feedback
+from omnimetrics.simulate._files import Writer
+from omnimetrics.simulate._marketing import (
+    Ctx,
+    affiliates,
+    background,
+    brand_spend,
+    direct_mail,
+    emails,
+    funnels,
+    message_spend,
+    paid_media,
+    push,
+    sms,
+)
+from omnimetrics.simulate._orders import mail_scans, make_orders, order_touches
+from omnimetrics.simulate._people import make_people
+from omnimetrics.simulate._truth import (
+    build_truth,
+    truth_orders,
+    truth_persons,
+    truth_touchpoints,
+)
+from omnimetrics.simulate._util import Clock
+
+__all__ = ["World", "simulate"]
+
+FORMAT = "omnimetrics-world/1"
+LATEST_END = date(2026, 6, 1)
+"""Every simulated timestamp lies before this day, so ingest never sees a future timestamp."""
+MAX_CUSTOMERS = 5_000_000
+MAX_DAYS = 3_650
+
+# Load order: reference data first, then events, orders, answers, experiments.
+FILES: tuple[tuple[str, str, str | None], ...] = (
+    ("customers", "customers.csv", None),
+    ("identities", "identities.csv", None),
+    ("campaign_codes", "campaign_codes.csv", None),
+    ("spend", "spend.csv", None),
+    ("touchpoints", "touchpoints.parquet", None),
+    ("orders", "orders_web.csv", "web_shop"),
+    ("orders", "orders_store.csv", "pos"),
+    ("orders", "orders_crm.csv", "crm"),
+    ("feedback", "feedback.csv", None),
+    ("experiment_assignments", "experiment_assignments.csv", None),
+)
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class World:
+    """A simulated world: the files a user would bring, and the truth behind them."""
+
+    files: dict[str, pa.Table]
+    manifest: dict
+    truth: dict
+    truth_tables: dict[str, pa.Table] = field(default_factory=dict)
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write every file (CSV or Parquet by extension), manifest.json, truth.json and
+        truth_*.parquet into `out_dir` (created if needed); returns its path."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, table in self.files.items():
+            _write_table(table, out / name)
+        for name, table in self.truth_tables.items():
+            _write_table(table, out / f"{name}.parquet")
+        (out / "manifest.json").write_text(json.dumps(self.manifest, indent=2) + "\n")
+        (out / "truth.json").write_text(json.dumps(self.truth, indent=2) + "\n")
+        return out
+
+    def __repr__(self) -> str:
+        m = self.manifest
+        return (f"World(customers={m['customers']}, days={m['days']}, seed={m['seed']}, "
+                f"files={len(self.files)}, orders={self.truth['orders']})")  # fmt: skip
+
+
+def _write_table(table: pa.Table, path: Path) -> None:
+    if path.suffix == ".csv":
+        pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="needed"))
+    else:
+        pq.write_table(table, path, compression="zstd")
+
+
+def _release() -> None:
+    """Hand freed memory back to the system between steps (keeps the peak low on big worlds)."""
+    pa.default_memory_pool().release_unused()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # not glibc
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _check_int(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not (
+        low <= int(value) <= high
+    ):
+        what = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise ValueError(f"{name} must be {what} (at most {high:,}); got {value!r}")
+    return int(value)
+
+
+def _check_start(start: object, days: int) -> date:
+    if isinstance(start, datetime):
+        start = start.date()
+    if isinstance(start, str):
+        try:
+            start = date.fromisoformat(start)
+        except ValueError:
+            raise ValueError(
+                f"start must be a date written YYYY-MM-DD (e.g. '2025-01-01'); got {start!r}"
+            ) from None
+    if not isinstance(start, date):
+        raise ValueError(f"start must be a date written YYYY-MM-DD; got {start!r}")
+    if start.year < 2000:
+        raise ValueError(f"start must be in 2000 or later; got {start.isoformat()}")
+    if (LATEST_END - start).days < days:
+        raise ValueError(
+            f"start + days must end by {LATEST_END.isoformat()} so that every timestamp is in "
+            f"the past; got start={start.isoformat()} and days={days}: choose an earlier start "
+            "or fewer days"
+        )
+    return start
+
+
+def simulate(
+    customers: int = 10_000,
+    days: int = 180,
+    seed: int = 42,
+    start: str | date = "2025-01-01",
+    progress: Progress | None = None,
+) -> World:
+    """Simulate `customers` persons of an omnichannel retailer over `days` days from `start`.
+
+    The same arguments always give the same world (byte for byte). `progress(step, fraction)`
+    is called a handful of times when given.
+    """
+    customers = _check_int("customers", customers, 1, MAX_CUSTOMERS)
+    days = _check_int("days", days, 1, MAX_DAYS)
+    seed = _check_int("seed", seed, 0, 2**63 - 1)
+    first = _check_start(start, days)
+    if progress is not None and not callable(progress):
+        raise ValueError(f"progress must be a callable progress(step, fraction) or None; "
+                         f"got {progress!r}")  # fmt: skip
+
+    def report(step: str, fraction: float) -> None:
+        _release()
+        if progress is not None:
+            progress(step, fraction)
+
+    rng = np.random.default_rng(seed)
+    clock = Clock(datetime(first.year, first.month, first.day, tzinfo=UTC), days)
+    clv = ClvParameters()
+
+    report("people", 0.0)
+    people = make_people(rng, customers, clock, clv)
+    campaigns = build_campaigns(clock)
+    ctx = Ctx(rng, people, clock, campaigns, touches(), exposures())
+
+    report("marketing", 0.1)
+    paid_media(ctx)
+    emails(ctx)
+    sms(ctx)
+    push(ctx)
+    direct_mail(ctx)
+    affiliates(ctx)
+    background(ctx)
+
+    report("orders", 0.3)
+    orders, stats = make_orders(ctx, clv)
+    order_touches(ctx, orders)
+    mail_scans(ctx)
+    funnels(ctx)
+    brand_spend(ctx)
+    message_spend(ctx)
+
+    report("touchpoints", 0.5)
+    tp = ctx.touches.build()
+    order = np.argsort(tp["t"], kind="stable")
+    tp = {k: v[order] for k, v in tp.items()}
+    new_row = np.empty(len(order), dtype=np.int64)
+    new_row[order] = np.arange(len(order))
+    orders.cause_row = np.where(orders.cause_row >= 0, new_row[np.maximum(orders.cause_row, 0)],
+                                -1)  # fmt: skip
+    orders.session_row = np.where(
+        orders.session_row >= 0, new_row[np.maximum(orders.session_row, 0)], -1
+    )
+    del order, new_row
+
+    writer = Writer(ctx)
+    files: dict[str, pa.Table] = {}
+    touch_table = writer.touchpoints(tp)
+    event_id = touch_table.column("event_id").combine_chunks()
+
+    report("files", 0.7)
+    customers_table, registered, created, reexports = writer.customers()
+    files["customers.csv"] = customers_table
+    files["identities.csv"] = writer.identities(tp, registered, created)
+    files["campaign_codes.csv"] = writer.campaign_codes()
+    files["spend.csv"] = writer.spend()
+    files["touchpoints.parquet"] = touch_table
+    order_tables, order_id, rereports = writer.orders(orders)
+    files.update(order_tables)
+    feedback = make_feedback(ctx, orders, tp)
+    files["feedback.csv"] = writer.feedback(feedback, order_id, event_id)
+    files["experiment_assignments.csv"] = writer.experiment()
+    del touch_table
+
+    report("dirty rows", 0.85)
+    dup_rows, dup_at = duplicate_rows(rng, files["touchpoints.parquet"])
+    n_dup = dup_rows.num_rows
+    dirty: dict[str, dict[str, int]] = {}
+    for _, name, _ in FILES:
+        table = files.pop(name)
+        bad, bad_at, dirty[name] = dirty_rows(rng, name, table)
+        extras = [(bad, bad_at)]
+        if name == "touchpoints.parquet":
+            extras.append((dup_rows, dup_at))
+        files[name] = merge(table, extras)
+        del table, bad
+        _release()
+    files = {name: files[name] for _, name, _ in FILES}
+    duplicates = {name: 0 for _, name, _ in FILES}
+    duplicates.update({"touchpoints.parquet": n_dup, "orders_crm.csv": rereports,
+                       "customers.csv": reexports})  # fmt: skip
+
+    report("truth", 0.92)
+    spend_total: dict[int, float] = {}
+    for camp_arr, spend_arr in zip(ctx.spend.camp, ctx.spend.spend, strict=True):
+        for c in np.unique(camp_arr):  # a loop over campaigns
+            spend_total[int(c)] = spend_total.get(int(c), 0.0) + float(
+                spend_arr[camp_arr == c].sum()
+            )
+    start_text = first.isoformat()
+    truth = build_truth(
+        seed=seed, people=people, clock=clock, start=start_text, clv=clv, campaigns=campaigns,
+        o=orders, tp=tp, stats=stats, spend=spend_total,
+        rows={name: t.num_rows for name, t in files.items()}, dirty=dirty,
+        duplicates=duplicates,
+    )  # fmt: skip
+    camp_names = [c.name for c in campaigns]
+    codes = [c.promo_code or "" for c in campaigns]
+    tables = {
+        "truth_identifiers": writer.truth_identifiers(),
+        "truth_touchpoints": truth_touchpoints(
+            tp, event_id, writer.person_id(tp["person"].astype(np.int64)), order_id, camp_names
+        ),
+        "truth_orders": truth_orders(
+            orders, order_id, writer.person_id(orders.person), event_id, clock, camp_names, codes
+        ),
+        "truth_persons": truth_persons(
+            people, writer.person_id(np.arange(people.n)),
+            writer.customer_id(np.arange(people.n)), clock.end,
+        ),
+    }  # fmt: skip
+    manifest = {
+        "format": FORMAT,
+        "seed": seed,
+        "customers": customers,
+        "days": days,
+        "start": start_text,
+        "files": [
+            {"table": table, "path": name, **({"source": source} if source else {})}
+            for table, name, source in FILES
+        ],
+    }
+    report("done", 1.0)
+    return World(files=files, manifest=manifest, truth=truth, truth_tables=tables)

@@ -1,0 +1,293 @@
+"""What really happened: contributions, parameters, linkage and data-quality counts."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from omnimetrics.schema import CHANNELS, EVENT_TYPES, SALES_CHANNELS
+from omnimetrics.simulate._campaigns import Campaign
+from omnimetrics.simulate._config import (
+    CAUSAL,
+    CH,
+    ET,
+    EXPERIMENT,
+    LIFT_CLICK,
+    REVERSE_ROPO_PROBABILITY,
+    RL,
+    ROLES,
+    ROPO_PROBABILITY,
+    ROPO_WINDOW_DAYS,
+    SATURATION_WINDOW_DAYS,
+    SC,
+    SEGMENTS,
+    ClvParameters,
+)
+from omnimetrics.simulate._orders import Orders, TriggerStats
+from omnimetrics.simulate._people import People
+from omnimetrics.simulate._util import DAY, Clock, sort_by, take
+
+WEB_ACTIVITY = [ET[e] for e in ("visit", "page_view", "product_view", "add_to_cart", "checkout")]
+
+
+def _r(x: float, digits: int = 6) -> float:
+    return float(round(float(x), digits))
+
+
+def _preceded(tp: dict, mask: np.ndarray, person: np.ndarray, t: np.ndarray, window: int,
+              end_span: int) -> np.ndarray:  # fmt: skip
+    """For each (person, t): is there a touch in `mask` by that person in [t - window, t)?"""
+    span = end_span + 10 * DAY
+    key = np.sort(tp["person"][mask].astype(np.int64) * span + tp["t"][mask])
+    q = person.astype(np.int64) * span + t
+    hi = np.searchsorted(key, q, side="left")
+    lo = np.searchsorted(key, q - window, side="left")
+    return hi > lo
+
+
+def last_touch_shares(tp: dict, o: Orders, end: int) -> dict[str, float]:
+    """Share of online orders whose last touch (30 days, funnel rows aside) is each channel."""
+    online = (o.sales == SC["web"]) | (o.sales == SC["app"])
+    keep = tp["role"] != RL["funnel"]
+    person, t, chan = tp["person"][keep].astype(np.int64), tp["t"][keep], tp["chan"][keep]
+    span = end + 10 * DAY
+    order = sort_by(person, t)
+    key = person[order] * span + t[order]
+    q = o.person[online].astype(np.int64) * span + o.t[online]
+    at = np.searchsorted(key, q, side="left") - 1
+    ok = (at >= 0) & (key[np.maximum(at, 0)] >= q - 30 * DAY)
+    last = chan[order][at[ok]]
+    counts = np.bincount(last, minlength=len(CHANNELS))
+    total = max(int(online.sum()), 1)
+    return {c: _r(counts[i] / total) for i, c in enumerate(CHANNELS) if counts[i]}
+
+
+def build_truth(*, seed: int, people: People, clock: Clock, start: str, clv: ClvParameters,
+                campaigns: list[Campaign], o: Orders, tp: dict, stats: TriggerStats,
+                spend: dict[int, float], rows: dict[str, int], dirty: dict[str, dict],
+                duplicates: dict[str, int]) -> dict:  # fmt: skip
+    end = clock.end
+    n_orders = len(o)
+    incremental = o.cause >= 0
+    inc_total = max(int(incremental.sum()), 1)
+
+    def channel_spend(name: str) -> float:
+        return sum(v for k, v in spend.items() if campaigns[k].channel == name)
+
+    channels = []
+    for name in CAUSAL:
+        mine = o.cause == CH[name]
+        revenue = float(o.revenue[mine].sum())
+        cost = channel_spend(name)
+        channels.append({
+            "channel": name,
+            "incremental_orders": int(mine.sum()),
+            "incremental_revenue": _r(revenue, 2),
+            "share_of_incremental_orders": _r(mine.sum() / inc_total),
+            "exposures": stats.exposures_by_channel.get(name, 0),
+            "spend": _r(cost, 2),
+            "incremental_roas": _r(revenue / cost, 4) if cost > 0 else None,
+        })  # fmt: skip
+    camps = []
+    for c in campaigns:
+        if c.channel not in CAUSAL:
+            continue
+        mine = o.camp == c.idx
+        revenue = float(o.revenue[mine].sum())
+        camps.append({
+            "channel": c.channel, "campaign": c.name,
+            "incremental_orders": int(mine.sum()),
+            "incremental_revenue": _r(revenue, 2),
+            "share_of_incremental_orders": _r(mine.sum() / inc_total),
+            "spend": _r(spend.get(c.idx, 0.0), 2),
+        })  # fmt: skip
+
+    store_o = o.sales == SC["store"]
+    online = (o.sales == SC["web"]) | (o.sales == SC["app"])
+    settled = o.t >= ROPO_WINDOW_DAYS * DAY
+    web_rows = np.isin(tp["etype"], WEB_ACTIVITY)
+    research = _preceded(tp, web_rows, o.person[store_o & settled], o.t[store_o & settled],
+                         ROPO_WINDOW_DAYS * DAY, end)  # fmt: skip
+    visit_rows = tp["etype"] == ET["store_visit"]
+    visited = _preceded(tp, visit_rows, o.person[online & settled], o.t[online & settled],
+                        ROPO_WINDOW_DAYS * DAY, end)  # fmt: skip
+    qr = (tp["etype"] == ET["qr_scan"]) & (tp["order"] >= 0)
+    qr_orders = np.unique(tp["order"][qr])
+
+    et = tp["etype"]
+    sends = et == ET["email_send"]
+    clicks = et == ET["email_click"]
+    opens = et == ET["email_open"]
+    variant = people.variant
+    v_send = variant[tp["person"][sends]]
+    v_click = variant[tp["person"][clicks]]
+    email_orders = o.cause == CH["email"]
+    v_orders = variant[o.person[email_orders]]
+    realised = {}
+    for v, name in enumerate(("A", "B")):
+        n_send = int((v_send == v).sum())
+        n_click = int((v_click == v).sum())
+        n_ord = int((v_orders == v).sum())
+        realised[name] = {
+            "units": int((variant == v).sum()),
+            "sends": n_send,
+            "clicks": n_click,
+            "click_rate": _r(n_click / max(n_send, 1)),
+            "email_caused_orders": n_ord,
+            "email_caused_orders_per_send": _r(n_ord / max(n_send, 1)),
+        }
+    lift_conv = float(stats.email_expected_b.mean() / max(stats.email_expected_a.mean(), 1e-12))
+
+    by_sales = {s: int((o.sales == i).sum()) for i, s in enumerate(SALES_CHANNELS)}
+    clv_dict = asdict(clv)
+    return {
+        "format": "omnimetrics-truth/1",
+        "seed": seed,
+        "customers": people.n,
+        "days": clock.days,
+        "start": start,
+        "persons": people.n,
+        "orders": n_orders,
+        "revenue": _r(o.revenue.sum(), 2),
+        "orders_by_sales_channel": by_sales,
+        "baseline_orders": int((~incremental).sum()),
+        "baseline_revenue": _r(o.revenue[~incremental].sum(), 2),
+        "incremental_orders": int(incremental.sum()),
+        "incremental_revenue": _r(o.revenue[incremental].sum(), 2),
+        "channel_contribution": channels,
+        "campaign_contribution": camps,
+        "last_touch_share_of_online_orders": last_touch_shares(tp, o, end),
+        "clv_parameters": {
+            **{k: clv_dict[k] for k in ("r", "alpha", "a", "b", "p", "q", "gamma")},
+            "time_unit": "day",
+            "satisfaction_copula": {"rho_dropout": clv.rho_dropout,
+                                    "rho_spend": clv.rho_spend},
+            "alive_at_end": int((people.death > end).sum()),
+        },
+        "causal_parameters": {
+            name: {
+                "beta": m.beta,
+                "mean_delay_days": m.mean_delay_days,
+                "cost_per_exposure": m.cost_per_exposure,
+                "exposure_events": m.exposure_events,
+                "frequency_decay": m.frequency_decay,
+                "saturation_window_days": SATURATION_WINDOW_DAYS,
+                "beta_engaged": m.beta_engaged,
+                "engaged_delay_days": m.engaged_delay_days,
+                "store_factor": m.store_factor,
+            }
+            for name, m in CAUSAL.items()
+        },
+        "campaign_parameters": [
+            {"channel": c.channel, "campaign": c.name, "kind": c.kind,
+             "first_day": int(c.d0), "last_day": int(c.d1 - 1),
+             "beta_multiplier": c.beta_mult, "cost_per_exposure": c.cpe,
+             "promo_code": c.promo_code, "qr_code": c.qr_code}
+            for c in campaigns
+        ],
+        "experiment": {
+            "name": EXPERIMENT,
+            "variants": ["A", "B"],
+            "unit_type": "customer_id",
+            "units": int((variant >= 0).sum()),
+            "true_relative_lift_click": LIFT_CLICK,
+            "true_relative_lift_conversion": _r(lift_conv - 1),
+            "definitions": {
+                "click": "email clicks per email sent",
+                "conversion": "email-triggered orders per email sent (expected, same sends "
+                              "under A and under B)",
+            },
+            "realised": realised,
+        },
+        "ropo": {
+            "window_days": ROPO_WINDOW_DAYS,
+            "research_probability": ROPO_PROBABILITY,
+            "store_orders_with_online_research_share": _r(research.mean() if len(research)
+                                                          else 0.0),
+            "reverse_probability": REVERSE_ROPO_PROBABILITY,
+            "online_orders_with_store_visit_share": _r(visited.mean() if len(visited) else 0.0),
+            "measured_on": "orders placed at least window_days after start; any web/app "
+                           "activity (or store_visit row) of the same person in the window",
+        },
+        "offline_linkage": {
+            "store_orders": int(store_o.sum()),
+            "store_orders_with_loyalty_id": int((store_o & o.loyalty_shown).sum()),
+            "store_orders_with_promo_code": int((store_o & (o.promo >= 0)).sum()),
+            "store_orders_with_qr_scan": int(store_o[qr_orders].sum()) if len(qr_orders) else 0,
+            "store_orders_caused_by_marketing": int((store_o & incremental).sum()),
+        },
+        "email": {
+            "sends": int(sends.sum()),
+            "opens": int(opens.sum()),
+            "machine_opens": int((opens & tp["machine"]).sum()),
+            "clicks": int(clicks.sum()),
+        },
+        "people": {
+            "registered": int(people.registered.sum()),
+            "loyalty_members": int(people.loyalty.sum()),
+            "app_users": int(people.app_user.sum()),
+            "consent_analytics": int(people.consent_analytics.sum()),
+            "consent_marketing": int(people.consent_marketing.sum()),
+            "segments": {s: int((people.segment == i).sum()) for i, s in enumerate(SEGMENTS)},
+        },
+        "dirty_rows": dirty,
+        "duplicates": duplicates,
+        "rows": rows,
+    }
+
+
+def truth_touchpoints(tp: dict, event_id: pa.Array, person_id: pa.Array, order_id: pa.Array,
+                      camp_names: list[str]) -> pa.Table:  # fmt: skip
+    has_order = tp["order"] >= 0
+    order = order_id.take(pa.array(np.where(has_order, tp["order"], 0)))
+    return pa.table({
+        "event_id": event_id,
+        "person_id": person_id,
+        "channel": take(CHANNELS, tp["chan"]),
+        "campaign": take(camp_names, tp["camp"]),
+        "event_type": take(EVENT_TYPES, tp["etype"]),
+        "role": take(ROLES, tp["role"]),
+        "machine_open": pa.array(tp["machine"]),
+        "order_id": pc.if_else(pa.array(has_order), order, None),
+    })  # fmt: skip
+
+
+def truth_orders(o: Orders, order_id: pa.Array, person_id: pa.Array, event_id: pa.Array,
+                 clock: Clock, camp_names: list[str], codes: list[str]) -> pa.Table:  # fmt: skip
+    cause = np.where(o.cause >= 0, o.cause + 1, 0)
+    has_cause = o.cause_row >= 0
+    cause_event = event_id.take(pa.array(np.where(has_cause, o.cause_row, 0)))
+    return pa.table({
+        "order_id": order_id,
+        "person_id": person_id,
+        "timestamp": clock.timestamps(o.t),
+        "sales_channel": take(SALES_CHANNELS, o.sales),
+        "cause": take(["baseline", *CHANNELS], cause),
+        "cause_campaign": take(camp_names, o.camp),
+        "cause_event_id": pc.if_else(pa.array(has_cause), cause_event, None),
+        "promo_code": take(codes, o.promo),
+        "revenue": pa.array(o.revenue, pa.float64()),
+        "in_session": pa.array(o.in_session),
+    })  # fmt: skip
+
+
+def truth_persons(people: People, person_id: pa.Array, customer_id: pa.Array,
+                  end: int) -> pa.Table:  # fmt: skip
+    return pa.table({
+        "person_id": person_id,
+        "customer_id": customer_id,
+        "segment": take(SEGMENTS, people.segment),
+        "store_share": pa.array(people.store_share.astype(np.float64)),
+        "lambda_per_day": pa.array(people.lam),
+        "dropout_probability": pa.array(people.p_drop),
+        "spend_nu": pa.array(people.nu),
+        "satisfaction": pa.array(people.satisfaction),
+        "registered": pa.array(people.registered),
+        "loyalty_member": pa.array(people.loyalty),
+        "app_user": pa.array(people.app_user),
+        "experiment_variant": take(["A", "B"], people.variant),
+        "alive_at_end": pa.array(people.death > end),
+    })  # fmt: skip
