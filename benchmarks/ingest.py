@@ -122,7 +122,8 @@ def main() -> None:
                 path.unlink()
                 db.unlink()
             del table
-    simulate_figures(args.simulate_customers, 365)
+    if args.simulate_customers:
+        simulate_figures(args.simulate_customers, 365)
 
 
 if __name__ == "__main__":

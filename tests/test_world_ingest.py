@@ -40,6 +40,8 @@ def test_no_raw_identifier_of_the_world_is_stored(loaded):
     world, wh, _ = loaded
     ids = world.truth_tables["truth_identifiers"].to_pylist()
     raw = {r["identifier"].strip() for r in ids if r["identifier_type"] in ("email", "phone")}
-    dump = "".join(json.dumps(wh.table(t).to_pyarrow().to_pylist(), default=str) for t in wh.tables())
+    dump = "".join(
+        json.dumps(wh.table(t).to_pyarrow().to_pylist(), default=str) for t in wh.tables()
+    )
     leaked = [value for value in raw if value and value in dump]
     assert not leaked[:5]

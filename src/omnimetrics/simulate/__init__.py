@@ -12,10 +12,7 @@ every model of omnimetrics can be checked against it. See docs/simulator.md.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -53,7 +50,7 @@ from omnimetrics.simulate._truth import (
     truth_persons,
     truth_touchpoints,
 )
-from omnimetrics.simulate._util import Clock
+from omnimetrics.simulate._util import Clock, release_memory
 
 __all__ = ["World", "simulate"]
 
@@ -115,14 +112,6 @@ def _write_table(table: pa.Table, path: Path) -> None:
         pq.write_table(table, path, compression="zstd")
 
 
-def _release() -> None:
-    """Hand freed memory back to the system between steps (keeps the peak low on big worlds)."""
-    pa.default_memory_pool().release_unused()
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):  # not glibc
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
 def _check_int(name: str, value: object, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or not (
         low <= int(value) <= high
@@ -176,7 +165,7 @@ def simulate(
                          f"got {progress!r}")  # fmt: skip
 
     def report(step: str, fraction: float) -> None:
-        _release()
+        release_memory()
         if progress is not None:
             progress(step, fraction)
 
@@ -221,42 +210,23 @@ def simulate(
 
     writer = Writer(ctx)
     files: dict[str, pa.Table] = {}
-    touch_table = writer.touchpoints(tp)
-    event_id = touch_table.column("event_id").combine_chunks()
+    event_id = writer.event_ids(len(tp["t"]))
+    files["touchpoints.parquet"] = writer.touchpoints(tp, event_id)
 
-    report("files", 0.7)
+    report("files", 0.6)
     customers_table, registered, created, reexports = writer.customers()
     files["customers.csv"] = customers_table
     files["identities.csv"] = writer.identities(tp, registered, created)
     files["campaign_codes.csv"] = writer.campaign_codes()
     files["spend.csv"] = writer.spend()
-    files["touchpoints.parquet"] = touch_table
     order_tables, order_id, rereports = writer.orders(orders)
     files.update(order_tables)
     feedback = make_feedback(ctx, orders, tp)
     files["feedback.csv"] = writer.feedback(feedback, order_id, event_id)
     files["experiment_assignments.csv"] = writer.experiment()
-    del touch_table
+    del feedback, customers_table, order_tables
 
-    report("dirty rows", 0.85)
-    dup_rows, dup_at = duplicate_rows(rng, files["touchpoints.parquet"])
-    n_dup = dup_rows.num_rows
-    dirty: dict[str, dict[str, int]] = {}
-    for _, name, _ in FILES:
-        table = files.pop(name)
-        bad, bad_at, dirty[name] = dirty_rows(rng, name, table)
-        extras = [(bad, bad_at)]
-        if name == "touchpoints.parquet":
-            extras.append((dup_rows, dup_at))
-        files[name] = merge(table, extras)
-        del table, bad
-        _release()
-    files = {name: files[name] for _, name, _ in FILES}
-    duplicates = {name: 0 for _, name, _ in FILES}
-    duplicates.update({"touchpoints.parquet": n_dup, "orders_crm.csv": rereports,
-                       "customers.csv": reexports})  # fmt: skip
-
-    report("truth", 0.92)
+    report("truth", 0.75)
     spend_total: dict[int, float] = {}
     for camp_arr, spend_arr in zip(ctx.spend.camp, ctx.spend.spend, strict=True):
         for c in np.unique(camp_arr):  # a loop over campaigns
@@ -267,8 +237,6 @@ def simulate(
     truth = build_truth(
         seed=seed, people=people, clock=clock, start=start_text, clv=clv, campaigns=campaigns,
         o=orders, tp=tp, stats=stats, spend=spend_total,
-        rows={name: t.num_rows for name, t in files.items()}, dirty=dirty,
-        duplicates=duplicates,
     )  # fmt: skip
     camp_names = [c.name for c in campaigns]
     codes = [c.promo_code or "" for c in campaigns]
@@ -285,6 +253,26 @@ def simulate(
             writer.customer_id(np.arange(people.n)), clock.end,
         ),
     }  # fmt: skip
+    del tp, event_id, order_id
+
+    report("dirty rows", 0.85)
+    dup_rows, dup_at = duplicate_rows(rng, files["touchpoints.parquet"])
+    dirty: dict[str, dict[str, int]] = {}
+    for _, name, _ in FILES:
+        bad, bad_at, dirty[name] = dirty_rows(rng, name, files[name])
+        extras = [(bad, bad_at)]
+        if name == "touchpoints.parquet":
+            extras.append((dup_rows, dup_at))
+        files[name] = merge(files, name, extras)
+        del bad, extras
+        release_memory()
+    files = {name: files[name] for _, name, _ in FILES}
+    duplicates = {name: 0 for _, name, _ in FILES}
+    duplicates.update({"touchpoints.parquet": dup_rows.num_rows, "orders_crm.csv": rereports,
+                       "customers.csv": reexports})  # fmt: skip
+    truth["dirty_rows"] = dirty
+    truth["duplicates"] = duplicates
+    truth["rows"] = {name: t.num_rows for name, t in files.items()}
     manifest = {
         "format": FORMAT,
         "seed": seed,

@@ -158,8 +158,14 @@ def duplicate_rows(rng: np.random.Generator, table: pa.Table) -> tuple[pa.Table,
     return table.take(pa.array(rows_at)), rows_at + 0.25
 
 
-def merge(table: pa.Table, extras: list[tuple[pa.Table | None, np.ndarray]]) -> pa.Table:
-    """Insert extra rows at fractional positions, one column at a time (low peak memory)."""
+def merge(files: dict[str, pa.Table], name: str,
+          extras: list[tuple[pa.Table | None, np.ndarray]]) -> pa.Table:  # fmt: skip
+    """files[name] with extra rows inserted at fractional positions.
+
+    Takes the table out of `files` and rebuilds it one column at a time, freeing each old
+    column as it goes, so a big table is never held twice.
+    """
+    table = files.pop(name)
     extras = [(t, p) for t, p in extras if t is not None and t.num_rows]
     if not extras:
         return table
@@ -167,11 +173,10 @@ def merge(table: pa.Table, extras: list[tuple[pa.Table | None, np.ndarray]]) -> 
     order = pa.array(np.argsort(
         np.concatenate([np.arange(n, dtype=np.float64)] + [p for _, p in extras]), kind="stable"
     ))  # fmt: skip
-    names = table.column_names
     schema = table.schema
     columns = []
-    for name in names:
-        parts = [table.column(0).combine_chunks()] + [t.column(name).combine_chunks()
+    for column in schema.names:
+        parts = [table.column(0).combine_chunks()] + [t.column(column).combine_chunks()
                                                       for t, _ in extras]  # fmt: skip
         table = table.remove_column(0)  # frees the old column once it has been copied
         columns.append(pa.concat_arrays(parts).take(order))

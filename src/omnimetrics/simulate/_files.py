@@ -63,6 +63,7 @@ from omnimetrics.simulate._util import (
     join,
     mix,
     rank_within,
+    release_memory,
     sort_by,
     take,
     templated,
@@ -199,16 +200,17 @@ class Writer:
     def event_ids(self, n: int) -> pa.Array:
         return fixed_strings("ev-", mix(np.arange(n) + 1, 40), 10, base=16)
 
-    def touchpoints(self, tp: dict[str, np.ndarray]) -> pa.Table:
+    def touchpoints(self, tp: dict[str, np.ndarray], event_id: pa.Array) -> pa.Table:
         rng, people = self.rng, self.people
         n = len(tp["t"])
         person, dev, etype, role = tp["person"].astype(np.int64), tp["dev"], tp["etype"], tp["role"]
         style, camp, chan = tp["style"], tp["camp"], tp["chan"]
         cols: dict[str, pa.Array] = {
-            "event_id": self.event_ids(n),
+            "event_id": event_id,
             "timestamp": self.clock.timestamps(tp["t"]),
         }
         cols.update(self.identifiers(person, tp["ids"], dev, tp["t"]))
+        release_memory()
 
         s = np.maximum(style, 0)
         has_style = style >= 0
@@ -256,6 +258,7 @@ class Writer:
         landing = join(SITE, path, full_query)
         cols["landing_url"] = assemble(n, [(web_visit, landing)])
         referrers = [x[3] for x in STYLES]
+        release_memory()
         cols["referrer"] = take(referrers, np.where(is_visit & has_style, style, -1))
         cols["event_type"] = take(EVENT_TYPES, etype)
         dtype = np.where(
@@ -269,6 +272,7 @@ class Writer:
         dur = np.where(is_visit, visit_dur, np.round(dur))
         cols["duration_seconds"] = pa.array(dur, pa.float64(), mask=np.isnan(dur))
         cols["properties"] = self.properties(tp["prop"], tp["pval"])
+        release_memory()
         return pa.table(cols)
 
     def _paths(self, n: int) -> pa.Array:

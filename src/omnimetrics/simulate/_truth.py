@@ -28,7 +28,7 @@ from omnimetrics.simulate._config import (
 )
 from omnimetrics.simulate._orders import Orders, TriggerStats
 from omnimetrics.simulate._people import People
-from omnimetrics.simulate._util import DAY, Clock, sort_by, take
+from omnimetrics.simulate._util import DAY, Clock, sort_by, take_dict
 
 WEB_ACTIVITY = [ET[e] for e in ("visit", "page_view", "product_view", "add_to_cart", "checkout")]
 
@@ -67,8 +67,8 @@ def last_touch_shares(tp: dict, o: Orders, end: int) -> dict[str, float]:
 
 def build_truth(*, seed: int, people: People, clock: Clock, start: str, clv: ClvParameters,
                 campaigns: list[Campaign], o: Orders, tp: dict, stats: TriggerStats,
-                spend: dict[int, float], rows: dict[str, int], dirty: dict[str, dict],
-                duplicates: dict[str, int]) -> dict:  # fmt: skip
+                spend: dict[int, float]) -> dict:  # fmt: skip
+    """The truth dict; dirty_rows, duplicates and rows are added once the files are final."""
     end = clock.end
     n_orders = len(o)
     incremental = o.cause >= 0
@@ -233,9 +233,6 @@ def build_truth(*, seed: int, people: People, clock: Clock, start: str, clv: Clv
             "consent_marketing": int(people.consent_marketing.sum()),
             "segments": {s: int((people.segment == i).sum()) for i, s in enumerate(SEGMENTS)},
         },
-        "dirty_rows": dirty,
-        "duplicates": duplicates,
-        "rows": rows,
     }
 
 
@@ -246,10 +243,10 @@ def truth_touchpoints(tp: dict, event_id: pa.Array, person_id: pa.Array, order_i
     return pa.table({
         "event_id": event_id,
         "person_id": person_id,
-        "channel": take(CHANNELS, tp["chan"]),
-        "campaign": take(camp_names, tp["camp"]),
-        "event_type": take(EVENT_TYPES, tp["etype"]),
-        "role": take(ROLES, tp["role"]),
+        "channel": take_dict(CHANNELS, tp["chan"]),
+        "campaign": take_dict(camp_names, tp["camp"]),
+        "event_type": take_dict(EVENT_TYPES, tp["etype"]),
+        "role": take_dict(ROLES, tp["role"]),
         "machine_open": pa.array(tp["machine"]),
         "order_id": pc.if_else(pa.array(has_order), order, None),
     })  # fmt: skip
@@ -264,11 +261,11 @@ def truth_orders(o: Orders, order_id: pa.Array, person_id: pa.Array, event_id: p
         "order_id": order_id,
         "person_id": person_id,
         "timestamp": clock.timestamps(o.t),
-        "sales_channel": take(SALES_CHANNELS, o.sales),
-        "cause": take(["baseline", *CHANNELS], cause),
-        "cause_campaign": take(camp_names, o.camp),
+        "sales_channel": take_dict(SALES_CHANNELS, o.sales),
+        "cause": take_dict(["baseline", *CHANNELS], cause),
+        "cause_campaign": take_dict(camp_names, o.camp),
         "cause_event_id": pc.if_else(pa.array(has_cause), cause_event, None),
-        "promo_code": take(codes, o.promo),
+        "promo_code": take_dict(codes, o.promo),
         "revenue": pa.array(o.revenue, pa.float64()),
         "in_session": pa.array(o.in_session),
     })  # fmt: skip
@@ -279,7 +276,7 @@ def truth_persons(people: People, person_id: pa.Array, customer_id: pa.Array,
     return pa.table({
         "person_id": person_id,
         "customer_id": customer_id,
-        "segment": take(SEGMENTS, people.segment),
+        "segment": take_dict(SEGMENTS, people.segment),
         "store_share": pa.array(people.store_share.astype(np.float64)),
         "lambda_per_day": pa.array(people.lam),
         "dropout_probability": pa.array(people.p_drop),
@@ -288,6 +285,6 @@ def truth_persons(people: People, person_id: pa.Array, customer_id: pa.Array,
         "registered": pa.array(people.registered),
         "loyalty_member": pa.array(people.loyalty),
         "app_user": pa.array(people.app_user),
-        "experiment_variant": take(["A", "B"], people.variant),
+        "experiment_variant": take_dict(["A", "B"], people.variant),
         "alive_at_end": pa.array(people.death > end),
     })  # fmt: skip

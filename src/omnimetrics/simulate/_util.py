@@ -5,6 +5,9 @@ Everything here works on whole numpy arrays; nothing loops over rows.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -31,6 +34,22 @@ PROFILE_OFFICE = np.array(
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 5.0, 6.0, 6.0,
      4.0, 4.0, 6.0, 6.0, 5.0, 4.0, 2.0, 0, 0, 0, 0, 0]
 )  # fmt: skip
+
+
+def release_memory() -> None:
+    """Hand freed memory back to the system (keeps the peak low on big worlds)."""
+    pa.default_memory_pool().release_unused()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # not glibc
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def take_dict(words: Sequence[str | None], codes: np.ndarray) -> pa.DictionaryArray:
+    """Like `take`, dictionary-encoded (compact for long categorical columns)."""
+    codes = np.asarray(codes)
+    return pa.DictionaryArray.from_arrays(
+        pa.array(codes.astype(np.int32), mask=codes < 0), pa.array(list(words), pa.string())
+    )
 
 
 def mix(values: np.ndarray, bits: int) -> np.ndarray:
@@ -66,12 +85,23 @@ def fixed_strings(
     for k in range(size - 1, len(head) - 1, -1):  # one pass per digit position
         buf[:, k] = lut[(v % b).astype(np.intp)]
         v //= b
-    offsets = np.arange(0, (n + 1) * size, size, dtype=np.int64)
     bitmap = None
     if valid is not None:
         bitmap = pa.py_buffer(np.packbits(valid.astype(bool), bitorder="little"))
+    return _from_fixed(buf, bitmap)
+
+
+def _from_fixed(buf: np.ndarray, bitmap: pa.Buffer | None = None) -> pa.StringArray:
+    """A string array over the rows of a (n, width) uint8 matrix, without copying it."""
+    n, size = buf.shape
+    if (n + 1) * size < 2**31 - 1:
+        offsets = np.arange(0, (n + 1) * size, size, dtype=np.int32)
+        return pa.StringArray.from_buffers(
+            n, pa.py_buffer(offsets), pa.py_buffer(buf.reshape(-1)), bitmap
+        )
+    offsets64 = np.arange(0, (n + 1) * size, size, dtype=np.int64)
     arr = pa.LargeStringArray.from_buffers(
-        n, pa.py_buffer(offsets), pa.py_buffer(buf.reshape(-1)), bitmap
+        n, pa.py_buffer(offsets64), pa.py_buffer(buf.reshape(-1)), bitmap
     )
     return arr.cast(pa.string())
 
@@ -86,9 +116,7 @@ def templated(numbers: np.ndarray, template: str) -> pa.StringArray:
     for pos in reversed([i for i, ch in enumerate(template) if ch == "#"]):
         buf[:, pos] = (48 + v % ten).astype(np.uint8)
         v //= ten
-    offsets = np.arange(0, (n + 1) * len(tb), len(tb), dtype=np.int64)
-    arr = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf.reshape(-1)))
-    return arr.cast(pa.string())
+    return _from_fixed(buf)
 
 
 def assemble(n: int, pieces: Sequence[tuple[np.ndarray, pa.Array]]) -> pa.Array:
