@@ -39,8 +39,8 @@ class Settings:
     """Per table, the user's column name -> the contract's column name."""
     future_tolerance_hours: float = 24.0
     """Timestamps later than now plus this are rejected (clock or time-zone errors)."""
-    memory_limit: str | None = None
-    """Engine memory cap, e.g. "4GB" (DuckDB); None lets the engine decide."""
+    memory_limit: str | None = "2GB"
+    """DuckDB memory cap: past it, work spills to disk instead of growing (None: engine default)."""
 
     def require_secret(self) -> bytes:
         """The HMAC key; in demo mode the public demo key."""
@@ -128,5 +128,5 @@ class Settings:
             extra_channels=tuple(raw.get("channels", {}).get("extra", ())),
             column_maps=column_maps,
             future_tolerance_hours=float(ingest.get("future_tolerance_hours", 24.0)),
-            memory_limit=engine.get("memory_limit"),
+            memory_limit=engine.get("memory_limit", "2GB"),
         )

@@ -123,9 +123,13 @@ class Warehouse:
         return self.backend.create_table(name, stream.read_all())
 
     def materialize(self, expr: ir.Table) -> ir.Table:
-        """Compute an expression once into a staging table (used several times afterwards)."""
+        """Compute an expression once into a staging table (used several times afterwards).
+
+        On DuckDB it is a temporary table: in memory, spilled to disk past the memory limit,
+        never written to the warehouse file.
+        """
         name = f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
-        return self.backend.create_table(name, expr)
+        return self.backend.create_table(name, expr, temp=self.engine == "duckdb")
 
     def drop(self, table: ir.Table | str) -> None:
         name = table if isinstance(table, str) else table.op().name

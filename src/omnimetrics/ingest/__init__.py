@@ -276,16 +276,19 @@ def _store(
         "source_row": typed.source_row,
     }
     valid = typed.filter(typed.reason.isnull())
-    order = [
-        *_preference(valid, contract, priority),
-        valid.source_file.asc(),
-        valid.source_row.asc(),
-    ]
-    ranked = valid.mutate(
-        _key=_key_string(valid, contract.key),
-        _rank=ibis.row_number().over(group_by=list(contract.key), order_by=order),
-    )
-    first = ranked.filter(ranked._rank == 0).select(*columns, **lineage, _key=ranked._key)
+    keyed = valid.mutate(_key=_key_string(valid, contract.key))
+    sizes = keyed.aggregate(rows=keyed.count(), keys=keyed._key.nunique()).to_pyarrow()
+    if sizes["rows"][0].as_py() == sizes["keys"][0].as_py():
+        # No key repeats within the batch: no need to rank reports.
+        first = keyed.select(*columns, **lineage, _key=keyed._key)
+    else:
+        order = [
+            *_preference(keyed, contract, priority),
+            keyed.source_file.asc(),
+            keyed.source_row.asc(),
+        ]
+        ranked = keyed.mutate(_rank=ibis.row_number().over(group_by="_key", order_by=order))
+        first = ranked.filter(ranked._rank == 0).select(*columns, **lineage, _key=ranked._key)
     stored = wh.table(contract.name)
     stored_keys = stored.select(_key=_key_string(stored, contract.key))
     fresh = first.anti_join(stored_keys, "_key").drop("_key")

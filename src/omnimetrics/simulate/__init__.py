@@ -113,8 +113,10 @@ def _write_table(table: pa.Table, path: Path) -> None:
 
 
 def _check_int(name: str, value: object, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not (
-        low <= int(value) <= high
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | np.integer)
+        or not (low <= int(value) <= high)
     ):
         what = "a positive integer" if low == 1 else f"an integer >= {low}"
         raise ValueError(f"{name} must be {what} (at most {high:,}); got {value!r}")

@@ -52,7 +52,6 @@ CITIES = (
     ("Rennes", "Bretagne", 0.04, 2),
     ("Reims", "Grand Est", 0.03, 1),
 )
-N_STORES = sum(c[3] for c in CITIES)
 
 FIRST_NAMES = (
     "jean", "marie", "pierre", "sophie", "nicolas", "julie", "thomas", "camille", "lucas",
@@ -125,9 +124,6 @@ CAUSAL: dict[str, ChannelModel] = {
     ),
     "direct_mail": ChannelModel(0.05, 7.0, 0.8, 0.3, "mail_drop", store_factor=1.3),
 }  # fmt: skip
-CAUSAL_CHANNELS = tuple(CAUSAL)
-NON_CAUSAL = ("organic_search", "organic_social", "referral", "direct", "app", "store",
-              "call_centre", "chat", "marketplace")  # fmt: skip
 SATURATION_WINDOW_DAYS = 30
 
 # Exposures per person per 365 days bought by always-on campaigns (seasonal ones add more).
@@ -213,8 +209,6 @@ STYLE_MIX: dict[str, tuple[tuple[int, float], ...]] = {
     "app": ((29, 1.0),),
     "push": ((29, 1.0),),
 }
-# Ad impressions carry source/medium only.
-IMPRESSION_STYLE = {"display": 22, "paid_social": 19, "video": 25}
 NAVIGATION_MIX = (("direct", 0.45), ("organic_search", 0.30), ("paid_search", 0.25))
 BACKGROUND_MIX = (("organic_search", 0.34), ("direct", 0.28), ("referral", 0.12),
                   ("organic_social", 0.18), ("paid_search", 0.08))  # fmt: skip

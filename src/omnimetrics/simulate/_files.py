@@ -487,8 +487,16 @@ class Writer:
         parts.append(("phone", self.phone(ph), "customer_id", self.customer_id(ph), "crm",
                       created[p.has_phone[person]]))  # fmt: skip
         lo = p.loyalty[person]
-        parts.append(("loyalty_id", self.loyalty_id(person[lo]), "customer_id",
-                      self.customer_id(person[lo]), "loyalty_enrolment", created[lo]))
+        parts.append(
+            (
+                "loyalty_id",
+                self.loyalty_id(person[lo]),
+                "customer_id",
+                self.customer_id(person[lo]),
+                "loyalty_enrolment",
+                created[lo],
+            )
+        )
         self.seen["device_id"].append(who[sel])
         t_all = np.concatenate([x[5] for x in parts])
         table = pa.table({
@@ -578,4 +586,3 @@ class Writer:
             "identifier": pa.concat_arrays([x[1] for x in parts]),
             "person_id": pa.concat_arrays([self.person_id(x[2]) for x in parts]),
         })  # fmt: skip
-

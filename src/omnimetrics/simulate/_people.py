@@ -11,6 +11,7 @@ from omnimetrics.simulate._config import (
     APP_SHARE,
     CITIES,
     DT,
+    EMAIL_MACHINE_SHARE,
     FIRST_NAMES,
     LAST_NAMES,
     LOYALTY_SHARE,
@@ -118,7 +119,7 @@ def make_people(rng: np.random.Generator, n: int, clock: Clock, clv: ClvParamete
     phase = (rng.random((n, 3)) * rotation).astype(np.int64)
 
     email_read = rng.beta(2.0, 8.0, n).astype(np.float32)
-    machine = rng.random(n) < 0.15
+    machine = rng.random(n) < EMAIL_MACHINE_SHARE
     first_name = rng.integers(0, len(FIRST_NAMES), n).astype(np.int16)
     last_name = rng.integers(0, len(LAST_NAMES), n).astype(np.int16)
 

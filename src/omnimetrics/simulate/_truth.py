@@ -6,7 +6,6 @@ from dataclasses import asdict
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from omnimetrics.schema import CHANNELS, EVENT_TYPES, SALES_CHANNELS
 from omnimetrics.simulate._campaigns import Campaign
@@ -28,7 +27,7 @@ from omnimetrics.simulate._config import (
 )
 from omnimetrics.simulate._orders import Orders, TriggerStats
 from omnimetrics.simulate._people import People
-from omnimetrics.simulate._util import DAY, Clock, sort_by, take_dict
+from omnimetrics.simulate._util import DAY, Clock, sort_by, take_dict, take_or_null
 
 WEB_ACTIVITY = [ET[e] for e in ("visit", "page_view", "product_view", "add_to_cart", "checkout")]
 
@@ -139,7 +138,8 @@ def build_truth(*, seed: int, people: People, clock: Clock, start: str, clv: Clv
             "email_caused_orders": n_ord,
             "email_caused_orders_per_send": _r(n_ord / max(n_send, 1)),
         }
-    lift_conv = float(stats.email_expected_b.mean() / max(stats.email_expected_a.mean(), 1e-12))
+    expected_a = float(stats.email_expected_a.sum())
+    lift_conv = float(stats.email_expected_b.sum()) / expected_a if expected_a > 0 else 1.0
 
     by_sales = {s: int((o.sales == i).sum()) for i, s in enumerate(SALES_CHANNELS)}
     clv_dict = asdict(clv)
@@ -163,8 +163,7 @@ def build_truth(*, seed: int, people: People, clock: Clock, start: str, clv: Clv
         "clv_parameters": {
             **{k: clv_dict[k] for k in ("r", "alpha", "a", "b", "p", "q", "gamma")},
             "time_unit": "day",
-            "satisfaction_copula": {"rho_dropout": clv.rho_dropout,
-                                    "rho_spend": clv.rho_spend},
+            "satisfaction_copula": {"rho_dropout": clv.rho_dropout, "rho_spend": clv.rho_spend},
             "alive_at_end": int((people.death > end).sum()),
         },
         "causal_parameters": {
@@ -182,10 +181,17 @@ def build_truth(*, seed: int, people: People, clock: Clock, start: str, clv: Clv
             for name, m in CAUSAL.items()
         },
         "campaign_parameters": [
-            {"channel": c.channel, "campaign": c.name, "kind": c.kind,
-             "first_day": int(c.d0), "last_day": int(c.d1 - 1),
-             "beta_multiplier": c.beta_mult, "cost_per_exposure": c.cpe,
-             "promo_code": c.promo_code, "qr_code": c.qr_code}
+            {
+                "channel": c.channel,
+                "campaign": c.name,
+                "kind": c.kind,
+                "first_day": int(c.d0),
+                "last_day": int(c.d1 - 1),
+                "beta_multiplier": c.beta_mult,
+                "cost_per_exposure": c.cpe,
+                "promo_code": c.promo_code,
+                "qr_code": c.qr_code,
+            }
             for c in campaigns
         ],
         "experiment": {
@@ -198,19 +204,20 @@ def build_truth(*, seed: int, people: People, clock: Clock, start: str, clv: Clv
             "definitions": {
                 "click": "email clicks per email sent",
                 "conversion": "email-triggered orders per email sent (expected, same sends "
-                              "under A and under B)",
+                "under A and under B)",
             },
             "realised": realised,
         },
         "ropo": {
             "window_days": ROPO_WINDOW_DAYS,
             "research_probability": ROPO_PROBABILITY,
-            "store_orders_with_online_research_share": _r(research.mean() if len(research)
-                                                          else 0.0),
+            "store_orders_with_online_research_share": _r(
+                research.mean() if len(research) else 0.0
+            ),
             "reverse_probability": REVERSE_ROPO_PROBABILITY,
             "online_orders_with_store_visit_share": _r(visited.mean() if len(visited) else 0.0),
             "measured_on": "orders placed at least window_days after start; any web/app "
-                           "activity (or store_visit row) of the same person in the window",
+            "activity (or store_visit row) of the same person in the window",
         },
         "offline_linkage": {
             "store_orders": int(store_o.sum()),
@@ -238,8 +245,6 @@ def build_truth(*, seed: int, people: People, clock: Clock, start: str, clv: Clv
 
 def truth_touchpoints(tp: dict, event_id: pa.Array, person_id: pa.Array, order_id: pa.Array,
                       camp_names: list[str]) -> pa.Table:  # fmt: skip
-    has_order = tp["order"] >= 0
-    order = order_id.take(pa.array(np.where(has_order, tp["order"], 0)))
     return pa.table({
         "event_id": event_id,
         "person_id": person_id,
@@ -248,15 +253,13 @@ def truth_touchpoints(tp: dict, event_id: pa.Array, person_id: pa.Array, order_i
         "event_type": take_dict(EVENT_TYPES, tp["etype"]),
         "role": take_dict(ROLES, tp["role"]),
         "machine_open": pa.array(tp["machine"]),
-        "order_id": pc.if_else(pa.array(has_order), order, None),
+        "order_id": take_or_null(order_id, tp["order"]),
     })  # fmt: skip
 
 
 def truth_orders(o: Orders, order_id: pa.Array, person_id: pa.Array, event_id: pa.Array,
                  clock: Clock, camp_names: list[str], codes: list[str]) -> pa.Table:  # fmt: skip
     cause = np.where(o.cause >= 0, o.cause + 1, 0)
-    has_cause = o.cause_row >= 0
-    cause_event = event_id.take(pa.array(np.where(has_cause, o.cause_row, 0)))
     return pa.table({
         "order_id": order_id,
         "person_id": person_id,
@@ -264,7 +267,7 @@ def truth_orders(o: Orders, order_id: pa.Array, person_id: pa.Array, event_id: p
         "sales_channel": take_dict(SALES_CHANNELS, o.sales),
         "cause": take_dict(["baseline", *CHANNELS], cause),
         "cause_campaign": take_dict(camp_names, o.camp),
-        "cause_event_id": pc.if_else(pa.array(has_cause), cause_event, None),
+        "cause_event_id": take_or_null(event_id, o.cause_row),
         "promo_code": take_dict(codes, o.promo),
         "revenue": pa.array(o.revenue, pa.float64()),
         "in_session": pa.array(o.in_session),

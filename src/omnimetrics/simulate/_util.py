@@ -44,11 +44,14 @@ def release_memory() -> None:
             ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def take_dict(words: Sequence[str | None], codes: np.ndarray) -> pa.DictionaryArray:
+def take_dict(words: Sequence[str], codes: np.ndarray) -> pa.DictionaryArray:
     """Like `take`, dictionary-encoded (compact for long categorical columns)."""
     codes = np.asarray(codes)
+    unique, inverse = np.unique(np.array(words, dtype=object), return_inverse=True)
+    mapped = inverse[np.maximum(codes, 0)] if len(words) else np.zeros(len(codes), np.int64)
     return pa.DictionaryArray.from_arrays(
-        pa.array(codes.astype(np.int32), mask=codes < 0), pa.array(list(words), pa.string())
+        pa.array(mapped.astype(np.int32), mask=codes < 0),
+        pa.array(unique.tolist(), pa.string()),
     )
 
 
@@ -142,6 +145,12 @@ def take(words: Sequence[str | None], codes: np.ndarray) -> pa.Array:
     table = pa.array([*words, None], pa.string())
     idx = np.where(codes < 0, len(words), codes).astype(np.int32)
     return table.take(pa.array(idx))
+
+
+def take_or_null(values: pa.Array, index: np.ndarray) -> pa.Array:
+    """values[index], null where index < 0 (works on empty `values`)."""
+    padded = pa.concat_arrays([values, pa.nulls(1, values.type)])
+    return padded.take(pa.array(np.where(index < 0, len(values), index)))
 
 
 def join(*parts: pa.Array | str) -> pa.Array:
