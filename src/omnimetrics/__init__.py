@@ -21,6 +21,7 @@ from omnimetrics.schema import TABLES
 from omnimetrics.warehouse import Warehouse, connect
 
 __all__ = [
+    "TABLES",
     "ConfigError",
     "CsvOptions",
     "EngineError",
@@ -30,7 +31,6 @@ __all__ = [
     "SchemaError",
     "Settings",
     "SourceError",
-    "TABLES",
     "UnknownNameError",
     "Warehouse",
     "connect",

@@ -45,6 +45,8 @@ class Door:
         self._opad = bytes(b ^ 0x5C for b in block).hex()
         self._country = settings.phone_country_code
         self._kernel = duckdb.connect(":memory:")
+        # A streaming kernel: it holds a few batches at a time, never the whole file.
+        self._kernel.execute("SET memory_limit = '512MB'")
 
     def close(self) -> None:
         self._kernel.close()
