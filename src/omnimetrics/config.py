@@ -35,6 +35,8 @@ class Settings:
     """Calling code for phone numbers written in national form (06..., 0 6...)."""
     source_priority: tuple[str, ...] = DEFAULT_SOURCE_PRIORITY
     extra_channels: tuple[str, ...] = ()
+    channel_rules: tuple[Mapping[str, Any], ...] = ()
+    """User channel rules ([[channels.rules]]), tried before the defaults."""
     column_maps: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """Per table, the user's column name -> the contract's column name."""
     future_tolerance_hours: float = 24.0
@@ -126,6 +128,7 @@ class Settings:
             phone_country_code=str(privacy.get("phone_country_code", "33")).lstrip("+"),
             source_priority=tuple(priority),
             extra_channels=tuple(raw.get("channels", {}).get("extra", ())),
+            channel_rules=tuple(raw.get("channels", {}).get("rules", ())),
             column_maps=column_maps,
             future_tolerance_hours=float(ingest.get("future_tolerance_hours", 24.0)),
             memory_limit=engine.get("memory_limit", "2GB"),

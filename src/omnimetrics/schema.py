@@ -47,6 +47,12 @@ CHANNELS = (
     "chat",
     "direct_mail",
     "marketplace",
+    "paid_shopping",
+    "organic_shopping",
+    "organic_video",
+    "paid_other",
+    "cross_network",
+    "audio",
 )
 """The default channel vocabulary; omnimetrics.toml can add channels."""
 

@@ -92,7 +92,7 @@ def build_campaigns(clock: Clock) -> list[Campaign]:
         add("video", s.campaign, "season", s.d0, s.d1, weight=0.4, cpe=2.0, beta_mult=1.2,
             affinity="video")  # fmt: skip
     add("paid_search", "generic_search", "always", weight=0.6, cpe=0.8, affinity="search")
-    add("paid_search", "shopping", "always", weight=0.4, cpe=0.6, affinity="search")
+    add("paid_search", "product_ads", "always", weight=0.4, cpe=0.6, affinity="search")
     add("paid_search", "brand_search", "demand", cpe=0.3, beta_mult=0.0)
     add("affiliate", "cashback", "always", weight=0.6, cpe=0.4)
     add("affiliate", "vouchers", "always", weight=0.4, cpe=0.4)

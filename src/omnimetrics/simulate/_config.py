@@ -187,12 +187,13 @@ STYLES: tuple[tuple[str | None, str | None, str | None, str | None, bool, str | 
     (None, "criteo", "display", None, True, None),  # 22
     (None, "dv360", "display", None, True, "gclid"),  # 23
     (None, "taboola", "cpm", None, True, None),  # 24
-    (None, "youtube", "video", "https://www.youtube.com/", True, "gclid"),  # 25
+    (None, "youtube", "cpv", "https://www.youtube.com/", True, "gclid"),  # 25
     (None, "newsletter", "email", None, True, None),  # 26
     (None, "brevo", "email", None, True, None),  # 27
     (None, "sms", "sms", None, True, None),  # 28
     ("app", None, None, None, False, None),  # 29 app session
     (None, "google", "cpc", "https://www.google.com/", True, None),  # 30 gclid stripped
+    (None, "firebase", "push", None, False, None),  # 31 app session opened from a push
 )
 STYLE_MIX: dict[str, tuple[tuple[int, float], ...]] = {
     "direct": ((0, 0.6), (1, 0.4)),
@@ -207,7 +208,7 @@ STYLE_MIX: dict[str, tuple[tuple[int, float], ...]] = {
     "email": ((26, 0.7), (27, 0.3)),
     "sms": ((28, 1.0),),
     "app": ((29, 1.0),),
-    "push": ((29, 1.0),),
+    "push": ((31, 1.0),),
 }
 NAVIGATION_MIX = (("direct", 0.45), ("organic_search", 0.30), ("paid_search", 0.25))
 BACKGROUND_MIX = (("organic_search", 0.34), ("direct", 0.28), ("referral", 0.12),
@@ -216,7 +217,7 @@ BACKGROUND_MIX = (("organic_search", 0.34), ("direct", 0.28), ("referral", 0.12)
 SEARCH_TERMS = {
     "brand_search": ("maison exemple", "maison exemple soldes", "maison-exemple.fr"),
     "generic_search": ("robe femme", "chaussures homme", "linge de maison", "veste en lin"),
-    "shopping": ("baskets blanches", "plaid laine", "sac cuir"),
+    "product_ads": ("baskets blanches", "plaid laine", "sac cuir"),
 }
 CONTENTS = ("banner_a", "banner_b", "carousel", "story_video", "native_card")
 
