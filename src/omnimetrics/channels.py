@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -20,6 +20,9 @@ import ibis.expr.types as ir
 
 from omnimetrics.errors import ConfigError, did_you_mean
 from omnimetrics.schema import CHANNELS
+
+if TYPE_CHECKING:
+    from omnimetrics.warehouse import Warehouse
 
 UNASSIGNED = "unassigned"
 """A touchpoint no rule matched: reported by `unassigned_sources`, never hidden in 'other'."""
@@ -315,4 +318,12 @@ def unassigned_sources(classified: ir.Table) -> ir.Table:
         rows.group_by(["source", "medium"])
         .agg(touchpoints=rows.count())
         .order_by(ibis.desc("touchpoints"))
+    )
+
+
+def classify_touchpoints(wh: Warehouse, rules: ChannelRules | None = None) -> ir.Table:
+    """Classify every touchpoint of the warehouse into `touchpoint_channels` (rebuilt)."""
+    rules = rules or ChannelRules.from_config(wh.settings.channel_rules)
+    return wh.backend.create_table(
+        "touchpoint_channels", classify(wh.table("touchpoints"), rules), overwrite=True
     )

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import ibis
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -285,6 +286,56 @@ def quarantine(
         write_table(result, out)
     brief = result.select(["table_name", "source_file", "source_row", "reason", "message"])
     show(brief, "Quarantine (raw records with --out FILE)", quiet=quiet)
+
+
+@app.command()
+def identity(
+    db: Db = DEFAULT_PATH,
+    max_links: Annotated[
+        list[str] | None,
+        typer.Option("--max-links", help="TYPE=N: links before an identifier counts as shared."),
+    ] = None,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Resolve identities into persons and show how much of the data they link."""
+    limits = {}
+    for item in max_links or []:
+        kind, _, number = item.partition("=")
+        if not number.isdigit():
+            raise OmnimetricsError(f"--max-links {item!r}: write TYPE=N, e.g. anonymous_id=5")
+        limits[kind.strip()] = int(number)
+    with _warehouse(db, config, demo=False) as wh:
+        report = wh.resolve_identities(max_links=limits)
+    figures = {
+        "identifiers": report.identifiers, "links": report.links, "persons": report.persons,
+        "shared identifiers kept out": report.excluded, "iterations": report.iterations,
+        **{f"share of {k} of identified persons": round(v, 4) for k, v in report.match.items()},
+    }  # fmt: skip
+    table = pa.table({"figure": list(figures), "value": [float(v) for v in figures.values()]})
+    show(table, "Identity resolution", out=out, quiet=quiet)
+
+
+@app.command()
+def channels(
+    db: Db = DEFAULT_PATH,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Classify touchpoints into channels; show counts and what no rule matched."""
+    from omnimetrics.channels import UNASSIGNED, unassigned_sources
+
+    with _warehouse(db, config, demo=False) as wh:
+        classified = wh.classify_channels()
+        counts = classified.group_by("channel").agg(touchpoints=classified.count())
+        result = counts.order_by(ibis.desc("touchpoints")).to_pyarrow()
+        unknown = unassigned_sources(classified).to_pyarrow()
+    show(result, "Touchpoints by channel (null: inherits its session's channel)", out=out,
+         quiet=quiet)  # fmt: skip
+    if unknown.num_rows and not quiet:
+        show(unknown, f"No rule matched ({UNASSIGNED}): add a [[channels.rules]] entry")
 
 
 @app.command()

@@ -23,6 +23,7 @@ from omnimetrics.errors import ConfigError, EngineError, SchemaError, did_you_me
 from omnimetrics.schema import QUARANTINE_SCHEMA, TABLES
 
 if TYPE_CHECKING:
+    from omnimetrics.identity import IdentityReport
     from omnimetrics.ingest import IngestReport
 
 DEFAULT_PATH = "omnimetrics.duckdb"
@@ -87,6 +88,18 @@ class Warehouse:
         from omnimetrics.ingest import ingest
 
         return ingest(self, table, source, **options)
+
+    def resolve_identities(self, **options: Any) -> IdentityReport:
+        """Build the identity graph (`identity_graph`, `identity_links`, `identity_excluded`)."""
+        from omnimetrics.identity import resolve
+
+        return resolve(self, **options)
+
+    def classify_channels(self) -> ir.Table:
+        """Classify touchpoints into channels (`touchpoint_channels`) with the configured rules."""
+        from omnimetrics.channels import classify_touchpoints
+
+        return classify_touchpoints(self)
 
     def ensure_table(self, name: str, schema: Mapping[str, dt.DataType]) -> None:
         if name not in self.backend.list_tables():

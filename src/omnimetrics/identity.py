@@ -1,0 +1,308 @@
+"""Identity resolution: one person per connected component of the identifier graph.
+
+Edges come from the `identities` table (logins, CRM, loyalty enrolment) and from identifiers that
+appear on the same row of touchpoints, orders, feedback and customers. Placeholder values never
+link anything; an identifier linked to implausibly many person-level identifiers (a shared store
+tablet, a family card, a test account) is kept out of merging and reported. Components are found
+in the engine by min-label propagation with pointer jumping, iterated to convergence, so the work
+scales with the engine (DuckDB or Spark), not with Python.
+
+person_id = "p_" + the first 16 hex digits of SHA-256 of the component's smallest identifier
+("type:value"): it does not change when data is appended unless the component itself changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+
+from omnimetrics.errors import OmnimetricsError
+
+if TYPE_CHECKING:
+    from omnimetrics.warehouse import Warehouse
+
+ID_COLUMNS = ("customer_id", "loyalty_id", "email_hash", "phone_hash", "device_id", "anonymous_id")
+"""Identifier columns of event tables, by priority: the first present one anchors the row."""
+
+TYPE_OF_COLUMN = {"email_hash": "email", "phone_hash": "phone"}
+PERSON_LEVEL = ("customer_id", "loyalty_id", "email", "phone")
+"""Identifier types that name a person (as opposed to a browser or a device)."""
+
+PLACEHOLDERS = ("", "0", "-1", "null", "none", "nil", "nan", "undefined", "anonymous", "unknown",
+                "n/a", "na", "test", "xxx", "(not set)", "not set", "guest", "default")  # fmt: skip
+"""Values that mean 'no identifier' (after trimming and lower-casing), plus all-zero strings."""
+
+DEFAULT_MAX_LINKS = {
+    "anonymous_id": 5,
+    "device_id": 5,
+    "loyalty_id": 4,
+    "email": 4,
+    "phone": 4,
+    "customer_id": 8,
+}
+"""How many distinct person-level identifiers one identifier may be linked to before it is
+considered shared (and kept out of merging)."""
+
+LINK_SOURCES = {"touchpoints": "same_event", "orders": "same_order", "feedback": "same_survey",
+                "customers": "crm_record"}  # fmt: skip
+MAX_ITERATIONS = 60
+
+
+class IdentityError(OmnimetricsError, RuntimeError):
+    """Identity resolution could not complete (no identifiers, no convergence)."""
+
+
+@dataclass(frozen=True)
+class IdentityReport:
+    """What resolution found: persons, merges it refused, how much of the data it links."""
+
+    identifiers: int
+    links: int
+    persons: int
+    iterations: int
+    excluded: int
+    match: dict[str, float] = field(default_factory=dict)
+
+
+def node(kind: str | ir.StringValue, value: ir.StringValue) -> ir.StringValue:
+    """The graph key of an identifier: "type:value"."""
+    prefix = ibis.literal(kind) if isinstance(kind, str) else kind
+    return prefix.concat(ibis.literal(":"), value)
+
+
+def _clean(value: ir.StringValue) -> ir.StringValue:
+    """Null for placeholders; the value itself otherwise."""
+    text = value.cast(dt.string)
+    folded = text.strip().lower()
+    placeholder = folded.isin(PLACEHOLDERS) | folded.re_search("^0+$")
+    return ibis.cases((placeholder | text.isnull(), ibis.null(dt.string)), else_=text)
+
+
+def row_links(table: ir.Table, origin: str) -> ir.Table | None:
+    """Star links of one event table: each row's anchor identifier to every other on the row."""
+    present = [c for c in ID_COLUMNS if c in table.columns]
+    if len(present) < 1:
+        return None
+    cleaned = table.select(**{c: _clean(table[c]) for c in present})
+    nodes = {c: node(TYPE_OF_COLUMN.get(c, c), cleaned[c]) for c in present}
+    anchor = ibis.coalesce(*(nodes[c] for c in present))
+    parts = []
+    for c in present:
+        linked = cleaned.select(a=anchor, b=nodes[c])
+        parts.append(linked.filter(linked.b.notnull()))
+    union = ibis.union(*parts, distinct=True) if len(parts) > 1 else parts[0].distinct()
+    return union.mutate(link_source=ibis.literal(LINK_SOURCES.get(origin, origin)))
+
+
+def explicit_links(identities: ir.Table) -> ir.Table:
+    """Links declared in the identities table (login, crm, loyalty...)."""
+    a = _clean(identities.identifier_a)
+    b = _clean(identities.identifier_b)
+    links = identities.select(
+        a=node(identities.identifier_type_a, a),
+        b=node(identities.identifier_type_b, b),
+        link_source=identities.link_source.fill_null("explicit"),
+    )
+    return links.filter(links.a.notnull() & links.b.notnull()).distinct()
+
+
+def all_links(wh: Warehouse) -> ir.Table:
+    """Every link of the warehouse, deduplicated, with how it was made."""
+    present = set(wh.tables())
+    parts: list[ir.Table] = []
+    if "identities" in present:
+        parts.append(explicit_links(wh.table("identities")))
+    for origin in LINK_SOURCES:
+        if origin in present:
+            links = row_links(wh.table(origin), origin)
+            if links is not None:
+                parts.append(links)
+    if not parts:
+        raise IdentityError(
+            "No identifiers in the warehouse: ingest touchpoints, orders, customers or identities "
+            "first (omnimetrics ingest TABLE FILE)."
+        )
+    links = ibis.union(*parts) if len(parts) > 1 else parts[0]
+    return links
+
+
+def _node_type(key: ir.StringValue) -> ir.StringValue:
+    return key.re_extract("^([^:]+):", 1)
+
+
+def resolve(
+    wh: Warehouse,
+    *,
+    max_links: Mapping[str, int] | None = None,
+    write: bool = True,
+) -> IdentityReport:
+    """Build the identity graph and write `identity_graph`, `identity_links`, `identity_excluded`.
+
+    identity_graph: identifier_type, identifier, person_id (every identifier seen anywhere).
+    """
+    limits = {**DEFAULT_MAX_LINKS, **(max_links or {})}
+    links = wh.materialize(all_links(wh))
+    try:
+        return _resolve(wh, links, limits, write)
+    finally:
+        wh.drop(links)
+
+
+def _resolve(
+    wh: Warehouse, links: ir.Table, limits: Mapping[str, int], write: bool
+) -> IdentityReport:
+    # Both directions; a self-link (an anchor seen alone) only declares the node.
+    undirected = ibis.union(
+        links.select(src=links.a, dst=links.b), links.select(src=links.b, dst=links.a)
+    )
+    nodes = wh.materialize(undirected.select(key=undirected.src).distinct())
+    pairs = undirected.filter(undirected.src != undirected.dst).distinct()
+    person_level = pairs.filter(_node_type(pairs.dst).isin(PERSON_LEVEL))
+    degree = person_level.group_by("src").agg(links=person_level.dst.nunique())
+    kind = _node_type(degree.src)
+    limit = kind.cases(*limits.items(), else_=max(limits.values()))
+    excluded = wh.materialize(
+        degree.filter(degree.links > limit).select(
+            identifier_type=kind,
+            identifier=degree.src.re_extract("^[^:]+:(.*)$", 1),
+            key=degree.src,
+            links=degree.links,
+            limit=limit,
+            reason=ibis.literal("linked_to_too_many"),
+        )
+    )
+    shared = excluded.key
+    kept = pairs.filter(~pairs.src.isin(shared) & ~pairs.dst.isin(shared))
+    edges = wh.materialize(kept)
+    temporaries = [nodes, excluded, edges]
+    try:
+        labels, iterations = _components(wh, nodes, edges)
+        temporaries.append(labels)
+        graph = labels.select(
+            identifier_type=_node_type(labels.key),
+            identifier=labels.key.re_extract("^[^:]+:(.*)$", 1),
+            person_id=ibis.literal("p_").concat(labels.label.hexdigest("sha256").substr(0, 16)),
+        )
+        report = IdentityReport(
+            identifiers=int(nodes.count().execute()),
+            links=int(edges.count().execute()) // 2,
+            persons=int(labels.label.nunique().execute()),
+            iterations=iterations,
+            excluded=int(excluded.count().execute()),
+        )
+        if write:
+            _replace(wh, "identity_graph", graph)
+            _replace(wh, "identity_excluded", excluded.drop("key"))
+            _replace(
+                wh,
+                "identity_links",
+                links.filter(links.a != links.b)
+                .select(identifier_a=links.a, identifier_b=links.b, link_source=links.link_source)
+                .distinct(),
+            )
+            report.match.update(match_rates(wh))
+        return report
+    finally:
+        for table in temporaries:
+            wh.drop(table)
+
+
+def _components(wh: Warehouse, nodes: ir.Table, edges: ir.Table) -> tuple[ir.Table, int]:
+    """Min-label propagation with pointer jumping until no label changes."""
+    labels = wh.materialize(nodes.select(key=nodes.key, label=nodes.key))
+    for iteration in range(1, MAX_ITERATIONS + 1):
+        # Each node takes the smallest label among itself and its neighbours...
+        offered = edges.join(labels, edges.dst == labels.key).select(
+            key=edges.src, label=labels.label
+        )
+        spread = ibis.union(labels, offered).group_by("key").agg(label=lambda t: t.label.min())
+        # ...then jumps to its label's label (halves the distance to the root).
+        parent = spread.view()
+        jumped = spread.left_join(parent, spread.label == parent.key).select(
+            key=spread.key,
+            label=ibis.least(spread.label, parent.label.fill_null(spread.label)),
+        )
+        new = wh.materialize(jumped)
+        changed = new.join(labels, "key").filter(lambda t: t.label != t.label_right).count()
+        done = int(changed.execute()) == 0
+        wh.drop(labels)
+        labels = new
+        if done:
+            return labels, iteration
+    wh.drop(labels)
+    raise IdentityError(
+        f"Identity resolution did not converge in {MAX_ITERATIONS} iterations; the identifier "
+        "graph has an unusually long chain. Check for identifiers that chain many persons."
+    )
+
+
+def _replace(wh: Warehouse, name: str, expr: ir.Table) -> None:
+    wh.backend.create_table(name, expr, overwrite=True)
+
+
+def person_of_rows(wh: Warehouse, table: ir.Table) -> ir.Table:
+    """`table` with a `person_id` column: the person of the row's anchor identifier."""
+    graph = wh.table("identity_graph")
+    present = [c for c in ID_COLUMNS if c in table.columns]
+    anchor = ibis.coalesce(*(node(TYPE_OF_COLUMN.get(c, c), _clean(table[c])) for c in present))
+    keyed = table.mutate(_anchor=anchor)
+    lookup = graph.select(
+        _anchor=node(graph.identifier_type, graph.identifier), person_id=graph.person_id
+    )
+    return keyed.left_join(lookup, "_anchor").drop("_anchor", "_anchor_right")
+
+
+def match_rates(wh: Warehouse) -> dict[str, float]:
+    """Shares of orders, store orders and touchpoints that belong to an identified person
+    (one carrying a customer id, loyalty card, email or phone)."""
+    graph = wh.table("identity_graph")
+    known = graph.filter(graph.identifier_type.isin(PERSON_LEVEL)).select("person_id").distinct()
+    rates: dict[str, float] = {}
+    for name, label, condition in (
+        ("orders", "orders", None),
+        ("orders", "store_orders", "store"),
+        ("touchpoints", "touchpoints", None),
+    ):
+        if name not in wh.tables():
+            continue
+        rows = wh.table(name)
+        if condition:
+            rows = rows.filter(rows.sales_channel == condition)
+        with_person = person_of_rows(wh, rows)
+        flagged = with_person.mutate(
+            identified=with_person.person_id.isin(known.person_id).fill_null(False)
+        )
+        total = flagged.count().execute()
+        hits = flagged.identified.sum().execute()
+        rates[label] = float(hits or 0) / total if total else float("nan")
+    return rates
+
+
+def pair_scores(predicted: ir.Table, truth: ir.Table) -> dict[str, float]:
+    """Pairwise precision and recall of a clustering against the true one.
+
+    Both tables: (item, cluster). Counts pairs without listing them: TP = sum over cells of
+    C(n, 2), predicted pairs = sum over predicted clusters of C(n, 2), same for true clusters.
+    """
+    joined = predicted.join(truth, "item").select(
+        item="item", pred=predicted.cluster, true=truth.cluster
+    )
+
+    def pairs(counts: ir.Table) -> float:
+        value = (counts.n * (counts.n - 1) / 2).sum().execute()
+        return float(value or 0)
+
+    cells = joined.group_by(["pred", "true"]).agg(n=joined.count())
+    preds = joined.group_by("pred").agg(n=joined.count())
+    trues = joined.group_by("true").agg(n=joined.count())
+    tp, pp, tt = pairs(cells), pairs(preds), pairs(trues)
+    return {
+        "precision": tp / pp if pp else 1.0,
+        "recall": tp / tt if tt else 1.0,
+        "items": float(joined.count().execute()),
+    }
