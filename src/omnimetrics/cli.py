@@ -311,9 +311,10 @@ def identity(
     figures = {
         "identifiers": report.identifiers, "links": report.links, "persons": report.persons,
         "shared identifiers kept out": report.excluded, "iterations": report.iterations,
-        **{f"share of {k} of identified persons": round(v, 4) for k, v in report.match.items()},
     }  # fmt: skip
-    table = pa.table({"figure": list(figures), "value": [float(v) for v in figures.values()]})
+    shares = {f"{k} of identified persons": f"{v:.1%}" for k, v in report.match.items()}
+    values = [f"{v:,}" for v in figures.values()] + list(shares.values())
+    table = pa.table({"figure": [*figures, *shares], "value": values})
     show(table, "Identity resolution", out=out, quiet=quiet)
 
 
