@@ -340,6 +340,64 @@ def channels(
 
 
 @app.command()
+def journeys(
+    db: Db = DEFAULT_PATH,
+    lookback_days: Annotated[int, typer.Option(help="Days of touches before an order.")] = 30,
+    timeout: Annotated[int, typer.Option(help="Session inactivity timeout, minutes.")] = 30,
+    top: Annotated[int, typer.Option(help="How many paths to show.")] = 15,
+    steps: Annotated[
+        str, typer.Option("--funnel", help="Funnel steps, event types in order.")
+    ] = "visit,product_view,add_to_cart,checkout",
+    by: Annotated[
+        str | None, typer.Option(help="Cut the funnel by channel or device_type.")
+    ] = None,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Resolve identities, classify channels, build sessions; show paths, ROPO, funnel."""
+    from omnimetrics import journeys as jr
+
+    settings = jr.JourneySettings(session_timeout_minutes=timeout, lookback_days=lookback_days)
+    with _warehouse(db, config, demo=False) as wh, progress_bar(quiet) as notify:
+        notify("resolving identities", 0.1)
+        wh.resolve_identities()
+        notify("classifying channels", 0.4)
+        wh.classify_channels()
+        notify("building sessions", 0.6)
+        jr.build_events(wh, settings)
+        notify("summarising", 0.8)
+        paths = jr.path_summary(wh, settings, top=top).to_pyarrow()
+        ropo_rates = jr.ropo(wh).to_pyarrow()
+        switches = jr.channel_transitions(wh, settings).limit(10).to_pyarrow()
+        funnel_rows = jr.funnel(wh, [s.strip() for s in steps.split(",")], by=by).to_pyarrow()
+    show(paths, f"Top conversion paths ({lookback_days}-day lookback)", out=out, quiet=quiet)
+    show(ropo_rates, "Research online, purchase offline (and the reverse)", quiet=quiet)
+    show(switches, "Channel transitions within journeys", quiet=quiet)
+    show(funnel_rows, "Funnel", quiet=quiet)
+
+
+@app.command()
+def timeline(
+    identifier: Annotated[str, typer.Argument(help="Any identifier: email, phone, customer id...")],
+    identifier_type: Annotated[
+        str | None, typer.Option("--type", help="Its type, when ambiguous (email, phone...).")
+    ] = None,
+    db: Db = DEFAULT_PATH,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Every interaction of one person on every channel, in order."""
+    from omnimetrics import journeys as jr
+
+    with _warehouse(db, config, demo=False) as wh:
+        person = jr.find_person(wh, identifier, identifier_type)
+        rows = jr.timeline(wh, person).to_pyarrow()
+    show(rows, f"Timeline of {person}", out=out, quiet=quiet)
+
+
+@app.command()
 def demo(
     db: Db = "omnimetrics-demo.duckdb",
     folder: Annotated[Path, typer.Option("--folder", help="Where the simulated files go.")] = Path(

@@ -44,6 +44,9 @@ class Warehouse:
             if self.settings.memory_limit:
                 self._sql(f"SET memory_limit = '{self.settings.memory_limit}'")
         self._drop_leftover_staging()
+        if not self.settings.secret and self._meta("demo") == "true":
+            # A warehouse made from simulated data keeps using the public demo key.
+            self.settings = self.settings.with_(demo=True)
 
     # -- reading -------------------------------------------------------------------------------
     def table(self, name: str) -> ir.Table:
@@ -105,19 +108,26 @@ class Warehouse:
         if name not in self.backend.list_tables():
             self.backend.create_table(name, schema=ibis.schema(schema))
 
+    def _meta(self, key: str) -> str | None:
+        if META_TABLE not in self.backend.list_tables():
+            return None
+        meta = self.backend.table(META_TABLE)
+        values = meta.filter(meta.key == key).value.to_pyarrow().to_pylist()
+        return values[0] if values else None
+
     def check_key(self) -> None:
         """Refuse to mix hashes made with two different secrets in one warehouse."""
         fingerprint = self.settings.key_fingerprint()
+        stored = self._meta("key_fingerprint")
         self.ensure_table(META_TABLE, {"key": dt.string, "value": dt.string})
         meta = self.backend.table(META_TABLE)
-        stored = meta.filter(meta.key == "key_fingerprint").value.to_pyarrow().to_pylist()
-        if not stored:
+        if stored is None:
             rows = {
                 "key": ["key_fingerprint", "demo"],
                 "value": [fingerprint, str(self.settings.demo).lower()],
             }
             self.backend.insert(META_TABLE, ibis.memtable(rows, schema=meta.schema()))
-        elif stored[0] != fingerprint:
+        elif stored != fingerprint:
             raise ConfigError(
                 "This warehouse was pseudonymised with another secret: hashes would not match. "
                 "Use the same OMNIMETRICS_SECRET as for earlier ingests (or a new warehouse)."

@@ -1,0 +1,402 @@
+"""Journeys: sessions, conversion and non-conversion paths, path analysis, ROPO, funnels, timelines.
+
+Everything is an Ibis expression over the warehouse tables; only aggregates (top paths, funnel
+counts, distributions) leave the engine. `build_events` must run after identity resolution and
+channel classification (`omnimetrics journeys` does all three).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+
+from omnimetrics.errors import OmnimetricsError
+from omnimetrics.identity import person_of_rows
+
+if TYPE_CHECKING:
+    from omnimetrics.warehouse import Warehouse
+
+SESSION_EVENTS = ("visit", "page_view", "product_view", "add_to_cart", "checkout")
+"""Web and app hits, grouped into sessions."""
+
+TOUCH_EVENTS = ("ad_impression", "ad_click", "email_open", "email_click", "sms_click",
+                "push_open", "social_impression", "social_engagement", "mail_drop", "qr_scan",
+                "promo_redemption", "store_visit", "call", "chat")  # fmt: skip
+"""Marketing and service interactions that are journey touches on their own (sends are not)."""
+
+ONLINE_SALES = ("web", "app")
+SEPARATOR = " > "
+
+
+class JourneyError(OmnimetricsError, ValueError):
+    """A journey computation was asked something its inputs cannot answer."""
+
+
+@dataclass(frozen=True)
+class JourneySettings:
+    """Windows and rules of sessions and journeys."""
+
+    session_timeout_minutes: int = 30
+    lookback_days: int = 30
+    since_previous_conversion: bool = True
+    """A journey starts after the person's previous order (when within the lookback)."""
+    touch_events: tuple[str, ...] = TOUCH_EVENTS
+
+
+def build_events(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
+    """`events`: touchpoints with person, channel and session; rebuilt each time.
+
+    Columns: event_id, person_id, timestamp, event_type, channel, campaign, device_type, store_id,
+    session_id (null outside sessions), is_touch (a journey touch: a session start or a
+    marketing/service interaction).
+    """
+    settings = settings or JourneySettings()
+    for needed in ("touchpoints", "identity_graph", "touchpoint_channels"):
+        if needed not in wh.tables():
+            raise JourneyError(
+                f"Journeys need the {needed!r} table: run `omnimetrics journeys` (it resolves "
+                "identities and classifies channels first) or ingest touchpoints."
+            )
+    touch = person_of_rows(wh, wh.table("touchpoints"))
+    classes = wh.table("touchpoint_channels")
+    joined = touch.join(classes, "event_id").select(
+        "event_id", "person_id", "timestamp", "event_type", "device_type", "store_id",
+        own_channel=classes.channel, campaign=classes.campaign,
+    )  # fmt: skip
+    joined = joined.filter(joined.person_id.notnull())
+    web = joined.event_type.isin(SESSION_EVENTS)
+    ordered = ibis.window(group_by="person_id", order_by=["timestamp", "event_id"])
+    gap = joined.timestamp.delta(joined.timestamp.lag().over(ordered), unit="minute")
+    # A new session at a visit, after the inactivity timeout, or when a hit brings its own
+    # traffic source (a new campaign).
+    starts = web & (
+        (joined.event_type == "visit")
+        | gap.isnull()
+        | (gap > settings.session_timeout_minutes)
+        | joined.own_channel.notnull()
+    )
+    flagged = joined.mutate(_start=ibis.cases((starts, 1), else_=0), _web=web)
+    running = ibis.cumulative_window(group_by="person_id", order_by=["timestamp", "event_id"])
+    numbered = flagged.mutate(_session=flagged._start.sum().over(running))
+    sessions = numbered.filter(numbered._web)
+    session_key = sessions.person_id.concat(ibis.literal("#"), sessions._session.cast(dt.string))
+    in_session = ibis.window(group_by=session_key, order_by=["timestamp", "event_id"])
+    first_channel = sessions.own_channel.first(include_null=False).over(in_session)
+    with_sessions = sessions.mutate(
+        session_id=session_key,
+        channel=ibis.coalesce(sessions.own_channel, first_channel, ibis.literal("direct")),
+        is_touch=sessions._start == 1,
+    )
+    others = numbered.filter(~numbered._web).mutate(
+        session_id=ibis.null(dt.string),
+        channel=numbered.own_channel,
+        is_touch=numbered.event_type.isin(settings.touch_events) & numbered.own_channel.notnull(),
+    )
+    columns = ["event_id", "person_id", "timestamp", "event_type", "channel", "campaign",
+               "device_type", "store_id", "session_id", "is_touch"]  # fmt: skip
+    events = ibis.union(with_sessions.select(*columns), others.select(*columns))
+    return wh.backend.create_table("events", events, overwrite=True)
+
+
+def conversions(wh: Warehouse) -> ir.Table:
+    """Orders with their person (orders without any identifier have none)."""
+    orders = wh.table("orders")
+    orders = orders.filter(orders.status.isnull() | (orders.status != "cancelled"))
+    return person_of_rows(wh, orders)
+
+
+def journey_touches(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
+    """Touches of each conversion journey: order_id, person_id, touch time, channel, campaign,
+    position (1 = first touch) and the order's time, revenue and sales channel.
+
+    A journey holds the person's touches in the lookback window before the order (and after the
+    previous order when `since_previous_conversion`).
+    """
+    settings = settings or JourneySettings()
+    events = wh.table("events")
+    touches = events.filter(events.is_touch)
+    orders = conversions(wh).filter(lambda t: t.person_id.notnull())
+    previous = ibis.window(group_by="person_id", order_by=["timestamp", "order_id"])
+    orders = orders.mutate(previous_order_at=orders.timestamp.lag().over(previous))
+    window_start = orders.timestamp - ibis.interval(days=settings.lookback_days)
+    if settings.since_previous_conversion:
+        window_start = ibis.greatest(window_start, orders.previous_order_at.fill_null(window_start))
+    orders = orders.mutate(window_start=window_start).select(
+        "order_id", "person_id", "window_start", "revenue", "sales_channel",
+        order_at=orders.timestamp,
+    )  # fmt: skip
+    joined = orders.join(
+        touches,
+        [
+            orders.person_id == touches.person_id,
+            touches.timestamp <= orders.order_at,
+            touches.timestamp > orders.window_start,
+        ],
+    ).select(
+        orders.order_id, orders.person_id, orders.order_at, orders.revenue, orders.sales_channel,
+        touch_at=touches.timestamp, channel=touches.channel, campaign=touches.campaign,
+        event_id=touches.event_id,
+    )  # fmt: skip
+    order = ibis.window(group_by="order_id", order_by=["touch_at", "event_id"])
+    return joined.mutate(position=ibis.row_number().over(order) + 1)
+
+
+def _paths_from_touches(touches: ir.Table, key: str) -> ir.Table:
+    steps = ibis.struct({"position": touches.position, "channel": touches.channel}).collect()
+    grouped = touches.group_by(key).agg(
+        _steps=steps,
+        touches=touches.count(),
+        first_touch_at=touches.touch_at.min(),
+    )
+    return grouped.mutate(path=grouped._steps.sort().map(lambda s: s.channel).join(SEPARATOR)).drop(
+        "_steps"
+    )
+
+
+def conversion_paths(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
+    """One row per order: order_id, person_id, path ("a > b > c"), touches, revenue, sales
+    channel, hours from first touch to order. Orders with no touch have path '(none)'."""
+    settings = settings or JourneySettings()
+    touches = journey_touches(wh, settings)
+    paths = _paths_from_touches(touches, "order_id")
+    orders = conversions(wh)
+    joined = orders.left_join(paths, "order_id")
+    return joined.select(
+        orders.order_id,
+        orders.person_id,
+        order_at=orders.timestamp,
+        revenue=orders.revenue,
+        sales_channel=orders.sales_channel,
+        path=joined.path.fill_null("(none)"),
+        touches=joined.touches.fill_null(0),
+        hours_to_convert=orders.timestamp.delta(joined.first_touch_at, unit="second") / 3600.0,
+    )
+
+
+def non_conversion_paths(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
+    """One row per person with touches after their last order (or ever, if none): the journeys
+    that did not convert, which data-driven attribution needs."""
+    settings = settings or JourneySettings()
+    events = wh.table("events")
+    touches = events.filter(events.is_touch)
+    last = conversions(wh).group_by("person_id").agg(last_order_at=lambda t: t.timestamp.max())
+    after = touches.left_join(last, "person_id")
+    open_touches = after.filter(
+        after.last_order_at.isnull() | (after.timestamp > after.last_order_at)
+    ).select(
+        person_id=touches.person_id, touch_at=touches.timestamp, channel=touches.channel,
+        event_id=touches.event_id,
+    )  # fmt: skip
+    order = ibis.window(group_by="person_id", order_by=["touch_at", "event_id"])
+    numbered = open_touches.mutate(position=ibis.row_number().over(order) + 1)
+    return _paths_from_touches(numbered, "person_id").select("person_id", "path", "touches")
+
+
+def path_summary(wh: Warehouse, settings: JourneySettings | None = None, top: int = 20) -> ir.Table:
+    """Top paths: conversions, non-conversions, conversion rate, revenue, median time to convert."""
+    converted = conversion_paths(wh, settings)
+    converted = converted.filter(converted.path != "(none)")
+    won = converted.group_by("path").agg(
+        conversions=converted.count(),
+        revenue=converted.revenue.sum(),
+        median_hours_to_convert=converted.hours_to_convert.median(),
+        touches=converted.touches.max(),
+    )
+    lost = non_conversion_paths(wh, settings)
+    lost = lost.group_by("path").agg(non_conversions=lost.count())
+    both = won.outer_join(lost, "path")
+    summary = both.select(
+        path=ibis.coalesce(both.path, both.path_right),
+        conversions=both.conversions.fill_null(0),
+        non_conversions=both.non_conversions.fill_null(0),
+        revenue=both.revenue.fill_null(0.0),
+        median_hours_to_convert=both.median_hours_to_convert,
+    )
+    summary = summary.mutate(
+        conversion_rate=summary.conversions / (summary.conversions + summary.non_conversions)
+    )
+    return summary.order_by([ibis.desc("conversions"), "path"]).limit(top)
+
+
+def channel_transitions(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
+    """From one touch's channel to the next within conversion journeys: where people switch."""
+    touches = journey_touches(wh, settings)
+    nxt = ibis.window(group_by="order_id", order_by="position")
+    pairs = touches.mutate(next_channel=touches.channel.lead().over(nxt))
+    pairs = pairs.filter(pairs.next_channel.notnull())
+    counts = pairs.group_by(["channel", "next_channel"]).agg(transitions=pairs.count())
+    return counts.mutate(switch=counts.channel != counts.next_channel).order_by(
+        ibis.desc("transitions")
+    )
+
+
+def ropo(wh: Warehouse, window_days: int = 7) -> ir.Table:
+    """Research online, purchase offline, and the reverse, as rates.
+
+    store_after_online: share of store orders (of identified persons) preceded by a web or app
+    session of the same person within `window_days`. online_after_store: share of web/app orders
+    preceded by a store visit or a store order.
+    """
+    events = wh.table("events")
+    orders = conversions(wh).filter(lambda t: t.person_id.notnull())
+    online = events.filter(events.session_id.notnull()).select("person_id", at=events.timestamp)
+    store_visits = events.filter(events.event_type == "store_visit").select(
+        "person_id", at=events.timestamp
+    )
+    store_orders_as_signal = orders.filter(orders.sales_channel == "store").select(
+        "person_id", at=orders.timestamp
+    )
+    in_store = ibis.union(store_visits, store_orders_as_signal)
+
+    def preceded(subset: ir.Table, signals: ir.Table) -> tuple[int, int]:
+        hit = subset.semi_join(
+            signals,
+            [
+                subset.person_id == signals.person_id,
+                signals.at < subset.timestamp,
+                signals.at >= subset.timestamp - ibis.interval(days=window_days),
+            ],
+        )
+        return int(subset.count().execute()), int(hit.count().execute())
+
+    store = orders.filter(orders.sales_channel == "store")
+    web = orders.filter(orders.sales_channel.isin(ONLINE_SALES))
+    measures = {
+        "store orders after online research": preceded(store, online),
+        "online orders after a store visit": preceded(web, in_store),
+    }
+    return ibis.memtable(
+        {
+            "measure": list(measures),
+            "window_days": [window_days] * len(measures),
+            "orders": [n for n, _ in measures.values()],
+            "preceded": [k for _, k in measures.values()],
+            "rate": [k / n if n else None for n, k in measures.values()],
+        }
+    )
+
+
+def funnel(
+    wh: Warehouse,
+    steps: Sequence[str] = ("visit", "product_view", "add_to_cart", "checkout"),
+    *,
+    by: str | None = None,
+    within_days: int = 30,
+) -> ir.Table:
+    """Ordered funnel over events: persons reaching each step after the previous one.
+
+    Columns: [by], step (1-based), event_type, persons, step_conversion (from the previous step),
+    drop_off, median_hours_from_previous. `by` is a column of `events` taken at the first step
+    (channel, device_type...).
+    """
+    if len(steps) < 2:
+        raise JourneyError("A funnel needs at least two steps, e.g. visit, add_to_cart.")
+    events = wh.table("events")
+    if by is not None and by not in events.columns:
+        raise JourneyError(f"Cannot cut a funnel by {by!r}; columns: {events.columns}.")
+    group = [by] if by else []
+    first = events.filter(events.event_type == steps[0])
+    if by:
+        # The cut is taken at the person's first step-1 event.
+        head = ibis.window(group_by="person_id", order_by=["timestamp", "event_id"])
+        first = first.mutate(_n=ibis.row_number().over(head))
+        first = first.filter(first._n == 0)
+    reached = first.group_by(["person_id", *group]).agg(at=first.timestamp.min())
+    levels = [reached.mutate(step=1, hours=ibis.null(dt.float64))]
+    for number, step in enumerate(steps[1:], start=2):
+        later = events.filter(events.event_type == step)
+        joined = reached.join(
+            later,
+            [
+                reached.person_id == later.person_id,
+                later.timestamp >= reached.at,
+                later.timestamp <= reached.at + ibis.interval(days=within_days),
+            ],
+        )
+        reached = joined.group_by([reached.person_id, *(reached[g] for g in group)]).agg(
+            at=later.timestamp.min(), previous=reached.at.min()
+        )
+        levels.append(
+            reached.mutate(
+                step=number, hours=reached.at.delta(reached.previous, unit="second") / 3600
+            ).drop("previous")
+        )
+        reached = reached.drop("previous")
+    stacked = ibis.union(*(lvl.select("person_id", *group, "step", "hours") for lvl in levels))
+    counts = stacked.group_by([*group, "step"]).agg(
+        persons=stacked.person_id.nunique(), median_hours_from_previous=stacked.hours.median()
+    )
+    prior = ibis.window(group_by=group or None, order_by="step")
+    previous = counts.persons.lag().over(prior)
+    names = ibis.literal(list(steps))
+    counts = counts.mutate(
+        event_type=names[counts.step - 1],
+        step_conversion=counts.persons / previous,
+        drop_off=1 - counts.persons / previous,
+    )
+    return counts.order_by([*group, "step"])
+
+
+def timeline(wh: Warehouse, person_id: str) -> ir.Table:
+    """Every interaction of one person on every channel, in time order: touchpoints, orders and
+    survey answers (what a call-centre agent needs to see)."""
+    events = wh.table("events")
+    parts = [
+        events.filter(events.person_id == person_id).select(
+            at=events.timestamp, kind=ibis.literal("touchpoint"), what=events.event_type,
+            channel=events.channel, detail=events.campaign, amount=ibis.null(dt.float64),
+            reference=events.event_id,
+        )
+    ]  # fmt: skip
+    orders = conversions(wh)
+    orders = orders.filter(orders.person_id == person_id)
+    parts.append(orders.select(
+        at=orders.timestamp, kind=ibis.literal("order"), what=orders.status.fill_null("completed"),
+        channel=orders.sales_channel, detail=orders.fulfilment, amount=orders.revenue,
+        reference=orders.order_id,
+    ))  # fmt: skip
+    if "feedback" in wh.tables():
+        answers = person_of_rows(wh, wh.table("feedback"))
+        answers = answers.filter(answers.person_id == person_id)
+        parts.append(answers.select(
+            at=answers.timestamp, kind=ibis.literal("feedback"), what=answers.survey_type,
+            channel=answers.channel, detail=answers.comment, amount=answers.score,
+            reference=answers.response_id,
+        ))  # fmt: skip
+    return ibis.union(*parts).order_by("at")
+
+
+def find_person(wh: Warehouse, identifier: str, identifier_type: str | None = None) -> str:
+    """The person_id behind an identifier (emails and phones are hashed first, as at ingest)."""
+    from omnimetrics.ingest.door import Door
+
+    graph = wh.table("identity_graph")
+    kinds = (
+        [identifier_type]
+        if identifier_type
+        else ["email", "phone", "customer_id", "loyalty_id", "anonymous_id", "device_id"]
+    )
+    door = Door(wh.settings) if {"email", "phone"} & set(kinds) else None
+    try:
+        for kind in kinds:
+            value = door.hash_values(kind, [identifier])[0] if door and kind in (
+                "email", "phone") else identifier  # fmt: skip
+            if value is None:
+                continue
+            hits = graph.filter((graph.identifier_type == kind) & (graph.identifier == value))
+            found = hits.person_id.to_pyarrow().to_pylist()
+            if found:
+                return str(found[0])
+    finally:
+        if door:
+            door.close()
+    raise JourneyError(
+        f"No person carries the identifier {identifier!r}"
+        + (f" of type {identifier_type}" if identifier_type else "")
+        + ". Check it, or run `omnimetrics journeys` after loading new data."
+    )
