@@ -161,7 +161,7 @@ def _resolve(
         links.select(src=links.a, dst=links.b), links.select(src=links.b, dst=links.a)
     )
     nodes = wh.materialize(undirected.select(key=undirected.src).distinct())
-    pairs = undirected.filter(undirected.src != undirected.dst).distinct()
+    pairs = undirected.filter(undirected.src != undirected.dst)
     person_level = pairs.filter(_node_type(pairs.dst).isin(PERSON_LEVEL))
     degree = person_level.group_by("src").agg(links=person_level.dst.nunique())
     kind = _node_type(degree.src)
@@ -178,15 +178,30 @@ def _resolve(
     )
     shared = excluded.key
     kept = pairs.filter(~pairs.src.isin(shared) & ~pairs.dst.isin(shared))
-    edges = wh.materialize(kept)
-    temporaries = [nodes, excluded, edges]
+    # Integer ids, in the order of the keys: the smallest id of a component is its smallest key.
+    numbered = wh.materialize(nodes.mutate(id=ibis.row_number().over(order_by="key")))
+    src_ids = numbered.select(src=numbered.key, src_id=numbered.id)
+    dst_ids = numbered.select(dst=numbered.key, dst_id=numbered.id)
+    edges = wh.materialize(
+        kept.join(src_ids, "src")
+        .join(dst_ids, "dst")
+        .select(src="src_id", dst="dst_id")
+        .distinct()
+    )
+    temporaries = [nodes, excluded, numbered, edges]
     try:
-        labels, iterations = _components(wh, nodes, edges)
+        labels, iterations = _components(wh, numbered.select(key=numbered.id), edges)
         temporaries.append(labels)
-        graph = labels.select(
-            identifier_type=_node_type(labels.key),
-            identifier=labels.key.re_extract("^[^:]+:(.*)$", 1),
-            person_id=ibis.literal("p_").concat(labels.label.hexdigest("sha256").substr(0, 16)),
+        root_ids = labels.select("label").distinct()
+        roots = root_ids.join(numbered, root_ids.label == numbered.id).select(
+            "label",
+            person_id=ibis.literal("p_").concat(numbered.key.hexdigest("sha256").substr(0, 16)),
+        )
+        resolved = numbered.join(labels, numbered.id == labels.key).join(roots, "label")
+        graph = resolved.select(
+            identifier_type=_node_type(resolved.key),
+            identifier=resolved.key.re_extract("^[^:]+:(.*)$", 1),
+            person_id=resolved.person_id,
         )
         report = IdentityReport(
             identifiers=int(nodes.count().execute()),
@@ -213,7 +228,11 @@ def _resolve(
 
 
 def _components(wh: Warehouse, nodes: ir.Table, edges: ir.Table) -> tuple[ir.Table, int]:
-    """Min-label propagation with pointer jumping until no label changes."""
+    """Min-label propagation with pointer jumping until no label changes.
+
+    nodes: (key); edges: (src, dst) in both directions. Returns (key, label) with label the
+    smallest key of the component, and the number of iterations.
+    """
     labels = wh.materialize(nodes.select(key=nodes.key, label=nodes.key))
     for iteration in range(1, MAX_ITERATIONS + 1):
         # Each node takes the smallest label among itself and its neighbours...
@@ -228,8 +247,8 @@ def _components(wh: Warehouse, nodes: ir.Table, edges: ir.Table) -> tuple[ir.Tab
             label=ibis.least(spread.label, parent.label.fill_null(spread.label)),
         )
         new = wh.materialize(jumped)
-        changed = new.join(labels, "key").filter(lambda t: t.label != t.label_right).count()
-        done = int(changed.execute()) == 0
+        # Labels only ever decrease, so an unchanged sum means no label changed.
+        done = int(new.label.sum().execute()) == int(labels.label.sum().execute())
         wh.drop(labels)
         labels = new
         if done:
