@@ -87,8 +87,13 @@ def test_placeholders_never_link(wh, tmp_path):
 def test_shared_identifiers_are_kept_out_and_reported(wh, tmp_path):
     rows = "".join(f"e{i},2026-03-01,visit,TABLET,C{i}\n" for i in range(12))
     rows += "f1,2026-03-01,visit,COOKIE,C0\n"
-    wh.ingest("touchpoints", write(tmp_path / "t.csv",
-              "event_id,timestamp,event_type,anonymous_id,customer_id\n" + rows), now=NOW)
+    wh.ingest(
+        "touchpoints",
+        write(
+            tmp_path / "t.csv", "event_id,timestamp,event_type,anonymous_id,customer_id\n" + rows
+        ),
+        now=NOW,
+    )
     report = resolve(wh)
     mapping = persons(wh)
     assert report.excluded == 1
@@ -161,7 +166,9 @@ def test_simulated_persons_are_recovered(world):
     door = Door(wh.settings)
     for kind in ("email", "phone"):
         mask = truth.identifier_type == kind
-        truth.loc[mask, "identifier"] = door.hash_values(kind, truth.loc[mask, "identifier"].tolist())
+        truth.loc[mask, "identifier"] = door.hash_values(
+            kind, truth.loc[mask, "identifier"].tolist()
+        )
     door.close()
     truth = truth.dropna(subset=["identifier"])
     truth_items = ibis.memtable({
