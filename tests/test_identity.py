@@ -10,7 +10,7 @@ import pytest
 import omnimetrics
 from omnimetrics.config import Settings
 from omnimetrics.identity import pair_scores, resolve
-from tests.conftest import SECRET, write
+from tests.conftest import write
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 IDS_HEADER = "identifier_type_a,identifier_a,identifier_type_b,identifier_b,link_source\n"

@@ -80,7 +80,11 @@ def _clean(value: ir.StringValue) -> ir.StringValue:
     text = value.cast(dt.string)
     folded = text.strip().lower()
     placeholder = folded.isin(PLACEHOLDERS) | folded.re_search("^0+$")
-    return ibis.cases((placeholder | text.isnull(), ibis.null(dt.string)), else_=text)
+    # Placeholders are short or all zeros: most real identifiers skip the full test.
+    plainly_real = (text.length() > 12) & ~text.startswith("0")
+    return ibis.cases(
+        (plainly_real, text), (placeholder | text.isnull(), ibis.null(dt.string)), else_=text
+    )
 
 
 def row_links(table: ir.Table, origin: str) -> ir.Table | None:
@@ -129,6 +133,16 @@ def all_links(wh: Warehouse) -> ir.Table:
         )
     links = ibis.union(*parts) if len(parts) > 1 else parts[0]
     return links
+
+
+def explained_links(wh: Warehouse) -> ir.Table:
+    """identifier_a, identifier_b ("type:value"), link_source: every link and how it was made."""
+    links = all_links(wh)
+    return (
+        links.filter(links.a != links.b)
+        .select(identifier_a=links.a, identifier_b=links.b, link_source=links.link_source)
+        .distinct()
+    )
 
 
 def _node_type(key: ir.StringValue) -> ir.StringValue:
@@ -183,10 +197,7 @@ def _resolve(
     src_ids = numbered.select(src=numbered.key, src_id=numbered.id)
     dst_ids = numbered.select(dst=numbered.key, dst_id=numbered.id)
     edges = wh.materialize(
-        kept.join(src_ids, "src")
-        .join(dst_ids, "dst")
-        .select(src="src_id", dst="dst_id")
-        .distinct()
+        kept.join(src_ids, "src").join(dst_ids, "dst").select(src="src_id", dst="dst_id").distinct()
     )
     temporaries = [nodes, excluded, numbered, edges]
     try:
@@ -213,13 +224,8 @@ def _resolve(
         if write:
             _replace(wh, "identity_graph", graph)
             _replace(wh, "identity_excluded", excluded.drop("key"))
-            _replace(
-                wh,
-                "identity_links",
-                links.filter(links.a != links.b)
-                .select(identifier_a=links.a, identifier_b=links.b, link_source=links.link_source)
-                .distinct(),
-            )
+            # How each link was made, computed from the source tables when asked (a view).
+            wh.backend.create_view("identity_links", explained_links(wh), overwrite=True)
             report.match.update(match_rates(wh))
         return report
     finally:
