@@ -170,36 +170,46 @@ def resolve(
 def _resolve(
     wh: Warehouse, links: ir.Table, limits: Mapping[str, int], write: bool
 ) -> IdentityReport:
-    # Both directions; a self-link (an anchor seen alone) only declares the node.
-    undirected = ibis.union(
-        links.select(src=links.a, dst=links.b), links.select(src=links.b, dst=links.a)
+    # Integer ids, in the order of the keys: the smallest id of a component is its smallest key.
+    keys = ibis.union(links.select(key=links.a), links.select(key=links.b), distinct=True)
+    numbered = wh.materialize(
+        keys.mutate(
+            id=ibis.row_number().over(order_by="key"),
+            person_level=_node_type(keys.key).isin(PERSON_LEVEL),
+            kind=_node_type(keys.key),
+        )
     )
-    nodes = wh.materialize(undirected.select(key=undirected.src).distinct())
-    pairs = undirected.filter(undirected.src != undirected.dst)
-    person_level = pairs.filter(_node_type(pairs.dst).isin(PERSON_LEVEL))
-    degree = person_level.group_by("src").agg(links=person_level.dst.nunique())
-    kind = _node_type(degree.src)
-    limit = kind.cases(*limits.items(), else_=max(limits.values()))
+    nodes = numbered
+    a_ids = numbered.select(a=numbered.key, a_id=numbered.id)
+    b_ids = numbered.select(b=numbered.key, b_id=numbered.id)
+    pairs = links.filter(links.a != links.b).join(a_ids, "a").join(b_ids, "b")
+    # Both directions; a self-link (an anchor seen alone) only declares the node.
+    undirected = wh.materialize(
+        ibis.union(
+            pairs.select(src="a_id", dst="b_id"), pairs.select(src="b_id", dst="a_id"),
+            distinct=True,
+        )
+    )  # fmt: skip
+    level = numbered.select(dst=numbered.id, dst_person_level=numbered.person_level)
+    person_level = undirected.join(level, "dst").filter(lambda t: t.dst_person_level)
+    degree = person_level.group_by("src").agg(links=person_level.count())
+    degree = degree.join(numbered, degree.src == numbered.id)
+    limit = degree.kind.cases(*limits.items(), else_=max(limits.values()))
     excluded = wh.materialize(
         degree.filter(degree.links > limit).select(
-            identifier_type=kind,
-            identifier=degree.src.re_extract("^[^:]+:(.*)$", 1),
-            key=degree.src,
+            identifier_type=degree.kind,
+            identifier=degree.key.re_extract("^[^:]+:(.*)$", 1),
+            id=degree.src,
             links=degree.links,
             limit=limit,
             reason=ibis.literal("linked_to_too_many"),
         )
     )
-    shared = excluded.key
-    kept = pairs.filter(~pairs.src.isin(shared) & ~pairs.dst.isin(shared))
-    # Integer ids, in the order of the keys: the smallest id of a component is its smallest key.
-    numbered = wh.materialize(nodes.mutate(id=ibis.row_number().over(order_by="key")))
-    src_ids = numbered.select(src=numbered.key, src_id=numbered.id)
-    dst_ids = numbered.select(dst=numbered.key, dst_id=numbered.id)
+    shared = excluded.id
     edges = wh.materialize(
-        kept.join(src_ids, "src").join(dst_ids, "dst").select(src="src_id", dst="dst_id").distinct()
+        undirected.filter(~undirected.src.isin(shared) & ~undirected.dst.isin(shared))
     )
-    temporaries = [nodes, excluded, numbered, edges]
+    temporaries = [numbered, undirected, excluded, edges]
     try:
         labels, iterations = _components(wh, numbered.select(key=numbered.id), edges)
         temporaries.append(labels)
@@ -223,7 +233,7 @@ def _resolve(
         )
         if write:
             _replace(wh, "identity_graph", graph)
-            _replace(wh, "identity_excluded", excluded.drop("key"))
+            _replace(wh, "identity_excluded", excluded.drop("id"))
             # How each link was made, computed from the source tables when asked (a view).
             wh.backend.create_view("identity_links", explained_links(wh), overwrite=True)
             report.match.update(match_rates(wh))
