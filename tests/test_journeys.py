@@ -18,7 +18,6 @@ def build(wh, tmp_path, touches: str, orders: str, **settings) -> None:
     wh.ingest("touchpoints", write(tmp_path / "t.csv", TOUCH_HEADER + touches), now=NOW)
     wh.ingest("orders", write(tmp_path / "o.csv", ORDER_HEADER + orders), now=NOW)
     wh.resolve_identities()
-    wh.classify_channels()
     jr.build_events(wh, jr.JourneySettings(**settings) if settings else None)
 
 

@@ -129,10 +129,9 @@ def pipeline_snapshot(wh, tmp_path):
     from omnimetrics import journeys as jr
 
     wh.resolve_identities()
-    wh.classify_channels()
     jr.build_events(wh)
     graph = wh.table("identity_graph").order_by(["identifier_type", "identifier"]).to_pyarrow()
-    channels = wh.table("touchpoint_channels").order_by("event_id").to_pyarrow()
+    channels = wh.classify_channels().order_by("event_id").to_pyarrow()
     events = wh.table("events").order_by("event_id").to_pyarrow()
     paths = jr.conversion_paths(wh).order_by("order_id").to_pyarrow()
     return {

@@ -275,30 +275,36 @@ def prepare(touchpoints: ir.Table) -> ir.Table:
     )
 
 
-def classify(touchpoints: ir.Table, rules: ChannelRules | None = None) -> ir.Table:
-    """One row per touchpoint: event_id, the channel and how it was decided.
+def classify(
+    touchpoints: ir.Table, rules: ChannelRules | None = None, keep: Sequence[str] = ()
+) -> ir.Table:
+    """One row per touchpoint: event_id (+ `keep` columns), the channel and how it was decided.
 
     Columns: event_id, channel (null: inherits its session's channel), source, medium, campaign,
     content, term, click_id, channel_rule, rules_version.
     """
     rules = rules or ChannelRules.from_config()
     prepared = prepare(touchpoints)
-    matched = [(rule, rule.expr(prepared)) for rule in rules.rules]
-    rule_name = ibis.cases(*((test, rule.name) for rule, test in matched), else_=UNASSIGNED)
+    # The first matching rule, tested once per row; its name and channel are looked up from it.
+    index = ibis.cases(
+        *((rule.expr(prepared), number) for number, rule in enumerate(rules.rules)),
+        else_=ibis.null(dt.int64),
+    )
+    prepared = prepared.mutate(_rule=index)
+    rule = prepared._rule
+    rule_name = rule.cases(*((n, r.name) for n, r in enumerate(rules.rules)), else_=UNASSIGNED)
+    declared = [n for n, r in enumerate(rules.rules) if r.name == "declared"]
     channel = ibis.cases(
-        *(
-            (
-                test,
-                prepared.declared
-                if rule.name == "declared"
-                else ibis.literal(rule.channel, dt.string),
-            )
-            for rule, test in matched
+        (rule.isnull(), ibis.literal(UNASSIGNED)),
+        (rule.isin(declared), prepared.declared),
+        else_=rule.cases(
+            *((n, r.channel) for n, r in enumerate(rules.rules) if r.channel),
+            else_=ibis.null(dt.string),
         ),
-        else_=ibis.literal(UNASSIGNED),
     )
     return prepared.select(
         "event_id",
+        *keep,
         channel=channel,
         source=prepared.source,
         medium=prepared.medium,
@@ -322,8 +328,6 @@ def unassigned_sources(classified: ir.Table) -> ir.Table:
 
 
 def classify_touchpoints(wh: Warehouse, rules: ChannelRules | None = None) -> ir.Table:
-    """Classify every touchpoint of the warehouse into `touchpoint_channels` (rebuilt)."""
+    """The warehouse's touchpoints classified with the configured rules (an expression)."""
     rules = rules or ChannelRules.from_config(wh.settings.channel_rules)
-    return wh.backend.create_table(
-        "touchpoint_channels", classify(wh.table("touchpoints"), rules), overwrite=True
-    )
+    return classify(wh.table("touchpoints"), rules)

@@ -362,8 +362,6 @@ def journeys(
     with _warehouse(db, config, demo=False) as wh, progress_bar(quiet) as notify:
         notify("resolving identities", 0.1)
         wh.resolve_identities()
-        notify("classifying channels", 0.4)
-        wh.classify_channels()
         notify("building sessions", 0.6)
         jr.build_events(wh, settings)
         notify("summarising", 0.8)

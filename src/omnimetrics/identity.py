@@ -92,7 +92,9 @@ def row_links(table: ir.Table, origin: str) -> ir.Table | None:
     present = [c for c in ID_COLUMNS if c in table.columns]
     if len(present) < 1:
         return None
-    cleaned = table.select(**{c: _clean(table[c]) for c in present})
+    # Many rows repeat the same identifiers: link each distinct combination once.
+    combos = table.select(*present).distinct()
+    cleaned = combos.select(**{c: _clean(combos[c]) for c in present})
     nodes = {c: node(TYPE_OF_COLUMN.get(c, c), cleaned[c]) for c in present}
     anchor = ibis.coalesce(*(nodes[c] for c in present))
     parts = []
@@ -293,16 +295,12 @@ def person_of_rows(wh: Warehouse, table: ir.Table) -> ir.Table:
 
 
 def match_rates(wh: Warehouse) -> dict[str, float]:
-    """Shares of orders, store orders and touchpoints that belong to an identified person
-    (one carrying a customer id, loyalty card, email or phone)."""
+    """Shares of orders and store orders that belong to an identified person (one carrying a
+    customer id, loyalty card, email or phone). Touchpoints: see `journeys.coverage`."""
     graph = wh.table("identity_graph")
     known = graph.filter(graph.identifier_type.isin(PERSON_LEVEL)).select("person_id").distinct()
     rates: dict[str, float] = {}
-    for name, label, condition in (
-        ("orders", "orders", None),
-        ("orders", "store_orders", "store"),
-        ("touchpoints", "touchpoints", None),
-    ):
+    for name, label, condition in (("orders", "orders", None), ("orders", "store_orders", "store")):
         if name not in wh.tables():
             continue
         rows = wh.table(name)

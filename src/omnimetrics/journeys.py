@@ -15,6 +15,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
+from omnimetrics.channels import ChannelRules, classify
 from omnimetrics.errors import OmnimetricsError
 from omnimetrics.identity import person_of_rows
 
@@ -53,52 +54,58 @@ def build_events(wh: Warehouse, settings: JourneySettings | None = None) -> ir.T
 
     Columns: event_id, person_id, timestamp, event_type, channel, campaign, device_type, store_id,
     session_id (null outside sessions), is_touch (a journey touch: a session start or a
-    marketing/service interaction).
+    marketing/service interaction), and how the channel was decided: source, medium,
+    channel_rule, rules_version (see `omnimetrics.channels`).
     """
     settings = settings or JourneySettings()
-    for needed in ("touchpoints", "identity_graph", "touchpoint_channels"):
+    for needed in ("touchpoints", "identity_graph"):
         if needed not in wh.tables():
             raise JourneyError(
                 f"Journeys need the {needed!r} table: run `omnimetrics journeys` (it resolves "
                 "identities and classifies channels first) or ingest touchpoints."
             )
+    rules = ChannelRules.from_config(wh.settings.channel_rules)
     touch = person_of_rows(wh, wh.table("touchpoints"))
-    classes = wh.table("touchpoint_channels")
-    joined = touch.join(classes, "event_id").select(
-        "event_id", "person_id", "timestamp", "event_type", "device_type", "store_id",
-        own_channel=classes.channel, campaign=classes.campaign,
-    )  # fmt: skip
+    keep = ("person_id", "timestamp", "event_type", "device_type", "store_id")
+    classified = classify(touch, rules, keep=keep)
+    joined = classified.rename(own_channel="channel")
     joined = joined.filter(joined.person_id.notnull())
-    web = joined.event_type.isin(SESSION_EVENTS)
+    hits = joined.filter(joined.event_type.isin(SESSION_EVENTS))
     ordered = ibis.window(group_by="person_id", order_by=["timestamp", "event_id"])
-    gap = joined.timestamp.delta(joined.timestamp.lag().over(ordered), unit="minute")
+    gap = hits.timestamp.delta(hits.timestamp.lag().over(ordered), unit="minute")
     # A new session at a visit, after the inactivity timeout, or when a hit brings its own
     # traffic source (a new campaign).
-    starts = web & (
-        (joined.event_type == "visit")
+    starts = (
+        (hits.event_type == "visit")
         | gap.isnull()
         | (gap > settings.session_timeout_minutes)
-        | joined.own_channel.notnull()
+        | hits.own_channel.notnull()
     )
-    flagged = joined.mutate(_start=ibis.cases((starts, 1), else_=0), _web=web)
+    flagged = hits.mutate(
+        _start=ibis.cases((starts, 1), else_=0),
+        _start_channel=ibis.cases(
+            (starts, ibis.coalesce(hits.own_channel, ibis.literal("direct"))),
+            else_=ibis.null(dt.string),
+        ),
+    )
     running = ibis.cumulative_window(group_by="person_id", order_by=["timestamp", "event_id"])
     numbered = flagged.mutate(_session=flagged._start.sum().over(running))
-    sessions = numbered.filter(numbered._web)
-    session_key = sessions.person_id.concat(ibis.literal("#"), sessions._session.cast(dt.string))
-    in_session = ibis.window(group_by=session_key, order_by=["timestamp", "event_id"])
-    first_channel = sessions.own_channel.first(include_null=False).over(in_session)
-    with_sessions = sessions.mutate(
-        session_id=session_key,
-        channel=ibis.coalesce(sessions.own_channel, first_channel, ibis.literal("direct")),
-        is_touch=sessions._start == 1,
+    # Exactly one hit of each session is its start: the session's channel is that start's.
+    session = ibis.window(group_by=["person_id", "_session"])
+    with_sessions = numbered.mutate(
+        session_id=numbered.person_id.concat(ibis.literal("#"), numbered._session.cast(dt.string)),
+        channel=ibis.coalesce(numbered.own_channel, numbered._start_channel.max().over(session)),
+        is_touch=numbered._start == 1,
     )
-    others = numbered.filter(~numbered._web).mutate(
+    others = joined.filter(~joined.event_type.isin(SESSION_EVENTS))
+    others = others.mutate(
         session_id=ibis.null(dt.string),
-        channel=numbered.own_channel,
-        is_touch=numbered.event_type.isin(settings.touch_events) & numbered.own_channel.notnull(),
+        channel=others.own_channel,
+        is_touch=others.event_type.isin(settings.touch_events) & others.own_channel.notnull(),
     )
     columns = ["event_id", "person_id", "timestamp", "event_type", "channel", "campaign",
-               "device_type", "store_id", "session_id", "is_touch"]  # fmt: skip
+               "device_type", "store_id", "session_id", "is_touch", "source", "medium",
+               "channel_rule", "rules_version"]  # fmt: skip
     events = ibis.union(with_sessions.select(*columns), others.select(*columns))
     return wh.backend.create_table("events", events, overwrite=True)
 
@@ -400,3 +407,25 @@ def find_person(wh: Warehouse, identifier: str, identifier_type: str | None = No
         + (f" of type {identifier_type}" if identifier_type else "")
         + ". Check it, or run `omnimetrics journeys` after loading new data."
     )
+
+
+def coverage(wh: Warehouse) -> dict[str, float]:
+    """Share of touchpoints that belong to an identified person, and share of persons seen on
+    two or more channels (touch channels and sales channels together)."""
+    from omnimetrics.identity import PERSON_LEVEL
+
+    graph = wh.table("identity_graph")
+    known = graph.filter(graph.identifier_type.isin(PERSON_LEVEL)).select("person_id").distinct()
+    events = wh.table("events")
+    total = int(wh.table("touchpoints").count().execute())
+    identified = int(events.semi_join(known, "person_id").count().execute())
+    touch = events.filter(events.channel.notnull()).select("person_id", "channel")
+    sold = conversions(wh).filter(lambda t: t.person_id.notnull())
+    sold = sold.select("person_id", channel=sold.sales_channel)
+    channels = ibis.union(touch, sold).group_by("person_id").agg(n=lambda t: t.channel.nunique())
+    persons = int(channels.count().execute())
+    multi = int(channels.filter(channels.n >= 2).count().execute())
+    return {
+        "touchpoints of identified persons": identified / total if total else float("nan"),
+        "persons seen on 2+ channels": multi / persons if persons else float("nan"),
+    }

@@ -99,7 +99,7 @@ class Warehouse:
         return resolve(self, **options)
 
     def classify_channels(self) -> ir.Table:
-        """Classify touchpoints into channels (`touchpoint_channels`) with the configured rules."""
+        """Touchpoints classified into channels with the configured rules (an Ibis expression)."""
         from omnimetrics.channels import classify_touchpoints
 
         return classify_touchpoints(self)
