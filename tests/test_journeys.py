@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from omnimetrics import journeys as jr
+from omnimetrics.errors import UnknownNameError
+from omnimetrics.identity import find_person
 from tests.conftest import write
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -134,10 +136,10 @@ def test_timeline_finds_a_person_by_any_identifier(wh, tmp_path):
         "t2,2026-03-02T10:00:00Z,store_visit,,,L1,,,,\n",
         "S1,2026-03-02T10:30:00Z,store,20,EUR,,L1\n",
     )  # fmt: skip
-    person = jr.find_person(wh, "jane@example.com")
-    assert person == jr.find_person(wh, "L1", "loyalty_id") == jr.find_person(wh, "C1")
+    person = find_person(wh, "jane@example.com")
+    assert person == find_person(wh, "L1", "loyalty_id") == find_person(wh, "C1")
     items = [(r["kind"], r["what"], r["channel"]) for r in rows(jr.timeline(wh, person))]
     assert items == [("touchpoint", "visit", "paid_search"), ("touchpoint", "store_visit", "store"),
                      ("order", "completed", "store")]  # fmt: skip
-    with pytest.raises(jr.JourneyError, match="No person"):
-        jr.find_person(wh, "nobody@example.com")
+    with pytest.raises(UnknownNameError, match="No person"):
+        find_person(wh, "nobody@example.com")

@@ -388,11 +388,33 @@ def timeline(
 ) -> None:
     """Every interaction of one person on every channel, in order."""
     from omnimetrics import journeys as jr
+    from omnimetrics.identity import find_person
 
     with _warehouse(db, config, demo=False) as wh:
-        person = jr.find_person(wh, identifier, identifier_type)
+        person = find_person(wh, identifier, identifier_type)
         rows = jr.timeline(wh, person).to_pyarrow()
     show(rows, f"Timeline of {person}", out=out, quiet=quiet)
+
+
+@app.command()
+def erase(
+    identifier: Annotated[str, typer.Argument(help="Any identifier of the person to erase.")],
+    identifier_type: Annotated[
+        str | None, typer.Option("--type", help="Its type, when ambiguous (email, phone...).")
+    ] = None,
+    db: Db = DEFAULT_PATH,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    config: Config = None,
+    quiet: Quiet = False,
+) -> None:
+    """Erase a person (every linked identifier) from every table; suppress their later data."""
+    if not yes and not typer.confirm(f"Erase everything about the person behind {identifier!r}?"):
+        raise typer.Exit(1)
+    with _warehouse(db, config, demo=False) as wh:
+        report = wh.erase(identifier, identifier_type)
+    rows = pa.table({"table": list(report.rows_deleted),
+                     "rows_deleted": list(report.rows_deleted.values())})  # fmt: skip
+    show(rows, f"Erased {report.person_id} ({report.identifiers} identifiers)", quiet=quiet)
 
 
 @app.command()

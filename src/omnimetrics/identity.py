@@ -21,7 +21,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from omnimetrics.errors import OmnimetricsError
+from omnimetrics.errors import OmnimetricsError, UnknownNameError
 
 if TYPE_CHECKING:
     from omnimetrics.warehouse import Warehouse
@@ -339,3 +339,34 @@ def pair_scores(predicted: ir.Table, truth: ir.Table) -> dict[str, float]:
         "recall": tp / tt if tt else 1.0,
         "items": float(joined.count().execute()),
     }
+
+
+def find_person(wh: Warehouse, identifier: str, identifier_type: str | None = None) -> str:
+    """The person_id behind an identifier (emails and phones are hashed first, as at ingest)."""
+    from omnimetrics.ingest.door import Door
+
+    graph = wh.table("identity_graph")
+    kinds = (
+        [identifier_type]
+        if identifier_type
+        else ["email", "phone", "customer_id", "loyalty_id", "anonymous_id", "device_id"]
+    )
+    door = Door(wh.settings) if {"email", "phone"} & set(kinds) else None
+    try:
+        for kind in kinds:
+            value = door.hash_values(kind, [identifier])[0] if door and kind in (
+                "email", "phone") else identifier  # fmt: skip
+            if value is None:
+                continue
+            hits = graph.filter((graph.identifier_type == kind) & (graph.identifier == value))
+            found = hits.person_id.to_pyarrow().to_pylist()
+            if found:
+                return str(found[0])
+    finally:
+        if door:
+            door.close()
+    raise UnknownNameError(
+        f"No person carries the identifier {identifier!r}"
+        + (f" of type {identifier_type}" if identifier_type else "")
+        + ". Check it, or run `omnimetrics journeys` after loading new data."
+    )

@@ -18,6 +18,7 @@ import ibis.expr.types as ir
 from omnimetrics.channels import ChannelRules, classify
 from omnimetrics.errors import OmnimetricsError
 from omnimetrics.identity import person_of_rows
+from omnimetrics.privacy import consenting_persons
 
 if TYPE_CHECKING:
     from omnimetrics.warehouse import Warehouse
@@ -47,6 +48,8 @@ class JourneySettings:
     since_previous_conversion: bool = True
     """A journey starts after the person's previous order (when within the lookback)."""
     touch_events: tuple[str, ...] = TOUCH_EVENTS
+    consent_purpose: str | None = "analytics"
+    """Leave out persons who refused this purpose (None: no consent filter)."""
 
 
 def build_events(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
@@ -70,6 +73,9 @@ def build_events(wh: Warehouse, settings: JourneySettings | None = None) -> ir.T
     classified = classify(touch, rules, keep=keep)
     joined = classified.rename(own_channel="channel")
     joined = joined.filter(joined.person_id.notnull())
+    if settings.consent_purpose:
+        allowed = consenting_persons(wh, settings.consent_purpose)
+        joined = joined.semi_join(allowed, "person_id")
     hits = joined.filter(joined.event_type.isin(SESSION_EVENTS))
     ordered = ibis.window(group_by="person_id", order_by=["timestamp", "event_id"])
     gap = hits.timestamp.delta(hits.timestamp.lag().over(ordered), unit="minute")
@@ -376,37 +382,6 @@ def timeline(wh: Warehouse, person_id: str) -> ir.Table:
             reference=answers.response_id,
         ))  # fmt: skip
     return ibis.union(*parts).order_by("at")
-
-
-def find_person(wh: Warehouse, identifier: str, identifier_type: str | None = None) -> str:
-    """The person_id behind an identifier (emails and phones are hashed first, as at ingest)."""
-    from omnimetrics.ingest.door import Door
-
-    graph = wh.table("identity_graph")
-    kinds = (
-        [identifier_type]
-        if identifier_type
-        else ["email", "phone", "customer_id", "loyalty_id", "anonymous_id", "device_id"]
-    )
-    door = Door(wh.settings) if {"email", "phone"} & set(kinds) else None
-    try:
-        for kind in kinds:
-            value = door.hash_values(kind, [identifier])[0] if door and kind in (
-                "email", "phone") else identifier  # fmt: skip
-            if value is None:
-                continue
-            hits = graph.filter((graph.identifier_type == kind) & (graph.identifier == value))
-            found = hits.person_id.to_pyarrow().to_pylist()
-            if found:
-                return str(found[0])
-    finally:
-        if door:
-            door.close()
-    raise JourneyError(
-        f"No person carries the identifier {identifier!r}"
-        + (f" of type {identifier_type}" if identifier_type else "")
-        + ". Check it, or run `omnimetrics journeys` after loading new data."
-    )
 
 
 def coverage(wh: Warehouse) -> dict[str, float]:

@@ -703,10 +703,19 @@ BATCHES_SCHEMA: dict[str, dt.DataType] = {
     "accepted": dt.int64,
     "duplicates": dt.int64,
     "quarantined": dt.int64,
+    "suppressed": dt.int64,
     "started_at": dt.Timestamp(timezone="UTC"),
     "finished_at": dt.Timestamp(timezone="UTC"),
 }
 """One row per file ingested: the ledger that makes ingest idempotent and auditable."""
+
+
+ERASED_TABLE = "erased_identifiers"
+ERASED_SCHEMA: dict[str, dt.DataType] = {
+    "identifier_key": dt.string,
+    "erased_at": dt.Timestamp(timezone="UTC"),
+}
+"""HMAC of each erased identifier ("type:value"): later rows carrying one are suppressed."""
 
 
 def table_contract(name: str) -> Table:

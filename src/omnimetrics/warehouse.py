@@ -25,6 +25,7 @@ from omnimetrics.schema import QUARANTINE_SCHEMA, TABLES
 if TYPE_CHECKING:
     from omnimetrics.identity import IdentityReport
     from omnimetrics.ingest import IngestReport
+    from omnimetrics.privacy import ErasureReport
 
 DEFAULT_PATH = "omnimetrics.duckdb"
 META_TABLE = "omnimetrics_meta"
@@ -184,6 +185,19 @@ class Warehouse:
         rebuilt = self.materialize(kept.union(rows.select(*target.columns).cast(target.schema())))
         self.backend.create_table(name, rebuilt, overwrite=True)
         self.drop(rebuilt)
+
+    def delete_where(self, table: ir.Table, condition: ir.BooleanValue) -> None:
+        """Remove the rows of a table that meet `condition` (the table is rewritten)."""
+        name = table.op().name
+        kept = self.materialize(table.filter(~condition.fill_null(False)))
+        self.backend.create_table(name, kept, overwrite=True)
+        self.drop(kept)
+
+    def erase(self, identifier: str, identifier_type: str | None = None) -> ErasureReport:
+        """Erase the person behind an identifier from every table; suppress them from now on."""
+        from omnimetrics.privacy import erase
+
+        return erase(self, identifier, identifier_type)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

@@ -23,8 +23,14 @@ import pyarrow as pa
 from omnimetrics.errors import SchemaError, did_you_mean
 from omnimetrics.ingest.door import Door
 from omnimetrics.ingest.readers import CsvOptions, SourceFile, open_source, read_batches, resolve
-from omnimetrics.ingest.validate import REASONS, typed_with_verdict
-from omnimetrics.schema import BATCHES_SCHEMA, QUARANTINE_SCHEMA, Table, table_contract
+from omnimetrics.ingest.validate import ERASED, REASONS, typed_with_verdict
+from omnimetrics.schema import (
+    BATCHES_SCHEMA,
+    ERASED_TABLE,
+    QUARANTINE_SCHEMA,
+    Table,
+    table_contract,
+)
 
 if TYPE_CHECKING:
     from omnimetrics.warehouse import Warehouse
@@ -43,13 +49,15 @@ class FileReport:
     accepted: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    suppressed: int = 0
+    """Rows of erased persons: counted, never stored."""
     already_ingested: str | None = None
     """Batch id that already loaded a file with the same content; nothing was read again."""
 
 
 @dataclass
 class IngestReport:
-    """Summary of one ingest call; accepted + duplicates + quarantined == rows_read."""
+    """Summary of one ingest call; accepted + duplicates + quarantined + suppressed == rows_read."""
 
     table: str
     batch: str
@@ -76,6 +84,10 @@ class IngestReport:
     def quarantined(self) -> int:
         return sum(f.quarantined for f in self.files)
 
+    @property
+    def suppressed(self) -> int:
+        return sum(f.suppressed for f in self.files)
+
     def to_arrow(self) -> pa.Table:
         """One row per file, the columns a summary table shows."""
         return pa.table(
@@ -86,6 +98,7 @@ class IngestReport:
                 "accepted": [f.accepted for f in self.files],
                 "duplicates": [f.duplicates for f in self.files],
                 "quarantined": [f.quarantined for f in self.files],
+                "suppressed": [f.suppressed for f in self.files],
                 "note": [
                     f"already ingested (batch {f.already_ingested})" if f.already_ingested else ""
                     for f in self.files
@@ -133,6 +146,7 @@ def ingest(
     wh.check_key()
     _ensure_tables(wh, contract)
     done = _already_ingested(wh, table)
+    erased = _erased_keys(wh)
     door = Door(settings)
     typed: list[ir.Table] = []
     sources: list[SourceFile] = []
@@ -152,7 +166,9 @@ def ingest(
             if "source" in contract.names and "source" not in schema.names:
                 constants["source"] = source_name
             typed.append(
-                _validated(wh, contract, door.apply(contract, schema, batches, constants), now)
+                _validated(
+                    wh, contract, door.apply(contract, schema, batches, constants, erased), now
+                )
             )
             for row in src.malformed:  # a broken line may hold an email: mask it like free text
                 row.text = door.mask_text(row.text)
@@ -182,6 +198,12 @@ def _already_ingested(wh: Warehouse, table: str) -> dict[str, str]:
     ledger = wh.table("ingest_batches")
     rows = ledger.filter(ledger.table_name == table).select("file_sha256", "ingest_batch")
     return {r["file_sha256"]: r["ingest_batch"] for r in rows.to_pyarrow().to_pylist()}
+
+
+def _erased_keys(wh: Warehouse) -> list[str]:
+    if ERASED_TABLE not in wh.tables():
+        return []
+    return [str(k) for k in wh.table(ERASED_TABLE).identifier_key.to_pyarrow().to_pylist()]
 
 
 def _known_inputs(contract: Table, mapping: Mapping[str, str]) -> set[str]:
@@ -304,7 +326,7 @@ def _store(
             winners.filter((winners._w == 0) & (winners._old == 0)).drop("_key", "_old", "_w")
         )
     try:
-        rejected = typed.filter(typed.reason.notnull()).select(
+        rejected = typed.filter(typed.reason.notnull() & (typed.reason != ERASED)).select(
             ingest_batch=ibis.literal(batch),
             table_name=ibis.literal(contract.name),
             source_file=typed.source_file,
@@ -348,10 +370,10 @@ def _store(
 
 
 def _file_reports(
-    report: IngestReport, sources: list[SourceFile], counts: dict[str, tuple[int, int, int]]
+    report: IngestReport, sources: list[SourceFile], counts: dict[str, tuple[int, ...]]
 ) -> None:
     for src in sources:
-        accepted, valid_rows, bad = counts.get(str(src.path), (0, 0, 0))
+        accepted, valid_rows, bad, suppressed = counts.get(str(src.path), (0, 0, 0, 0))
         report.files.append(
             FileReport(
                 str(src.path),
@@ -359,6 +381,7 @@ def _file_reports(
                 accepted=accepted,
                 duplicates=valid_rows - accepted,
                 quarantined=bad + len(src.malformed),
+                suppressed=suppressed,
             )
         )
 
@@ -377,6 +400,7 @@ def _ledger(
             "accepted": [f.accepted for f in read],
             "duplicates": [f.duplicates for f in read],
             "quarantined": [f.quarantined for f in read],
+            "suppressed": [f.suppressed for f in read],
             "started_at": [now] * len(sources),
             "finished_at": [datetime.now(UTC)] * len(sources),
         },
@@ -384,23 +408,24 @@ def _ledger(
     )
 
 
-def _count_by_file(
-    typed: ir.Table, stored: ir.Table, batch: str
-) -> dict[str, tuple[int, int, int]]:
-    """Per file: (accepted, valid rows, quarantined rows); accepted = stored by this batch."""
+def _count_by_file(typed: ir.Table, stored: ir.Table, batch: str) -> dict[str, tuple[int, ...]]:
+    """Per file: (accepted, valid, quarantined, suppressed); accepted = stored by this batch."""
     kept = stored.filter(stored.ingest_batch == batch)
     accepted = {
         r["source_file"]: r["n"]
         for r in kept.group_by("source_file").agg(n=kept.count()).to_pyarrow().to_pylist()
     }
     totals = typed.group_by("source_file").agg(
-        valid=typed.reason.isnull().sum(), bad=typed.reason.notnull().sum()
+        valid=typed.reason.isnull().sum(),
+        bad=(typed.reason.notnull() & (typed.reason != ERASED)).sum(),
+        suppressed=(typed.reason == ERASED).sum(),
     )
     return {
         r["source_file"]: (
             accepted.get(r["source_file"], 0),
             int(r["valid"] or 0),
             int(r["bad"] or 0),
+            int(r["suppressed"] or 0),
         )
         for r in totals.to_pyarrow().to_pylist()
     }

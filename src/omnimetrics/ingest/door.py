@@ -12,15 +12,17 @@ the quarantine or a log, whatever the engine.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import duckdb
 import pyarrow as pa
 
 from omnimetrics.config import Settings
-from omnimetrics.schema import Table
+from omnimetrics.schema import IDENTIFIER_COLUMNS, Table
 
 INVALID_PREFIX = "_invalid__"
+SUPPRESSED = "_suppressed"
+"""Flag column: the row carries an identifier of an erased person."""
 """Flag column `_invalid__<column>`: a raw email/phone was present but could not be normalised."""
 
 EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s.]{2,}"
@@ -141,12 +143,45 @@ class Door:
         schema: pa.Schema,
         batches: Iterable[pa.RecordBatch],
         constants: Mapping[str, str | None] | None = None,
+        erased: Sequence[str] = (),
     ) -> pa.RecordBatchReader:
-        """The stream with pii hashed, free text masked, nested values as JSON, constants added."""
+        """The stream with pii hashed, free text masked, nested values as JSON, constants added.
+
+        `erased`: keyed hashes of erased identifiers ("type:value"); rows carrying one get
+        `_suppressed` = true.
+        """
         stream = pa.RecordBatchReader.from_batches(schema, batches)
         select = ", ".join(self._select_list(table, schema, constants or {}))
         relation = self._kernel.from_arrow(stream).project(select)
+        if erased:
+            keys = pa.table({"k": pa.array(list(erased), pa.string())})
+            self._kernel.register("erased_keys", keys)
+            tests = [
+                f"coalesce({self._hmac(kind + ' || ' + repr(':') + ' || ' + _quote(name))} "
+                "IN (SELECT k FROM erased_keys), false)"
+                for name, kind in self._identifier_columns(table, relation.columns)
+            ]
+            if tests:
+                relation = relation.project(f"*, ({' OR '.join(tests)}) AS {SUPPRESSED}")
         return relation.to_arrow_reader(batch_size=256_000)
+
+    @staticmethod
+    def _identifier_columns(table: Table, present: Sequence[str]) -> list[tuple[str, str]]:
+        """(column, SQL giving its identifier type) for the identifiers a row can carry."""
+        found = []
+        for col in table.columns:
+            if col.name not in present:
+                continue
+            if col.name in IDENTIFIER_COLUMNS:
+                found.append((col.name, repr(col.name.removesuffix("_hash"))))
+            elif col.pii_by and col.pii_by in present:
+                found.append((col.name, f"lower(trim({_quote(col.pii_by)}))"))
+        return found
+
+    def hmac_keys(self, keys: Sequence[str]) -> list[str]:
+        """HMAC of identifier keys ("type:value"), as kept for erased persons."""
+        relation = self._kernel.from_arrow(pa.table({"v": pa.array(list(keys), pa.string())}))
+        return [row[0] for row in relation.project(self._hmac("v")).fetchall()]
 
     def hash_values(self, kind: str, values: list[str | None]) -> list[str | None]:
         """Hash a few identifiers the way ingest does (look-ups, erasure requests, tests)."""

@@ -14,7 +14,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from omnimetrics.ingest.door import INVALID_PREFIX
+from omnimetrics.ingest.door import INVALID_PREFIX, SUPPRESSED
 from omnimetrics.schema import CURRENCIES, SCORE_RANGES, Column, Table
 
 TRUE_WORDS = ("true", "t", "1", "yes", "y", "oui")
@@ -28,6 +28,9 @@ class Reason:
     code: str
     meaning: str
 
+
+ERASED = "erased_person"
+"""Not a quarantine reason: rows of erased persons are suppressed, counted and never stored."""
 
 REASONS = {
     r.code: r
@@ -235,6 +238,10 @@ def typed_with_verdict(
     latest = ibis.literal(now + future_tolerance, type=dt.Timestamp(timezone="UTC"))
     typed: dict[str, ir.Value] = {}
     checks: list[Check] = []
+    if SUPPRESSED in staged.columns:
+        # First of all: a row of an erased person is suppressed, whatever else is wrong with it.
+        checks.append(Check(ERASED, "", staged[SUPPRESSED].fill_null(False),
+                            _lit("carries an identifier of an erased person")))  # fmt: skip
     for col in table.columns:
         if extra_allowed and col.name in extra_allowed and col.allowed:
             col = Column(**{**col.__dict__, "allowed": col.allowed + extra_allowed[col.name]})
@@ -289,7 +296,7 @@ def typed_with_verdict(
     raw_columns = [
         c
         for c in staged.columns
-        if c not in ("source_row", "source_file") and not c.startswith(INVALID_PREFIX)
+        if c not in ("source_row", "source_file", SUPPRESSED) and not c.startswith(INVALID_PREFIX)
     ]
     raw = ibis.struct({c: verdict[c].cast(dt.string) for c in raw_columns})
     return verdict.select(
@@ -305,7 +312,13 @@ def typed_with_verdict(
         message=ibis.cases(
             *((check == i, c.message) for i, c in enumerate(checks)), else_=ibis.null(dt.string)
         ),
-        raw_record=ibis.cases((check.notnull(), to_json(raw)), else_=ibis.null(dt.string)),
+        raw_record=ibis.cases(
+            (
+                check.notnull() & (check != 0 if SUPPRESSED in staged.columns else True),
+                to_json(raw),
+            ),
+            else_=ibis.null(dt.string),
+        ),
     )
 
 

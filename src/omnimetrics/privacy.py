@@ -1,0 +1,121 @@
+"""Privacy: erase a person everywhere, suppress their later events, honour consent.
+
+Erasure removes every row that carries any identifier of the person (all identifiers linked to
+the one given) from every table — sources, evidence, quarantine and derived tables — in one
+transaction, and records a keyed hash of each identifier in `erased_identifiers` so that later
+rows carrying them are suppressed at the door and counted, never stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import ibis
+import ibis.expr.types as ir
+
+from omnimetrics.identity import ID_COLUMNS, TYPE_OF_COLUMN, find_person
+from omnimetrics.ingest.door import Door
+from omnimetrics.schema import ERASED_SCHEMA, ERASED_TABLE
+
+if TYPE_CHECKING:
+    from omnimetrics.warehouse import Warehouse
+
+PAIRED = {
+    "identities": (("identifier_type_a", "identifier_a"), ("identifier_type_b", "identifier_b")),
+    "experiment_assignments": (("unit_type", "unit_id"),),
+    "identity_excluded": (("identifier_type", "identifier"),),
+}
+KEEP = (ERASED_TABLE, "identity_links", "ingest_batches")
+"""Tables erasure leaves alone: the erasure register, a view over the sources, the file ledger."""
+"""Tables whose identifiers are (type column, value column) pairs."""
+
+
+@dataclass(frozen=True)
+class ErasureReport:
+    person_id: str
+    identifiers: int
+    rows_deleted: dict[str, int]
+
+
+def _identifiers(wh: Warehouse, person_id: str) -> dict[str, list[str]]:
+    graph = wh.table("identity_graph")
+    rows = graph.filter(graph.person_id == person_id).to_pyarrow().to_pylist()
+    found: dict[str, list[str]] = {}
+    for row in rows:
+        found.setdefault(row["identifier_type"], []).append(row["identifier"])
+    return found
+
+
+def _carries(table: ir.Table, name: str, ids: dict[str, list[str]]) -> ir.BooleanValue | None:
+    """Whether a row of `table` carries one of the identifiers."""
+    tests: list[ir.BooleanValue] = []
+    for column in ID_COLUMNS:
+        kind = TYPE_OF_COLUMN.get(column, column)
+        if column in table.columns and ids.get(kind):
+            tests.append(table[column].isin(ids[kind]))
+    for type_column, value_column in PAIRED.get(name, ()):
+        for kind, values in ids.items():
+            tests.append((table[type_column] == kind) & table[value_column].isin(values))
+    if name == "quarantine":
+        # A rejected row keeps its raw record (emails and phones already hashed): match the
+        # identifier as a JSON string value.
+        quoted = [f'"{v}"' for values in ids.values() for v in values]
+        tests.extend(table.raw_record.contains(q) for q in quoted)
+    return ibis.or_(*tests) if tests else None
+
+
+def erase(wh: Warehouse, identifier: str, identifier_type: str | None = None) -> ErasureReport:
+    """Remove the person behind `identifier` from every table and suppress them from now on."""
+    person = find_person(wh, identifier, identifier_type)
+    ids = _identifiers(wh, person)
+    keys = sorted(f"{kind}:{value}" for kind, values in ids.items() for value in values)
+    deleted: dict[str, int] = {}
+    with wh.transaction():
+        for name in wh.tables():
+            if name in KEEP:
+                continue
+            table = wh.table(name)
+            if "person_id" in table.columns:
+                condition = table.person_id == person
+            else:
+                condition = _carries(table, name, ids)
+            if condition is None:
+                continue
+            count = int(table.filter(condition).count().execute())
+            if count:
+                wh.delete_where(table, condition)
+                deleted[name] = count
+        wh.ensure_table(ERASED_TABLE, ERASED_SCHEMA)
+        door = Door(wh.settings)
+        hashed = door.hmac_keys(keys)
+        door.close()
+        now = datetime.now(UTC)
+        wh.insert(
+            ERASED_TABLE,
+            ibis.memtable(
+                {"identifier_key": hashed, "erased_at": [now] * len(hashed)},
+                schema=ERASED_SCHEMA,
+            ),
+        )
+    return ErasureReport(person_id=person, identifiers=len(keys), rows_deleted=deleted)
+
+
+def consenting_persons(wh: Warehouse, purpose: str = "analytics") -> ir.Table:
+    """person_id of persons who did not refuse `purpose` (analytics or marketing).
+
+    Consent lives on the CRM record (customers.consent_*) and travels to every identifier of
+    the person. A person with no CRM record has not refused.
+    """
+    column = f"consent_{purpose}"
+    graph = wh.table("identity_graph")
+    persons = graph.select("person_id").distinct()
+    if "customers" not in wh.tables():
+        return persons
+    customers = wh.table("customers")
+    crm = graph.filter(graph.identifier_type == "customer_id")
+    refusals = crm.join(customers, crm.identifier == customers.customer_id).filter(
+        customers[column] == False  # noqa: E712 - an Ibis expression, not a Python comparison
+    )
+    return persons.anti_join(refusals.select("person_id"), "person_id")
