@@ -1,0 +1,80 @@
+"""Channels and journeys against the simulator's truth."""
+
+from __future__ import annotations
+
+import ibis
+import pandas as pd
+import pytest
+
+import omnimetrics
+from omnimetrics import journeys as jr
+from omnimetrics.config import Settings
+from omnimetrics.ingest.door import Door
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    from omnimetrics.cli import load_world
+    from omnimetrics.simulate import simulate
+
+    folder = tmp_path_factory.mktemp("journey-world")
+    sim = simulate(customers=3000, days=90, seed=21)
+    sim.write(folder)
+    wh = omnimetrics.connect(folder / "w.duckdb", settings=Settings(demo=True))
+    load_world(wh, folder, lambda step, fraction: None)
+    yield sim, wh
+    wh.close()
+
+
+def test_channel_grouping_matches_the_true_channels(world):
+    sim, wh = world
+    classified = wh.classify_channels().to_pyarrow().to_pandas()
+    truth = sim.truth_tables["truth_touchpoints"].to_pandas()[["event_id", "channel"]]
+    truth["true_channel"] = truth.channel.astype(str)
+    both = classified.merge(truth[["event_id", "true_channel"]], on="event_id")
+    own = both[both.channel.notna()]  # hits without a channel of their own inherit their session's
+    accuracy = (own.channel == own.true_channel).mean()
+    print(f"channel grouping: {accuracy:.4f} of {len(own)} touchpoints with their own channel")
+    assert accuracy > 0.99
+    assert (classified.channel == "unassigned").sum() == 0
+
+
+def test_ropo_computed_on_true_identities_matches_the_truth(world):
+    sim, wh = world
+    # Replace the resolved graph by the true one: this checks the ROPO computation itself.
+    truth_ids = sim.truth_tables["truth_identifiers"].to_pandas()
+    door = Door(wh.settings)
+    for kind in ("email", "phone"):
+        rows = truth_ids.identifier_type == kind
+        truth_ids.loc[rows, "identifier"] = door.hash_values(
+            kind, truth_ids.loc[rows, "identifier"].tolist()
+        )
+    door.close()
+    truth_ids = truth_ids.dropna().drop_duplicates(["identifier_type", "identifier"])
+    truth_ids["person_id"] = truth_ids.person_id.astype(str)
+    wh.backend.create_table("identity_graph", ibis.memtable(truth_ids), overwrite=True)
+    jr.build_events(wh, jr.JourneySettings(consent_purpose=None))
+    measured = {r["measure"]: r for r in jr.ropo(wh).to_pyarrow().to_pylist()}
+    store = measured["store orders after online research"]
+
+    # The same measure from the truth tables, with pandas.
+    orders = jr.conversions(wh).to_pyarrow().to_pandas()
+    linked = orders[(orders.sales_channel == "store") & orders.person_id.notna()]
+    touches = sim.truth_tables["truth_touchpoints"].to_pandas()
+    web = touches[touches.event_type.astype(str).isin(jr.SESSION_EVENTS)][["event_id", "person_id"]]
+    stamps = wh.table("touchpoints").select("event_id", "timestamp").to_pyarrow().to_pandas()
+    web = web.merge(stamps, on="event_id")
+    web["person_id"] = web.person_id.astype(str)
+    pairs = linked[["order_id", "person_id", "timestamp"]].merge(
+        web, on="person_id", suffixes=("", "_web")
+    )
+    within = pairs[(pairs.timestamp_web < pairs.timestamp)
+                   & (pairs.timestamp_web >= pairs.timestamp - pd.Timedelta(days=7))]  # fmt: skip
+    expected = within.order_id.nunique() / len(linked)
+    print(
+        f"ROPO on true identities: measured {store['rate']:.4f}, truth {expected:.4f}, "
+        f"simulator share over all store orders "
+        f"{sim.truth['ropo']['store_orders_with_online_research_share']:.4f}"
+    )
+    assert store["orders"] == len(linked)
+    assert store["rate"] == pytest.approx(expected, abs=1e-9)
