@@ -429,6 +429,7 @@ def demo(
     quiet: Quiet = False,
 ) -> None:
     """Simulate a retailer, ingest its files into a fresh warehouse and show what is there."""
+    from omnimetrics import journeys as jr
     from omnimetrics.simulate import simulate as make_world
 
     for stale in (Path(db), Path(f"{db}.wal")):
@@ -442,11 +443,28 @@ def demo(
             reports = load_world(wh, folder, notify)
         show(_report_table(reports), f"Ingested the simulated world ({folder})", quiet=quiet)
         _print_reasons(reports, quiet)
+        with progress_bar(quiet) as notify:
+            notify("resolving identities", 0.2)
+            identity_report = wh.resolve_identities()
+            notify("building sessions and journeys", 0.6)
+            jr.build_events(wh)
+            paths = jr.path_summary(wh, top=10).to_pyarrow()
+            ropo_rates = jr.ropo(wh).to_pyarrow()
+            reach = jr.coverage(wh)
         show(wh.summary(), f"Warehouse {db}", quiet=quiet)
+        figures = {
+            "persons": f"{identity_report.persons:,}",
+            **{f"{k} of identified persons": f"{v:.1%}" for k, v in identity_report.match.items()},
+            **{k: f"{v:.1%}" for k, v in reach.items()},
+        }
+        show(pa.table({"figure": list(figures), "value": list(figures.values())}),
+             "One customer across channels", quiet=quiet)  # fmt: skip
+        show(paths, "Top conversion paths (30-day lookback)", quiet=quiet)
+        show(ropo_rates, "Research online, purchase offline", quiet=quiet)
     if not quiet:
         console.print(
-            f"Next: `omnimetrics quarantine --db {db}` to see rejected rows; "
-            f"`omnimetrics tables --db {db}`."
+            f"Next: `omnimetrics journeys --db {db}`, `omnimetrics timeline C000001 --db {db}`, "
+            f"`omnimetrics quarantine --db {db}`."
         )
 
 

@@ -116,11 +116,17 @@ def build_events(wh: Warehouse, settings: JourneySettings | None = None) -> ir.T
     return wh.backend.create_table("events", events, overwrite=True)
 
 
-def conversions(wh: Warehouse) -> ir.Table:
-    """Orders with their person (orders without any identifier have none)."""
+def conversions(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
+    """Orders with their person (orders without any identifier have none), less cancelled ones
+    and, under a consent purpose, those of persons who refused it."""
+    settings = settings or JourneySettings()
     orders = wh.table("orders")
     orders = orders.filter(orders.status.isnull() | (orders.status != "cancelled"))
-    return person_of_rows(wh, orders)
+    orders = person_of_rows(wh, orders)
+    if settings.consent_purpose:
+        allowed = consenting_persons(wh, settings.consent_purpose).person_id
+        orders = orders.filter(orders.person_id.isnull() | orders.person_id.isin(allowed))
+    return orders
 
 
 def journey_touches(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
@@ -133,7 +139,7 @@ def journey_touches(wh: Warehouse, settings: JourneySettings | None = None) -> i
     settings = settings or JourneySettings()
     events = wh.table("events")
     touches = events.filter(events.is_touch)
-    orders = conversions(wh).filter(lambda t: t.person_id.notnull())
+    orders = conversions(wh, settings).filter(lambda t: t.person_id.notnull())
     previous = ibis.window(group_by="person_id", order_by=["timestamp", "order_id"])
     orders = orders.mutate(previous_order_at=orders.timestamp.lag().over(previous))
     window_start = orders.timestamp - ibis.interval(days=settings.lookback_days)
@@ -177,7 +183,7 @@ def conversion_paths(wh: Warehouse, settings: JourneySettings | None = None) -> 
     settings = settings or JourneySettings()
     touches = journey_touches(wh, settings)
     paths = _paths_from_touches(touches, "order_id")
-    orders = conversions(wh)
+    orders = conversions(wh, settings)
     joined = orders.left_join(paths, "order_id")
     return joined.select(
         orders.order_id,
@@ -197,7 +203,11 @@ def non_conversion_paths(wh: Warehouse, settings: JourneySettings | None = None)
     settings = settings or JourneySettings()
     events = wh.table("events")
     touches = events.filter(events.is_touch)
-    last = conversions(wh).group_by("person_id").agg(last_order_at=lambda t: t.timestamp.max())
+    last = (
+        conversions(wh, settings)
+        .group_by("person_id")
+        .agg(last_order_at=lambda t: t.timestamp.max())
+    )
     after = touches.left_join(last, "person_id")
     open_touches = after.filter(
         after.last_order_at.isnull() | (after.timestamp > after.last_order_at)
@@ -248,7 +258,7 @@ def channel_transitions(wh: Warehouse, settings: JourneySettings | None = None) 
     )
 
 
-def ropo(wh: Warehouse, window_days: int = 7) -> ir.Table:
+def ropo(wh: Warehouse, window_days: int = 7, settings: JourneySettings | None = None) -> ir.Table:
     """Research online, purchase offline, and the reverse, as rates.
 
     store_after_online: share of store orders (of identified persons) preceded by a web or app
@@ -256,7 +266,7 @@ def ropo(wh: Warehouse, window_days: int = 7) -> ir.Table:
     preceded by a store visit or a store order.
     """
     events = wh.table("events")
-    orders = conversions(wh).filter(lambda t: t.person_id.notnull())
+    orders = conversions(wh, settings).filter(lambda t: t.person_id.notnull())
     online = events.filter(events.session_id.notnull()).select("person_id", at=events.timestamp)
     store_visits = events.filter(events.event_type == "store_visit").select(
         "person_id", at=events.timestamp
@@ -366,7 +376,7 @@ def timeline(wh: Warehouse, person_id: str) -> ir.Table:
             reference=events.event_id,
         )
     ]  # fmt: skip
-    orders = conversions(wh)
+    orders = conversions(wh, JourneySettings(consent_purpose=None))
     orders = orders.filter(orders.person_id == person_id)
     parts.append(orders.select(
         at=orders.timestamp, kind=ibis.literal("order"), what=orders.status.fill_null("completed"),
@@ -395,7 +405,7 @@ def coverage(wh: Warehouse) -> dict[str, float]:
     total = int(wh.table("touchpoints").count().execute())
     identified = int(events.semi_join(known, "person_id").count().execute())
     touch = events.filter(events.channel.notnull()).select("person_id", "channel")
-    sold = conversions(wh).filter(lambda t: t.person_id.notnull())
+    sold = conversions(wh, JourneySettings()).filter(lambda t: t.person_id.notnull())
     sold = sold.select("person_id", channel=sold.sales_channel)
     channels = ibis.union(touch, sold).group_by("person_id").agg(n=lambda t: t.channel.nunique())
     persons = int(channels.count().execute())
