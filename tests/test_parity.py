@@ -76,6 +76,17 @@ def files(tmp_path):
     return orders, touch, crm
 
 
+@pytest.fixture
+def fresh_spark(spark, request):
+    """The Spark session with an empty database of this test's own as the current one."""
+    name = "omni_" + request.node.name.replace("[", "_").replace("]", "_")[:40]
+    spark.sql(f"DROP DATABASE IF EXISTS {name} CASCADE")
+    spark.sql(f"CREATE DATABASE {name}")
+    spark.catalog.setCurrentDatabase(name)
+    yield spark
+    spark.catalog.setCurrentDatabase("default")
+
+
 def snapshot(wh, name, order):
     table = wh.table(name).drop("ingest_batch").order_by(order).to_pyarrow()
     return [{k: comparable(k, v) for k, v in row.items()} for row in table.to_pylist()]
@@ -94,7 +105,8 @@ def comparable(name, value):
     return value
 
 
-def test_ingest_parity(tmp_path, spark):
+def test_ingest_parity(tmp_path, fresh_spark):
+    spark = fresh_spark
     orders, touch, crm = files(tmp_path)
     results = []
     for target in (tmp_path / "duck.duckdb", spark):
@@ -144,7 +156,8 @@ def pipeline_snapshot(wh, tmp_path):
     }
 
 
-def test_identity_and_journeys_parity(tmp_path, spark):
+def test_identity_and_journeys_parity(tmp_path, fresh_spark):
+    spark = fresh_spark
     from omnimetrics.cli import load_world
     from omnimetrics.simulate import simulate
 
