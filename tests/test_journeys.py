@@ -143,3 +143,28 @@ def test_timeline_finds_a_person_by_any_identifier(wh, tmp_path):
                      ("order", "completed", "store")]  # fmt: skip
     with pytest.raises(UnknownNameError, match="No person"):
         find_person(wh, "nobody@example.com")
+
+
+def test_promo_codes_exits_and_distributions(wh, tmp_path):
+    wh.ingest("campaign_codes", write(tmp_path / "codes.csv",
+              "code,code_type,campaign,channel\nSPRING10,promo,spring_sale,direct_mail\n"), now=NOW)  # fmt: skip
+    wh.ingest("touchpoints", write(tmp_path / "t.csv", TOUCH_HEADER
+              + "t1,2026-03-01T10:00:00Z,visit,,C1,,google,cpc,,\n"
+              + "t2,2026-03-01T12:00:00Z,visit,,C2,,newsletter,email,,\n"
+              + "t3,2026-03-03T12:00:00Z,visit,,C2,,google,organic,,\n"), now=NOW)  # fmt: skip
+    wh.ingest("orders", write(tmp_path / "o.csv",
+              "order_id,timestamp,sales_channel,revenue,currency,customer_id,promo_code\n"
+              "O1,2026-03-01T10:30:00Z,web,10,EUR,C1,\n"
+              "S1,2026-03-05T10:00:00Z,store,20,EUR,,spring10\n"), now=NOW)  # fmt: skip
+    wh.resolve_identities()
+    jr.build_events(wh)
+    paths = {r["order_id"]: r["path"] for r in rows(jr.conversion_paths(wh))}
+    assert paths == {"O1": "paid_search", "S1": "direct_mail"}  # an anonymous store sale, linked
+    exits = rows(jr.journey_exits(wh))
+    assert [(e["channel"], e["journeys"], e["share"]) for e in exits] == [
+        ("organic_search", 1, 1.0)
+    ]
+    lengths = rows(jr.journey_lengths(wh))
+    assert [(r["touches"], r["orders"]) for r in lengths] == [(1, 2)]
+    buckets = rows(jr.time_to_convert(wh))
+    assert [(b["time_to_convert"], b["orders"]) for b in buckets] == [("< 1 hour", 2)]

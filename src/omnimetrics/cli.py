@@ -369,10 +369,16 @@ def journeys(
         ropo_rates = jr.ropo(wh).to_pyarrow()
         switches = jr.channel_transitions(wh, settings).limit(10).to_pyarrow()
         funnel_rows = jr.funnel(wh, [s.strip() for s in steps.split(",")], by=by).to_pyarrow()
+        exits = jr.journey_exits(wh, settings).limit(10).to_pyarrow()
+        lengths = jr.journey_lengths(wh, settings).to_pyarrow()
+        delays = jr.time_to_convert(wh, settings).to_pyarrow()
     show(paths, f"Top conversion paths ({lookback_days}-day lookback)", out=out, quiet=quiet)
     show(ropo_rates, "Research online, purchase offline (and the reverse)", quiet=quiet)
     show(switches, "Channel transitions within journeys", quiet=quiet)
     show(funnel_rows, "Funnel", quiet=quiet)
+    show(exits, "Where journeys that did not convert stop", quiet=quiet)
+    show(lengths, "Touches per conversion journey", quiet=quiet)
+    show(delays, "Time from first touch to order", quiet=quiet)
 
 
 @app.command()

@@ -161,8 +161,28 @@ def journey_touches(wh: Warehouse, settings: JourneySettings | None = None) -> i
         touch_at=touches.timestamp, channel=touches.channel, campaign=touches.campaign,
         event_id=touches.event_id,
     )  # fmt: skip
+    promo = promo_touches(wh, settings)
+    if promo is not None:
+        joined = ibis.union(joined, promo)
     order = ibis.window(group_by="order_id", order_by=["touch_at", "event_id"])
     return joined.mutate(position=ibis.row_number().over(order) + 1)
+
+
+def promo_touches(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table | None:
+    """An order's promo code of a known campaign is a touch of that campaign's channel at the
+    order's time: how a store sale without any identifier still links to its campaign."""
+    if "campaign_codes" not in wh.tables():
+        return None
+    codes = wh.table("campaign_codes")
+    orders = conversions(wh, settings)
+    used = orders.filter(orders.promo_code.notnull())
+    matched = used.join(codes, used.promo_code.upper() == codes.code.upper())
+    return matched.select(
+        order_id=used.order_id, person_id=used.person_id, order_at=used.timestamp,
+        revenue=used.revenue, sales_channel=used.sales_channel, touch_at=used.timestamp,
+        channel=codes.channel, campaign=codes.campaign,
+        event_id=ibis.literal("promo:").concat(used.order_id),
+    )  # fmt: skip
 
 
 def _paths_from_touches(touches: ir.Table, key: str) -> ir.Table:
@@ -218,6 +238,58 @@ def non_conversion_paths(wh: Warehouse, settings: JourneySettings | None = None)
     order = ibis.window(group_by="person_id", order_by=["touch_at", "event_id"])
     numbered = open_touches.mutate(position=ibis.row_number().over(order) + 1)
     return _paths_from_touches(numbered, "person_id").select("person_id", "path", "touches")
+
+
+def journey_exits(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
+    """Friction: the channel of the last touch of journeys that did not convert, with shares."""
+    settings = settings or JourneySettings()
+    events = wh.table("events")
+    touches = events.filter(events.is_touch)
+    last = (
+        conversions(wh, settings)
+        .group_by("person_id")
+        .agg(last_order_at=lambda t: t.timestamp.max())
+    )
+    after = touches.left_join(last, "person_id")
+    open_touches = after.filter(
+        after.last_order_at.isnull() | (after.timestamp > after.last_order_at)
+    )
+    final = ibis.window(group_by=open_touches.person_id, order_by=[
+        ibis.desc(open_touches.timestamp), ibis.desc(open_touches.event_id)])  # fmt: skip
+    ranked = open_touches.mutate(_n=ibis.row_number().over(final))
+    exits = ranked.filter(ranked._n == 0)
+    counts = exits.group_by(["channel", "event_type"]).agg(journeys=exits.count())
+    return counts.mutate(share=counts.journeys / counts.journeys.sum().over()).order_by(
+        ibis.desc("journeys")
+    )
+
+
+def journey_lengths(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
+    """Distribution of touches per conversion journey: touches, orders, share."""
+    paths = conversion_paths(wh, settings)
+    counts = paths.group_by("touches").agg(orders=paths.count())
+    return counts.mutate(share=counts.orders / counts.orders.sum().over()).order_by("touches")
+
+
+TIME_BUCKETS = ((1, "< 1 hour"), (24, "1-24 hours"), (72, "1-3 days"), (168, "3-7 days"),
+                (336, "7-14 days"), (float("inf"), "14 days or more"))  # fmt: skip
+
+
+def time_to_convert(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
+    """Distribution of the time from first touch to order, in buckets (orders with a touch)."""
+    paths = conversion_paths(wh, settings)
+    paths = paths.filter(paths.hours_to_convert.notnull())
+    hours = paths.hours_to_convert
+    bucket = ibis.cases(*((hours < limit, number) for number, (limit, _) in
+                          enumerate(TIME_BUCKETS)))  # fmt: skip
+    bucketed = paths.mutate(bucket=bucket)
+    counts = bucketed.group_by("bucket").agg(orders=bucketed.count())
+    return counts.mutate(
+        time_to_convert=counts.bucket.cases(
+            *((n, label) for n, (_, label) in enumerate(TIME_BUCKETS))
+        ),
+        share=counts.orders / counts.orders.sum().over(),
+    ).order_by("bucket")
 
 
 def path_summary(wh: Warehouse, settings: JourneySettings | None = None, top: int = 20) -> ir.Table:
