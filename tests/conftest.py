@@ -28,3 +28,14 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     """Write a small source file for a test and return its path."""
     path.write_text(text, encoding=encoding)
     return path
+
+
+def loaded_world(folder: Path, customers: int, days: int, seed: int):
+    """A simulated world written to `folder` and ingested into a demo warehouse there."""
+    from omnimetrics.simulate import simulate
+
+    world = simulate(customers=customers, days=days, seed=seed)
+    world.write(folder)
+    warehouse = omnimetrics.connect(folder / "w.duckdb", settings=Settings(demo=True))
+    warehouse.load(folder)
+    return world, warehouse

@@ -7,10 +7,8 @@ from datetime import UTC, datetime
 import ibis
 import pytest
 
-import omnimetrics
-from omnimetrics.config import Settings
 from omnimetrics.identity import pair_scores, resolve
-from tests.conftest import write
+from tests.conftest import loaded_world, write
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 IDS_HEADER = "identifier_type_a,identifier_a,identifier_type_b,identifier_b,link_source\n"
@@ -145,14 +143,7 @@ def test_pair_scores_hand_computed():
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from omnimetrics.cli import load_world
-    from omnimetrics.simulate import simulate
-
-    folder = tmp_path_factory.mktemp("identity-world")
-    sim = simulate(customers=3000, days=120, seed=3)
-    sim.write(folder)
-    wh = omnimetrics.connect(folder / "w.duckdb", settings=Settings(demo=True))
-    load_world(wh, folder, lambda step, fraction: None)
+    sim, wh = loaded_world(tmp_path_factory.mktemp("identity-world"), 3000, 120, 3)
     yield sim, wh
     wh.close()
 

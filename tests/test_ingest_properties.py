@@ -49,7 +49,8 @@ def order_rows(draw):
 def test_every_row_is_accounted_for(tmp_path_factory, rows):
     folder = tmp_path_factory.mktemp("orders")
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(GOOD), lineterminator="\n")
+    # RFC 4180 line ends: a field holding a CR or LF is quoted (a bare CR would end a line).
+    writer = csv.DictWriter(buffer, fieldnames=list(GOOD), lineterminator="\r\n")
     writer.writeheader()
     writer.writerows(rows)
     path = folder / "orders.csv"

@@ -158,7 +158,6 @@ def pipeline_snapshot(wh, tmp_path):
 
 def test_identity_and_journeys_parity(tmp_path, fresh_spark):
     spark = fresh_spark
-    from omnimetrics.cli import load_world
     from omnimetrics.simulate import simulate
 
     folder = tmp_path / "world"
@@ -166,7 +165,7 @@ def test_identity_and_journeys_parity(tmp_path, fresh_spark):
     snapshots = []
     for target in (tmp_path / "duck.duckdb", spark):
         wh = omnimetrics.connect(target, settings=Settings(demo=True))
-        load_world(wh, folder, lambda step, fraction: None)
+        wh.load(folder)
         snapshots.append(pipeline_snapshot(wh, tmp_path))
     duck, spark_result = snapshots
     assert duck["graph"] and duck["paths"]

@@ -6,22 +6,14 @@ import ibis
 import pandas as pd
 import pytest
 
-import omnimetrics
 from omnimetrics import journeys as jr
-from omnimetrics.config import Settings
 from omnimetrics.ingest.door import Door
+from tests.conftest import loaded_world
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from omnimetrics.cli import load_world
-    from omnimetrics.simulate import simulate
-
-    folder = tmp_path_factory.mktemp("journey-world")
-    sim = simulate(customers=3000, days=90, seed=21)
-    sim.write(folder)
-    wh = omnimetrics.connect(folder / "w.duckdb", settings=Settings(demo=True))
-    load_world(wh, folder, lambda step, fraction: None)
+    sim, wh = loaded_world(tmp_path_factory.mktemp("journey-world"), 3000, 90, 21)
     yield sim, wh
     wh.close()
 

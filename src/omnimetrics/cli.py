@@ -216,26 +216,6 @@ def ingest(
     _print_reasons([report], quiet)
 
 
-def load_world(
-    wh: Warehouse, folder: Path, notify: Callable[[str, float], None]
-) -> list[IngestReport]:
-    """Ingest every file listed in a folder's manifest.json, in its order."""
-    manifest_path = folder / "manifest.json"
-    if not manifest_path.exists():
-        raise OmnimetricsError(
-            f"{folder} has no manifest.json. Load files one by one with `omnimetrics ingest`."
-        )
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    reports = []
-    entries = manifest["files"]
-    for number, entry in enumerate(entries):
-        notify(f"loading {entry['path']}", number / len(entries))
-        reports.append(
-            wh.ingest(entry["table"], folder / entry["path"], source_name=entry.get("source"))
-        )
-    return reports
-
-
 @app.command()
 def load(
     folder: Annotated[Path, typer.Argument(help="A folder with a manifest.json (e.g. simulated).")],
@@ -247,7 +227,7 @@ def load(
 ) -> None:
     """Ingest every file of a folder described by its manifest.json."""
     with _warehouse(db, config, demo) as wh, progress_bar(quiet) as notify:
-        reports = load_world(wh, folder, notify)
+        reports = wh.load(folder, progress=notify)
     show(_report_table(reports), f"Loaded {folder}", out=out, quiet=quiet)
     _print_reasons(reports, quiet)
 
@@ -446,7 +426,7 @@ def demo(
         world.write(folder)
     with connect(db, settings=settings) as wh:
         with progress_bar(quiet) as notify:
-            reports = load_world(wh, folder, notify)
+            reports = wh.load(folder, progress=notify)
         show(_report_table(reports), f"Ingested the simulated world ({folder})", quiet=quiet)
         _print_reasons(reports, quiet)
         with progress_bar(quiet) as notify:

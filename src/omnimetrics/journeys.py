@@ -217,24 +217,26 @@ def conversion_paths(wh: Warehouse, settings: JourneySettings | None = None) -> 
     )
 
 
-def non_conversion_paths(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
-    """One row per person with touches after their last order (or ever, if none): the journeys
-    that did not convert, which data-driven attribution needs."""
-    settings = settings or JourneySettings()
+def _open_touches(wh: Warehouse, settings: JourneySettings) -> ir.Table:
+    """Touches after the person's last order (or all of them, for persons who never ordered):
+    person_id, touch_at, channel, event_type, event_id."""
     events = wh.table("events")
     touches = events.filter(events.is_touch)
-    last = (
-        conversions(wh, settings)
-        .group_by("person_id")
-        .agg(last_order_at=lambda t: t.timestamp.max())
-    )
+    orders = conversions(wh, settings)
+    last = orders.group_by("person_id").agg(last_order_at=orders.timestamp.max())
     after = touches.left_join(last, "person_id")
-    open_touches = after.filter(
+    return after.filter(
         after.last_order_at.isnull() | (after.timestamp > after.last_order_at)
     ).select(
         person_id=touches.person_id, touch_at=touches.timestamp, channel=touches.channel,
-        event_id=touches.event_id,
+        event_type=touches.event_type, event_id=touches.event_id,
     )  # fmt: skip
+
+
+def non_conversion_paths(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
+    """One row per person with touches after their last order (or ever, if none): the journeys
+    that did not convert, which data-driven attribution needs."""
+    open_touches = _open_touches(wh, settings or JourneySettings())
     order = ibis.window(group_by="person_id", order_by=["touch_at", "event_id"])
     numbered = open_touches.mutate(position=ibis.row_number().over(order) + 1)
     return _paths_from_touches(numbered, "person_id").select("person_id", "path", "touches")
@@ -242,20 +244,9 @@ def non_conversion_paths(wh: Warehouse, settings: JourneySettings | None = None)
 
 def journey_exits(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
     """Friction: the channel of the last touch of journeys that did not convert, with shares."""
-    settings = settings or JourneySettings()
-    events = wh.table("events")
-    touches = events.filter(events.is_touch)
-    last = (
-        conversions(wh, settings)
-        .group_by("person_id")
-        .agg(last_order_at=lambda t: t.timestamp.max())
-    )
-    after = touches.left_join(last, "person_id")
-    open_touches = after.filter(
-        after.last_order_at.isnull() | (after.timestamp > after.last_order_at)
-    )
-    final = ibis.window(group_by=open_touches.person_id, order_by=[
-        ibis.desc(open_touches.timestamp), ibis.desc(open_touches.event_id)])  # fmt: skip
+    open_touches = _open_touches(wh, settings or JourneySettings())
+    final = ibis.window(group_by="person_id", order_by=[ibis.desc("touch_at"),
+                                                        ibis.desc("event_id")])  # fmt: skip
     ranked = open_touches.mutate(_n=ibis.row_number().over(final))
     exits = ranked.filter(ranked._n == 0)
     counts = exits.group_by(["channel", "event_type"]).agg(journeys=exits.count())

@@ -93,6 +93,12 @@ class Warehouse:
 
         return ingest(self, table, source, **options)
 
+    def load(self, folder: str | Path, progress: Any = None) -> list[IngestReport]:
+        """Ingest every file of a folder described by its manifest.json (a simulated world)."""
+        from omnimetrics.ingest import load_manifest
+
+        return load_manifest(self, folder, progress)
+
     def resolve_identities(self, **options: Any) -> IdentityReport:
         """Build the identity graph (`identity_graph`, `identity_links`, `identity_excluded`)."""
         from omnimetrics.identity import resolve

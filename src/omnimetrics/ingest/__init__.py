@@ -6,6 +6,7 @@ Every row read ends in exactly one place: the table (accepted), a counted duplic
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections import Counter
@@ -20,7 +21,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from omnimetrics.errors import SchemaError, did_you_mean
+from omnimetrics.errors import SchemaError, SourceError, did_you_mean
 from omnimetrics.ingest.door import Door
 from omnimetrics.ingest.readers import CsvOptions, SourceFile, open_source, read_batches, resolve
 from omnimetrics.ingest.validate import ERASED, REASONS, typed_with_verdict
@@ -35,7 +36,7 @@ from omnimetrics.schema import (
 if TYPE_CHECKING:
     from omnimetrics.warehouse import Warehouse
 
-__all__ = ["REASONS", "CsvOptions", "FileReport", "IngestReport", "ingest"]
+__all__ = ["REASONS", "CsvOptions", "FileReport", "IngestReport", "ingest", "load_manifest"]
 
 Progress = Callable[[str, float], None]
 
@@ -184,6 +185,36 @@ def ingest(
     report.seconds = time.perf_counter() - started
     notify("done", 1.0)
     return report
+
+
+def load_manifest(
+    wh: Warehouse, folder: str | Path, progress: Progress | None = None
+) -> list[IngestReport]:
+    """Ingest every file listed in a folder's manifest.json, in its order.
+
+    manifest.json: {"files": [{"table": "orders", "path": "orders_web.csv", "source": "web_shop"},
+    ...]} (what `omnimetrics simulate` writes).
+    """
+    folder = Path(folder)
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.exists():
+        raise SourceError(
+            f"{folder} has no manifest.json. Load files one by one with `omnimetrics ingest`."
+        )
+    try:
+        entries = json.loads(manifest_path.read_text(encoding="utf-8"))["files"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise SourceError(
+            f"{manifest_path}: not a manifest ({exc}); it needs a `files` list."
+        ) from None
+    notify = progress or (lambda step, fraction: None)
+    reports = []
+    for number, entry in enumerate(entries):
+        notify(f"loading {entry['path']}", number / len(entries))
+        reports.append(
+            wh.ingest(entry["table"], folder / entry["path"], source_name=entry.get("source"))
+        )
+    return reports
 
 
 def _ensure_tables(wh: Warehouse, contract: Table) -> None:
