@@ -174,3 +174,15 @@ def test_simulated_persons_are_recovered(world):
     assert scores["precision"] > 0.97
     assert scores["recall"] > 0.5  # cookies never linked to a login cannot be recovered
     assert scores["items"] > 0.9 * len(truth)
+
+
+def test_persons_carrying_too_many_identifiers_of_a_type_are_reported(wh, tmp_path):
+    wh.ingest("customers", write(tmp_path / "c.csv", "customer_id,email\n"
+              "C1,family@example.com\nC2,family@example.com\nC3,family@example.com\n"
+              "C4,solo@example.com\n"), now=NOW)  # fmt: skip
+    report = resolve(wh)
+    assert report.conflicts == 1
+    [conflict] = wh.table("identity_conflicts").to_pyarrow().to_pylist()
+    assert (conflict["identifier_type"], conflict["identifiers"], conflict["limit"]) == (
+        "customer_id", 3, 2)  # fmt: skip
+    assert resolve(wh, max_per_person={"customer_id": 3}).conflicts == 0

@@ -290,7 +290,8 @@ def identity(
         report = wh.resolve_identities(max_links=limits)
     figures = {
         "identifiers": report.identifiers, "links": report.links, "persons": report.persons,
-        "shared identifiers kept out": report.excluded, "iterations": report.iterations,
+        "shared identifiers kept out": report.excluded,
+        "persons over a per-person limit": report.conflicts, "iterations": report.iterations,
     }  # fmt: skip
     shares = {f"{k} of identified persons": f"{v:.1%}" for k, v in report.match.items()}
     values = [f"{v:,}" for v in figures.values()] + list(shares.values())

@@ -48,6 +48,10 @@ DEFAULT_MAX_LINKS = {
 """How many distinct person-level identifiers one identifier may be linked to before it is
 considered shared (and kept out of merging)."""
 
+MAX_PER_PERSON = {"customer_id": 2, "loyalty_id": 2, "email": 3, "phone": 3}
+"""How many identifiers of a type one person may plausibly carry; persons above are reported in
+`identity_conflicts` for review (a merge of two real customers usually shows up here first)."""
+
 LINK_SOURCES = {"touchpoints": "same_event", "orders": "same_order", "feedback": "same_survey",
                 "customers": "crm_record"}  # fmt: skip
 MAX_ITERATIONS = 60
@@ -57,7 +61,7 @@ class IdentityError(OmnimetricsError, RuntimeError):
     """Identity resolution could not complete (no identifiers, no convergence)."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class IdentityReport:
     """What resolution found: persons, merges it refused, how much of the data it links."""
 
@@ -66,6 +70,8 @@ class IdentityReport:
     persons: int
     iterations: int
     excluded: int
+    conflicts: int = 0
+    """Persons carrying more identifiers of a type than a person should (see MAX_PER_PERSON)."""
     match: dict[str, float] = field(default_factory=dict)
 
 
@@ -155,6 +161,7 @@ def resolve(
     wh: Warehouse,
     *,
     max_links: Mapping[str, int] | None = None,
+    max_per_person: Mapping[str, int] | None = None,
     write: bool = True,
 ) -> IdentityReport:
     """Build the identity graph and write `identity_graph`, `identity_links`, `identity_excluded`.
@@ -162,15 +169,20 @@ def resolve(
     identity_graph: identifier_type, identifier, person_id (every identifier seen anywhere).
     """
     limits = {**DEFAULT_MAX_LINKS, **(max_links or {})}
+    per_person = {**MAX_PER_PERSON, **(max_per_person or {})}
     links = wh.materialize(all_links(wh))
     try:
-        return _resolve(wh, links, limits, write)
+        return _resolve(wh, links, limits, per_person, write)
     finally:
         wh.drop(links)
 
 
 def _resolve(
-    wh: Warehouse, links: ir.Table, limits: Mapping[str, int], write: bool
+    wh: Warehouse,
+    links: ir.Table,
+    limits: Mapping[str, int],
+    per_person: Mapping[str, int],
+    write: bool,
 ) -> IdentityReport:
     # Integer ids, in the order of the keys: the smallest id of a component is its smallest key.
     keys = ibis.union(links.select(key=links.a), links.select(key=links.b), distinct=True)
@@ -226,6 +238,11 @@ def _resolve(
             identifier=resolved.key.re_extract("^[^:]+:(.*)$", 1),
             person_id=resolved.person_id,
         )
+        carried = graph.group_by(["person_id", "identifier_type"]).agg(identifiers=graph.count())
+        allowed = carried.identifier_type.cases(*per_person.items(), else_=None)
+        conflicts = carried.filter(allowed.notnull() & (carried.identifiers > allowed)).mutate(
+            limit=allowed
+        )
         report = IdentityReport(
             identifiers=int(nodes.count().execute()),
             links=int(edges.count().execute()) // 2,
@@ -235,6 +252,8 @@ def _resolve(
         )
         if write:
             _replace(wh, "identity_graph", graph)
+            _replace(wh, "identity_conflicts", conflicts)
+            report.conflicts = int(wh.table("identity_conflicts").person_id.nunique().execute())
             _replace(wh, "identity_excluded", excluded.drop("id"))
             # How each link was made, computed from the source tables when asked (a view).
             wh.backend.create_view("identity_links", explained_links(wh), overwrite=True)
