@@ -86,3 +86,6 @@ def test_consent_refusal_keeps_a_person_out_of_journeys(loaded):
     assert graph["C1"] in persons and graph["C2"] not in persons  # John refused analytics
     jr.build_events(wh, jr.JourneySettings(consent_purpose=None))
     assert graph["C2"] in set(wh.table("events").person_id.to_pyarrow().to_pylist())
+    # The timeline is an operational view: it shows John's history whatever his analytics consent.
+    items = jr.timeline(wh, graph["C2"]).to_pyarrow().to_pylist()
+    assert [(r["kind"], r["reference"]) for r in items] == [("touchpoint", "e2"), ("order", "S2")]

@@ -389,3 +389,23 @@ def find_person(wh: Warehouse, identifier: str, identifier_type: str | None = No
         + (f" of type {identifier_type}" if identifier_type else "")
         + ". Check it, or run `omnimetrics journeys` after loading new data."
     )
+
+
+def identifiers_of(wh: Warehouse, person_id: str) -> dict[str, list[str]]:
+    """The identifiers of one person, by type (emails and phones as their hashes)."""
+    graph = wh.table("identity_graph")
+    rows = graph.filter(graph.person_id == person_id).to_pyarrow().to_pylist()
+    found: dict[str, list[str]] = {}
+    for row in rows:
+        found.setdefault(row["identifier_type"], []).append(row["identifier"])
+    return found
+
+
+def rows_carrying(table: ir.Table, ids: Mapping[str, list[str]]) -> ir.BooleanValue | None:
+    """Whether a row of an event table carries one of the identifiers (None: no such column)."""
+    tests = [
+        table[column].isin(ids[TYPE_OF_COLUMN.get(column, column)])
+        for column in ID_COLUMNS
+        if column in table.columns and ids.get(TYPE_OF_COLUMN.get(column, column))
+    ]
+    return ibis.or_(*tests) if tests else None

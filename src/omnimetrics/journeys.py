@@ -17,7 +17,7 @@ import ibis.expr.types as ir
 
 from omnimetrics.channels import ChannelRules, classify
 from omnimetrics.errors import OmnimetricsError
-from omnimetrics.identity import person_of_rows
+from omnimetrics.identity import identifiers_of, person_of_rows, rows_carrying
 from omnimetrics.privacy import consenting_persons
 
 if TYPE_CHECKING:
@@ -430,31 +430,39 @@ def funnel(
 
 def timeline(wh: Warehouse, person_id: str) -> ir.Table:
     """Every interaction of one person on every channel, in time order: touchpoints, orders and
-    survey answers (what a call-centre agent needs to see)."""
-    events = wh.table("events")
-    parts = [
-        events.filter(events.person_id == person_id).select(
-            at=events.timestamp, kind=ibis.literal("touchpoint"), what=events.event_type,
-            channel=events.channel, detail=events.campaign, amount=ibis.null(dt.float64),
-            reference=events.event_id,
-        )
-    ]  # fmt: skip
-    orders = conversions(wh, JourneySettings(consent_purpose=None))
-    orders = orders.filter(orders.person_id == person_id)
-    parts.append(orders.select(
-        at=orders.timestamp, kind=ibis.literal("order"), what=orders.status.fill_null("completed"),
-        channel=orders.sales_channel, detail=orders.fulfilment, amount=orders.revenue,
-        reference=orders.order_id,
-    ))  # fmt: skip
-    if "feedback" in wh.tables():
-        answers = person_of_rows(wh, wh.table("feedback"))
-        answers = answers.filter(answers.person_id == person_id)
-        parts.append(answers.select(
-            at=answers.timestamp, kind=ibis.literal("feedback"), what=answers.survey_type,
-            channel=answers.channel, detail=answers.comment, amount=answers.score,
-            reference=answers.response_id,
+    survey answers (what a call-centre agent needs to see). An operational view: it reads the
+    source tables directly, whatever the analysis consent."""
+    ids = identifiers_of(wh, person_id)
+    parts = []
+    touch = wh.table("touchpoints")
+    if (mine := rows_carrying(touch, ids)) is not None:
+        rules = ChannelRules.from_config(wh.settings.channel_rules)
+        own = classify(touch.filter(mine), rules, keep=("timestamp", "event_type"))
+        parts.append(own.select(
+            at=own.timestamp, kind=ibis.literal("touchpoint"), what=own.event_type,
+            channel=own.channel, detail=own.campaign, amount=ibis.null(dt.float64),
+            reference=own.event_id,
         ))  # fmt: skip
-    return ibis.union(*parts).order_by("at")
+    orders = wh.table("orders")
+    if (mine := rows_carrying(orders, ids)) is not None:
+        orders = orders.filter(mine)
+        parts.append(orders.select(
+            at=orders.timestamp, kind=ibis.literal("order"),
+            what=orders.status.fill_null("completed"), channel=orders.sales_channel,
+            detail=orders.fulfilment, amount=orders.revenue, reference=orders.order_id,
+        ))  # fmt: skip
+    if "feedback" in wh.tables():
+        answers = wh.table("feedback")
+        if (mine := rows_carrying(answers, ids)) is not None:
+            answers = answers.filter(mine)
+            parts.append(answers.select(
+                at=answers.timestamp, kind=ibis.literal("feedback"), what=answers.survey_type,
+                channel=answers.channel, detail=answers.comment, amount=answers.score,
+                reference=answers.response_id,
+            ))  # fmt: skip
+    if not parts:
+        raise JourneyError(f"Nothing is known about {person_id}.")
+    return ibis.union(*parts).order_by(["at", "kind", "reference"])
 
 
 def coverage(wh: Warehouse) -> dict[str, float]:

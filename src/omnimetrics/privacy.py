@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import ibis
 import ibis.expr.types as ir
 
-from omnimetrics.identity import ID_COLUMNS, TYPE_OF_COLUMN, find_person
+from omnimetrics.identity import find_person, identifiers_of, rows_carrying
 from omnimetrics.ingest.door import Door
 from omnimetrics.schema import ERASED_SCHEMA, ERASED_TABLE
 
@@ -39,22 +39,12 @@ class ErasureReport:
     rows_deleted: dict[str, int]
 
 
-def _identifiers(wh: Warehouse, person_id: str) -> dict[str, list[str]]:
-    graph = wh.table("identity_graph")
-    rows = graph.filter(graph.person_id == person_id).to_pyarrow().to_pylist()
-    found: dict[str, list[str]] = {}
-    for row in rows:
-        found.setdefault(row["identifier_type"], []).append(row["identifier"])
-    return found
-
-
 def _carries(table: ir.Table, name: str, ids: dict[str, list[str]]) -> ir.BooleanValue | None:
     """Whether a row of `table` carries one of the identifiers."""
     tests: list[ir.BooleanValue] = []
-    for column in ID_COLUMNS:
-        kind = TYPE_OF_COLUMN.get(column, column)
-        if column in table.columns and ids.get(kind):
-            tests.append(table[column].isin(ids[kind]))
+    direct = rows_carrying(table, ids)
+    if direct is not None:
+        tests.append(direct)
     for type_column, value_column in PAIRED.get(name, ()):
         for kind, values in ids.items():
             tests.append((table[type_column] == kind) & table[value_column].isin(values))
@@ -69,7 +59,7 @@ def _carries(table: ir.Table, name: str, ids: dict[str, list[str]]) -> ir.Boolea
 def erase(wh: Warehouse, identifier: str, identifier_type: str | None = None) -> ErasureReport:
     """Remove the person behind `identifier` from every table and suppress them from now on."""
     person = find_person(wh, identifier, identifier_type)
-    ids = _identifiers(wh, person)
+    ids = identifiers_of(wh, person)
     keys = sorted(f"{kind}:{value}" for kind, values in ids.items() for value in values)
     deleted: dict[str, int] = {}
     with wh.transaction():
