@@ -41,7 +41,7 @@ class Settings:
     """Per table, the user's column name -> the contract's column name."""
     future_tolerance_hours: float = 24.0
     """Timestamps later than now plus this are rejected (clock or time-zone errors)."""
-    memory_limit: str | None = "2GB"
+    memory_limit: str | None = "1GB"
     """DuckDB memory cap: past it, work spills to disk instead of growing (None: engine default)."""
 
     def require_secret(self) -> bytes:
@@ -131,5 +131,5 @@ class Settings:
             channel_rules=tuple(raw.get("channels", {}).get("rules", ())),
             column_maps=column_maps,
             future_tolerance_hours=float(ingest.get("future_tolerance_hours", 24.0)),
-            memory_limit=engine.get("memory_limit", "2GB"),
+            memory_limit=engine.get("memory_limit", "1GB"),
         )
