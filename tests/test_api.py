@@ -105,3 +105,17 @@ def test_cli_ingest_out_and_errors_without_traceback(tmp_path):
     done = cli("ingest", "orders", "orders.csv", cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
     assert done.returncode == 2 and "OMNIMETRICS_SECRET" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_readme_configuration_loads(tmp_path):
+    import re
+
+    from omnimetrics.channels import ChannelRules
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```toml\n(.*?)```", readme, re.S).group(1)
+    config = tmp_path / "omnimetrics.toml"
+    config.write_text(block, encoding="utf-8")
+    settings = Settings.load(config, environ={"OMNIMETRICS_SECRET": "x" * 32})
+    assert settings.column_maps == {"orders": {"OrderID": "order_id"}}
+    assert ChannelRules.from_config(settings.channel_rules).rules[0].channel == "paid_social"
