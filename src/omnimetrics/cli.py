@@ -363,6 +363,35 @@ def journeys(
 
 
 @app.command()
+def attribution(
+    db: Db = DEFAULT_PATH,
+    models: Annotated[
+        str, typer.Option(help="Comma-separated model names (see docs/attribution.md).")
+    ] = "first_touch,last_touch,last_non_direct,linear,position_based,time_decay",
+    by: Annotated[str, typer.Option(help="channel, campaign, or channel,campaign.")] = "channel",
+    lookback_days: Annotated[int, typer.Option(help="Days of touches before an order.")] = 30,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Credit each channel (or campaign) with conversions and revenue under rule-based models.
+
+    Reads the journeys built by `omnimetrics journeys`.
+    """
+    from omnimetrics import journeys as jr
+    from omnimetrics.attribution import attribute
+
+    settings = jr.JourneySettings(lookback_days=lookback_days)
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    dims = [d.strip() for d in by.split(",") if d.strip()]
+    with _warehouse(db, config, demo=False) as wh:
+        touches = jr.journey_touches(wh, settings)
+        orders = jr.conversions(wh, settings)
+        table = attribute(touches, names, by=dims, orders=orders).to_pyarrow()
+    show(table, f"Attribution by {by} ({lookback_days}-day lookback)", out=out, quiet=quiet)
+
+
+@app.command()
 def timeline(
     identifier: Annotated[str, typer.Argument(help="Any identifier: email, phone, customer id...")],
     identifier_type: Annotated[

@@ -1,0 +1,10 @@
+"""Attribution: which channels and campaigns earned each sale.
+
+Every model is a named entry of one registry (`MODELS`); rule-based models are written as engine
+expressions over journey touches, so they run where the data is.
+"""
+
+from omnimetrics.attribution.registry import MODELS, AttributionModel, get_model, register
+from omnimetrics.attribution.rules import attribute
+
+__all__ = ["MODELS", "AttributionModel", "attribute", "get_model", "register"]

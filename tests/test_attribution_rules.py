@@ -1,0 +1,112 @@
+"""Rule-based attribution: hand-computed credits, invariants, registry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import ibis
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from omnimetrics.attribution import MODELS, attribute, get_model, register
+from omnimetrics.attribution.rules import NO_TOUCH, touch_credits
+from omnimetrics.errors import ConfigError, UnknownNameError
+
+ORDER_AT = datetime(2026, 3, 10, tzinfo=UTC)
+# O1: display 14 days before, email 7 days before, direct at the order; O2: paid search a day
+# before, direct; O3: direct only. Revenues 100, 50, 10.
+JOURNEYS = [("O1", "display", 14, 100.0), ("O1", "email", 7, 100.0), ("O1", "direct", 0, 100.0),
+            ("O2", "paid_search", 1, 50.0), ("O2", "direct", 0, 50.0), ("O3", "direct", 0, 10.0)]  # fmt: skip
+
+
+def touches(rows=JOURNEYS) -> ibis.Table:
+    positions, seen = [], {}
+    for order_id, *_ in rows:
+        seen[order_id] = seen.get(order_id, 0) + 1
+        positions.append(seen[order_id])
+    return ibis.memtable({
+        "order_id": [r[0] for r in rows], "position": positions, "channel": [r[1] for r in rows],
+        "touch_at": [ORDER_AT - timedelta(days=r[2]) for r in rows],
+        "order_at": [ORDER_AT] * len(rows), "revenue": [r[3] for r in rows],
+    })  # fmt: skip
+
+
+def credits(model: str) -> dict[str, float]:
+    rows = attribute(touches(), [model]).to_pyarrow().to_pylist()
+    return {r["channel"]: r["conversions"] for r in rows}
+
+
+EXPECTED = {
+    "first_touch": {"display": 1, "paid_search": 1, "direct": 1},
+    "last_touch": {"direct": 3},
+    "last_non_direct": {"email": 1, "paid_search": 1, "direct": 1},
+    "linear": {"display": 1 / 3, "email": 1 / 3, "direct": 1 / 3 + 1 / 2 + 1, "paid_search": 1 / 2},
+    "position_based": {"display": 0.4, "email": 0.2, "direct": 0.4 + 0.5 + 1, "paid_search": 0.5},
+    "j_shaped": {"display": 0.2, "email": 0.2, "direct": 0.6 + 0.75 + 1, "paid_search": 0.25},
+    "inverse_j": {"display": 0.6, "email": 0.2, "direct": 0.2 + 0.25 + 1, "paid_search": 0.75},
+    # weights 2^(-days/7): O1 0.25, 0.5, 1 (sum 1.75); O2 2^(-1/7), 1; O3 1.
+    "time_decay": {
+        "display": 0.25 / 1.75,
+        "email": 0.5 / 1.75,
+        "direct": 1 / 1.75 + 1 / (1 + 2 ** (-1 / 7)) + 1,
+        "paid_search": 2 ** (-1 / 7) / (1 + 2 ** (-1 / 7)),
+    },
+}
+
+
+@pytest.mark.parametrize("model", sorted(EXPECTED))
+def test_hand_computed_credits(model):
+    got = credits(model)
+    assert set(got) == set(EXPECTED[model])
+    for channel, value in EXPECTED[model].items():
+        assert got[channel] == pytest.approx(value, abs=1e-9), channel
+
+
+def test_every_registered_model_is_checked_by_hand():
+    assert set(MODELS) == set(EXPECTED)
+
+
+def test_revenue_and_shares_and_orders_without_touch():
+    orders = ibis.memtable(
+        {"order_id": ["O1", "O2", "O3", "O4"], "revenue": [100.0, 50.0, 10.0, 7.0]}
+    )
+    rows = attribute(touches(), ["position_based"], orders=orders).to_pyarrow().to_pylist()
+    by = {r["channel"]: r for r in rows}
+    assert by[NO_TOUCH]["conversions"] == 1 and by[NO_TOUCH]["revenue"] == 7.0
+    assert by["display"]["revenue"] == pytest.approx(40.0)
+    assert sum(r["conversions"] for r in rows) == pytest.approx(4)
+    assert sum(r["revenue"] for r in rows) == pytest.approx(167.0)
+    assert sum(r["share"] for r in rows) == pytest.approx(1.0)
+
+
+journeys = st.lists(
+    st.tuples(st.integers(0, 5), st.sampled_from(["direct", "email", "display", "seo"]),
+              st.integers(0, 29), st.floats(0.01, 1000)),
+    min_size=1, max_size=30,
+)  # fmt: skip
+
+
+@settings(max_examples=25, deadline=None)
+@given(journeys)
+def test_credits_sum_to_one_per_order_and_conserve_revenue(rows):
+    revenue = {}
+    data = []
+    for order, channel, days, amount in rows:
+        order_id = f"O{order}"
+        revenue.setdefault(order_id, amount)  # one revenue per order
+        data.append((order_id, channel, days, revenue[order_id]))
+    table = touches(data)
+    for model in MODELS:
+        credited = touch_credits(table, model).to_pyarrow().to_pandas()
+        assert (credited.credit >= -1e-12).all(), model
+        per_order = credited.groupby("order_id").credit.sum()
+        assert per_order.to_numpy() == pytest.approx(1.0), model
+        assert credited.attributed_revenue.sum() == pytest.approx(sum(revenue.values())), model
+
+
+def test_registry_refuses_duplicates_and_explains_unknown_names():
+    with pytest.raises(ConfigError, match="twice"):
+        register("linear", "again")(lambda t: t.position)
+    with pytest.raises(UnknownNameError, match="Did you mean 'linear'"):
+        get_model("lineer")
