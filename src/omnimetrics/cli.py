@@ -367,7 +367,7 @@ def attribution(
     db: Db = DEFAULT_PATH,
     models: Annotated[
         str, typer.Option(help="Comma-separated model names (see docs/attribution.md).")
-    ] = "first_touch,last_touch,last_non_direct,linear,position_based,time_decay",
+    ] = "first_touch,last_touch,last_non_direct,linear,position_based,time_decay,markov",
     by: Annotated[str, typer.Option(help="channel, campaign, or channel,campaign.")] = "channel",
     lookback_days: Annotated[int, typer.Option(help="Days of touches before an order.")] = 30,
     config: Config = None,
@@ -387,7 +387,8 @@ def attribution(
     with _warehouse(db, config, demo=False) as wh:
         touches = jr.journey_touches(wh, settings)
         orders = jr.conversions(wh, settings)
-        table = attribute(touches, names, by=dims, orders=orders).to_pyarrow()
+        lost = jr.non_conversion_touches(wh, settings)
+        table = attribute(touches, names, by=dims, orders=orders, non_converting=lost).to_pyarrow()
     show(table, f"Attribution by {by} ({lookback_days}-day lookback)", out=out, quiet=quiet)
 
 

@@ -229,17 +229,22 @@ def _open_touches(wh: Warehouse, settings: JourneySettings) -> ir.Table:
         after.last_order_at.isnull() | (after.timestamp > after.last_order_at)
     ).select(
         person_id=touches.person_id, touch_at=touches.timestamp, channel=touches.channel,
-        event_type=touches.event_type, event_id=touches.event_id,
+        campaign=touches.campaign, event_type=touches.event_type, event_id=touches.event_id,
     )  # fmt: skip
 
 
 def non_conversion_paths(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
     """One row per person with touches after their last order (or ever, if none): the journeys
     that did not convert, which data-driven attribution needs."""
+    numbered = non_conversion_touches(wh, settings)
+    return _paths_from_touches(numbered, "person_id").select("person_id", "path", "touches")
+
+
+def non_conversion_touches(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
+    """Touches of non-converting journeys with their position: person_id, position, channel."""
     open_touches = _open_touches(wh, settings or JourneySettings())
     order = ibis.window(group_by="person_id", order_by=["touch_at", "event_id"])
-    numbered = open_touches.mutate(position=ibis.row_number().over(order) + 1)
-    return _paths_from_touches(numbered, "person_id").select("person_id", "path", "touches")
+    return open_touches.mutate(position=ibis.row_number().over(order) + 1)
 
 
 def journey_exits(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:

@@ -4,6 +4,7 @@ Every model is a named entry of one registry (`MODELS`); rule-based models are w
 expressions over journey touches, so they run where the data is.
 """
 
+from omnimetrics.attribution import markov  # noqa: F401 - registers the Markov model
 from omnimetrics.attribution.registry import MODELS, AttributionModel, get_model, register
 from omnimetrics.attribution.rules import attribute
 

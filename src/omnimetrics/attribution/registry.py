@@ -18,7 +18,8 @@ the raw weight of each touch; weights are normalised to sum to 1 per order."""
 class AttributionModel:
     name: str
     doc: str
-    weigh: Weigher
+    weigh: Weigher | None
+    """Rule-based models weigh each touch; data-driven ones (None) learn from all journeys."""
 
 
 MODELS: dict[str, AttributionModel] = {}
@@ -34,6 +35,13 @@ def register(name: str, doc: str) -> Callable[[Weigher], Weigher]:
         return weigh
 
     return add
+
+
+def register_data_driven(name: str, doc: str) -> None:
+    """Declare a model fitted on converting and non-converting journeys together."""
+    if name in MODELS:
+        raise ConfigError(f"Attribution model {name!r} is declared twice.")
+    MODELS[name] = AttributionModel(name, doc, None)
 
 
 def get_model(name: str) -> AttributionModel:

@@ -21,6 +21,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from omnimetrics.attribution.registry import get_model, register
+from omnimetrics.errors import ConfigError
 
 NO_TOUCH = "(no attributable touch)"
 DIRECT = "direct"
@@ -92,7 +93,10 @@ def touch_credits(touches: ir.Table, model: str) -> ir.Table:
         touches=touches.position.max().over(order),
         days_before=touches.order_at.delta(touches.touch_at, unit="second") / 86_400.0,
     )
-    weighed = prepared.mutate(_w=get_model(model).weigh(prepared).cast(dt.float64))
+    weigh = get_model(model).weigh
+    if weigh is None:
+        raise ConfigError(f"{model!r} is data-driven: it credits channels, not single touches.")
+    weighed = prepared.mutate(_w=weigh(prepared).cast(dt.float64))
     credited = weighed.mutate(credit=weighed._w / weighed._w.sum().over(order))
     return credited.mutate(attributed_revenue=credited.credit * credited.revenue).drop("_w")
 
@@ -103,15 +107,28 @@ def attribute(
     *,
     by: Sequence[str] = ("channel",),
     orders: ir.Table | None = None,
+    non_converting: ir.Table | None = None,
 ) -> ir.Table:
     """Tidy attribution table: model, [by...], conversions, revenue, share.
 
     touches: journey touches (order_id, position, channel, campaign, touch_at, order_at,
     revenue), e.g. `journeys.journey_touches(wh)`. orders: when given (order_id, revenue), orders
-    without any touch are reported under NO_TOUCH instead of disappearing.
+    without any touch are reported under NO_TOUCH instead of disappearing. non_converting:
+    touches of journeys that did not convert (person_id, position, channel, campaign), needed by
+    the data-driven models (`journeys.non_conversion_touches(wh)`).
     """
     parts = []
     for model in models:
+        if get_model(model).weigh is None:
+            if non_converting is None or len(by) != 1:
+                raise ConfigError(
+                    f"{model!r} needs the non-converting journeys (non_converting=...) and one "
+                    "dimension to credit (by channel or by campaign)."
+                )
+            from omnimetrics.attribution.markov import markov_attribution
+
+            parts.append(markov_attribution(touches, non_converting, by=by[0]))
+            continue
         credited = touch_credits(touches, model)
         grouped = credited.group_by(list(by)).agg(
             conversions=credited.credit.sum(), revenue=credited.attributed_revenue.sum()
