@@ -137,8 +137,9 @@ def test_ingest_parity(tmp_path, fresh_spark):
 
 
 def pipeline_snapshot(wh, tmp_path):
-    """Identity, channels, sessions, paths, ROPO and a funnel on a small simulated world."""
+    """Identity, channels, sessions, paths, ROPO, a funnel and attribution on a small world."""
     from omnimetrics import journeys as jr
+    from omnimetrics.attribution import attribute
 
     wh.resolve_identities()
     jr.build_events(wh)
@@ -153,7 +154,14 @@ def pipeline_snapshot(wh, tmp_path):
         "paths": [{k: comparable(k, v) for k, v in r.items()} for r in paths.to_pylist()],
         "ropo": jr.ropo(wh).to_pyarrow().to_pylist(),
         "funnel": jr.funnel(wh, ["visit", "product_view", "add_to_cart"]).to_pyarrow().to_pylist(),
-    }
+        "attribution": [
+            {k: comparable(k, v) for k, v in r.items()}
+            for r in attribute(
+                jr.journey_touches(wh), ["last_touch", "linear", "time_decay", "markov"],
+                orders=jr.conversions(wh), non_converting=jr.non_conversion_touches(wh),
+            ).to_pyarrow().to_pylist()
+        ],
+    }  # fmt: skip
 
 
 def test_identity_and_journeys_parity(tmp_path, fresh_spark):
