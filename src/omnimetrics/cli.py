@@ -370,24 +370,37 @@ def attribution(
     ] = "first_touch,last_touch,last_non_direct,linear,position_based,time_decay,markov",
     by: Annotated[str, typer.Option(help="channel, campaign, or channel,campaign.")] = "channel",
     lookback_days: Annotated[int, typer.Option(help="Days of touches before an order.")] = 30,
+    transform: Annotated[
+        str, typer.Option(help="Path transform: all, collapse_repeats, first_occurrence.")
+    ] = "all",
+    drop: Annotated[
+        str | None, typer.Option(help="Channels left out unless alone, e.g. direct.")
+    ] = None,
+    max_touches: Annotated[
+        int | None, typer.Option(help="Keep only the last N touches of each journey.")
+    ] = None,
     config: Config = None,
     out: Out = None,
     quiet: Quiet = False,
 ) -> None:
-    """Credit each channel (or campaign) with conversions and revenue under rule-based models.
+    """Credit each channel (or campaign) with conversions and revenue under each model.
 
     Reads the journeys built by `omnimetrics journeys`.
     """
     from omnimetrics import journeys as jr
-    from omnimetrics.attribution import attribute
+    from omnimetrics.attribution import attribute, transform_touches
 
     settings = jr.JourneySettings(lookback_days=lookback_days)
     names = [m.strip() for m in models.split(",") if m.strip()]
     dims = [d.strip() for d in by.split(",") if d.strip()]
     with _warehouse(db, config, demo=False) as wh:
-        touches = jr.journey_touches(wh, settings)
+        dropped = [c.strip() for c in (drop or "").split(",") if c.strip()]
+        options = {"drop": dropped, "max_touches": max_touches}
+        touches = transform_touches(jr.journey_touches(wh, settings), transform, **options)
         orders = jr.conversions(wh, settings)
-        lost = jr.non_conversion_touches(wh, settings)
+        lost = transform_touches(
+            jr.non_conversion_touches(wh, settings), transform, key="person_id", **options
+        )
         table = attribute(touches, names, by=dims, orders=orders, non_converting=lost).to_pyarrow()
     show(table, f"Attribution by {by} ({lookback_days}-day lookback)", out=out, quiet=quiet)
 

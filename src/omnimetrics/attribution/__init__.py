@@ -7,5 +7,14 @@ expressions over journey touches, so they run where the data is.
 from omnimetrics.attribution import markov  # noqa: F401 - registers the Markov model
 from omnimetrics.attribution.registry import MODELS, AttributionModel, get_model, register
 from omnimetrics.attribution.rules import attribute
+from omnimetrics.attribution.transforms import TRANSFORMS, transform_touches
 
-__all__ = ["MODELS", "AttributionModel", "attribute", "get_model", "register"]
+__all__ = [
+    "MODELS",
+    "TRANSFORMS",
+    "AttributionModel",
+    "attribute",
+    "get_model",
+    "register",
+    "transform_touches",
+]
