@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +21,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).parent))
+from ingest import in_child
 
 SECRET = b"benchmark-secret-0123456789"
 
@@ -83,9 +85,7 @@ def main() -> None:
         wh = omnimetrics.connect(db, settings=Settings(secret=SECRET))
         loaded = wh.ingest("identities", path)
         wh.close()
-        done = subprocess.run([sys.executable, __file__, "--resolve", db], capture_output=True,
-                              text=True, check=True)  # fmt: skip
-        result = json.loads(done.stdout.strip().splitlines()[-1])
+        result = in_child(__file__, "--resolve", db)
         print(f"identity  links={loaded.accepted:>11,}  identifiers={result['identifiers']:>11,}  "
               f"persons={result['persons']:>10,}  kept out={result['excluded']}  "
               f"iterations={result['iterations']}  {result['seconds']:6.1f} s  "

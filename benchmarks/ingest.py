@@ -61,6 +61,13 @@ def touchpoints(rows: int, seed: int = 1) -> pa.Table:
     })  # fmt: skip
 
 
+def in_child(script: str, *args: str) -> dict:
+    """Run `script` with `args` in a fresh process (its own peak RSS); its last line is JSON."""
+    done = subprocess.run([sys.executable, script, *args], capture_output=True, text=True,
+                          check=True)  # fmt: skip
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def run_one(fmt: str, path: str, db: str) -> None:
     """Child process: ingest one file, print seconds and own peak RSS as JSON."""
     import omnimetrics
@@ -110,11 +117,7 @@ def main() -> None:
                 else:
                     pacsv.write_csv(table, path)
                 db = Path(tmp) / f"bench_{rows}_{fmt}.duckdb"
-                done = subprocess.run(
-                    [sys.executable, __file__, "--one", fmt, str(path), str(db)],
-                    capture_output=True, text=True, check=True,
-                )  # fmt: skip
-                result = json.loads(done.stdout.strip().splitlines()[-1])
+                result = in_child(__file__, "--one", fmt, str(path), str(db))
                 size_mb = path.stat().st_size / 1e6
                 print(f"ingest {fmt:8} rows={result['rows']:>11,}  file {size_mb:8,.0f} MB  "
                       f"{result['seconds']:7.1f} s  {result['rows'] / result['seconds']:>11,.0f} "

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ingest import touchpoints
+from ingest import in_child, touchpoints
 
 SECRET = b"benchmark-secret-0123456789"
 
@@ -60,8 +59,7 @@ def run(db: str) -> None:
         return result
 
     step("identity", wh.resolve_identities)
-    step("channels", wh.classify_channels)
-    step("sessions + events", lambda: jr.build_events(wh))
+    step("channels + sessions + events", lambda: jr.build_events(wh))
     paths = step("conversion paths", lambda: wh.materialize(jr.conversion_paths(wh)))
     step("path summary", lambda: jr.path_summary(wh).to_pyarrow())
     step("ropo", lambda: jr.ropo(wh).to_pyarrow())
@@ -93,9 +91,7 @@ def main() -> None:
         wh.ingest("touchpoints", folder / "touchpoints.parquet")
         wh.ingest("orders", folder / "orders.parquet")
         wh.close()
-        done = subprocess.run([sys.executable, __file__, "--run", db], capture_output=True,
-                              text=True, check=True)  # fmt: skip
-        result = json.loads(done.stdout.strip().splitlines()[-1])
+        result = in_child(__file__, "--run", db)
         peak = result.pop("peak_mb")
         paths = result.pop("paths")
         total = sum(result.values())

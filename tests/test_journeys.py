@@ -168,3 +168,25 @@ def test_promo_codes_exits_and_distributions(wh, tmp_path):
     assert [(r["touches"], r["orders"]) for r in lengths] == [(1, 2)]
     buckets = rows(jr.time_to_convert(wh))
     assert [(b["time_to_convert"], b["orders"]) for b in buckets] == [("< 1 hour", 2)]
+
+
+def test_match_rates_and_coverage_hand_computed(wh, tmp_path):
+    from omnimetrics.identity import match_rates
+
+    build(
+        wh, tmp_path,
+        # C1: web visit (paid search) + store order -> 2 channels; A: anonymous cookie only.
+        "t1,2026-03-01T10:00:00Z,visit,,C1,,google,cpc,,\n"
+        "t2,2026-03-01T11:00:00Z,visit,A,,,google,organic,,\n"
+        "t3,2026-03-02T10:00:00Z,email_open,,C2,,,,email,\n",
+        "S1,2026-03-02T10:00:00Z,store,20,EUR,C1,\n"
+        "S2,2026-03-02T10:00:00Z,store,20,EUR,,\n"  # anonymous store sale
+        "W1,2026-03-03T10:00:00Z,web,20,EUR,,L9\n",  # a loyalty card: identified
+    )  # fmt: skip
+    rates = match_rates(wh)
+    assert rates == {"orders": pytest.approx(2 / 3), "store_orders": pytest.approx(1 / 2)}
+    reach = jr.coverage(wh)
+    # Touchpoints of identified persons: t1 (C1), t3 (C2) of 3. Persons with a channel: C1
+    # (paid_search, store), A (organic_search), C2 (email), L9 (web) -> 1 of 4 on 2+ channels.
+    assert reach["touchpoints of identified persons"] == pytest.approx(2 / 3)
+    assert reach["persons seen on 2+ channels"] == pytest.approx(1 / 4)

@@ -41,6 +41,12 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no tabl
 Config = Annotated[
     Path | None, typer.Option("--config", help="Settings file (default ./omnimetrics.toml).")
 ]
+Identifier = Annotated[
+    str, typer.Argument(help="Any identifier of the person: email, phone, customer id...")
+]
+IdentifierType = Annotated[
+    str | None, typer.Option("--type", help="Its type, when ambiguous (email, phone...).")
+]
 Demo = Annotated[
     bool, typer.Option("--demo", help="Demo mode: simulated data, public pseudonymisation key.")
 ]
@@ -407,10 +413,8 @@ def attribution(
 
 @app.command()
 def timeline(
-    identifier: Annotated[str, typer.Argument(help="Any identifier: email, phone, customer id...")],
-    identifier_type: Annotated[
-        str | None, typer.Option("--type", help="Its type, when ambiguous (email, phone...).")
-    ] = None,
+    identifier: Identifier,
+    identifier_type: IdentifierType = None,
     db: Db = DEFAULT_PATH,
     config: Config = None,
     out: Out = None,
@@ -428,10 +432,8 @@ def timeline(
 
 @app.command()
 def erase(
-    identifier: Annotated[str, typer.Argument(help="Any identifier of the person to erase.")],
-    identifier_type: Annotated[
-        str | None, typer.Option("--type", help="Its type, when ambiguous (email, phone...).")
-    ] = None,
+    identifier: Identifier,
+    identifier_type: IdentifierType = None,
     db: Db = DEFAULT_PATH,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     config: Config = None,
