@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omnimetrics.attribution import MODELS, attribute, get_model, register
-from omnimetrics.attribution.rules import NO_TOUCH, touch_credits
+from omnimetrics.attribution import MODELS, NO_TOUCH, attribute, get_model, register
+from omnimetrics.attribution.rules import touch_credits
 from omnimetrics.errors import ConfigError, UnknownNameError
 
 ORDER_AT = datetime(2026, 3, 10, tzinfo=UTC)
@@ -52,6 +52,10 @@ EXPECTED = {
         "direct": 1 / 1.75 + 1 / (1 + 2 ** (-1 / 7)) + 1,
         "paid_search": 2 ** (-1 / 7) / (1 + 2 ** (-1 / 7)),
     },
+    # every last touch is at the order's time: same session
+    "same_touch": {"direct": 3},
+    # orders each channel took part in (not additive: 6 credits for 3 orders)
+    "participation": {"display": 1, "email": 1, "direct": 3, "paid_search": 1},
 }
 
 
@@ -64,6 +68,46 @@ def test_hand_computed_credits(model):
 
 
 RULE_MODELS = sorted(name for name, model in MODELS.items() if model.weigh is not None)
+
+
+def test_same_touch_needs_the_order_session_and_reports_the_rest():
+    # O1's last touch is 2 hours before its order: no same-session touch, kept under NO_TOUCH.
+    late = [("O1", "email", 1 / 12, 80.0), ("O2", "store", 0, 20.0), ("O2", "store", 0, 20.0)]
+    rows = attribute(touches(late), ["same_touch"]).to_pyarrow().to_pylist()
+    by = {r["channel"]: r for r in rows}
+    assert by[NO_TOUCH]["conversions"] == 1 and by[NO_TOUCH]["revenue"] == 80.0
+    # Two store touches at the same instant (a tie): the one ordered last gets it all.
+    assert by["store"]["conversions"] == 1 and by["store"]["share"] == 0.5
+
+
+def test_participation_is_flagged_as_not_additive():
+    rows = attribute(touches(), ["participation", "linear"]).to_pyarrow().to_pylist()
+    participation = [r for r in rows if r["model"] == "participation"]
+    assert all(not r["additive"] for r in participation)
+    assert all(r["additive"] for r in rows if r["model"] == "linear")
+    assert sum(r["conversions"] for r in participation) == 6  # 3 orders
+    assert {r["channel"]: r["share"] for r in participation}["direct"] == 1.0
+    assert {r["channel"]: r["revenue"] for r in participation}["display"] == 100.0
+
+
+def test_path_table_touches_carry_their_conversions():
+    import pyarrow as pa
+
+    from omnimetrics.attribution import PathTable
+
+    paths = PathTable.from_arrow(pa.table({
+        "path": [["display", "direct"], ["direct"], [], ["display"]],
+        "conversions": [3.0, 2.0, 1.0, 0.0], "nulls": [1.0, 5.0, 0.0, 4.0],
+        "value": [300.0, 40.0, 9.0, 0.0],
+    }))  # fmt: skip
+    rows = attribute(paths, ["position_based", "participation"]).to_pyarrow().to_pylist()
+    got = {(r["model"], r["channel"]): (r["conversions"], r["revenue"]) for r in rows}
+    assert got[("position_based", "display")] == pytest.approx((1.5, 150.0))
+    assert got[("position_based", "direct")] == pytest.approx((3.5, 190.0))
+    assert got[("position_based", NO_TOUCH)] == pytest.approx((1.0, 9.0))
+    assert got[("participation", "direct")] == pytest.approx((5.0, 340.0))
+    with pytest.raises(ConfigError, match="time of every touch"):
+        attribute(paths, ["time_decay"])
 
 
 def test_every_registered_rule_model_is_checked_by_hand():
@@ -101,10 +145,20 @@ def test_credits_sum_to_one_per_order_and_conserve_revenue(rows):
         data.append((order_id, channel, days, revenue[order_id]))
     table = touches(data)
     for model in RULE_MODELS:
+        spec = get_model(model)
         credited = touch_credits(table, model).to_pyarrow().to_pandas()
         assert (credited.credit >= -1e-12).all(), model
-        per_order = credited.groupby("order_id").credit.sum()
-        assert per_order.to_numpy() == pytest.approx(1.0), model
+        per_order = credited.groupby("order_id").credit.sum().to_numpy()
+        if not spec.additive:
+            assert (credited.credit == 1.0).all(), model
+            continue
+        if spec.abstains:  # all or nothing per order; what is left is reported, not lost
+            assert all(c == pytest.approx(1.0) or c == 0.0 for c in per_order), model
+            rows = attribute(table, [model]).to_pyarrow().to_pylist()
+            assert sum(r["conversions"] for r in rows) == pytest.approx(len(per_order)), model
+            assert sum(r["revenue"] for r in rows) == pytest.approx(sum(revenue.values())), model
+            continue
+        assert per_order == pytest.approx(1.0), model
         assert credited.attributed_revenue.sum() == pytest.approx(sum(revenue.values())), model
 
 

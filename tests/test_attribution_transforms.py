@@ -32,6 +32,8 @@ PATHS = {"o1": "a > a > b > a", "o2": "direct > email > direct", "o3": "direct >
     ("all", (), None, PATHS),
     ("collapse_repeats", (), None, {"o1": "a > b > a", "o2": "direct > email > direct", "o3": "direct"}),
     ("first_occurrence", (), None, {"o1": "a > b", "o2": "direct > email", "o3": "direct"}),
+    ("counts_per_channel", (), None,
+     {"o1": "a (3) > b (1)", "o2": "direct (2) > email (1)", "o3": "direct (2)"}),
     ("all", ("direct",), None, {"o1": "a > a > b > a", "o2": "email", "o3": "direct > direct"}),
     ("collapse_repeats", ("direct",), 2, {"o1": "b > a", "o2": "email", "o3": "direct"}),
 ])  # fmt: skip
@@ -45,3 +47,20 @@ def test_bad_transforms_are_explained():
         transform_touches(journeys(PATHS), "collapse")
     with pytest.raises(ConfigError, match="at least 1"):
         transform_touches(journeys(PATHS), max_touches=0)
+
+
+def test_path_tables_take_the_same_transforms():
+    import pyarrow as pa
+
+    from omnimetrics.attribution import PathTable
+    from omnimetrics.attribution.transforms import transform_paths
+
+    table = PathTable.from_arrow(pa.table({
+        "path": pa.array([["a", "a", "b", "a"], [], ["direct", "email", "direct"]],
+                         pa.list_(pa.string())),
+        "conversions": [1.0, 2.0, 0.0], "nulls": [0.0, 0.0, 5.0], "value": [9.0, 4.0, 0.0],
+    }))  # fmt: skip
+    collapsed = transform_paths(table, "collapse_repeats", drop=["direct"])
+    assert collapsed.to_arrow().column("path").to_pylist() == ["a > b > a", "", "email"]
+    assert collapsed.conversions.tolist() == [1, 2, 0] and collapsed.value.tolist() == [9, 4, 0]
+    assert transform_paths(table) is table

@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -368,16 +369,23 @@ def journeys(
     show(delays, "Time from first touch to order", quiet=quiet)
 
 
+PATHS_PANEL = "Ready-made path table (instead of the warehouse)"
+OUTPUT_PANEL = "More outputs"
+
+
 @app.command()
 def attribution(
     db: Db = DEFAULT_PATH,
     models: Annotated[
         str, typer.Option(help="Comma-separated model names (see docs/attribution.md).")
-    ] = "first_touch,last_touch,last_non_direct,linear,position_based,time_decay,markov",
+    ] = "first_touch,last_touch,last_non_direct,linear,position_based,time_decay,markov,shapley",
     by: Annotated[str, typer.Option(help="channel, campaign, or channel,campaign.")] = "channel",
     lookback_days: Annotated[int, typer.Option(help="Days of touches before an order.")] = 30,
     transform: Annotated[
-        str, typer.Option(help="Path transform: all, collapse_repeats, first_occurrence.")
+        str,
+        typer.Option(
+            help="Path transform: all, collapse_repeats, first_occurrence, counts_per_channel."
+        ),
     ] = "all",
     drop: Annotated[
         str | None, typer.Option(help="Channels left out unless alone, e.g. direct.")
@@ -385,30 +393,168 @@ def attribution(
     max_touches: Annotated[
         int | None, typer.Option(help="Keep only the last N touches of each journey.")
     ] = None,
+    since: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Orders from this day.")
+    ] = None,
+    until: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Orders up to this day.")
+    ] = None,
+    sales_channel: Annotated[
+        str | None, typer.Option(help="Only orders of these sales channels, e.g. store,web.")
+    ] = None,
+    intervals: Annotated[
+        int, typer.Option(help="Bootstrap replicates for 95% intervals (0: none).")
+    ] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap and of sampling.")] = 0,
+    paths: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV/Parquet/JSONL: path, conversions, nulls, value.", rich_help_panel=PATHS_PANEL
+        ),
+    ] = None,
+    path_column: Annotated[str, typer.Option(rich_help_panel=PATHS_PANEL)] = "path",
+    conversions_column: Annotated[str, typer.Option(rich_help_panel=PATHS_PANEL)] = "conversions",
+    nulls_column: Annotated[str, typer.Option(rich_help_panel=PATHS_PANEL)] = "nulls",
+    value_column: Annotated[str, typer.Option(rich_help_panel=PATHS_PANEL)] = "value",
+    separator: Annotated[
+        str, typer.Option(help="Between the steps of a path.", rich_help_panel=PATHS_PANEL)
+    ] = ">",
+    spend: Annotated[
+        bool,
+        typer.Option(
+            "--spend",
+            help="Add spend, cost per conversion, CAC and ROAS.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ] = False,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare",
+            help="Compare the models: disagreement, agreement, roles.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ] = False,
+    transitions: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the first Markov model's transition matrix to FILE.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ] = None,
     config: Config = None,
     out: Out = None,
     quiet: Quiet = False,
 ) -> None:
     """Credit each channel (or campaign) with conversions and revenue under each model.
 
-    Reads the journeys built by `omnimetrics journeys`.
+    Reads the journeys built by `omnimetrics journeys`, or a path table with --paths.
     """
+    from omnimetrics import attribution as at
+
+    names = _names(models)
+    dims = _names(by)
+    options = {"drop": _names(drop), "max_touches": max_touches}
+    markov = next((n for n in names if n.startswith("markov")), None)
+    if paths is not None:
+        table = at.read_paths(
+            paths,
+            path=path_column,
+            conversions=conversions_column,
+            nulls=nulls_column,
+            value=value_column,
+            separator=separator,
+        )
+        table = at.transform_paths(table, transform, **options)
+        result = at.attribute(table, names, intervals=intervals, seed=seed).to_pyarrow()
+        show(result, f"Attribution of {paths.name}", out=out, quiet=quiet)
+        if transitions is not None:
+            _write_transitions(table, markov, transitions, quiet)
+        if compare:
+            _show_comparison(result, "channel", quiet)
+        return
     from omnimetrics import journeys as jr
-    from omnimetrics.attribution import attribute, transform_touches
 
     settings = jr.JourneySettings(lookback_days=lookback_days)
-    names = [m.strip() for m in models.split(",") if m.strip()]
-    dims = [d.strip() for d in by.split(",") if d.strip()]
+    segment = {"since": since, "until": until, "sales_channels": _names(sales_channel)}
     with _warehouse(db, config, demo=False) as wh:
-        dropped = [c.strip() for c in (drop or "").split(",") if c.strip()]
-        options = {"drop": dropped, "max_touches": max_touches}
-        touches = transform_touches(jr.journey_touches(wh, settings), transform, **options)
-        orders = jr.conversions(wh, settings)
-        lost = transform_touches(
+        touches = at.transform_touches(
+            at.select_orders(jr.journey_touches(wh, settings), **segment), transform, **options
+        )
+        orders = at.select_orders(jr.conversions(wh, settings), **segment)
+        lost = at.transform_touches(
             jr.non_conversion_touches(wh, settings), transform, key="person_id", **options
         )
-        table = attribute(touches, names, by=dims, orders=orders, non_converting=lost).to_pyarrow()
-    show(table, f"Attribution by {by} ({lookback_days}-day lookback)", out=out, quiet=quiet)
+        credit = at.attribute(touches, names, by=dims, orders=orders, non_converting=lost,
+                              intervals=intervals, seed=seed)  # fmt: skip
+        if spend:
+            first = touches.filter(touches.first_order)
+            acquisitions = at.attribute(first, names, by=dims, non_converting=lost, seed=seed)
+            spent = at.spend_by(wh.table("spend"), dims, since=since, until=until)
+            credit = at.with_spend(credit, spent, by=dims, acquisitions=acquisitions)
+        result = credit.to_pyarrow()
+        show(result, f"Attribution by {by} ({lookback_days}-day lookback)", out=out, quiet=quiet)
+        if transitions is not None:
+            table = at.PathTable.from_arrow(at.journey_paths(touches, lost, by=dims).to_pyarrow())
+            _write_transitions(table, markov, transitions, quiet)
+        if compare:
+            _show_comparison(result, dims[0], quiet)
+            show(at.journey_roles(touches, dims[0]).to_pyarrow(), "Who opens and who closes",
+                 quiet=quiet)  # fmt: skip
+
+
+def _names(text: str | None) -> list[str]:
+    """A comma-separated option as a list of names."""
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
+
+
+def _write_transitions(table: Any, markov: str | None, path: Path, quiet: bool) -> None:
+    from omnimetrics.attribution import get_model
+
+    if markov is None:
+        raise OmnimetricsError("--transitions needs a Markov model in --models (e.g. markov).")
+    model = get_model(markov).learner().fit(table)
+    write_table(pa.Table.from_pandas(model.transitions(), preserve_index=False), path)
+    if not quiet:
+        console.print(f"[dim]{markov} transition matrix written to {path}[/dim]")
+
+
+def _show_comparison(result: pa.Table, by: str, quiet: bool) -> None:
+    from omnimetrics.attribution import compare_models
+
+    comparison = compare_models(result.to_pandas(), by=by)
+    show(pa.Table.from_pandas(comparison.shares, preserve_index=False),
+         f"Share of credit by {by} and model", quiet=quiet)  # fmt: skip
+    show(pa.Table.from_pandas(comparison.agreement, preserve_index=False),
+         "Agreement between models (rank correlation)", quiet=quiet)  # fmt: skip
+    if not quiet:
+        for line in comparison.summary():
+            console.print(f"- {line}")
+
+
+@app.command()
+def influence(
+    db: Db = DEFAULT_PATH,
+    model: Annotated[str, typer.Option(help="A rule-based model.")] = "linear",
+    by: Annotated[str, typer.Option(help="channel or campaign.")] = "channel",
+    lookback_days: Annotated[int, typer.Option(help="Days of touches before an order.")] = 30,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Cross-channel influence: credit each touch channel earns on sales made in each sales
+    channel (online touchpoints behind store sales, and the reverse)."""
+    from omnimetrics import attribution as at
+    from omnimetrics import journeys as jr
+
+    settings = jr.JourneySettings(lookback_days=lookback_days)
+    with _warehouse(db, config, demo=False) as wh:
+        table = at.cross_channel_influence(jr.journey_touches(wh, settings), model, by)
+        result = table.to_pyarrow()
+    show(result, f"Credit by sales channel and {by} ({model})", out=out, quiet=quiet)
+    summary = at.influence_summary(result.to_pandas())
+    show(pa.Table.from_pandas(summary, preserve_index=False), "Online and offline influence",
+         quiet=quiet)  # fmt: skip
 
 
 @app.command()

@@ -118,7 +118,8 @@ def build_events(wh: Warehouse, settings: JourneySettings | None = None) -> ir.T
 
 def conversions(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
     """Orders with their person (orders without any identifier have none), less cancelled ones
-    and, under a consent purpose, those of persons who refused it."""
+    and, under a consent purpose, those of persons who refused it; `first_order` is true for a
+    person's first order in the warehouse (unknown without a person)."""
     settings = settings or JourneySettings()
     orders = wh.table("orders")
     orders = orders.filter(orders.status.isnull() | (orders.status != "cancelled"))
@@ -126,7 +127,10 @@ def conversions(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Ta
     if settings.consent_purpose:
         allowed = consenting_persons(wh, settings.consent_purpose).person_id
         orders = orders.filter(orders.person_id.isnull() | orders.person_id.isin(allowed))
-    return orders
+    rank = ibis.row_number().over(ibis.window(group_by="person_id",
+                                              order_by=["timestamp", "order_id"]))  # fmt: skip
+    return orders.mutate(first_order=ibis.cases((orders.person_id.isnull(), ibis.null("boolean")),
+                                                 else_=rank == 0))  # fmt: skip
 
 
 def journey_touches(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
@@ -146,7 +150,7 @@ def journey_touches(wh: Warehouse, settings: JourneySettings | None = None) -> i
     if settings.since_previous_conversion:
         window_start = ibis.greatest(window_start, orders.previous_order_at.fill_null(window_start))
     orders = orders.mutate(window_start=window_start).select(
-        "order_id", "person_id", "window_start", "revenue", "sales_channel",
+        "order_id", "person_id", "window_start", "revenue", "sales_channel", "first_order",
         order_at=orders.timestamp,
     )  # fmt: skip
     joined = orders.join(
@@ -158,8 +162,8 @@ def journey_touches(wh: Warehouse, settings: JourneySettings | None = None) -> i
         ],
     ).select(
         orders.order_id, orders.person_id, orders.order_at, orders.revenue, orders.sales_channel,
-        touch_at=touches.timestamp, channel=touches.channel, campaign=touches.campaign,
-        event_id=touches.event_id,
+        orders.first_order, touch_at=touches.timestamp, channel=touches.channel,
+        campaign=touches.campaign, event_id=touches.event_id,
     )  # fmt: skip
     promo = promo_touches(wh, settings)
     if promo is not None:
@@ -179,7 +183,8 @@ def promo_touches(wh: Warehouse, settings: JourneySettings | None = None) -> ir.
     matched = used.join(codes, used.promo_code.upper() == codes.code.upper())
     return matched.select(
         order_id=used.order_id, person_id=used.person_id, order_at=used.timestamp,
-        revenue=used.revenue, sales_channel=used.sales_channel, touch_at=used.timestamp,
+        revenue=used.revenue, sales_channel=used.sales_channel, first_order=used.first_order,
+        touch_at=used.timestamp,
         channel=codes.channel, campaign=codes.campaign,
         event_id=ibis.literal("promo:").concat(used.order_id),
     )  # fmt: skip

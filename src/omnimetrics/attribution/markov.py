@@ -1,133 +1,159 @@
-"""Markov chain attribution (first order): removal effects solved exactly on the absorbing chain.
+"""Markov chain attribution of order 1 to 4: removal effects solved exactly on the absorbing chain.
 
-States: `(start)`, one per channel, and the absorbing `(conversion)` and `(null)`. Transition
-counts come from the engine (converting and non-converting journeys); only the small matrix
-reaches numpy. With Q the transient-to-transient block and r the transient-to-conversion column,
-the probability of converting from each transient state is x = (I - Q)^-1 r, so
-P(conversion) = x[start]. Removing channel c sends every transition into c to `(null)`;
+States: `(start)`, the absorbing `(conversion)` and `(null)`, and the touches: in a chain of order
+k a state is the last k labels of the path so far (fewer at the start of a path). Transition
+counts are taken from a path table (converting and non-converting journeys). With Q the
+transient-to-transient block and r the transient-to-conversion column, the probability of
+converting from each transient state is x = (I - Q)^-1 r, so P(conversion) = x[start]. Removing
+channel c removes every state that contains c (its inflow is lost, i.e. goes to `(null)`);
 removal effect RE_c = 1 - P_without_c / P; credit_c = RE_c / sum(RE) (Anderl et al., 2016,
 "Mapping the customer journey: Lessons learned from graph-based online attribution modeling").
+The linear systems are sparse and solved with a sparse LU, never by random walks.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import ibis
-import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
+from omnimetrics.attribution.paths import PathTable
 from omnimetrics.attribution.registry import register_data_driven
-from omnimetrics.errors import NotFittedError
+from omnimetrics.errors import ConfigError, NotFittedError
 
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
-register_data_driven("markov", "First-order Markov chain: credit by removal effect.")
+ORDERS = (1, 2, 3, 4)
+
+for _order in ORDERS:
+    register_data_driven(
+        "markov" if _order == 1 else f"markov_{_order}",
+        f"Markov chain of order {_order}: credit by removal effect.",
+        lambda order=_order: MarkovAttribution(order=order),
+    )
 
 
-def markov_attribution(
-    converting: ir.Table, non_converting: ir.Table, *, by: str = "channel"
-) -> ir.Table:
-    """Tidy table like `attribute`: model, <by>, conversions, revenue, share.
+def chain_counts(paths: PathTable, order: int = 1) -> tuple[np.ndarray, sp.csr_matrix]:
+    """Transition counts of the order-k chain of a path table.
 
-    Conversions and revenue of the converting journeys are shared in proportion to the removal
-    effects of the states (channels, or campaigns with by="campaign").
+    Returns (states, counts): states[i] is the i-th touch state as a row of k label codes (-1 =
+    empty slot, oldest first); matrix index 0 is `(start)`, 1..m the touch states, m+1
+    `(conversion)`, m+2 `(null)`.
     """
-    conv = converting.select("order_id", "position", "revenue", channel=converting[by])
-    non = non_converting.select("person_id", "position", channel=non_converting[by])
-    model = MarkovAttribution().fit(transition_counts(conv, non).to_pyarrow().to_pandas())
-    totals = conv.group_by("order_id").agg(revenue=conv.revenue.max())
-    orders = int(totals.count().execute())
-    revenue = float(totals.revenue.sum().execute() or 0.0)
-    shares = model.credits()
-    return ibis.memtable({
-        "model": ["markov"] * len(shares), by: list(shares),
-        "conversions": [s * orders for s in shares.values()],
-        "revenue": [s * revenue for s in shares.values()],
-        "share": list(shares.values()),
-    })  # fmt: skip
+    paths = paths.touched
+    base = len(paths.labels) + 1
+    if base**order >= 2**62:
+        raise ConfigError(
+            f"A Markov chain of order {order} over {base - 1} labels has too many states; "
+            "lower the order or attribute by channel rather than campaign."
+        )
+    position = paths.position_of_touch
+    current = (paths.codes + 1).astype(np.int64)
+    state = current.copy()
+    for lag in range(1, order):
+        shifted = np.zeros_like(current)
+        shifted[lag:] = current[:-lag]
+        shifted[position < lag] = 0
+        state = state * base + shifted
+    unique, index = np.unique(state, return_inverse=True)
+    m = len(unique)
+    touch_state = index.astype(np.int64) + 1
+    previous = np.empty_like(touch_state)
+    previous[1:] = touch_state[:-1]
+    previous[position == 0] = 0
+    journeys = (paths.conversions + paths.nulls)[paths.path_of_touch]
+    last = touch_state[paths.offsets[1:] - 1]
+    rows = np.concatenate([previous, last, last])
+    cols = np.concatenate([touch_state, np.full(len(last), m + 1), np.full(len(last), m + 2)])
+    weights = np.concatenate([journeys, paths.conversions, paths.nulls])
+    counts = sp.coo_matrix((weights, (rows, cols)), shape=(m + 3, m + 3)).tocsr()
+    counts.sum_duplicates()
+    counts.eliminate_zeros()
+    slots = np.stack([(unique // base**j) % base - 1 for j in range(order)], axis=1)
+    return slots, counts
 
 
-def transition_counts(converting: ir.Table, non_converting: ir.Table) -> ir.Table:
-    """Counts of state-to-state moves: from_state, to_state, transitions.
+def transition_probabilities(counts: sp.csr_matrix) -> sp.csr_matrix:
+    """Row-normalised counts. `(conversion)` and `(null)` absorb; a state never left (only
+    `(start)` of an empty table) goes to `(null)`."""
+    totals = np.asarray(counts.sum(axis=1)).ravel()
+    scale = np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0)
+    n = counts.shape[0]
+    stuck = np.flatnonzero(totals == 0)
+    sink = np.where(stuck == n - 2, n - 2, n - 1)
+    absorb = sp.coo_matrix((np.ones(len(stuck)), (stuck, sink)), shape=counts.shape)
+    return (sp.diags(scale) @ counts + absorb).tocsr()
 
-    converting: (order_id, position, channel); non_converting: (person_id, position, channel).
+
+def conversion_probability(matrix: sp.csr_matrix, keep: np.ndarray | None = None) -> float:
+    """P(reaching `(conversion)` from `(start)`, index 0) through the transient states kept.
+
+    matrix: (m+3)x(m+3) transition probabilities laid out as in `chain_counts`; keep: boolean
+    mask over the m+1 transient states (start first), False for removed states.
     """
-
-    def moves(touches: ir.Table, key: str, end: str) -> ir.Table:
-        journey = ibis.window(group_by=key, order_by="position")
-        steps = touches.mutate(
-            from_state=ibis.coalesce(touches.channel.lag().over(journey), ibis.literal(START)),
-            last=touches.position == touches.position.max().over(ibis.window(group_by=key)),
-        )
-        inner = steps.select(from_state="from_state", to_state=steps.channel)
-        final = steps.filter(steps.last).select(
-            from_state=steps.channel, to_state=ibis.literal(end)
-        )
-        return ibis.union(inner, final)
-
-    all_moves = ibis.union(
-        moves(converting.select(key=converting.order_id, position="position", channel="channel"),
-              "key", CONVERSION),
-        moves(non_converting.select(key=non_converting.person_id, position="position",
-                                    channel="channel"), "key", NULL),
-    )  # fmt: skip
-    return all_moves.group_by(["from_state", "to_state"]).agg(transitions=all_moves.count())
+    transient = matrix.shape[0] - 2
+    keep = np.ones(transient, bool) if keep is None else keep
+    kept = np.flatnonzero(keep)
+    q = matrix[kept][:, kept]
+    r = matrix[kept, transient].toarray().ravel()
+    system = (sp.identity(len(kept), format="csc") - q.tocsc()).tocsc()
+    x = spla.spsolve(system, r) if len(kept) > 1 else r / system.toarray().ravel()
+    return float(np.atleast_1d(x)[0])
 
 
-def conversion_probability(states: list[str], matrix: np.ndarray) -> float:
-    """P(reaching (conversion) from (start)) for a row-stochastic matrix over `states`."""
-    transient = [i for i, s in enumerate(states) if s not in (CONVERSION, NULL)]
-    q = matrix[np.ix_(transient, transient)]
-    r = matrix[transient, states.index(CONVERSION)]
-    x = np.linalg.solve(np.eye(len(transient)) - q, r)
-    return float(x[transient.index(states.index(START))])
-
-
-def removal_effects(states: list[str], matrix: np.ndarray) -> dict[str, float]:
-    """Removal effect of every channel state (1 - P without it / P)."""
-    base = conversion_probability(states, matrix)
-    effects = {}
-    for index, state in enumerate(states):
-        if state in (START, CONVERSION, NULL):
-            continue
-        removed = matrix.copy()
-        into = removed[:, index].copy()
-        removed[:, index] = 0.0
-        removed[:, states.index(NULL)] += into
-        removed[index, :] = 0.0
-        removed[index, states.index(NULL)] = 1.0
-        effects[state] = 1.0 - conversion_probability(states, removed) / base if base else 0.0
+def removal_effects(slots: np.ndarray, matrix: sp.csr_matrix, labels: int) -> np.ndarray:
+    """Removal effect of every label code 0..labels-1 (1 - P without it / P)."""
+    base = conversion_probability(matrix)
+    effects = np.zeros(labels)
+    if base <= 0:
+        return effects
+    for code in np.unique(slots[slots >= 0]):
+        keep = np.concatenate([[True], ~(slots == code).any(axis=1)])
+        effects[code] = 1.0 - conversion_probability(matrix, keep) / base
     return effects
 
 
-@dataclass
 class MarkovAttribution:
-    """First-order Markov attribution, scikit-learn style: fit(counts) then credits()."""
+    """Markov attribution of order k, scikit-learn style: fit(path table) then credits()."""
 
-    def fit(self, counts: pd.DataFrame) -> MarkovAttribution:
-        """counts: from_state, to_state, transitions (from `transition_counts`)."""
-        states = sorted(set(counts.from_state) | set(counts.to_state) - {START, CONVERSION, NULL})
-        states = [START, *[s for s in states if s not in (START, CONVERSION, NULL)], CONVERSION,
-                  NULL]  # fmt: skip
-        index = {s: i for i, s in enumerate(states)}
-        matrix = np.zeros((len(states), len(states)))
-        rows = counts.from_state.map(index).to_numpy()
-        cols = counts.to_state.map(index).to_numpy()
-        np.add.at(matrix, (rows, cols), counts.transitions.to_numpy(dtype=float))
-        for absorbing in (CONVERSION, NULL):
-            matrix[index[absorbing], index[absorbing]] = 1.0
-        totals = matrix.sum(axis=1, keepdims=True)
-        self.states_ = states
-        self.transition_matrix_ = np.divide(matrix, totals, out=np.zeros_like(matrix),
-                                            where=totals > 0)  # fmt: skip
-        self.conversion_probability_ = conversion_probability(states, self.transition_matrix_)
-        self.removal_effects_ = removal_effects(states, self.transition_matrix_)
+    def __init__(self, order: int = 1) -> None:
+        if order not in ORDERS:
+            raise ConfigError(f"The Markov order must be one of {list(ORDERS)}; got {order!r}.")
+        self.order = order
+
+    def fit(self, paths: PathTable) -> MarkovAttribution:
+        slots, counts = chain_counts(paths, self.order)
+        self.labels_ = paths.labels
+        self.states_ = slots
+        self.transition_counts_ = counts
+        self.transition_matrix_ = transition_probabilities(counts)
+        self.conversion_probability_ = conversion_probability(self.transition_matrix_)
+        effects = removal_effects(slots, self.transition_matrix_, len(paths.labels))
+        self.removal_effects_ = dict(zip(paths.labels, effects.tolist(), strict=True))
         return self
 
-    def credits(self) -> dict[str, float]:
-        """Share of conversions credited to each channel (removal effects normalised)."""
+    def _check(self) -> None:
         if not hasattr(self, "removal_effects_"):
-            raise NotFittedError("MarkovAttribution is not fitted: call fit(counts) first.")
+            raise NotFittedError("MarkovAttribution is not fitted: call fit(paths) first.")
+
+    def credits(self) -> dict[str, float]:
+        """Share of conversions credited to each label (removal effects normalised)."""
+        self._check()
         total = sum(self.removal_effects_.values())
-        return {c: (e / total if total else 0.0) for c, e in self.removal_effects_.items()}
+        return {c: (e / total if total > 0 else 0.0) for c, e in self.removal_effects_.items()}
+
+    def state_names(self) -> list[str]:
+        """Names of the matrix rows: (start), touch states ("a > b"), (conversion), (null)."""
+        self._check()
+        touch = [" > ".join(self.labels_[c] for c in row if c >= 0) for row in self.states_]
+        return [START, *touch, CONVERSION, NULL]
+
+    def transitions(self) -> pd.DataFrame:
+        """The transition matrix as a tidy table: from_state, to_state, transitions, probability."""
+        names = np.array(self.state_names(), dtype=object)
+        counts = self.transition_counts_.tocoo()
+        probabilities = self.transition_matrix_.tocsr()[counts.row, counts.col]
+        return pd.DataFrame({
+            "from_state": names[counts.row], "to_state": names[counts.col],
+            "transitions": counts.data, "probability": np.asarray(probabilities).ravel(),
+        }).sort_values(["from_state", "to_state"], ignore_index=True)  # fmt: skip

@@ -9,12 +9,13 @@ Formulas (docs/attribution.md):
   two touches get 50/50; one touch 100%. J-shaped (20/20/60) and inverse J (60/20/20) are the
   same rule with other shares; with two touches the first/last shares are rescaled to sum to 1.
 - time decay: weight 2^(-days before the order / half-life), half-life 7 days, normalised.
-Every model's credits sum to 1 per order and revenue is conserved (property-tested).
+- same touch: all credit to the last touch when it is within 30 minutes of the order (the
+  session in which the order was placed); otherwise the order has no attributable touch.
+- participation: every channel present gets full credit (does not sum to the conversions).
+Every additive model's credits sum to 1 per order and revenue is conserved (property-tested).
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -23,8 +24,8 @@ import ibis.expr.types as ir
 from omnimetrics.attribution.registry import get_model, register
 from omnimetrics.errors import ConfigError
 
-NO_TOUCH = "(no attributable touch)"
 DIRECT = "direct"
+SAME_TOUCH_MINUTES = 30
 
 
 def _order_window() -> ibis.expr.builders.LegacyWindowBuilder:
@@ -81,72 +82,48 @@ def inverse_j(t: ir.Table) -> ir.FloatingValue:
     return _position_weights(t, 0.6, 0.2)
 
 
-@register("time_decay", "Weight halves every 7 days before the order.")
+@register("time_decay", "Weight halves every 7 days before the order.", needs_times=True)
 def time_decay(t: ir.Table) -> ir.FloatingValue:
     return ibis.literal(0.5).pow(t.days_before / 7.0)
 
 
+@register("same_touch", "All credit to the touch of the session in which the order was placed "
+          "(the last touch, if it is at most 30 minutes before the order).", needs_times=True,
+          abstains=True)  # fmt: skip
+def same_touch(t: ir.Table) -> ir.FloatingValue:
+    within = t.days_before * 86_400.0 <= SAME_TOUCH_MINUTES * 60.0
+    return ibis.cases(((t.position == t.touches) & within, 1.0), else_=0.0)
+
+
+@register("participation", "Full credit to every channel present in the journey: credits do "
+          "not sum to the conversions.", additive=False)  # fmt: skip
+def participation(t: ir.Table) -> ir.FloatingValue:
+    return ibis.literal(1.0)
+
+
 def touch_credits(touches: ir.Table, model: str) -> ir.Table:
-    """Each touch with its share of its order (`credit`, summing to 1 per order) and revenue."""
-    order = _order_window()
-    prepared = touches.mutate(
-        touches=touches.position.max().over(order),
-        days_before=touches.order_at.delta(touches.touch_at, unit="second") / 86_400.0,
-    )
-    weigh = get_model(model).weigh
-    if weigh is None:
+    """Each touch with its share of its order (`credit`: summing to 1 per order, or 0 for an
+    order the model does not credit; raw for a non-additive model), its `attributed_revenue`,
+    and `unit`: the conversions its order stands for (1; a path's conversions for the touches
+    of a path table)."""
+    spec = get_model(model)
+    if spec.weigh is None:
         raise ConfigError(f"{model!r} is data-driven: it credits channels, not single touches.")
-    weighed = prepared.mutate(_w=weigh(prepared).cast(dt.float64))
-    credited = weighed.mutate(credit=weighed._w / weighed._w.sum().over(order))
-    return credited.mutate(attributed_revenue=credited.credit * credited.revenue).drop("_w")
-
-
-def attribute(
-    touches: ir.Table,
-    models: Sequence[str] = ("last_touch",),
-    *,
-    by: Sequence[str] = ("channel",),
-    orders: ir.Table | None = None,
-    non_converting: ir.Table | None = None,
-) -> ir.Table:
-    """Tidy attribution table: model, [by...], conversions, revenue, share.
-
-    touches: journey touches (order_id, position, channel, campaign, touch_at, order_at,
-    revenue), e.g. `journeys.journey_touches(wh)`. orders: when given (order_id, revenue), orders
-    without any touch are reported under NO_TOUCH instead of disappearing. non_converting:
-    touches of journeys that did not convert (person_id, position, channel, campaign), needed by
-    the data-driven models (`journeys.non_conversion_touches(wh)`).
-    """
-    parts = []
-    for model in models:
-        if get_model(model).weigh is None:
-            if non_converting is None or len(by) != 1:
-                raise ConfigError(
-                    f"{model!r} needs the non-converting journeys (non_converting=...) and one "
-                    "dimension to credit (by channel or by campaign)."
-                )
-            from omnimetrics.attribution.markov import markov_attribution
-
-            parts.append(markov_attribution(touches, non_converting, by=by[0]))
-            continue
-        credited = touch_credits(touches, model)
-        grouped = credited.group_by(list(by)).agg(
-            conversions=credited.credit.sum(), revenue=credited.attributed_revenue.sum()
-        )
-        if orders is not None:
-            lonely = orders.anti_join(touches, "order_id")
-            none = lonely.aggregate(
-                conversions=lonely.count().cast(dt.float64), revenue=lonely.revenue.sum()
-            ).mutate(**{column: ibis.literal(NO_TOUCH) for column in by})
-            grouped = ibis.union(grouped, none.select(*by, "conversions", "revenue"))
-        grouped = grouped.filter(grouped.conversions > 0)
-        parts.append(
-            grouped.mutate(
-                model=ibis.literal(model),
-                share=grouped.conversions / grouped.conversions.sum().over(),
+    order = _order_window()
+    prepared = touches.mutate(touches=touches.position.max().over(order))
+    if spec.needs_times:
+        if "touch_at" not in touches.columns:
+            raise ConfigError(
+                f"{model!r} needs the time of every touch; a path table has none. Use it on the "
+                "warehouse's journeys, or choose a model that reads positions only."
             )
-        )
-    result = ibis.union(*parts) if len(parts) > 1 else parts[0]
-    return result.select("model", *by, "conversions", "revenue", "share").order_by(
-        ["model", ibis.desc("conversions"), *by]
-    )
+        days = touches.order_at.delta(touches.touch_at, unit="second") / 86_400.0
+        prepared = prepared.mutate(days_before=days)
+    weighed = prepared.mutate(_w=spec.weigh(prepared).cast(dt.float64))
+    total = weighed._w.sum().over(order)
+    share = weighed._w / total if spec.additive else weighed._w
+    credited = weighed.mutate(credit=ibis.cases((total > 0, share), else_=0.0))
+    unit = touches.conversions if "conversions" in touches.columns else ibis.literal(1.0)
+    return credited.mutate(
+        attributed_revenue=credited.credit * credited.revenue, unit=unit.cast(dt.float64)
+    ).drop("_w")

@@ -1,0 +1,212 @@
+"""`attribute`: the tidy credit table of any registered model, from journeys or a path table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
+
+from omnimetrics.attribution import uncertainty
+from omnimetrics.attribution.paths import LABEL_JOIN, NOT_SET, PathTable, journey_paths
+from omnimetrics.attribution.registry import AttributionModel, get_model
+from omnimetrics.attribution.rules import touch_credits
+from omnimetrics.errors import ConfigError
+
+NO_TOUCH = "(no attributable touch)"
+
+
+def attribute(
+    touches: ir.Table | PathTable,
+    models: Sequence[str] = ("last_touch",),
+    *,
+    by: Sequence[str] = ("channel",),
+    orders: ir.Table | None = None,
+    non_converting: ir.Table | None = None,
+    intervals: int = 0,
+    seed: int = 0,
+) -> ir.Table:
+    """Tidy attribution table: model, [by...], conversions, revenue, share, additive.
+
+    touches: journey touches (order_id, position, channel, campaign, touch_at, order_at,
+    revenue), e.g. `journeys.journey_touches(wh)`, or a `PathTable` (`read_paths`). orders: when
+    given (order_id, revenue), orders without any touch are reported under NO_TOUCH instead of
+    disappearing. non_converting: touches of journeys that did not convert (person_id, position,
+    channel, campaign), needed by the data-driven models (`journeys.non_conversion_touches(wh)`).
+    intervals: number of bootstrap replicates (journeys resampled) for 95% intervals on every
+    credit (columns conversions_low/high, share_low/high); seeded, so results are repeatable.
+    """
+    specs = [get_model(name) for name in models]
+    by = list(by)
+    if isinstance(touches, PathTable):
+        paths = touches
+        if by != ["channel"] and len(by) != 1:
+            raise ConfigError("A path table has one label per touch: attribute it by one name.")
+        touches, orders = _path_touches(paths, by[0])
+    else:
+        paths = None
+        if any(spec.data_driven for spec in specs):
+            if non_converting is None:
+                raise ConfigError(
+                    f"{', '.join(s.name for s in specs if s.data_driven)} need the non-converting "
+                    "journeys (non_converting=journeys.non_conversion_touches(wh))."
+                )
+            aggregated = journey_paths(touches, non_converting, by=by).to_pyarrow()
+            paths = PathTable.from_arrow(aggregated)
+    untouched = _untouched(orders, touches)
+    parts, bands = [], []
+    for spec in specs:
+        if spec.data_driven:
+            assert paths is not None
+            table = _learned(spec, paths, by, untouched)
+            if intervals:
+                bands.append(uncertainty.learner_intervals(spec, paths, by, intervals, seed))
+        else:
+            credited = touch_credits(touches, spec.name)
+            table = _ruled(spec, credited, by, untouched)
+            if intervals:
+                bands.append(uncertainty.rule_intervals(spec, credited, by, intervals, seed))
+        parts.append(table.select("model", *by, "conversions", "revenue", "share", "additive"))
+    result = ibis.union(*parts) if len(parts) > 1 else parts[0]
+    if bands:
+        merged = result.to_pandas().merge(uncertainty.concat(bands), on=["model", *by], how="left")
+        result = ibis.memtable(merged)
+    return result.order_by(["model", ibis.desc("conversions"), *by])
+
+
+def select_orders(
+    table: ir.Table,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    sales_channels: Sequence[str] = (),
+) -> ir.Table:
+    """Orders (or their journey touches) placed from `since` to `until` (whole days, UTC)
+    through the given sales channels: the segment a model is asked about."""
+    at = table.order_at if "order_at" in table.columns else table.timestamp
+    if since is not None:
+        table = table.filter(at >= _utc_midnight(since))
+    if until is not None:
+        table = table.filter(at < _utc_midnight(until) + timedelta(days=1))
+    if sales_channels:
+        table = table.filter(table.sales_channel.isin(list(sales_channels)))
+    return table
+
+
+def _utc_midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _untouched(orders: ir.Table | None, touches: ir.Table) -> tuple[float, float]:
+    """(conversions, revenue) of orders without any touch."""
+    if orders is None:
+        return 0.0, 0.0
+    lonely = orders.anti_join(touches, "order_id")
+    count = lonely.conversions.sum() if "conversions" in lonely.columns else lonely.count()
+    row = lonely.aggregate(conversions=count.cast(dt.float64), revenue=lonely.revenue.sum())
+    row = row.to_pyarrow().to_pylist()[0]
+    return float(row["conversions"] or 0.0), float(row["revenue"] or 0.0)
+
+
+def _ruled(
+    spec: AttributionModel, credited: ir.Table, by: list[str], untouched: tuple[float, float]
+) -> ir.Table:
+    """Credits summed per key; orders the model leaves without credit go under NO_TOUCH."""
+    weight = credited.unit
+    if spec.additive:
+        grouped = credited.group_by(by).agg(
+            conversions=(credited.credit * weight).sum(),
+            revenue=credited.attributed_revenue.sum(),
+        )
+    else:
+        per_order = credited.group_by(["order_id", *by]).agg(
+            _w=weight.max(), _r=credited.revenue.max()
+        )
+        grouped = per_order.group_by(by).agg(conversions=per_order._w.sum(),
+                                             revenue=per_order._r.sum())  # fmt: skip
+    conversions, revenue = untouched
+    if spec.abstains:
+        per_order = credited.group_by("order_id").agg(
+            _c=credited.credit.sum(), _w=weight.max(), _r=credited.revenue.max()
+        )
+        dropped = per_order.filter(per_order._c <= 0)
+        row = dropped.aggregate(c=dropped._w.sum(), r=dropped._r.sum()).to_pyarrow().to_pylist()[0]
+        conversions += float(row["c"] or 0.0)
+        revenue += float(row["r"] or 0.0)
+    grouped = grouped.select(*by, conversions=grouped.conversions.cast(dt.float64),
+                             revenue=grouped.revenue.cast(dt.float64))  # fmt: skip
+    if conversions > 0:
+        none = ibis.memtable(pa.table({
+            **{column: pa.array([NO_TOUCH]) for column in by},
+            "conversions": [conversions], "revenue": [revenue],
+        }))  # fmt: skip
+        grouped = ibis.union(grouped, none)
+    grouped = grouped.filter(grouped.conversions > 0)
+    if spec.additive:
+        share = grouped.conversions / grouped.conversions.sum().over()
+    else:
+        orders = credited.group_by("order_id").agg(_w=weight.max())
+        total = orders._w.sum().as_scalar() + conversions
+        share = grouped.conversions / total
+    return grouped.mutate(
+        model=ibis.literal(spec.name), share=share, additive=ibis.literal(spec.additive)
+    )
+
+
+def _learned(
+    spec: AttributionModel, paths: PathTable, by: list[str], untouched: tuple[float, float]
+) -> ir.Table:
+    """A data-driven model's shares applied to the conversions and value of touched paths."""
+    assert spec.learner is not None
+    touched = paths.touched
+    shares = spec.learner().fit(touched).credits()
+    conversions = float(touched.conversions.sum())
+    value = float(touched.value.sum())
+    labels = [label for label, share in shares.items() if share > 0]
+    rows = {column: [] for column in by}
+    for label in labels:
+        for column, part in zip(by, label.split(LABEL_JOIN), strict=True):
+            rows[column].append(None if part == NOT_SET and column == "campaign" else part)
+    credit = np.array([shares[label] for label in labels])
+    table = {**rows, "conversions": credit * conversions, "revenue": credit * value}
+    if untouched[0] > 0:
+        for column in by:
+            table[column].append(NO_TOUCH)
+        table["conversions"] = np.append(table["conversions"], untouched[0])
+        table["revenue"] = np.append(table["revenue"], untouched[1])
+    total = float(np.sum(table["conversions"]))
+    arrow = pa.table({
+        "model": pa.array([spec.name] * len(table["conversions"]), pa.string()),
+        **{column: pa.array(table[column], pa.string()) for column in by},
+        "conversions": pa.array(table["conversions"], pa.float64()),
+        "revenue": pa.array(table["revenue"], pa.float64()),
+        "share": pa.array(np.asarray(table["conversions"]) / total if total else
+                          np.zeros(len(table["conversions"])), pa.float64()),
+        "additive": pa.array([True] * len(table["conversions"]), pa.bool_()),
+    })  # fmt: skip
+    return ibis.memtable(arrow)
+
+
+def _path_touches(paths: PathTable, label: str) -> tuple[ir.Table, ir.Table]:
+    """A path table as weighted touches (one order per converting path) and its orders."""
+    converting = np.flatnonzero(paths.conversions > 0)
+    won = paths.subset(paths.conversions > 0)
+    labels = np.array(paths.labels, dtype=object)
+    order_of_touch = converting[won.path_of_touch].astype(str)
+    touches = pa.table({
+        "order_id": pa.array(order_of_touch, pa.string()),
+        "position": pa.array(won.position_of_touch + 1, pa.int64()),
+        label: pa.array(labels[won.codes], pa.string()),
+        "revenue": pa.array(won.value[won.path_of_touch], pa.float64()),
+        "conversions": pa.array(won.conversions[won.path_of_touch], pa.float64()),
+    })  # fmt: skip
+    orders = pa.table({
+        "order_id": pa.array(converting.astype(str), pa.string()),
+        "revenue": pa.array(won.value, pa.float64()),
+        "conversions": pa.array(won.conversions, pa.float64()),
+    })  # fmt: skip
+    return ibis.memtable(touches), ibis.memtable(orders)
