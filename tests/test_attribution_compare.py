@@ -234,35 +234,3 @@ def test_compare_models_on_attribute_output():
     lines = comparison.summary()
     assert lines[1] == "Models disagree most on direct: 33% (first_touch) to 100% (last_touch)."
     assert lines[-1].startswith("25% of orders have no attributable touch")
-
-
-@pytest.fixture
-def spark(tmp_path):
-    pytest.importorskip("pyspark")
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("omnimetrics-compare-tests")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.warehouse.dir", str(tmp_path / "spark-warehouse"))
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
-
-
-@pytest.mark.spark
-def test_roles_and_influence_on_pyspark(spark):
-    con = ibis.pyspark.connect(spark)
-    assert con.to_pyarrow(journey_roles(journeys(ROLE_JOURNEYS))).to_pylist() == ROLES
-    on_spark = con.to_pyarrow(cross_channel_influence(journeys(SALES), "linear")).to_pylist()
-    on_duckdb = cross_channel_influence(journeys(SALES), "linear").to_pyarrow().to_pylist()
-    assert len(on_spark) == len(on_duckdb)
-    for spark_row, duck_row in zip(on_spark, on_duckdb, strict=True):
-        assert spark_row.keys() == duck_row.keys()
-        for key, value in duck_row.items():
-            assert spark_row[key] == (pytest.approx(value) if isinstance(value, float) else value)

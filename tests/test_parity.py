@@ -139,7 +139,13 @@ def test_ingest_parity(tmp_path, fresh_spark):
 def pipeline_snapshot(wh, tmp_path):
     """Identity, channels, sessions, paths, ROPO, a funnel and attribution on a small world."""
     from omnimetrics import journeys as jr
-    from omnimetrics.attribution import attribute
+    from omnimetrics.attribution import (
+        MODELS,
+        attribute,
+        cross_channel_influence,
+        journey_paths,
+        journey_roles,
+    )
 
     wh.resolve_identities()
     jr.build_events(wh)
@@ -154,14 +160,23 @@ def pipeline_snapshot(wh, tmp_path):
         "paths": [{k: comparable(k, v) for k, v in r.items()} for r in paths.to_pylist()],
         "ropo": jr.ropo(wh).to_pyarrow().to_pylist(),
         "funnel": jr.funnel(wh, ["visit", "product_view", "add_to_cart"]).to_pyarrow().to_pylist(),
-        "attribution": [
-            {k: comparable(k, v) for k, v in r.items()}
-            for r in attribute(
-                jr.journey_touches(wh), ["last_touch", "linear", "time_decay", "markov"],
-                orders=jr.conversions(wh), non_converting=jr.non_conversion_touches(wh),
-            ).to_pyarrow().to_pylist()
-        ],
+        "attribution": rows(attribute(
+            jr.journey_touches(wh), list(MODELS), orders=jr.conversions(wh),
+            non_converting=jr.non_conversion_touches(wh),
+        )),
+        "by_campaign": rows(attribute(
+            jr.journey_touches(wh), ["linear", "markov_2", "shapley"], by=["channel", "campaign"],
+            non_converting=jr.non_conversion_touches(wh),
+        )),
+        "path_table": rows(journey_paths(jr.journey_touches(wh), jr.non_conversion_touches(wh))),
+        "roles": rows(journey_roles(jr.journey_touches(wh)).order_by("channel")),
+        "influence": rows(cross_channel_influence(jr.journey_touches(wh)).order_by(
+            ["sales_channel", "channel"])),
     }  # fmt: skip
+
+
+def rows(table):
+    return [{k: comparable(k, v) for k, v in r.items()} for r in table.to_pyarrow().to_pylist()]
 
 
 def test_identity_and_journeys_parity(tmp_path, fresh_spark):

@@ -72,22 +72,24 @@ def test_ropo_computed_on_true_identities_matches_the_truth(world):
     assert store["rate"] == pytest.approx(expected, abs=1e-9)
 
 
-def test_markov_beats_last_touch_against_the_true_contributions(world):
-    from omnimetrics.attribution import attribute
+def test_data_driven_models_beat_last_touch_against_the_true_contributions(world):
+    from omnimetrics.attribution import MODELS, attribute
 
     sim, wh = world
     wh.resolve_identities()
     jr.build_events(wh)
     truth = pd.DataFrame(sim.truth["channel_contribution"]).set_index("channel")
     truth = truth.incremental_orders[truth.incremental_orders > 0]
-    result = attribute(jr.journey_touches(wh), ["last_touch", "markov"],
+    models = [name for name, model in MODELS.items() if model.additive]
+    result = attribute(jr.journey_touches(wh), models,
                        non_converting=jr.non_conversion_touches(wh)).to_pandas()  # fmt: skip
     credit = result.pivot(index="channel", columns="model", values="conversions").fillna(0.0)
     channels = truth.index.intersection(credit.index)
     true_share = truth[channels] / truth[channels].sum()
     errors = {}
-    for model in ("last_touch", "markov"):
+    for model in models:
         share = credit.loc[channels, model] / credit.loc[channels, model].sum()
-        errors[model] = float((share - true_share).abs().sum())
+        errors[model] = round(float((share - true_share).abs().sum()), 3)
     print(f"total absolute error of channel shares against the truth: {errors}")
-    assert errors["markov"] < errors["last_touch"]
+    for model in ("markov", "markov_2", "shapley"):
+        assert errors[model] < errors["last_touch"], model

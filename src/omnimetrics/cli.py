@@ -90,6 +90,8 @@ def show(table: pa.Table, title: str, *, out: Path | None = None, quiet: bool = 
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
     if isinstance(value, int):
@@ -523,10 +525,13 @@ def _show_comparison(result: pa.Table, by: str, quiet: bool) -> None:
     from omnimetrics.attribution import compare_models
 
     comparison = compare_models(result.to_pandas(), by=by)
-    show(pa.Table.from_pandas(comparison.shares, preserve_index=False),
-         f"Share of credit by {by} and model", quiet=quiet)  # fmt: skip
-    show(pa.Table.from_pandas(comparison.agreement, preserve_index=False),
-         "Agreement between models (rank correlation)", quiet=quiet)  # fmt: skip
+    spread = ["min_share", "lowest_model", "max_share", "highest_model", "largest_shift"]
+    shifts = comparison.shares[[by, *spread]]
+    show(pa.Table.from_pandas(shifts, preserve_index=False),
+         f"Where the models disagree, by {by}", quiet=quiet)  # fmt: skip
+    pairs = comparison.agreement[["model_a", "model_b", "spearman", "kendall", "top_channel_same"]]
+    show(pa.Table.from_pandas(pairs.head(10), preserve_index=False),
+         "Least agreeing pairs of models (rank correlation)", quiet=quiet)  # fmt: skip
     if not quiet:
         for line in comparison.summary():
             console.print(f"- {line}")

@@ -9,12 +9,13 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from omnimetrics.attribution import uncertainty
 from omnimetrics.attribution.paths import LABEL_JOIN, NOT_SET, PathTable, journey_paths
 from omnimetrics.attribution.registry import AttributionModel, get_model
-from omnimetrics.attribution.rules import touch_credits
+from omnimetrics.attribution.rules import credit_columns, touch_credits
 from omnimetrics.errors import ConfigError
 
 NO_TOUCH = "(no attributable touch)"
@@ -44,9 +45,12 @@ def attribute(
     by = list(by)
     if isinstance(touches, PathTable):
         paths = touches
-        if by != ["channel"] and len(by) != 1:
+        if len(by) != 1:
             raise ConfigError("A path table has one label per touch: attribute it by one name.")
-        touches, orders = _path_touches(paths, by[0])
+        empty = (paths.lengths == 0) & (paths.conversions > 0)
+        untouched = float(paths.conversions[empty].sum()), float(paths.value[empty].sum())
+        if not all(spec.data_driven for spec in specs):
+            touches, orders = _path_touches(paths, by[0])
     else:
         paths = None
         if any(spec.data_driven for spec in specs):
@@ -57,9 +61,17 @@ def attribute(
                 )
             aggregated = journey_paths(touches, non_converting, by=by).to_pyarrow()
             paths = PathTable.from_arrow(aggregated)
-    untouched = _untouched(orders, touches)
+        untouched = _untouched(orders, touches)
     parts, bands = [], []
+    together = [s for s in specs if not s.data_driven and s.additive]
+    if together:
+        parts.append(_ruled_together(together, touches, by, untouched))
     for spec in specs:
+        if spec in together:
+            if intervals:
+                credited = touch_credits(touches, spec.name)
+                bands.append(uncertainty.rule_intervals(spec, credited, by, intervals, seed))
+            continue
         if spec.data_driven:
             assert paths is not None
             table = _learned(spec, paths, by, untouched)
@@ -155,6 +167,45 @@ def _ruled(
     return grouped.mutate(
         model=ibis.literal(spec.name), share=share, additive=ibis.literal(spec.additive)
     )
+
+
+def _ruled_together(
+    specs: list[AttributionModel], touches: ir.Table, by: list[str], untouched: tuple[float, float]
+) -> ir.Table:
+    """Additive rule models in one pass: credits per key in the engine, tidied in pandas. The
+    first touches count the orders, so orders an abstaining model leaves out are what is left."""
+    wide = credit_columns(touches, specs)
+    wide = wide.mutate(revenue=wide.revenue.cast(dt.float64))
+    opening = wide.position == 1
+    sums = {"_orders": ibis.cases((opening, wide.unit), else_=0.0).sum(),
+            "_revenue": ibis.cases((opening, wide.revenue), else_=0.0).sum()}  # fmt: skip
+    for spec in specs:
+        credit = wide[f"credit_{spec.name}"]
+        sums[f"c_{spec.name}"] = (credit * wide.unit).sum()
+        sums[f"r_{spec.name}"] = (credit * wide.revenue).sum()
+    grouped = wide.group_by(by).agg(**sums).to_pandas()
+    frames = []
+    for spec in specs:
+        frame = grouped[by].copy()
+        frame["conversions"] = grouped[f"c_{spec.name}"].astype(float)
+        frame["revenue"] = grouped[f"r_{spec.name}"].astype(float)
+        conversions, revenue = untouched
+        if spec.abstains:
+            conversions += float(grouped._orders.sum() - frame.conversions.sum())
+            revenue += float(grouped._revenue.sum() - frame.revenue.sum())
+        if conversions > 1e-9:
+            none = pd.DataFrame({**{c: [NO_TOUCH] for c in by}, "conversions": [conversions],
+                                 "revenue": [revenue]})  # fmt: skip
+            frame = pd.concat([frame, none], ignore_index=True)
+        frame = frame[frame.conversions > 0]
+        frame.insert(0, "model", spec.name)
+        frame["share"] = frame.conversions / frame.conversions.sum()
+        frame["additive"] = True
+        frames.append(frame)
+    table = pd.concat(frames, ignore_index=True)
+    schema = {"model": "string", **{c: "string" for c in by}, "conversions": "float64",
+              "revenue": "float64", "share": "float64", "additive": "boolean"}  # fmt: skip
+    return ibis.memtable(table, schema=schema)
 
 
 def _learned(

@@ -24,6 +24,7 @@ from omnimetrics.errors import ConfigError, NotFittedError
 
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
 ORDERS = (1, 2, 3, 4)
+DENSE_LIMIT = 1 << 24  # up to this many cells, count with a dense array rather than a sort
 
 for _order in ORDERS:
     register_data_driven(
@@ -47,30 +48,62 @@ def chain_counts(paths: PathTable, order: int = 1) -> tuple[np.ndarray, sp.csr_m
             f"A Markov chain of order {order} over {base - 1} labels has too many states; "
             "lower the order or attribute by channel rather than campaign."
         )
-    position = paths.position_of_touch
-    current = (paths.codes + 1).astype(np.int64)
-    state = current.copy()
+    starts, lengths = paths.offsets[:-1], paths.lengths
+    current = paths.codes.astype(np.int64) + 1
+    state = current
     for lag in range(1, order):
         shifted = np.zeros_like(current)
         shifted[lag:] = current[:-lag]
-        shifted[position < lag] = 0
+        for position in range(lag):  # touches with fewer than `lag` predecessors
+            shifted[starts[lengths > position] + position] = 0
         state = state * base + shifted
-    unique, index = np.unique(state, return_inverse=True)
+    if order == 1:  # every label occurs in some path: the label codes are the states
+        unique, index = np.arange(1, base), paths.codes
+    else:
+        unique, index = _compact(state, base**order)
     m = len(unique)
-    touch_state = index.astype(np.int64) + 1
+    touch_state = index + 1
     previous = np.empty_like(touch_state)
     previous[1:] = touch_state[:-1]
-    previous[position == 0] = 0
-    journeys = (paths.conversions + paths.nulls)[paths.path_of_touch]
+    previous[starts] = 0
     last = touch_state[paths.offsets[1:] - 1]
-    rows = np.concatenate([previous, last, last])
-    cols = np.concatenate([touch_state, np.full(len(last), m + 1), np.full(len(last), m + 2)])
-    weights = np.concatenate([journeys, paths.conversions, paths.nulls])
-    counts = sp.coo_matrix((weights, (rows, cols)), shape=(m + 3, m + 3)).tocsr()
-    counts.sum_duplicates()
-    counts.eliminate_zeros()
+    counts = _summed(m + 3, [
+        (previous, touch_state, np.repeat(paths.conversions + paths.nulls, lengths)),
+        (last, m + 1, paths.conversions),
+        (last, m + 2, paths.nulls),
+    ])  # fmt: skip
     slots = np.stack([(unique // base**j) % base - 1 for j in range(order)], axis=1)
     return slots, counts
+
+
+def _compact(values: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values (sorted) and each value's index among them; a lookup table instead of a
+    sort when the values are small integers."""
+    if space > DENSE_LIMIT:
+        return np.unique(values, return_inverse=True)
+    present = np.zeros(space, bool)
+    present[values] = True
+    lookup = np.cumsum(present) - 1
+    return np.flatnonzero(present), lookup[values]
+
+
+def _summed(
+    size: int, parts: list[tuple[np.ndarray, np.ndarray | int, np.ndarray]]
+) -> sp.csr_matrix:
+    """A size x size sparse matrix of the summed weights of (rows, cols, weights) parts."""
+    if size * size <= DENSE_LIMIT:
+        flat = np.zeros(size * size)
+        for rows, cols, weights in parts:
+            flat += np.bincount(rows * size + cols, weights, minlength=size * size)
+        cells = np.flatnonzero(flat)
+        return sp.csr_matrix((flat[cells], (cells // size, cells % size)), shape=(size, size))
+    rows = np.concatenate([part[0] for part in parts])
+    cols = np.concatenate([np.broadcast_to(part[1], part[0].shape) for part in parts])
+    weights = np.concatenate([part[2] for part in parts])
+    counts = sp.coo_matrix((weights, (rows, cols)), shape=(size, size)).tocsr()
+    counts.sum_duplicates()
+    counts.eliminate_zeros()
+    return counts
 
 
 def transition_probabilities(counts: sp.csr_matrix) -> sp.csr_matrix:

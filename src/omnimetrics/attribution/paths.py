@@ -54,7 +54,7 @@ class PathTable:
     @property
     def position_of_touch(self) -> np.ndarray:
         """For every touch, its 0-based position in its path."""
-        return np.arange(len(self.codes)) - np.repeat(self.offsets[:-1], self.lengths)
+        return np.arange(len(self.codes)) - self.offsets[self.path_of_touch]
 
     @property
     def touched(self) -> PathTable:
@@ -159,8 +159,9 @@ def journey_paths(
                                                nulls=lost.count().cast("float64"),
                                                value=ibis.literal(0.0)))  # fmt: skip
     every = ibis.union(*parts) if len(parts) > 1 else won
-    distinct = every.group_by("path").agg(conversions=every.conversions.sum(),
-                                          nulls=every.nulls.sum(), value=every.value.sum())  # fmt: skip
+    distinct = every.group_by("path").agg(
+        conversions=every.conversions.sum(), nulls=every.nulls.sum(), value=every.value.sum()
+    )
     return distinct.order_by("path")  # a fixed order: the same input gives the same output
 
 
@@ -237,7 +238,11 @@ def _drop_empty_labels(lists: pa.ListArray) -> pa.ListArray:
 
 
 def _checked_numbers(raw: pa.ChunkedArray, column: str, rows: np.ndarray, name: str) -> pa.Array:
-    values = pd.to_numeric(raw.to_pandas(), errors="coerce").to_numpy(dtype=float)
+    try:
+        values = pc.cast(raw, pa.float64()).to_numpy()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # find the row that is not a number
+        values = pd.to_numeric(raw.to_pandas(), errors="coerce").to_numpy(dtype=float)
+    values = np.asarray(values, dtype=float)
     bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
     if len(bad):
         raise SchemaError(

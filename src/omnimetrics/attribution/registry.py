@@ -41,6 +41,9 @@ class AttributionModel:
     """True when the model reads touch times (a path table has none)."""
     abstains: bool = False
     """True when an order may get no credit at all (reported as no attributable touch)."""
+    normalised: bool = False
+    """True when the weights of a journey (positions 1..n) sum to 1 (or 0) by construction, so
+    the engine needs no per-order sum to normalise them."""
 
     @property
     def data_driven(self) -> bool:

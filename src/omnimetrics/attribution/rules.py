@@ -17,11 +17,13 @@ Every additive model's credits sum to 1 per order and revenue is conserved (prop
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from omnimetrics.attribution.registry import get_model, register
+from omnimetrics.attribution.registry import AttributionModel, get_model, register
 from omnimetrics.errors import ConfigError
 
 DIRECT = "direct"
@@ -45,39 +47,41 @@ def _position_weights(t: ir.Table, first: float, last: float) -> ir.FloatingValu
     )
 
 
-@register("first_touch", "All credit to the first touch of the journey.")
+@register("first_touch", "All credit to the first touch of the journey.", normalised=True)
 def first_touch(t: ir.Table) -> ir.FloatingValue:
     return ibis.cases((t.position == 1, 1.0), else_=0.0)
 
 
-@register("last_touch", "All credit to the last touch before the order.")
+@register("last_touch", "All credit to the last touch before the order.", normalised=True)
 def last_touch(t: ir.Table) -> ir.FloatingValue:
     return ibis.cases((t.position == t.touches, 1.0), else_=0.0)
 
 
-@register("last_non_direct", "All credit to the last touch that is not direct (else the last).")
+@register("last_non_direct", "All credit to the last touch that is not direct (else the last).",
+          normalised=True)  # fmt: skip
 def last_non_direct(t: ir.Table) -> ir.FloatingValue:
     last_other = ibis.cases((t.channel != DIRECT, t.position), else_=ibis.null(dt.int64))
     chosen = ibis.coalesce(last_other.max().over(_order_window()), t.touches)
     return ibis.cases((t.position == chosen, 1.0), else_=0.0)
 
 
-@register("linear", "Equal credit to every touch.")
+@register("linear", "Equal credit to every touch.", normalised=True)
 def linear(t: ir.Table) -> ir.FloatingValue:
     return ibis.literal(1.0) / t.touches.cast(dt.float64)
 
 
-@register("position_based", "U-shaped: 40% first, 40% last, 20% shared by the middle touches.")
+@register("position_based", "U-shaped: 40% first, 40% last, 20% shared by the middle touches.",
+          normalised=True)  # fmt: skip
 def position_based(t: ir.Table) -> ir.FloatingValue:
     return _position_weights(t, 0.4, 0.4)
 
 
-@register("j_shaped", "20% first, 60% last, 20% shared by the middle touches.")
+@register("j_shaped", "20% first, 60% last, 20% shared by the middle touches.", normalised=True)
 def j_shaped(t: ir.Table) -> ir.FloatingValue:
     return _position_weights(t, 0.2, 0.6)
 
 
-@register("inverse_j", "60% first, 20% last, 20% shared by the middle touches.")
+@register("inverse_j", "60% first, 20% last, 20% shared by the middle touches.", normalised=True)
 def inverse_j(t: ir.Table) -> ir.FloatingValue:
     return _position_weights(t, 0.6, 0.2)
 
@@ -89,7 +93,7 @@ def time_decay(t: ir.Table) -> ir.FloatingValue:
 
 @register("same_touch", "All credit to the touch of the session in which the order was placed "
           "(the last touch, if it is at most 30 minutes before the order).", needs_times=True,
-          abstains=True)  # fmt: skip
+          abstains=True, normalised=True)  # fmt: skip
 def same_touch(t: ir.Table) -> ir.FloatingValue:
     within = t.days_before * 86_400.0 <= SAME_TOUCH_MINUTES * 60.0
     return ibis.cases(((t.position == t.touches) & within, 1.0), else_=0.0)
@@ -107,23 +111,46 @@ def touch_credits(touches: ir.Table, model: str) -> ir.Table:
     and `unit`: the conversions its order stands for (1; a path's conversions for the touches
     of a path table)."""
     spec = get_model(model)
-    if spec.weigh is None:
-        raise ConfigError(f"{model!r} is data-driven: it credits channels, not single touches.")
-    order = _order_window()
-    prepared = touches.mutate(touches=touches.position.max().over(order))
-    if spec.needs_times:
-        if "touch_at" not in touches.columns:
+    credited = credit_columns(touches, [spec]).rename(credit=f"credit_{spec.name}")
+    return credited.mutate(attributed_revenue=credited.credit * credited.revenue)
+
+
+class TouchView:
+    """What a rule reads from a touch, as expressions over the journey touches: their columns
+    (`days_before` the order among them, for rules that need times) and the journey length
+    `touches`. Every rule is written over the same touches, so the engine evaluates all the
+    per-order windows in one pass."""
+
+    def __init__(self, touches: ir.Table) -> None:
+        self._touches = touches
+        self.touches = touches.position.max().over(_order_window())
+
+    def __getattr__(self, name: str) -> ir.Value:
+        return self._touches[name]
+
+
+def credit_columns(touches: ir.Table, specs: Sequence[AttributionModel]) -> ir.Table:
+    """Touches with `unit` (the conversions its order stands for) and a `credit_<model>` column
+    per model, all computed in one pass over the data."""
+    for spec in specs:
+        if spec.weigh is None:
+            raise ConfigError(f"{spec.name!r} is data-driven: it credits channels, not touches.")
+        if spec.needs_times and "touch_at" not in touches.columns:
             raise ConfigError(
-                f"{model!r} needs the time of every touch; a path table has none. Use it on the "
-                "warehouse's journeys, or choose a model that reads positions only."
+                f"{spec.name!r} needs the time of every touch; a path table has none. Use it on "
+                "the warehouse's journeys, or choose a model that reads positions only."
             )
-        days = touches.order_at.delta(touches.touch_at, unit="second") / 86_400.0
-        prepared = prepared.mutate(days_before=days)
-    weighed = prepared.mutate(_w=spec.weigh(prepared).cast(dt.float64))
-    total = weighed._w.sum().over(order)
-    share = weighed._w / total if spec.additive else weighed._w
-    credited = weighed.mutate(credit=ibis.cases((total > 0, share), else_=0.0))
+    if any(spec.needs_times for spec in specs):  # computed once, below the windows
+        seconds = touches.order_at.epoch_seconds() - touches.touch_at.epoch_seconds()
+        touches = touches.mutate(days_before=seconds.cast(dt.float64) / 86_400.0)
+    view = TouchView(touches)
     unit = touches.conversions if "conversions" in touches.columns else ibis.literal(1.0)
-    return credited.mutate(
-        attributed_revenue=credited.credit * credited.revenue, unit=unit.cast(dt.float64)
-    ).drop("_w")
+    credits = {"unit": unit.cast(dt.float64)}
+    for spec in specs:
+        weight = spec.weigh(view).cast(dt.float64)  # type: ignore[arg-type, misc]
+        if spec.normalised or not spec.additive:
+            credits[f"credit_{spec.name}"] = weight
+            continue
+        total = weight.sum().over(_order_window())
+        credits[f"credit_{spec.name}"] = (weight / total.nullif(0.0)).fill_null(0.0)
+    return touches.mutate(**credits)

@@ -65,6 +65,11 @@ class ShapleyAttribution:
         paths = paths.touched
         self.labels_ = paths.labels
         journeys = paths.conversions + paths.nulls
+        if not len(paths):
+            self.values_ = self.error_bound_ = np.zeros(len(paths.labels))
+            self.position_values_ = np.zeros((len(paths.labels), 0))
+            self.exact_ = True
+            return self
         if self.ordered:
             return self._fit_ordered(paths, journeys)
         n = len(paths.labels)
@@ -95,20 +100,26 @@ class ShapleyAttribution:
         return self
 
     def _fit_ordered(self, paths: PathTable, journeys: np.ndarray) -> ShapleyAttribution:
-        path, position, codes = paths.path_of_touch, paths.position_of_touch, paths.codes
-        order = np.lexsort((position, codes, path))
-        first = np.ones(len(order), bool)
-        first[1:] = (path[order][1:] != path[order][:-1]) | (codes[order][1:] != codes[order][:-1])
-        keep = np.zeros(len(order), bool)
-        keep[order[first]] = True
-        kept_path, kept_code = path[keep], codes[keep]
+        n = len(paths.labels)
+        path = paths.path_of_touch
+        _, first = np.unique(path * n + paths.codes, return_index=True)  # first touch per channel
+        keep = np.zeros(len(path), bool)
+        keep[first] = True
+        kept_path, kept_code = path[keep], paths.codes[keep]
         lengths = np.bincount(kept_path, minlength=len(paths))
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         slot = np.arange(len(kept_path)) - starts[kept_path]
         width = int(lengths.max()) if len(lengths) else 0
-        sequences = np.full((len(paths), width), -1, dtype=np.int32)
-        sequences[kept_path, slot] = kept_code
-        unique, rates = set_conversion_rates(sequences, paths.conversions, journeys)
+        if (n + 1) ** width < 2**62:  # each sequence as one integer: a fast 1-D unique
+            digits = (kept_code.astype(np.int64) + 1) * (n + 1) ** (width - 1 - slot)
+            keys = np.add.reduceat(digits, starts)  # every touched path keeps >= 1 touch
+            unique_keys, rates = set_conversion_rates(keys, paths.conversions, journeys)
+            powers = (n + 1) ** np.arange(width - 1, -1, -1, dtype=np.int64)
+            unique = (unique_keys[:, None] // powers[None, :]) % (n + 1) - 1  # -1: no touch
+        else:
+            sequences = np.full((len(paths), width), -1, dtype=np.int32)
+            sequences[kept_path, slot] = kept_code
+            unique, rates = set_conversion_rates(sequences, paths.conversions, journeys)
         size = (unique >= 0).sum(axis=1)
         credit = np.zeros((len(paths.labels), width))
         rows, slots = np.nonzero(unique >= 0)
