@@ -197,11 +197,23 @@ def test_influence_summary_by_hand():
     assert web["summary"] == "web sales: 0% of credit goes to offline touchpoints"
 
 
-def test_cross_channel_influence_refuses_data_driven_and_non_additive_models():
-    with pytest.raises(ConfigError, match="data-driven"):
+def test_cross_channel_influence_of_a_data_driven_model_by_hand():
+    with pytest.raises(ConfigError, match="non-converting"):
         cross_channel_influence(journeys(SALES), "markov")
     with pytest.raises(ConfigError, match="choose an additive model"):
         cross_channel_influence(journeys(SALES), "participation")
+    lost = ibis.memtable({"person_id": ["p"], "position": [1], "channel": ["display"]})
+    rows = cross_channel_influence(journeys(SALES), "markov", non_converting=lost)
+    got = {(r["sales_channel"], r["channel"]): r for r in rows.to_pyarrow().to_pylist()}
+    # Store: start -> display 2/3, -> store 1/3; display -> store 1/2, -> null 1/2; P = 2/3.
+    # Without display P = 1/3 (RE 1/2), without store 0 (RE 1): display 1/3 of 2 orders.
+    assert got["store", "display"]["conversions"] == pytest.approx(2 / 3)
+    assert got["store", "display"]["revenue"] == pytest.approx(160 / 3)
+    assert got["store", "store"]["share_of_sales_channel"] == pytest.approx(2 / 3)
+    assert got["store", "display"]["online_touch"] and not got["store", "store"]["online_touch"]
+    # Web: the lost display journey never converts: email takes it all.
+    assert got["web", "email"]["conversions"] == pytest.approx(1.0)
+    assert ("web", "display") not in got
 
 
 # O1: display > email > direct (100), O2: paid_search > direct (50), O3: direct (10); O4 has no

@@ -540,7 +540,9 @@ def _show_comparison(result: pa.Table, by: str, quiet: bool) -> None:
 @app.command()
 def influence(
     db: Db = DEFAULT_PATH,
-    model: Annotated[str, typer.Option(help="A rule-based model.")] = "linear",
+    model: Annotated[
+        str, typer.Option(help="An additive model, e.g. linear or markov.")
+    ] = "linear",
     by: Annotated[str, typer.Option(help="channel or campaign.")] = "channel",
     lookback_days: Annotated[int, typer.Option(help="Days of touches before an order.")] = 30,
     config: Config = None,
@@ -554,12 +556,15 @@ def influence(
 
     settings = jr.JourneySettings(lookback_days=lookback_days)
     with _warehouse(db, config, demo=False) as wh:
-        table = at.cross_channel_influence(jr.journey_touches(wh, settings), model, by)
+        lost = jr.non_conversion_touches(wh, settings)
+        touches = jr.journey_touches(wh, settings)
+        table = at.cross_channel_influence(touches, model, by, non_converting=lost)
         result = table.to_pyarrow()
     show(result, f"Credit by sales channel and {by} ({model})", out=out, quiet=quiet)
     summary = at.influence_summary(result.to_pandas())
-    show(pa.Table.from_pandas(summary, preserve_index=False), "Online and offline influence",
-         quiet=quiet)  # fmt: skip
+    if not quiet:
+        for line in summary["summary"]:
+            console.print(f"- {line}")
 
 
 @app.command()

@@ -262,17 +262,24 @@ def journey_roles(touches: ir.Table, by: str = "channel") -> ir.Table:
 
 
 def cross_channel_influence(
-    touches: ir.Table, model: str = "linear", by: str = "channel"
+    touches: ir.Table,
+    model: str = "linear",
+    by: str = "channel",
+    *,
+    non_converting: ir.Table | None = None,
 ) -> ir.Table:
     """Credit each touch <by> value earns on the conversions of each sales channel.
 
     Columns: sales_channel, online_sale, <by>, online_touch, conversions (sum of credit; per
     sales channel they add up to its orders), revenue, share_of_sales_channel. A touch is online
     unless its channel is in OFFLINE_TOUCH_CHANNELS; a sale is online when its sales channel is
-    in ONLINE_SALES_CHANNELS. Additive rule-based models only (`touch_credits` refuses
-    data-driven ones); orders a model leaves without credit (same_touch) are not counted.
+    in ONLINE_SALES_CHANNELS. Orders a model leaves without credit (same_touch) are not counted.
+    A data-driven model (by channel, with `non_converting`) is fitted once per sales channel, on
+    the journeys that ended in that sales channel and on every journey that did not convert.
     """
     _require(touches.columns, ["sales_channel", "channel", by], "The journey touches")
+    if get_model(model).data_driven:
+        return _learned_influence(touches, model, by, non_converting)
     if not get_model(model).additive:
         raise ConfigError(
             f"{model!r} gives full credit to every touch (its credits do not add up to the "
@@ -291,6 +298,34 @@ def cross_channel_influence(
     return grouped.mutate(
         share_of_sales_channel=grouped.conversions / grouped.conversions.sum().over(per_sale)
     ).order_by(["sales_channel", ibis.desc("conversions"), by])
+
+
+def _learned_influence(
+    touches: ir.Table, model: str, by: str, non_converting: ir.Table | None
+) -> ir.Table:
+    from omnimetrics.attribution.credit import attribute
+
+    if non_converting is None or by != "channel":
+        raise ConfigError(
+            f"{model!r} is data-driven: cross-channel influence needs the non-converting journeys "
+            "(non_converting=...) and credits channels (by='channel')."
+        )
+    sales = touches.select("sales_channel").distinct().to_pyarrow().column(0).to_pylist()
+    parts = []
+    for sale in sorted(s for s in sales if s is not None):
+        ended_there = touches.filter(touches.sales_channel == sale)
+        part = attribute(ended_there, [model], non_converting=non_converting).to_pandas()
+        part.insert(0, "sales_channel", sale)
+        parts.append(part)
+    frame = pd.concat(parts, ignore_index=True)
+    frame["online_sale"] = frame.sales_channel.isin(ONLINE_SALES_CHANNELS)
+    frame["online_touch"] = ~frame.channel.isin(OFFLINE_TOUCH_CHANNELS)
+    totals = frame.groupby("sales_channel").conversions.transform("sum")
+    frame["share_of_sales_channel"] = frame.conversions / totals
+    columns = ["sales_channel", "online_sale", "channel", "online_touch", "conversions",
+               "revenue", "share_of_sales_channel"]  # fmt: skip
+    ordered = frame[columns].sort_values(["sales_channel", "conversions"], ascending=[True, False])
+    return ibis.memtable(ordered.reset_index(drop=True))
 
 
 def influence_summary(table: ir.Table | pd.DataFrame) -> pd.DataFrame:
