@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
 
 import ibis
 import pandas as pd
@@ -17,8 +16,7 @@ from omnimetrics.attribution.compare import (
     journey_roles,
 )
 from omnimetrics.errors import ConfigError, SchemaError
-
-ORDER_AT = datetime(2026, 3, 10, tzinfo=UTC)
+from tests.test_attribution_rules import touches as journeys
 
 # Model a ranks display < email < search < direct; b is the exact reverse; c swaps display and
 # email of a. Each model's shares sum to 1.
@@ -127,20 +125,6 @@ def test_no_touch_row_is_kept_apart_and_non_additive_models_left_out():
 def test_missing_column_is_explained():
     with pytest.raises(SchemaError, match=r"'chanel'.*Did you mean 'channel'"):
         compare_models(tidy(SHARES), by="chanel")
-
-
-def journeys(rows) -> ibis.Table:
-    """rows: (order_id, channel, days before the order, revenue, sales_channel) in touch order."""
-    positions, seen = [], {}
-    for order_id, *_ in rows:
-        seen[order_id] = seen.get(order_id, 0) + 1
-        positions.append(seen[order_id])
-    return ibis.memtable({
-        "order_id": [r[0] for r in rows], "position": positions, "channel": [r[1] for r in rows],
-        "touch_at": [ORDER_AT - timedelta(days=r[2]) for r in rows],
-        "order_at": [ORDER_AT] * len(rows), "revenue": [r[3] for r in rows],
-        "sales_channel": [r[4] for r in rows],
-    })  # fmt: skip
 
 
 # O1: A > B > C, O2: A > C, O3: B alone.

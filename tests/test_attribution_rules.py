@@ -21,15 +21,19 @@ JOURNEYS = [("O1", "display", 14, 100.0), ("O1", "email", 7, 100.0), ("O1", "dir
 
 
 def touches(rows=JOURNEYS) -> ibis.Table:
+    """rows: (order_id, channel, days before the order, revenue[, sales_channel]) in touch order."""
     positions, seen = [], {}
     for order_id, *_ in rows:
         seen[order_id] = seen.get(order_id, 0) + 1
         positions.append(seen[order_id])
-    return ibis.memtable({
+    columns = {
         "order_id": [r[0] for r in rows], "position": positions, "channel": [r[1] for r in rows],
         "touch_at": [ORDER_AT - timedelta(days=r[2]) for r in rows],
         "order_at": [ORDER_AT] * len(rows), "revenue": [r[3] for r in rows],
-    })  # fmt: skip
+    }  # fmt: skip
+    if rows and len(rows[0]) > 4:
+        columns["sales_channel"] = [r[4] for r in rows]
+    return ibis.memtable(columns)
 
 
 def credits(model: str) -> dict[str, float]:

@@ -48,6 +48,7 @@ Identifier = Annotated[
 IdentifierType = Annotated[
     str | None, typer.Option("--type", help="Its type, when ambiguous (email, phone...).")
 ]
+LookbackDays = Annotated[int, typer.Option(help="Days of touches before an order.")]
 Demo = Annotated[
     bool, typer.Option("--demo", help="Demo mode: simulated data, public pseudonymisation key.")
 ]
@@ -332,7 +333,7 @@ def channels(
 @app.command()
 def journeys(
     db: Db = DEFAULT_PATH,
-    lookback_days: Annotated[int, typer.Option(help="Days of touches before an order.")] = 30,
+    lookback_days: LookbackDays = 30,
     timeout: Annotated[int, typer.Option(help="Session inactivity timeout, minutes.")] = 30,
     top: Annotated[int, typer.Option(help="How many paths to show.")] = 15,
     steps: Annotated[
@@ -382,7 +383,7 @@ def attribution(
         str, typer.Option(help="Comma-separated model names (see docs/attribution.md).")
     ] = "first_touch,last_touch,last_non_direct,linear,position_based,time_decay,markov,shapley",
     by: Annotated[str, typer.Option(help="channel, campaign, or channel,campaign.")] = "channel",
-    lookback_days: Annotated[int, typer.Option(help="Days of touches before an order.")] = 30,
+    lookback_days: LookbackDays = 30,
     transform: Annotated[
         str,
         typer.Option(
@@ -544,7 +545,7 @@ def influence(
         str, typer.Option(help="An additive model, e.g. linear or markov.")
     ] = "linear",
     by: Annotated[str, typer.Option(help="channel or campaign.")] = "channel",
-    lookback_days: Annotated[int, typer.Option(help="Days of touches before an order.")] = 30,
+    lookback_days: LookbackDays = 30,
     config: Config = None,
     out: Out = None,
     quiet: Quiet = False,

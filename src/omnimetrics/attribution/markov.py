@@ -143,7 +143,8 @@ def removal_effects(slots: np.ndarray, matrix: sp.csr_matrix, labels: int) -> np
     for code in np.unique(slots[slots >= 0]):
         keep = np.concatenate([[True], ~(slots == code).any(axis=1)])
         effects[code] = 1.0 - conversion_probability(matrix, keep) / base
-    return effects
+    # Removing states can only lower P(conversion): a negative effect is rounding (~1e-16).
+    return np.clip(effects, 0.0, None)
 
 
 class MarkovAttribution:
