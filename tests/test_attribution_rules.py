@@ -72,6 +72,7 @@ def test_hand_computed_credits(model):
 
 
 RULE_MODELS = sorted(name for name, model in MODELS.items() if model.weigh is not None)
+# (computed when the module is imported: before any test declares a model of its own)
 
 
 def test_same_touch_needs_the_order_session_and_reports_the_rest():
@@ -171,3 +172,25 @@ def test_registry_refuses_duplicates_and_explains_unknown_names():
         register("linear", "again")(lambda t: t.position)
     with pytest.raises(UnknownNameError, match="Did you mean 'linear'"):
         get_model("lineer")
+
+
+def test_user_defined_position_and_decay_models():
+    from omnimetrics.attribution import define_model
+
+    define_model("u_30_50", "position_based", first=0.3, last=0.5)
+    define_model("decay_1d", "time_decay", half_life_days=1)
+    got = {m: credits(m) for m in ("u_30_50", "decay_1d")}
+    # O1 (3 touches): 0.3 / 0.2 / 0.5; O2 (2 touches): 0.3/0.8 and 0.5/0.8; O3: 1.
+    assert got["u_30_50"] == pytest.approx({"display": 0.3, "email": 0.2, "paid_search": 0.375,
+                                            "direct": 0.5 + 0.625 + 1})  # fmt: skip
+    o1 = 2**-14 + 2**-7 + 1  # weights halve every day: 14 and 7 days before, then 0
+    assert got["decay_1d"]["display"] == pytest.approx(2**-14 / o1)
+    assert got["decay_1d"]["paid_search"] == pytest.approx(0.5 / 1.5)
+    with pytest.raises(ConfigError, match="built-in"):
+        define_model("linear", "time_decay", half_life_days=2)
+    with pytest.raises(ConfigError, match="first \\+ last"):
+        define_model("bad", "position_based", first=0.7, last=0.6)
+    with pytest.raises(ConfigError, match="half_life_days"):
+        define_model("bad", "time_decay", days=2)
+    with pytest.raises(ConfigError, match="> 0 days"):
+        define_model("bad", "time_decay", half_life_days=0)

@@ -455,6 +455,7 @@ def attribution(
     """
     from omnimetrics import attribution as at
 
+    at.define_models(_settings(config, demo=False).attribution_models)
     names = _names(models)
     dims = _names(by)
     options = {"drop": _names(drop), "max_touches": max_touches}
@@ -555,6 +556,7 @@ def influence(
     from omnimetrics import attribution as at
     from omnimetrics import journeys as jr
 
+    at.define_models(_settings(config, demo=False).attribution_models)
     settings = jr.JourneySettings(lookback_days=lookback_days)
     with _warehouse(db, config, demo=False) as wh:
         lost = jr.non_conversion_touches(wh, settings)

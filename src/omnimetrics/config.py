@@ -43,6 +43,8 @@ class Settings:
     """Timestamps later than now plus this are rejected (clock or time-zone errors)."""
     memory_limit: str | None = "1GB"
     """DuckDB memory cap: past it, work spills to disk instead of growing (None: engine default)."""
+    attribution_models: tuple[Mapping[str, Any], ...] = ()
+    """User attribution models ([[attribution.models]]): a name, a kind and its parameters."""
 
     def require_secret(self) -> bytes:
         """The HMAC key; in demo mode the public demo key."""
@@ -99,7 +101,7 @@ class Settings:
         origin: str = "settings",
     ) -> Settings:
         environ = os.environ if environ is None else environ
-        sections = {"privacy", "ingest", "engine", "columns", "channels"}
+        sections = {"privacy", "ingest", "engine", "columns", "channels", "attribution"}
         for name in raw:
             if name not in sections:
                 raise ConfigError(
@@ -132,4 +134,5 @@ class Settings:
             column_maps=column_maps,
             future_tolerance_hours=float(ingest.get("future_tolerance_hours", 24.0)),
             memory_limit=engine.get("memory_limit", "1GB"),
+            attribution_models=tuple(raw.get("attribution", {}).get("models", ())),
         )

@@ -16,6 +16,7 @@ from omnimetrics.attribution.credit import NO_TOUCH, attribute, select_orders
 from omnimetrics.attribution.markov import MarkovAttribution
 from omnimetrics.attribution.paths import PathTable, journey_paths, read_paths
 from omnimetrics.attribution.registry import MODELS, AttributionModel, get_model, register
+from omnimetrics.attribution.rules import define_model, define_models
 from omnimetrics.attribution.shapley import ShapleyAttribution
 from omnimetrics.attribution.spend import spend_by, with_spend
 from omnimetrics.attribution.transforms import TRANSFORMS, transform_paths, transform_touches
@@ -31,6 +32,8 @@ __all__ = [
     "attribute",
     "compare_models",
     "cross_channel_influence",
+    "define_model",
+    "define_models",
     "get_model",
     "influence_summary",
     "journey_paths",

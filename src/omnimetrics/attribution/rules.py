@@ -17,13 +17,14 @@ Every additive model's credits sum to 1 per order and revenue is conserved (prop
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from omnimetrics.attribution.registry import AttributionModel, get_model, register
+from omnimetrics.attribution.registry import MODELS, AttributionModel, get_model, register
 from omnimetrics.errors import ConfigError
 
 DIRECT = "direct"
@@ -88,7 +89,11 @@ def inverse_j(t: ir.Table) -> ir.FloatingValue:
 
 @register("time_decay", "Weight halves every 7 days before the order.", needs_times=True)
 def time_decay(t: ir.Table) -> ir.FloatingValue:
-    return ibis.literal(0.5).pow(t.days_before / 7.0)
+    return _decay(t, 7.0)
+
+
+def _decay(t: ir.Table, half_life_days: float) -> ir.FloatingValue:
+    return ibis.literal(0.5).pow(t.days_before / half_life_days)
 
 
 @register("same_touch", "All credit to the touch of the session in which the order was placed "
@@ -154,3 +159,53 @@ def credit_columns(touches: ir.Table, specs: Sequence[AttributionModel]) -> ir.T
         total = weight.sum().over(_order_window())
         credits[f"credit_{spec.name}"] = (weight / total.nullif(0.0)).fill_null(0.0)
     return touches.mutate(**credits)
+
+
+KINDS = ("position_based", "time_decay")
+"""Kinds of rule a user can declare with their own parameters (`define_model`)."""
+_USER: set[str] = set()
+
+
+def define_model(name: str, kind: str, **parameters: float) -> AttributionModel:
+    """Declare a rule model with its own parameters, e.g. ("u_30_50", "position_based",
+    first=0.3, last=0.5) or ("decay_3d", "time_decay", half_life_days=3); from Python or from
+    omnimetrics.toml ([[attribution.models]] name, kind, ...). Redefining a user model replaces
+    it; a built-in name is refused."""
+    if name in MODELS and name not in _USER:
+        raise ConfigError(f"{name!r} is a built-in attribution model; give yours another name.")
+    if kind not in KINDS:
+        raise ConfigError(f"Unknown kind of attribution model {kind!r}; choose from {list(KINDS)}.")
+    wanted = {"position_based": {"first", "last"}, "time_decay": {"half_life_days"}}[kind]
+    if set(parameters) != wanted:
+        raise ConfigError(
+            f"A {kind} model takes {sorted(wanted)}; {name!r} has {sorted(parameters)}."
+        )
+    values = {key: float(value) for key, value in parameters.items()}
+    if kind == "position_based":
+        first, last = values["first"], values["last"]
+        if not (0 <= first <= 1 and 0 <= last <= 1 and first + last <= 1 and first + last > 0):
+            raise ConfigError(
+                f"The first and last shares of {name!r} must be in [0, 1] with 0 < first + last "
+                f"<= 1 (the middle touches share the rest); got first={first}, last={last}."
+            )
+        doc = f"{first:.0%} first, {last:.0%} last, {1 - first - last:.0%} shared by the middle."
+        model = AttributionModel(name, doc, weigh=lambda t: _position_weights(t, first, last),
+                                 normalised=True)  # fmt: skip
+    else:
+        half_life = values["half_life_days"]
+        if not half_life > 0:
+            raise ConfigError(f"The half-life of {name!r} must be > 0 days; got {half_life}.")
+        doc = f"Weight halves every {half_life:g} days before the order."
+        model = AttributionModel(name, doc, weigh=lambda t: _decay(t, half_life), needs_times=True)
+    MODELS[name] = model
+    _USER.add(name)
+    return model
+
+
+def define_models(declared: Sequence[Mapping[str, Any]]) -> None:
+    """Declare the models of omnimetrics.toml ([[attribution.models]])."""
+    for entry in declared:
+        fields = dict(entry)
+        if "name" not in fields or "kind" not in fields:
+            raise ConfigError(f"[[attribution.models]] needs a name and a kind; got {fields}.")
+        define_model(str(fields.pop("name")), str(fields.pop("kind")), **fields)
