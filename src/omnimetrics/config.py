@@ -45,6 +45,15 @@ class Settings:
     """DuckDB memory cap: past it, work spills to disk instead of growing (None: engine default)."""
     attribution_models: tuple[Mapping[str, Any], ...] = ()
     """User attribution models ([[attribution.models]]): a name, a kind and its parameters."""
+    activation_hashes: bool = False
+    """Also keep the plain SHA-256 of normalised emails and phones (the form ad platforms match
+    audiences on), in `activation_identifiers`. Off by default: it is weaker than the keyed hash."""
+    min_cell_persons: int = 10
+    """Outputs meant for sharing suppress cells of fewer persons than this."""
+    segments: tuple[Mapping[str, Any], ...] = ()
+    """User segments ([[segments]]): a name and a filter expression over the person table."""
+    goals: tuple[Mapping[str, Any], ...] = ()
+    """SMART goals ([[goals]]): KPI, target, segment or channel, start and deadline."""
 
     def require_secret(self) -> bytes:
         """The HMAC key; in demo mode the public demo key."""
@@ -101,7 +110,8 @@ class Settings:
         origin: str = "settings",
     ) -> Settings:
         environ = os.environ if environ is None else environ
-        sections = {"privacy", "ingest", "engine", "columns", "channels", "attribution"}
+        sections = {"privacy", "ingest", "engine", "columns", "channels", "attribution",
+                    "metrics", "segments", "goals"}  # fmt: skip
         for name in raw:
             if name not in sections:
                 raise ConfigError(
@@ -135,4 +145,8 @@ class Settings:
             future_tolerance_hours=float(ingest.get("future_tolerance_hours", 24.0)),
             memory_limit=engine.get("memory_limit", "1GB"),
             attribution_models=tuple(raw.get("attribution", {}).get("models", ())),
+            activation_hashes=bool(privacy.get("activation_hashes", False)),
+            min_cell_persons=int(raw.get("metrics", {}).get("min_cell_persons", 10)),
+            segments=tuple(raw.get("segments", ())),
+            goals=tuple(raw.get("goals", ())),
         )
