@@ -1,7 +1,8 @@
 """Privacy: erase a person everywhere, suppress their later events, honour consent.
 
 Erasure removes every row that carries any identifier of the person (all identifiers linked to
-the one given) from every table — sources, evidence, quarantine and derived tables — in one
+the one given) from every table — sources, evidence, quarantine, derived tables and the
+activation hashes of `activation_identifiers` — in one
 transaction, and records a keyed hash of each identifier in `erased_identifiers` so that later
 rows carrying them are suppressed at the door and counted, never stored.
 """
@@ -17,7 +18,7 @@ import ibis.expr.types as ir
 
 from omnimetrics.identity import find_person, identifiers_of, rows_carrying
 from omnimetrics.ingest.door import Door
-from omnimetrics.schema import ERASED_SCHEMA, ERASED_TABLE
+from omnimetrics.schema import ACTIVATION_TABLE, ERASED_SCHEMA, ERASED_TABLE
 
 if TYPE_CHECKING:
     from omnimetrics.warehouse import Warehouse
@@ -26,10 +27,11 @@ PAIRED = {
     "identities": (("identifier_type_a", "identifier_a"), ("identifier_type_b", "identifier_b")),
     "experiment_assignments": (("unit_type", "unit_id"),),
     "identity_excluded": (("identifier_type", "identifier"),),
+    ACTIVATION_TABLE: (("identifier_type", "identifier"),),
 }
+"""Tables whose identifiers are (type column, value column) pairs."""
 KEEP = (ERASED_TABLE, "identity_links", "ingest_batches")
 """Tables erasure leaves alone: the erasure register, a view over the sources, the file ledger."""
-"""Tables whose identifiers are (type column, value column) pairs."""
 
 
 @dataclass(frozen=True)

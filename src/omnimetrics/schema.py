@@ -718,6 +718,50 @@ ERASED_SCHEMA: dict[str, dt.DataType] = {
 """HMAC of each erased identifier ("type:value"): later rows carrying one are suppressed."""
 
 
+ACTIVATION = Table(
+    "activation_identifiers",
+    "Written by ingest, only with `[privacy] activation_hashes = true` (not a file to ingest): "
+    "the plain SHA-256 of each valid email and phone of a stored row, the form ad platforms "
+    "match audiences on, next to the keyed hash used everywhere else. One row per identifier, "
+    "erased with its person. A plain SHA-256 of an email can be re-computed by anyone who knows "
+    "the email: it is weaker than the keyed hash, hence off by default (docs/segments.md).",
+    (
+        Column(
+            "identifier_type",
+            "string",
+            "Kind of identifier",
+            "email",
+            required=True,
+            allowed=("email", "phone"),
+        ),
+        Column(
+            "identifier",
+            "string",
+            "HMAC-SHA256 of the normalised value, as in every other table",
+            "667b5b0cc64f...",
+            required=True,
+        ),
+        Column(
+            "sha256",
+            "string",
+            "SHA-256 hex of the normalised value: trimmed, lower-cased email; phone in E.164 "
+            "with its + (Google Customer Match)",
+            "86e0b9e56c17...",
+            required=True,
+        ),
+        Column(
+            "sha256_digits",
+            "string",
+            "Phones only: SHA-256 hex of the E.164 digits without + (Meta custom audiences)",
+            "8a3e7886c933...",
+        ),
+    ),
+    key=("identifier_type", "identifier"),
+)
+"""Not a contract of `TABLES`: nobody ingests it; it is declared here for its schema and docs."""
+ACTIVATION_TABLE = ACTIVATION.name
+
+
 def table_contract(name: str) -> Table:
     """The contract of a table, or a clear error naming the tables that exist."""
     try:
@@ -738,7 +782,7 @@ def data_model_markdown() -> str:
         "and stored only as HMAC-SHA256 hashes (see docs/ingest.md).",
         "",
     ]
-    for table in TABLES.values():
+    for table in [*TABLES.values(), ACTIVATION]:
         lines += [f"## `{table.name}`", "", table.doc, ""]
         lines.append(f"Natural key: `{', '.join(table.key)}`.")
         if table.require_any:

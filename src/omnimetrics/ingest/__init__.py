@@ -22,10 +22,11 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from omnimetrics.errors import SchemaError, SourceError, did_you_mean
-from omnimetrics.ingest.door import Door
+from omnimetrics.ingest.door import ACTIVATION_PREFIX, Door
 from omnimetrics.ingest.readers import CsvOptions, SourceFile, open_source, read_batches, resolve
 from omnimetrics.ingest.validate import ERASED, REASONS, typed_with_verdict
 from omnimetrics.schema import (
+    ACTIVATION,
     BATCHES_SCHEMA,
     ERASED_TABLE,
     QUARANTINE_SCHEMA,
@@ -67,6 +68,8 @@ class IngestReport:
     updated: int = 0
     """Accepted rows that replaced a stored row (a more trusted report, a newer CRM record)."""
     ignored_columns: dict[str, list[str]] = field(default_factory=dict)
+    activation_identifiers: int = 0
+    """New rows of `activation_identifiers` (only with `[privacy] activation_hashes = true`)."""
     seconds: float = 0.0
 
     @property
@@ -126,6 +129,9 @@ def ingest(
     source_name: the reporting system (orders: web_shop, pos, crm...) when the file has no
         `source` column; it decides which report of an order is kept.
     now: the reference time for the future-timestamp check (default: the clock).
+
+    With `[privacy] activation_hashes = true`, a file already ingested is read again, but only
+    to capture the activation hashes of its emails and phones (nothing else changes).
     """
     started = time.perf_counter()
     contract = table_contract(table)
@@ -150,14 +156,18 @@ def ingest(
     erased = _erased_keys(wh)
     door = Door(settings)
     typed: list[ir.Table] = []
+    revisited: list[ir.Table] = []
+    """Files already ingested, read again only for their activation hashes."""
     sources: list[SourceFile] = []
+    capture = settings.activation_hashes and any(c.pii or c.pii_by for c in contract.columns)
     try:
         for number, path in enumerate(paths):
             notify(f"reading {path.name}", number / max(len(paths), 1) * 0.6)
             src = open_source(path, format)
             if src.sha256 in done:
                 report.files.append(FileReport(str(path), already_ingested=done[src.sha256]))
-                continue
+                if not capture:
+                    continue
             schema, batches = read_batches(src, _known_inputs(contract, mapping), csv)
             schema, batches = _rename(schema, batches, mapping)
             ignored = _check_columns(contract, schema, src)
@@ -166,21 +176,28 @@ def ingest(
             constants = {"source_file": str(path)}
             if "source" in contract.names and "source" not in schema.names:
                 constants["source"] = source_name
-            typed.append(
-                _validated(
-                    wh, contract, door.apply(contract, schema, batches, constants, erased), now
-                )
+            validated = _validated(
+                wh, contract, door.apply(contract, schema, batches, constants, erased), now
             )
+            if src.sha256 in done:
+                revisited.append(validated)
+                continue
+            typed.append(validated)
             for row in src.malformed:  # a broken line may hold an email: mask it like free text
                 row.text = door.mask_text(row.text)
             sources.append(src)
+        again = _union(revisited)
         if typed:
             notify("deduplicating", 0.7)
-            union = typed[0] if len(typed) == 1 else ibis.union(*typed)
-            _store(wh, contract, union, sources, report, batch, now, settings.source_priority)
+            union = _union(typed)
+            priority = settings.source_priority
+            _store(wh, contract, union, sources, report, batch, now, priority, again)
+        elif again is not None:
+            with wh.transaction():
+                report.activation_identifiers = _store_activation(wh, contract, again, batch)
     finally:
         door.close()
-        for table_expr in typed:
+        for table_expr in [*typed, *revisited]:
             wh.drop(table_expr)
     report.seconds = time.perf_counter() - started
     notify("done", 1.0)
@@ -215,6 +232,12 @@ def load_manifest(
             wh.ingest(entry["table"], folder / entry["path"], source_name=entry.get("source"))
         )
     return reports
+
+
+def _union(tables: Sequence[ir.Table]) -> ir.Table | None:
+    if not tables:
+        return None
+    return tables[0] if len(tables) == 1 else ibis.union(*tables)
 
 
 def _ensure_tables(wh: Warehouse, contract: Table) -> None:
@@ -321,6 +344,7 @@ def _store(
     batch: str,
     now: datetime,
     priority: Sequence[str],
+    revisited: ir.Table | None = None,
 ) -> None:
     columns = list(contract.names)
     lineage = {
@@ -395,9 +419,68 @@ def _store(
                     ),
                 )
             wh.insert("ingest_batches", _ledger(report, sources, batch, contract.name, now))
+            for rows in (typed, revisited):
+                if rows is not None:
+                    report.activation_identifiers += _store_activation(wh, contract, rows, batch)
     finally:
         if replacing is not None:
             wh.drop(replacing)
+
+
+def _store_activation(wh: Warehouse, contract: Table, typed: ir.Table, batch: str) -> int:
+    """Keep the activation hashes of valid rows whose identifier is now stored in the table.
+
+    One row per (identifier_type, identifier), the first seen kept; an identifier no stored row
+    carries (its row lost to a preferred report, or was suppressed) is not kept, so erasure,
+    which follows the stored rows, always finds what is here. Returns the rows added.
+    """
+    parts: list[ir.Table] = []
+    present: list[ir.Table] = []
+    valid = typed.filter(typed.reason.isnull())
+    stored = wh.table(contract.name)
+    for col in contract.columns:
+        sha = f"{ACTIVATION_PREFIX}_{col.name}"
+        if sha not in valid.columns:
+            continue
+        kind = ibis.literal(col.pii) if col.pii else valid[str(col.pii_by)]
+        stored_kind = ibis.literal(col.pii) if col.pii else stored[str(col.pii_by)]
+        parts.append(
+            valid.select(
+                identifier_type=kind,
+                identifier=valid[col.name],
+                sha256=valid[sha],
+                sha256_digits=valid[f"{ACTIVATION_PREFIX}digits__{col.name}"],
+                source_file=valid.source_file,
+                source_row=valid.source_row,
+            )
+        )
+        present.append(stored.select(identifier_type=stored_kind, identifier=stored[col.name]))
+    if not parts:
+        return 0
+    wh.ensure_table(ACTIVATION.name, ACTIVATION.ibis_schema())
+    candidates = parts[0] if len(parts) == 1 else ibis.union(*parts)
+    known = ibis.union(*present, distinct=True) if len(present) > 1 else present[0].distinct()
+    candidates = candidates.filter(candidates.sha256.notnull()).semi_join(
+        known, ["identifier_type", "identifier"]
+    )
+    first = ibis.window(
+        group_by=["identifier_type", "identifier"], order_by=["source_file", "source_row"]
+    )
+    ranked = candidates.mutate(_n=ibis.row_number().over(first))
+    kept = ranked.filter(ranked._n == 0).drop("_n")
+    existing = wh.table(ACTIVATION.name).select("identifier_type", "identifier")
+    fresh = wh.materialize(
+        kept.anti_join(existing, ["identifier_type", "identifier"]).mutate(
+            ingest_batch=ibis.literal(batch)
+        )
+    )
+    try:
+        added = int(fresh.count().execute())
+        if added:
+            wh.insert(ACTIVATION.name, fresh)
+        return added
+    finally:
+        wh.drop(fresh)
 
 
 def _file_reports(

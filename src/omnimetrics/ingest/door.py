@@ -7,6 +7,11 @@ the quarantine or a log, whatever the engine.
     email: trim, lower-case; valid when it looks like local@domain.tld
     phone: drop spaces and punctuation; 00 -> +; a leading 0 -> +<country code>; E.164 check
     hash:  HMAC-SHA256(secret, normalised value), lower-case hex (RFC 2104)
+
+With `[privacy] activation_hashes = true`, valid emails and phones also get the plain SHA-256 of
+the same normalised value (the form ad platforms match audiences on), in columns named
+`_activation__<column>` (and `_activation_digits__<column>`: a phone's E.164 digits without "+"),
+which ingest keeps only in `activation_identifiers`.
 """
 
 from __future__ import annotations
@@ -21,9 +26,12 @@ from omnimetrics.config import Settings
 from omnimetrics.schema import IDENTIFIER_COLUMNS, Table
 
 INVALID_PREFIX = "_invalid__"
+"""Flag column `_invalid__<column>`: a raw email/phone was present but could not be normalised."""
 SUPPRESSED = "_suppressed"
 """Flag column: the row carries an identifier of an erased person."""
-"""Flag column `_invalid__<column>`: a raw email/phone was present but could not be normalised."""
+ACTIVATION_PREFIX = "_activation_"
+"""Columns `_activation__<column>` and `_activation_digits__<column>`: plain SHA-256 of the
+normalised value (E.164 with "+" for phones) and of a phone's digits alone, for activation."""
 
 EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s.]{2,}"
 TEXT_EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"
@@ -46,6 +54,7 @@ class Door:
         self._ipad = bytes(b ^ 0x36 for b in block).hex()
         self._opad = bytes(b ^ 0x5C for b in block).hex()
         self._country = settings.phone_country_code
+        self._activation = settings.activation_hashes
         self._kernel = duckdb.connect(":memory:")
         # A streaming kernel: it holds a few batches at a time, never the whole file.
         self._kernel.execute("SET memory_limit = '512MB'")
@@ -93,6 +102,8 @@ class Door:
                 out.append(
                     f"({value} IS NOT NULL AND NOT {valid}) AS {_quote(INVALID_PREFIX + col.name)}"
                 )
+                if self._activation:
+                    out += self._activation_columns(col.name, [(col.pii, value, valid)], None)
                 handled.add(col.input_name)
             elif col.pii_by and col.name in present and col.pii_by in present:
                 raw = f"CAST({_quote(col.name)} AS VARCHAR)"
@@ -109,6 +120,9 @@ class Door:
                     f"WHEN {kind} = 'phone' THEN {phone} IS NOT NULL AND NOT {phone_ok} "
                     f"ELSE false END AS {_quote(INVALID_PREFIX + col.name)}"
                 )
+                if self._activation:
+                    kinds = [("email", email, email_ok), ("phone", phone, phone_ok)]
+                    out += self._activation_columns(col.name, kinds, kind)
                 handled.add(col.name)
         free_text = {c.name for c in table.columns if c.free_text}
         for field in schema:
@@ -124,6 +138,27 @@ class Door:
             literal = "NULL" if value is None else "'" + value.replace("'", "''") + "'"
             out.append(f"CAST({literal} AS VARCHAR) AS {_quote(name)}")
         return out
+
+    @staticmethod
+    def _activation_columns(
+        name: str, kinds: Sequence[tuple[str, str, str]], kind_sql: str | None
+    ) -> list[str]:
+        """SQL: plain SHA-256 of valid normalised values (and of a phone's digits alone).
+
+        kinds: (identifier kind, normalised value, validity condition); kind_sql: the SQL giving a
+        row's kind when the column holds several kinds (identities), None when it holds one.
+        """
+        standard, digits = [], []
+        for kind, value, valid in kinds:
+            when = f"{valid}" if kind_sql is None else f"{kind_sql} = '{kind}' AND {valid}"
+            standard.append(f"WHEN {when} THEN sha256({value})")
+            if kind == "phone":  # E.164 without its "+": the form some platforms hash
+                digits.append(f"WHEN {when} THEN sha256(substr({value}, 2))")
+        digits_sql = f"CASE {' '.join(digits)} END" if digits else "CAST(NULL AS VARCHAR)"
+        return [
+            f"CASE {' '.join(standard)} END AS {_quote(ACTIVATION_PREFIX + '_' + name)}",
+            f"{digits_sql} AS {_quote(ACTIVATION_PREFIX + 'digits__' + name)}",
+        ]
 
     @staticmethod
     def _mask(value: str) -> str:
@@ -182,6 +217,18 @@ class Door:
         """HMAC of identifier keys ("type:value"), as kept for erased persons."""
         relation = self._kernel.from_arrow(pa.table({"v": pa.array(list(keys), pa.string())}))
         return [row[0] for row in relation.project(self._hmac("v")).fetchall()]
+
+    def activation_values(
+        self, kind: str, values: list[str | None], *, digits: bool = False
+    ) -> list[str | None]:
+        """Plain SHA-256 of normalised emails/phones (None when invalid), as kept for activation;
+        `digits`: of a phone's E.164 digits without "+"."""
+        arrow = pa.table({"v": pa.array(values, pa.string())})
+        value, valid = self._normalised(kind, "v")
+        hashed = f"substr({value}, 2)" if digits and kind == "phone" else value
+        relation = self._kernel.from_arrow(arrow)
+        rows = relation.project(f"CASE WHEN {valid} THEN sha256({hashed}) END").fetchall()
+        return [row[0] for row in rows]
 
     def hash_values(self, kind: str, values: list[str | None]) -> list[str | None]:
         """Hash a few identifiers the way ingest does (look-ups, erasure requests, tests)."""

@@ -14,7 +14,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from omnimetrics.ingest.door import INVALID_PREFIX, SUPPRESSED
+from omnimetrics.ingest.door import ACTIVATION_PREFIX, INVALID_PREFIX, SUPPRESSED
 from omnimetrics.schema import CURRENCIES, SCORE_RANGES, Column, Table
 
 TRUE_WORDS = ("true", "t", "1", "yes", "y", "oui")
@@ -234,7 +234,10 @@ def typed_with_verdict(
     future_tolerance: timedelta = timedelta(hours=24),
     extra_allowed: dict[str, tuple[str, ...]] | None = None,
 ) -> ir.Table:
-    """Typed contract columns + lineage + (reason, column_name, message, raw_record)."""
+    """Typed contract columns + lineage + (reason, column_name, message, raw_record).
+
+    Activation hash columns of the door pass through unchanged, and never into `raw_record`.
+    """
     latest = ibis.literal(now + future_tolerance, type=dt.Timestamp(timezone="UTC"))
     typed: dict[str, ir.Value] = {}
     checks: list[Check] = []
@@ -296,13 +299,16 @@ def typed_with_verdict(
     raw_columns = [
         c
         for c in staged.columns
-        if c not in ("source_row", "source_file", SUPPRESSED) and not c.startswith(INVALID_PREFIX)
+        if c not in ("source_row", "source_file", SUPPRESSED)
+        and not c.startswith((INVALID_PREFIX, ACTIVATION_PREFIX))
     ]
+    activation = {c: verdict[c] for c in staged.columns if c.startswith(ACTIVATION_PREFIX)}
     raw = ibis.struct({c: verdict[c].cast(dt.string) for c in raw_columns})
     return verdict.select(
         **typed,
         source_file=verdict.source_file,
         source_row=verdict.source_row,
+        **activation,
         reason=check.cases(
             *((i, c.reason) for i, c in enumerate(checks)), else_=ibis.null(dt.string)
         ),

@@ -1,0 +1,245 @@
+"""The engine tables KPIs are computed from ("facts"), built once per run.
+
+Every fact has `at` (a timestamp, UTC), `person_id` where a person is known, and the dimension
+columns it can be cut by, with the same names everywhere: `channel`, `campaign`, `device`,
+`sales_channel`, `fulfilment`, `store`, plus every segment column of the person (joined on
+`person_id` when asked for). For orders, `channel` is the sales channel (web, app, store...); for
+touches and spend it is the marketing channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+
+from omnimetrics.errors import ConfigError
+
+GRAINS = {"day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y", "total": None}
+OPEN_SECONDS_MACHINE = 60
+"""An email open this soon after its send is taken as machine-made (privacy proxies prefetch)."""
+
+
+class Facts:
+    """Lazily built, cached fact tables of one warehouse over [since, until] at one grain."""
+
+    def __init__(
+        self,
+        wh,  # noqa: ANN001 - a Warehouse (imported lazily to keep layers apart)
+        *,
+        grain: str = "month",
+        since: date | None = None,
+        until: date | None = None,
+        attribution_model: str = "last_touch",
+    ) -> None:
+        if grain not in GRAINS:
+            raise ConfigError(f"Unknown grain {grain!r}; choose from {list(GRAINS)}.")
+        self.wh = wh
+        self.grain = grain
+        self.since = since
+        self.until = until
+        self.attribution_model = attribution_model
+
+    # --- what is there -------------------------------------------------------------------
+
+    def has(self, need: str) -> bool:
+        """Whether `table` or `table.column` exists and `table.column` holds a value."""
+        table, _, column = need.partition(".")
+        if table not in self.wh.tables():
+            return False
+        if not column:
+            return True
+        t = self.wh.table(table)
+        if column not in t.columns:
+            return False
+        return bool(t[column].notnull().any().execute())
+
+    # --- periods and segments ------------------------------------------------------------
+
+    def period(self, at: ir.TimestampValue) -> ir.Value:
+        unit = GRAINS[self.grain]
+        if unit is None:
+            return ibis.literal(self.since or date(1970, 1, 1)).cast(dt.date)
+        return at.truncate(unit).cast(dt.date)
+
+    def window(self, table: ir.Table) -> ir.Table:
+        """Rows of `table` whose `at` falls in [since, until] (whole days, UTC)."""
+        if self.since is not None:
+            table = table.filter(table.at >= datetime.combine(self.since, datetime.min.time(), UTC))
+        if self.until is not None:
+            end = datetime.combine(self.until, datetime.min.time(), UTC) + timedelta(days=1)
+            table = table.filter(table.at < end)
+        return table
+
+    @cached_property
+    def persons(self) -> ir.Table:
+        """One row per person with their segment columns (`metrics.segments`)."""
+        from omnimetrics.metrics.segments import person_segments
+
+        return self.wh.materialize(person_segments(self.wh, as_of=self.until))
+
+    def cut(self, fact: ir.Table, dims: Sequence[str]) -> ir.Table:
+        """The fact with `period` and, for segment dimensions, the person's segment joined."""
+        missing = [d for d in dims if d not in fact.columns]
+        if missing:
+            persons = self.persons
+            unknown = [d for d in missing if d not in persons.columns]
+            if unknown:
+                raise KeyError(unknown[0])
+            fact = fact.left_join(persons.select("person_id", *missing), "person_id").drop(
+                "person_id_right"
+            )
+        return fact.mutate(period=self.period(fact.at))
+
+    # --- facts ---------------------------------------------------------------------------
+
+    @cached_property
+    def orders(self) -> ir.Table:
+        from omnimetrics.journeys import conversions
+
+        orders = conversions(self.wh)
+        margin = orders.margin if "margin" in orders.columns else ibis.null(dt.float64)
+        if "cost_of_goods" in orders.columns:
+            margin = ibis.coalesce(margin, orders.revenue - orders.cost_of_goods)
+        fact = orders.select(
+            at=orders.timestamp, person_id=orders.person_id, order_id=orders.order_id,
+            revenue=orders.revenue.cast(dt.float64), margin=margin.cast(dt.float64),
+            returned=orders.returned_amount.fill_null(0.0).cast(dt.float64),
+            first_order=orders.first_order, channel=orders.sales_channel,
+            sales_channel=orders.sales_channel, fulfilment=orders.fulfilment,
+            store=orders.store_id,
+        )  # fmt: skip
+        return self.wh.materialize(self.window(fact))
+
+    @cached_property
+    def events(self) -> ir.Table:
+        events = self.wh.table("events")
+        fact = events.select(
+            at=events.timestamp, person_id=events.person_id, event_id=events.event_id,
+            event_type=events.event_type, channel=events.channel, campaign=events.campaign,
+            device=events.device_type, store=events.store_id, session_id=events.session_id,
+            is_touch=events.is_touch,
+        )  # fmt: skip
+        return self.wh.materialize(self.window(fact))
+
+    @cached_property
+    def interactions(self) -> ir.Table:
+        """Every touchpoint (anonymous ones too: impressions, sends) with its own channel; rows
+        of persons who refused analytics left out."""
+        from omnimetrics.identity import person_of_rows
+        from omnimetrics.privacy import consenting_persons
+
+        touch = person_of_rows(self.wh, self.wh.table("touchpoints"))
+        channels = self.wh.classify_channels().select("event_id", _channel="channel")
+        joined = touch.join(channels, "event_id")
+        allowed = consenting_persons(self.wh, "analytics").person_id
+        joined = joined.filter(joined.person_id.isnull() | joined.person_id.isin(allowed))
+        fact = joined.select(
+            at=joined.timestamp, person_id=joined.person_id, event_id=joined.event_id,
+            event_type=joined.event_type, channel=joined._channel, campaign=joined.campaign,
+            device=joined.device_type, store=joined.store_id,
+            duration_seconds=joined.duration_seconds,
+        )  # fmt: skip
+        return self.wh.materialize(self.window(fact))
+
+    @cached_property
+    def sessions(self) -> ir.Table:
+        """Session starts (one row per session) with their channel and campaign."""
+        events = self.events
+        return events.filter(events.is_touch & events.session_id.notnull())
+
+    @cached_property
+    def visits(self) -> ir.Table:
+        """Visits with their time on site/app (touchpoints.duration_seconds)."""
+        touches = self.interactions
+        return touches.filter((touches.event_type == "visit") & touches.duration_seconds.notnull())
+
+    @cached_property
+    def email_opens(self) -> ir.Table:
+        """Email opens flagged `machine` when they come within a minute of their send."""
+        touches = self.interactions
+        mail = touches.filter(touches.event_type.isin(["email_send", "email_open"]))
+        running = ibis.cumulative_window(group_by=["person_id", "campaign"],
+                                         order_by=["at", "event_id"])  # fmt: skip
+        sent = ibis.cases((mail.event_type == "email_send", mail.at), else_=ibis.null(dt.timestamp))
+        mail = mail.mutate(_sent=sent.max().over(running))
+        opens = mail.filter(mail.event_type == "email_open")
+        lag = opens.at.epoch_seconds() - opens._sent.epoch_seconds()
+        machine = opens.person_id.notnull() & lag.notnull() & (lag < OPEN_SECONDS_MACHINE)
+        return opens.mutate(machine=machine).drop("_sent")
+
+    @cached_property
+    def credited(self) -> ir.Table:
+        """Journey touches with their credit under the attribution model (default last touch)."""
+        from omnimetrics.attribution.registry import get_model
+        from omnimetrics.attribution.rules import credit_columns
+        from omnimetrics.journeys import journey_touches
+
+        touches = journey_touches(self.wh)
+        spec = get_model(self.attribution_model)
+        credited = credit_columns(touches, [spec])
+        credit = credited[f"credit_{spec.name}"]
+        orders = self.orders.select("order_id", "margin")
+        joined = credited.left_join(orders, "order_id")
+        fact = joined.select(
+            at=joined.order_at, person_id=joined.person_id, order_id=joined.order_id,
+            channel=joined.channel, campaign=joined.campaign, sales_channel=joined.sales_channel,
+            first_order=joined.first_order, credit=credit,
+            revenue=(credit * joined.revenue).cast(dt.float64),
+            margin=(credit * joined.margin).cast(dt.float64),
+        )  # fmt: skip
+        return self.wh.materialize(self.window(fact))
+
+    @cached_property
+    def spend(self) -> ir.Table:
+        spend = self.wh.table("spend")
+        at = spend.date.cast(dt.Timestamp(timezone="UTC"))
+        fact = spend.select(
+            at=at, channel=spend.channel, campaign=spend.campaign,
+            spend=spend.spend.cast(dt.float64), impressions=spend.impressions.cast(dt.float64),
+            clicks=spend.clicks.cast(dt.float64),
+        )  # fmt: skip
+        return self.window(fact)
+
+    @cached_property
+    def feedback(self) -> ir.Table:
+        """Survey answers with their person and the channel they are about (the answer's own,
+        else the channel of the touchpoint it names)."""
+        from omnimetrics.identity import person_of_rows
+
+        answers = person_of_rows(self.wh, self.wh.table("feedback"))
+        channel = answers.channel
+        if "events" in self.wh.tables():
+            events = self.wh.table("events").select(
+                touchpoint_id="event_id", _touch_channel="channel"
+            )
+            answers = answers.left_join(events, "touchpoint_id")
+            channel = ibis.coalesce(answers.channel, answers._touch_channel)
+        fact = answers.select(
+            at=answers.timestamp, person_id=answers.person_id, response_id=answers.response_id,
+            survey_type=answers.survey_type, score=answers.score.cast(dt.float64),
+            channel=channel, store=answers.store_id,
+        )  # fmt: skip
+        return self.wh.materialize(self.window(fact))
+
+    @cached_property
+    def activity(self) -> ir.Table:
+        """One row per person and period: distinct channels used (touch and sales channels) and
+        whether they bought: the base of the omnichannel conversion rate."""
+        touches = self.events.filter(self.events.channel.notnull())
+        touch = touches.select("person_id", "at", "channel")
+        sold = self.orders.filter(self.orders.person_id.notnull())
+        sold = sold.select("person_id", "at", channel=sold.sales_channel)
+        both = ibis.union(touch, sold)
+        both = both.mutate(period=self.period(both.at), bought=ibis.literal(False))
+        sold = sold.mutate(period=self.period(sold.at))
+        buyers = sold.select("person_id", "period").distinct().mutate(_bought=ibis.literal(True))
+        per = both.group_by(["person_id", "period"]).agg(channels=both.channel.nunique(),
+                                                          at=both.at.min())  # fmt: skip
+        per = per.left_join(buyers, ["person_id", "period"])
+        return per.select("person_id", "period", "at", "channels",
+                          bought=per._bought.fill_null(False))  # fmt: skip

@@ -1,0 +1,410 @@
+"""Linear-trend forecasts of a KPI series with prediction intervals, and alerts on surprises.
+
+Ordinary least squares on the period number t (0 for the first period of the series), and the
+prediction interval of a new observation from the t distribution:
+
+    yhat(t0) ± t_{(1+level)/2, n-2} · s · sqrt(1 + 1/n + (t0 - tbar)² / Sxx)
+
+(Montgomery, Peck & Vining, "Introduction to Linear Regression Analysis", 5th ed., §2.5;
+formulas and decisions in docs/goals-and-forecasts.md).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import tzinfo
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+from pandas.tseries.offsets import (
+    BaseOffset,
+    DateOffset,
+    Day,
+    MonthBegin,
+    MonthEnd,
+    QuarterBegin,
+    Week,
+    YearBegin,
+)
+from scipy import stats
+
+from omnimetrics.errors import ConfigError
+
+LEVEL = 0.95
+"""Default coverage of prediction intervals."""
+
+MIN_POINTS = 3
+"""A line has two parameters; a third point is the first that measures the noise."""
+
+ALERT_COLUMNS = ("period", "value", "expected", "low", "high", "direction", "bad")
+
+_RELATIVE_TOLERANCE = 1e-9
+"""Residuals this small relative to the values are rounding: the points lie on a line."""
+
+
+@dataclass(frozen=True)
+class TrendFit:
+    """OLS fit of y = intercept + slope·t, with what the prediction interval needs."""
+
+    intercept: float
+    slope: float
+    residual_sd: float
+    """s = sqrt(SSE / (n - 2)); exactly 0 when the points lie on a line (up to rounding)."""
+    n: int
+    t_mean: float
+    sxx: float
+    """Σ (t - tbar)²."""
+
+    @property
+    def df(self) -> int:
+        """Degrees of freedom of the residuals: n - 2."""
+        return self.n - 2
+
+
+def fit_trend(t: np.ndarray, y: np.ndarray) -> TrendFit:
+    """Least-squares line through the points (t, y): b1 = Sxy / Sxx, b0 = ybar - b1·tbar."""
+    t = np.asarray(t, dtype=float)
+    y = np.asarray(y, dtype=float)
+    n = t.size
+    if n != y.size or n < MIN_POINTS or not np.isfinite(t).all() or not np.isfinite(y).all():
+        raise ConfigError(
+            f"fit_trend needs at least {MIN_POINTS} finite (t, y) pairs of equal length; "
+            f"got {t.size} t and {y.size} y values."
+        )
+    t_mean, y_mean = t.mean(), y.mean()
+    dt = t - t_mean
+    sxx = float(dt @ dt)
+    if sxx == 0.0:
+        raise ConfigError("fit_trend needs at least two distinct t values.")
+    slope = float(dt @ (y - y_mean)) / sxx
+    intercept = float(y_mean - slope * t_mean)
+    residuals = y - (intercept + slope * t)
+    residual_sd = math.sqrt(float(residuals @ residuals) / (n - 2))
+    if residual_sd <= _RELATIVE_TOLERANCE * float(np.abs(y).max()):
+        residual_sd = 0.0
+    return TrendFit(intercept, slope, residual_sd, n, float(t_mean), sxx)
+
+
+def prediction_interval(
+    fit: TrendFit, t0: np.ndarray | float, level: float = LEVEL
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Point forecast, its standard error s·sqrt(1 + 1/n + (t0-tbar)²/Sxx), low and high."""
+    t0 = np.asarray(t0, dtype=float)
+    yhat = fit.intercept + fit.slope * t0
+    se = fit.residual_sd * np.sqrt(1.0 + 1.0 / fit.n + (t0 - fit.t_mean) ** 2 / fit.sxx)
+    half = float(stats.t.ppf((1.0 + level) / 2.0, fit.df)) * se
+    return yhat, se, yhat - half, yhat + half
+
+
+@dataclass(frozen=True, eq=False)
+class Forecast:
+    """The next periods of a series on its linear trend, with prediction intervals.
+
+    `table` has one row per future period: period, forecast, low, high and se (the standard
+    error of prediction, so that other probabilities can be read off the t distribution with
+    n - 2 degrees of freedom). `note` explains degenerate input; values are then NaN.
+    """
+
+    table: pd.DataFrame
+    slope: float
+    intercept: float
+    residual_sd: float
+    n: int
+    level: float
+    note: str | None = None
+
+    @property
+    def df(self) -> int:
+        """Degrees of freedom of the prediction's t distribution: n - 2."""
+        return self.n - 2
+
+
+@dataclass(frozen=True)
+class PeriodGrid:
+    """The regular calendar of a series: period k starts at origin + k·step (k may be < 0).
+
+    Positions are computed from the origin each time (never by stepping repeatedly), so a
+    "same day next month" step from the 31st stays on month ends where it can.
+    """
+
+    origin: pd.Timestamp
+    """Start of period 0, as naive wall-clock time."""
+    step: BaseOffset
+    tz: tzinfo | None = None
+
+    def start(self, k: int) -> pd.Timestamp:
+        """Start of period k, naive wall-clock time."""
+        return self.origin + self.step * int(k)
+
+    def starts(self, ks: np.ndarray | range) -> pd.DatetimeIndex:
+        """Starts of periods ks, in the series' time zone."""
+        naive = pd.DatetimeIndex([self.start(k) for k in ks], dtype="datetime64[ns]")
+        return naive.tz_localize(self.tz) if self.tz is not None else naive
+
+    def position(self, when: pd.Timestamp) -> int:
+        """Number of the period containing `when` (naive): the last k with start(k) <= when."""
+        nominal = self.start(1) - self.origin
+        k = math.floor((when - self.origin) / nominal)
+        while self.start(k + 1) <= when:
+            k += 1
+        while self.start(k) > when:
+            k -= 1
+        return k
+
+
+@dataclass(frozen=True, eq=False)
+class RegularSeries:
+    """A KPI series checked and laid on its period grid (sorted copy; the input is untouched)."""
+
+    index: pd.DatetimeIndex
+    """Period starts, sorted, in the input's time zone."""
+    naive: pd.DatetimeIndex
+    """The same as wall-clock times without a zone (how calendars are computed)."""
+    values: np.ndarray
+    positions: np.ndarray | None
+    """Period number of each row on `grid` (0 for the first); None without a grid."""
+    grid: PeriodGrid | None
+    """None when the period length cannot be known (fewer than 2 periods, no `freq`)."""
+
+    @classmethod
+    def from_series(cls, series: pd.Series, *, caller: str = "forecast") -> RegularSeries:
+        """Check a KPI series (dates index, float values) and find its period grid."""
+        if not isinstance(series, pd.Series):
+            raise ConfigError(
+                f"{caller} expects a pandas Series indexed by period start; "
+                f"got {type(series).__name__}."
+            )
+        index = _as_datetime_index(series.index, caller)
+        try:
+            values = series.to_numpy(dtype=float, na_value=np.nan)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"{caller}: the series values must be numbers (NaN where undefined); "
+                f"got dtype {series.dtype}."
+            ) from None
+        if np.isinf(values).any():
+            bad = list(index[np.isinf(values)][:3].astype(str))
+            raise ConfigError(
+                f"{caller}: the series has infinite values at {bad}. Use NaN for periods where "
+                "the KPI is undefined (e.g. a ratio with a zero denominator)."
+            )
+        if index.hasnans:
+            raise ConfigError(f"{caller}: the series index has missing dates (NaT).")
+        if index.has_duplicates:
+            dupes = list(index[index.duplicated()].unique()[:3].astype(str))
+            raise ConfigError(
+                f"{caller}: the series index repeats periods {dupes}; give one value per period."
+            )
+        declared = index.freq
+        order = np.argsort(index.asi8, kind="stable")
+        index = index[order]
+        values = values[order]
+        tz = index.tz
+        naive = index.tz_localize(None) if tz is not None else index
+        step = _infer_step(naive, declared) if len(naive) else None
+        if step is None:
+            return cls(index, naive, values, None, None)
+        grid = PeriodGrid(naive[0], step, tz)
+        last = grid.position(naive[-1])
+        full = pd.DatetimeIndex([grid.start(k) for k in range(last + 1)], dtype="datetime64[ns]")
+        positions = full.get_indexer(naive)
+        if (positions < 0).any():
+            stray = list(index[positions < 0][:3].astype(str))
+            raise ConfigError(
+                f"{caller}: the series is not on a regular grid of {step.freqstr} periods "
+                f"(e.g. {stray}). Aggregate it to one value per day, week, month or quarter "
+                "start first."
+            )
+        return cls(index, naive, values, positions.astype(np.int64), grid)
+
+    @property
+    def defined(self) -> np.ndarray:
+        """Mask of the periods with a value (not NaN)."""
+        return ~np.isnan(self.values)
+
+    def head(self, count: int) -> RegularSeries:
+        """The first `count` periods, on the same grid."""
+        positions = None if self.positions is None else self.positions[:count]
+        return RegularSeries(
+            self.index[:count], self.naive[:count], self.values[:count], positions, self.grid
+        )
+
+    def forecast(self, horizon: int, *, level: float = LEVEL) -> Forecast:
+        """The next `horizon` periods after the last one (see `forecast`)."""
+        mask = self.defined
+        n = int(mask.sum())
+        if self.grid is None or self.positions is None or not len(self.positions):
+            periods = pd.DatetimeIndex([pd.NaT] * horizon, dtype="datetime64[ns]")
+            if self.index.tz is not None:
+                periods = periods.tz_localize(self.index.tz)
+            ahead = np.full(horizon, np.nan)
+        else:
+            last = int(self.positions[-1])
+            ahead = np.arange(last + 1, last + horizon + 1, dtype=float)
+            periods = self.grid.starts(ahead.astype(int))
+        if n < MIN_POINTS:
+            note = f"{MIN_POINTS} points are needed for a trend; got {n}."
+            if self.grid is None:
+                note += " The period length cannot be inferred either, so future periods are NaT."
+            nan = np.full(horizon, np.nan)
+            table = _forecast_table(periods, nan, nan, nan, nan)
+            return Forecast(table, math.nan, math.nan, math.nan, n, level, note)
+        assert self.positions is not None
+        fit = fit_trend(self.positions[mask].astype(float), self.values[mask])
+        yhat, se, low, high = prediction_interval(fit, ahead, level)
+        note = None
+        if fit.residual_sd == 0.0:
+            shape = "constant" if fit.slope == 0.0 else "exactly on a line"
+            note = (
+                f"The {n} points are {shape} (zero residual variance): the forecast is exact "
+                "and each interval is the point itself."
+            )
+        table = _forecast_table(periods, yhat, low, high, se)
+        return Forecast(table, fit.slope, fit.intercept, fit.residual_sd, n, level, note)
+
+
+def forecast(series: pd.Series, horizon: int, *, level: float = LEVEL) -> Forecast:
+    """Project the next `horizon` periods on the OLS linear trend, with prediction intervals.
+
+    Periods continue the index's frequency (month starts stay month starts). Fewer than 3
+    defined points give NaN values and a `note`, never an exception. Points exactly on a line
+    (zero residual variance) give exact forecasts whose interval is the point itself.
+
+    >>> import pandas as pd
+    >>> kpi = pd.Series([10.0, 12.0, 14.0, 16.0],
+    ...                 index=pd.date_range("2025-01-01", periods=4, freq="MS"))
+    >>> forecast(kpi, 2).table[["period", "forecast", "low", "high"]]
+          period  forecast   low  high
+    0 2025-05-01      18.0  18.0  18.0
+    1 2025-06-01      20.0  20.0  20.0
+    """
+    _check_int("horizon", horizon, "forecast", minimum=1)
+    _check_level(level, "forecast")
+    return RegularSeries.from_series(series).forecast(horizon, level=level)
+
+
+def alerts(
+    series: pd.Series,
+    *,
+    level: float = LEVEL,
+    min_history: int = 6,
+    higher_is_better: bool = True,
+) -> pd.DataFrame:
+    """The periods whose value falls outside the prediction interval of the trend before them.
+
+    Each period with at least `min_history` defined values before it is compared with the
+    interval of an OLS trend fitted on all those earlier values (an expanding window). Only the
+    surprising periods are returned; `bad` is a drop when higher is better, a rise otherwise.
+    """
+    _check_level(level, "alerts")
+    _check_int("min_history", min_history, "alerts", minimum=MIN_POINTS)
+    if not isinstance(higher_is_better, bool | np.bool_):
+        raise ConfigError(
+            "The 'higher_is_better' parameter of alerts must be a bool. "
+            f"Got {higher_is_better!r} instead."
+        )
+    regular = RegularSeries.from_series(series, caller="alerts")
+    defined = regular.defined
+    seen_before = np.cumsum(defined) - defined
+    candidates = np.flatnonzero(defined & (seen_before >= min_history))
+    rows: list[tuple[pd.Timestamp, float, float, float, float, str, bool]] = []
+    if regular.positions is not None:
+        t = regular.positions.astype(float)
+        for row in candidates:  # one small fit per period; series are tens to hundreds long
+            past = defined[:row]
+            fit = fit_trend(t[:row][past], regular.values[:row][past])
+            yhat, _, low, high = (float(v) for v in prediction_interval(fit, t[row], level))
+            value = float(regular.values[row])
+            slack = _RELATIVE_TOLERANCE * max(abs(value), abs(yhat))
+            if low - slack <= value <= high + slack:
+                continue
+            direction = "drop" if value < low else "rise"
+            bad = (direction == "drop") == bool(higher_is_better)
+            rows.append((regular.index[row], value, yhat, low, high, direction, bad))
+    frame = pd.DataFrame(rows, columns=list(ALERT_COLUMNS))
+    frame["period"] = pd.DatetimeIndex(frame["period"], dtype=regular.index.dtype)
+    numbers = dict.fromkeys(("value", "expected", "low", "high"), float)
+    return frame.astype({**numbers, "direction": object, "bad": bool})
+
+
+def _forecast_table(
+    periods: pd.DatetimeIndex, yhat: np.ndarray, low: np.ndarray, high: np.ndarray, se: np.ndarray
+) -> pd.DataFrame:
+    return pd.DataFrame({"period": periods, "forecast": yhat, "low": low, "high": high, "se": se})
+
+
+def _as_datetime_index(index: pd.Index, caller: str) -> pd.DatetimeIndex:
+    if isinstance(index, pd.DatetimeIndex):
+        return index
+    if isinstance(index, pd.PeriodIndex):
+        return index.to_timestamp(how="start")
+    if len(index) == 0:
+        return pd.DatetimeIndex([], dtype="datetime64[ns]")
+    try:
+        if index.dtype.kind not in "OSU":  # numbers would silently read as nanoseconds
+            raise TypeError
+        return pd.DatetimeIndex(index)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{caller}: the series must be indexed by period start dates (pd.Timestamp); "
+            f"got an index of {index.dtype} such as {index[0]!r}."
+        ) from None
+
+
+def _infer_step(naive: pd.DatetimeIndex, declared: BaseOffset | None) -> BaseOffset | None:
+    """The period length: the index's own freq, pandas' inference, or the median gap."""
+    if declared is not None and declared.n > 0:
+        return declared
+    if len(naive) >= 3:
+        inferred = pd.infer_freq(naive)
+        if inferred is not None:
+            return to_offset(inferred)
+    if len(naive) < 2:
+        return None
+    median = pd.Timedelta(int(np.median(np.diff(naive.asi8))), unit="ns")
+    days = median / pd.Timedelta(days=1)
+    at_midnight = bool((naive == naive.normalize()).all())
+    first_of_month = bool((naive.day == 1).all())
+    if not at_midnight:
+        return to_offset(median)
+    if days == 1:
+        return Day()
+    if days == 7:
+        return Week(weekday=naive[0].weekday())
+    if 28 <= days <= 31:
+        if first_of_month:
+            return MonthBegin()
+        return MonthEnd() if bool(naive.is_month_end.all()) else DateOffset(months=1)
+    if 89 <= days <= 92:
+        if first_of_month and len(set((naive.month - 1) % 3)) == 1:
+            return QuarterBegin(startingMonth=int(naive[0].month))
+        return DateOffset(months=3)
+    if 365 <= days <= 366:
+        if first_of_month and len(set(naive.month)) == 1:
+            return YearBegin(month=int(naive[0].month))
+        return DateOffset(years=1)
+    return to_offset(median)
+
+
+def _check_int(name: str, value: object, caller: str, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        raise ConfigError(
+            f"The '{name}' parameter of {caller} must be an int >= {minimum}. "
+            f"Got {value!r} instead."
+        )
+
+
+def _check_level(level: object, caller: str) -> None:
+    if (
+        isinstance(level, bool)
+        or not isinstance(level, Real)
+        or not math.isfinite(float(level))
+        or not 0.0 < float(level) < 1.0
+    ):
+        raise ConfigError(
+            f"The 'level' parameter of {caller} must be a float in (0, 1), e.g. 0.95. "
+            f"Got {level!r} instead."
+        )

@@ -1,0 +1,446 @@
+"""KPIs: declared once (name, formula, unit, direction, inputs), computed by any dimensions.
+
+A KPI is a numerator and, for rates and averages, a denominator, each an aggregate of one fact
+table (`facts.Facts`) per period and dimension values; value = numerator / denominator (x scale).
+The engine aggregates; only the small per-period table reaches pandas, where the change against
+the previous period and the suppression of small cells are applied. Formulas: docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from omnimetrics.errors import ConfigError, UnknownNameError, did_you_mean
+from omnimetrics.metrics.facts import Facts
+
+Filter = Callable[[ir.Table], ir.BooleanValue]
+
+
+@dataclass(frozen=True)
+class Measure:
+    """An aggregate of a fact: sum / count / nunique / mean of a column, on the rows kept by
+    `where`."""
+
+    fact: str
+    column: str
+    agg: str = "sum"
+    where: Filter | None = None
+
+    def persons(self, table: ir.Table) -> ir.Value:
+        """Distinct persons among the rows the measure counts (for small-cell suppression)."""
+        person = table.person_id
+        if self.where is not None:
+            person = ibis.cases((self.where(table), person), else_=ibis.null(dt.string))
+        return person.nunique().cast(dt.float64)
+
+    def aggregate(self, table: ir.Table) -> ir.Value:
+        column = table[self.column]
+        if self.where is not None:
+            column = ibis.cases((self.where(table), column), else_=ibis.null(column.type()))
+        if self.agg == "sum":
+            return column.sum().cast(dt.float64)
+        if self.agg == "count":
+            return column.count().cast(dt.float64)
+        if self.agg == "nunique":
+            return column.nunique().cast(dt.float64)
+        if self.agg == "mean":
+            return column.mean().cast(dt.float64)
+        raise ConfigError(f"Unknown aggregate {self.agg!r}; choose sum, count, nunique or mean.")
+
+
+@dataclass(frozen=True)
+class KPI:
+    """One indicator: how it is computed, what it needs and how to read it."""
+
+    name: str
+    label: str
+    unit: str
+    """share, currency, count, seconds, score, ratio"""
+    higher_is_better: bool
+    formula: str
+    numerator: Measure
+    denominator: Measure | None = None
+    needs: tuple[str, ...] = ()
+    """Tables or table.columns that must hold data; "a|b" when either will do."""
+    dimensions: tuple[str, ...] = ()
+    """Fact dimensions it can be cut by (segment columns always can, through person_id)."""
+    scale: float = 1.0
+    net: bool = False
+    """value = (numerator - denominator) / denominator (a return on an outlay: ROI)."""
+    group: str = "sales"
+
+
+KPIS: dict[str, KPI] = {}
+
+
+def register(kpi: KPI) -> KPI:
+    if kpi.name in KPIS:
+        raise ConfigError(f"KPI {kpi.name!r} is declared twice.")
+    KPIS[kpi.name] = kpi
+    return kpi
+
+
+def get_kpi(name: str) -> KPI:
+    try:
+        return KPIS[name]
+    except KeyError:
+        raise UnknownNameError(f"Unknown KPI {name!r}. " + did_you_mean(name, KPIS)) from None
+
+
+def _event(kind: str) -> Measure:
+    return Measure("interactions", "event_id", "count", where=lambda t: t.event_type == kind)
+
+
+def _events(kinds: Sequence[str]) -> Measure:
+    return Measure(
+        "interactions", "event_id", "count", where=lambda t: t.event_type.isin(list(kinds))
+    )
+
+
+ORDER_DIMS = ("channel", "sales_channel", "fulfilment", "store")
+TOUCH_DIMS = ("channel", "campaign", "device", "store")
+CREDIT_DIMS = ("channel", "campaign", "sales_channel")
+SPEND_DIMS = ("channel", "campaign")
+REVENUE = Measure("orders", "revenue")
+ORDERS = Measure("orders", "order_id", "count")
+NEW = Measure("orders", "person_id", "nunique", where=lambda t: t.first_order)
+SPEND = Measure("spend", "spend")
+ATTRIBUTED_NEW = Measure("credited", "credit", where=lambda t: t.first_order)
+
+for kpi in (
+    KPI("revenue", "Revenue", "currency", True, "sum of order revenue", REVENUE,
+        needs=("orders",), dimensions=ORDER_DIMS),
+    KPI("orders", "Orders", "count", True, "number of orders (cancelled ones left out)", ORDERS,
+        needs=("orders",), dimensions=ORDER_DIMS),
+    KPI("average_basket", "Average basket", "currency", True, "revenue / orders", REVENUE, ORDERS,
+        needs=("orders",), dimensions=ORDER_DIMS),
+    KPI("buyers", "Buyers", "count", True, "distinct persons who ordered",
+        Measure("orders", "person_id", "nunique"), needs=("orders",), dimensions=ORDER_DIMS,
+        group="customers"),
+    KPI("new_customers", "New customers", "count", True,
+        "distinct persons whose first order falls in the period", NEW, needs=("orders",),
+        dimensions=ORDER_DIMS, group="customers"),
+    KPI("returning_customers", "Returning customers", "count", True,
+        "distinct persons ordering in the period who had ordered before",
+        Measure("orders", "person_id", "nunique", where=lambda t: ~t.first_order),
+        needs=("orders",), dimensions=ORDER_DIMS, group="customers"),
+    KPI("repeat_purchase_rate", "Repeat purchase rate", "share", True,
+        "returning customers / buyers",
+        Measure("orders", "person_id", "nunique", where=lambda t: ~t.first_order),
+        Measure("orders", "person_id", "nunique"), needs=("orders",), dimensions=ORDER_DIMS,
+        group="customers"),
+    KPI("margin", "Margin", "currency", True, "sum of margin (or revenue - cost of goods)",
+        Measure("orders", "margin"), needs=("orders.margin|orders.cost_of_goods",),
+        dimensions=ORDER_DIMS),
+    KPI("return_rate", "Return rate", "share", False, "returned amount / revenue",
+        Measure("orders", "returned"), REVENUE, needs=("orders",), dimensions=ORDER_DIMS,
+        group="operations"),
+    KPI("click_and_collect_share", "Click & collect share", "share", True,
+        "orders fulfilled by click & collect / orders",
+        Measure("orders", "order_id", "count", where=lambda t: t.fulfilment == "click_and_collect"),
+        ORDERS, needs=("orders.fulfilment",), dimensions=("channel", "sales_channel", "store"),
+        group="operations"),
+    KPI("ship_from_store_share", "Ship-from-store share", "share", True,
+        "orders shipped from a store / orders",
+        Measure("orders", "order_id", "count", where=lambda t: t.fulfilment == "ship_from_store"),
+        ORDERS, needs=("orders.fulfilment",), dimensions=("channel", "sales_channel", "store"),
+        group="operations"),
+    KPI("sessions", "Sessions", "count", True, "sessions (visits) started",
+        Measure("sessions", "session_id", "count"), needs=("touchpoints",), dimensions=TOUCH_DIMS,
+        group="engagement"),
+    KPI("conversion_rate", "Conversion rate", "share", True,
+        "orders credited to the channel (last touch) / sessions of the channel",
+        Measure("credited", "credit"), Measure("sessions", "session_id", "count"),
+        needs=("events", "orders"), dimensions=("channel", "campaign"), group="conversion"),
+    KPI("omnichannel_conversion_rate", "Omnichannel conversion rate", "share", True,
+        "persons active on 2+ channels (touch or sales) who bought / persons active on 2+ "
+        "channels, per period",
+        Measure("activity", "person_id", "count", where=lambda t: (t.channels >= 2) & t.bought),
+        Measure("activity", "person_id", "count", where=lambda t: t.channels >= 2),
+        needs=("events", "orders"), group="conversion"),
+    KPI("spend", "Spend", "currency", False, "media spend", SPEND, needs=("spend",),
+        dimensions=SPEND_DIMS, group="marketing"),
+    KPI("cac", "CAC", "currency", False,
+        "spend / new customers (blended); by channel or campaign: spend / first orders "
+        "credited to it (last touch)", SPEND, NEW, needs=("spend", "orders"),
+        dimensions=SPEND_DIMS, group="marketing"),
+    KPI("roas", "ROAS", "ratio", True,
+        "revenue / spend (blended); by channel or campaign: credited revenue / spend",
+        REVENUE, SPEND, needs=("spend", "orders"), dimensions=SPEND_DIMS, group="marketing"),
+    KPI("roi", "ROI", "ratio", True,
+        "(margin - spend) / spend; by channel or campaign: credited margin", Measure("orders",
+        "margin"), SPEND, needs=("spend", "orders.margin|orders.cost_of_goods"),
+        dimensions=SPEND_DIMS, net=True, group="marketing"),
+    KPI("ctr", "Click-through rate", "share", True,
+        "ad clicks / ad impressions (ad platforms' figures in the spend table)",
+        Measure("spend", "clicks"), Measure("spend", "impressions"),
+        needs=("spend.impressions", "spend.clicks"), dimensions=SPEND_DIMS, group="engagement"),
+    KPI("interaction_rate", "Interaction rate", "share", True,
+        "(ad clicks + social engagements + email clicks + SMS clicks) / (ad and social "
+        "impressions + email and SMS sends)",
+        _events(("ad_click", "social_engagement", "email_click", "sms_click")),
+        _events(("ad_impression", "social_impression", "email_send", "sms_send")),
+        needs=("touchpoints",), dimensions=TOUCH_DIMS, group="engagement"),
+    KPI("email_open_rate", "Email open rate", "share", True, "email opens / email sends",
+        Measure("email_opens", "event_id", "count"), _event("email_send"), needs=("events",),
+        dimensions=TOUCH_DIMS, group="engagement"),
+    KPI("email_open_rate_human", "Email open rate (machine opens left out)", "share", True,
+        "email opens more than a minute after their send / email sends",
+        Measure("email_opens", "event_id", "count", where=lambda t: ~t.machine),
+        _event("email_send"), needs=("touchpoints",), dimensions=TOUCH_DIMS, group="engagement"),
+    KPI("machine_open_share", "Machine opens", "share", False,
+        "email opens within a minute of their send (privacy proxies) / email opens",
+        Measure("email_opens", "event_id", "count", where=lambda t: t.machine),
+        Measure("email_opens", "event_id", "count"), needs=("touchpoints",), dimensions=TOUCH_DIMS,
+        group="engagement"),
+    KPI("email_click_rate", "Email click rate", "share", True, "email clicks / email sends",
+        _event("email_click"), _event("email_send"), needs=("touchpoints",), dimensions=TOUCH_DIMS,
+        group="engagement"),
+    KPI("email_click_to_open_rate", "Email click-to-open rate", "share", True,
+        "email clicks / human email opens", _event("email_click"),
+        Measure("email_opens", "event_id", "count", where=lambda t: ~t.machine),
+        needs=("touchpoints",), dimensions=TOUCH_DIMS, group="engagement"),
+    KPI("sms_click_rate", "SMS click rate", "share", True, "SMS clicks / SMS sends",
+        _event("sms_click"), _event("sms_send"), needs=("touchpoints",), dimensions=TOUCH_DIMS,
+        group="engagement"),
+    KPI("push_open_rate", "Push open rate", "share", True, "push opens / push sends",
+        _event("push_open"), _event("push_send"), needs=("touchpoints",), dimensions=TOUCH_DIMS,
+        group="engagement"),
+    KPI("social_engagement_rate", "Social engagement rate", "share", True,
+        "social engagements / social impressions", _event("social_engagement"),
+        _event("social_impression"), needs=("touchpoints",), dimensions=TOUCH_DIMS,
+        group="engagement"),
+    KPI("app_installs", "App installs", "count", True, "app installs", _event("app_install"),
+        needs=("touchpoints",), dimensions=TOUCH_DIMS, group="engagement"),
+    KPI("time_on_site", "Time on site/app", "seconds", True, "mean duration of visits",
+        Measure("visits", "duration_seconds", "mean"),
+        needs=("touchpoints.duration_seconds",), dimensions=TOUCH_DIMS,
+        group="engagement"),
+    KPI("nps", "NPS", "score", True,
+        "% promoters (9-10) - % detractors (0-6) of NPS answers",
+        Measure("feedback", "score", "count",
+                where=lambda t: (t.survey_type == "nps") & (t.score >= 9)),
+        Measure("feedback", "score", "count", where=lambda t: t.survey_type == "nps"),
+        needs=("feedback",), dimensions=("channel", "store"), scale=100.0, group="surveys"),
+    KPI("csat", "CSAT", "share", True, "answers of 4 or 5 (top-2 box) / CSAT answers",
+        Measure("feedback", "score", "count",
+                where=lambda t: (t.survey_type == "csat") & (t.score >= 4)),
+        Measure("feedback", "score", "count", where=lambda t: t.survey_type == "csat"),
+        needs=("feedback",), dimensions=("channel", "store"), group="surveys"),
+    KPI("ces", "CES", "score", False, "mean Customer Effort Score (1-7, lower is easier)",
+        Measure("feedback", "score", "mean", where=lambda t: t.survey_type == "ces"),
+        needs=("feedback",), dimensions=("channel", "store"), group="surveys"),
+    KPI("review_score", "Review score", "score", True, "mean review score (1-5)",
+        Measure("feedback", "score", "mean", where=lambda t: t.survey_type == "review"),
+        needs=("feedback",), dimensions=("channel", "store"), group="surveys"),
+    KPI("contacts", "Service contacts", "count", False, "calls and chats",
+        _events(("call", "chat")), needs=("touchpoints",), dimensions=("channel", "store"),
+        group="operations"),
+    KPI("cost_per_contact", "Cost per contact", "currency", False,
+        "spend of the service channel (call centre, chat) / its calls and chats",
+        Measure("spend", "spend", where=lambda t: t.channel.isin(["call_centre", "chat"])),
+        _events(("call", "chat")), needs=("spend", "touchpoints"), dimensions=("channel",),
+        group="operations"),
+):  # fmt: skip
+    register(kpi)
+
+NPS_DETRACTORS = Measure(
+    "feedback", "score", "count", where=lambda t: (t.survey_type == "nps") & (t.score <= 6)
+)
+"""NPS = 100 * (promoters - detractors) / answers: the numerator counts promoters minus this."""
+
+ATTRIBUTED = {"cac": ATTRIBUTED_NEW, "roas": Measure("credited", "revenue"),
+              "roi": Measure("credited", "margin")}  # fmt: skip
+"""By channel or campaign, these KPIs take the credited orders instead of all orders."""
+
+KPI_SETS = {
+    "store_chain_ecommerce": (
+        "revenue", "orders", "average_basket", "new_customers", "repeat_purchase_rate",
+        "conversion_rate", "omnichannel_conversion_rate", "cac", "roas", "click_and_collect_share",
+        "ship_from_store_share", "return_rate", "nps", "csat",
+    ),
+    "pure_online": (
+        "revenue", "orders", "average_basket", "sessions", "conversion_rate", "new_customers",
+        "repeat_purchase_rate", "cac", "roas", "ctr", "email_open_rate_human",
+        "email_click_to_open_rate", "time_on_site", "return_rate",
+    ),
+    "services_call_centre": (
+        "revenue", "new_customers", "repeat_purchase_rate", "contacts", "cost_per_contact", "ces",
+        "csat", "nps", "cac",
+    ),
+    "acquisition": ("new_customers", "cac", "roas", "conversion_rate", "ctr", "spend"),
+    "retention": ("repeat_purchase_rate", "returning_customers", "email_click_rate", "nps"),
+    "engagement": (
+        "interaction_rate", "ctr", "email_open_rate", "email_open_rate_human",
+        "email_click_to_open_rate", "sms_click_rate", "social_engagement_rate", "app_installs",
+        "time_on_site",
+    ),
+}  # fmt: skip
+"""Starting sets by business type (seed 003) and objective."""
+
+
+@dataclass
+class KpiResult:
+    """A tidy KPI table and the KPIs that could not be computed, with why."""
+
+    table: pd.DataFrame
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+
+def compute_kpis(
+    wh,  # noqa: ANN001 - a Warehouse
+    kpis: Sequence[str] | None = None,
+    *,
+    by: Sequence[str] = (),
+    grain: str = "month",
+    since: date | None = None,
+    until: date | None = None,
+    min_cell_persons: int | None = None,
+    attribution_model: str = "last_touch",
+) -> KpiResult:
+    """KPIs per period (`grain`: day, week, month, quarter, year or total) and dimensions.
+
+    Columns: kpi, period, [by...], value, numerator, denominator, persons, previous, change
+    (relative to the previous period), suppressed. With `min_cell_persons`, cells of fewer
+    persons have no value (outputs meant for sharing). A KPI whose inputs are missing, or that
+    cannot be cut by a dimension, is listed in `unavailable` with the reason.
+    """
+    names = list(kpis) if kpis else list(KPIS)
+    if len(names) == 1 and names[0] in KPI_SETS:
+        names = list(KPI_SETS[names[0]])
+    facts = Facts(wh, grain=grain, since=since, until=until, attribution_model=attribution_model)
+    frames, unavailable = [], {}
+    for name in names:
+        kpi = get_kpi(name)
+        missing = [need for need in kpi.needs if not any(facts.has(n) for n in need.split("|"))]
+        if missing:
+            unavailable[name] = f"needs {' or '.join(missing[0].split('|'))}: ingest it first"
+            continue
+        try:
+            frames.append(_compute(kpi, facts, list(by)))
+        except _CannotCut as error:
+            unavailable[name] = str(error)
+    columns = ["kpi", "period", *by, "value", "numerator", "denominator", "persons"]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    table = _with_change(table, list(by))
+    table["suppressed"] = False
+    if min_cell_persons:
+        small = table.persons.notna() & (table.persons < min_cell_persons)
+        table.loc[small, ["value", "numerator", "denominator", "previous", "change"]] = np.nan
+        table.loc[small, "suppressed"] = True
+    return KpiResult(table, unavailable)
+
+
+class _CannotCut(Exception):
+    pass
+
+
+def _aggregate(measure: Measure, facts: Facts, dims: list[str], kpi: KPI) -> pd.DataFrame:
+    fact = getattr(facts, measure.fact)
+    for dim in dims:
+        if dim not in fact.columns and (dim in FACT_DIMS or dim not in _segment_columns(facts)):
+            raise _CannotCut(f"cannot be cut by {dim!r}: its {measure.fact} have no such column")
+    table = facts.cut(fact, dims)
+    agg = {"_value": measure.aggregate(table)}
+    if "person_id" in table.columns:
+        agg["_persons"] = measure.persons(table)
+    grouped = table.group_by(["period", *dims]).agg(**agg)
+    return grouped.to_pandas()
+
+
+FACT_DIMS = {"channel", "campaign", "device", "sales_channel", "fulfilment", "store"}
+
+
+def _segment_columns(facts: Facts) -> list[str]:
+    try:
+        return list(facts.persons.columns)
+    except Exception:  # noqa: BLE001 - segments unavailable: no segment dimension then
+        return []
+
+
+def _compute(kpi: KPI, facts: Facts, by: list[str]) -> pd.DataFrame:
+    for dim in by:
+        if dim in FACT_DIMS and dim not in kpi.dimensions:
+            raise _CannotCut(f"cannot be cut by {dim!r} (it can by {list(kpi.dimensions)})")
+    attributed = bool({"channel", "campaign"} & set(by)) and kpi.name in ATTRIBUTED
+    numerator = kpi.numerator
+    denominator = kpi.denominator
+    if attributed:
+        if kpi.name == "cac":
+            denominator = ATTRIBUTED[kpi.name]
+        else:
+            numerator = ATTRIBUTED[kpi.name]
+    top = _aggregate(numerator, facts, by, kpi).rename(
+        columns={"_value": "numerator", "_persons": "persons"}
+    )
+    if kpi.name == "nps":
+        detractors = _aggregate(NPS_DETRACTORS, facts, by, kpi)[["period", *by, "_value"]]
+        top = top.merge(detractors, on=["period", *by], how="left")
+        top["numerator"] = top.numerator.fillna(0) - top._value.fillna(0)
+        top = top.drop(columns="_value")
+    if denominator is None:
+        table = top.assign(denominator=np.nan)
+        table["value"] = table.numerator * kpi.scale
+    else:
+        bottom = _aggregate(denominator, facts, by, kpi).rename(
+            columns={"_value": "denominator", "_persons": "_persons_d"}
+        )
+        table = top.merge(bottom, on=["period", *by], how="outer")
+        # the population of a rate is its denominator's: suppression counts those persons
+        if "_persons_d" in table.columns:
+            own = table["persons"] if "persons" in table.columns else np.nan
+            table["persons"] = table["_persons_d"].fillna(own)
+            table = table.drop(columns="_persons_d")
+        if numerator.agg in ("count", "nunique"):  # no row counted: zero, not unknown
+            table["numerator"] = table.numerator.fillna(0.0)
+        safe = table.denominator.where(table.denominator > 0)
+        top_part = table.numerator - table.denominator if kpi.net else table.numerator
+        table["value"] = top_part / safe * kpi.scale
+    if "persons" not in table.columns:
+        table["persons"] = np.nan
+    table.insert(0, "kpi", kpi.name)
+    table["period"] = pd.to_datetime(table.period).dt.date
+    return table[["kpi", "period", *by, "value", "numerator", "denominator", "persons"]]
+
+
+def _with_change(table: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """previous = the value of the period before (same KPI and dimensions); change = relative."""
+    if table.empty:
+        return table.assign(previous=np.nan, change=np.nan)
+    table = table.sort_values(["kpi", *by, "period"], ignore_index=True)
+    keys = ["kpi", *by]
+    previous = table.groupby(keys, dropna=False, sort=False).value.shift(1)
+    table["previous"] = previous
+    table["change"] = (table.value - previous) / previous.abs().where(previous != 0)
+    return table
+
+
+def kpi_series(
+    wh,  # noqa: ANN001 - a Warehouse
+    kpi: str,
+    *,
+    grain: str = "month",
+    where: dict[str, str] | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> pd.Series:
+    """One KPI as a series over periods, optionally for one dimension value (channel=email,
+    rfm_segment=champions): what forecasts and goals read."""
+    by = list(where or {})
+    result = compute_kpis(wh, [kpi], by=by, grain=grain, since=since, until=until)
+    if kpi in result.unavailable:
+        raise ConfigError(f"KPI {kpi!r} {result.unavailable[kpi]}.")
+    table = result.table
+    for column, value in (where or {}).items():
+        table = table[table[column].astype(str) == str(value)]
+    series = table.set_index(pd.to_datetime(table.period)).value.sort_index()
+    series.name = kpi
+    return series

@@ -1,0 +1,196 @@
+"""KPIs on a tiny hand-built warehouse: every formula checked by hand."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime
+
+import pytest
+
+from omnimetrics import journeys as jr
+from omnimetrics.errors import UnknownNameError
+from omnimetrics.metrics.kpis import KPI_SETS, KPIS, compute_kpis, get_kpi, kpi_series
+from tests.conftest import write
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+MARCH, APRIL = date(2026, 3, 1), date(2026, 4, 1)
+
+ORDERS = """order_id,timestamp,sales_channel,revenue,currency,customer_id,fulfilment,margin,returned_amount
+O1,2026-03-02T12:00:00Z,web,100,EUR,C1,delivery,40,10
+O2,2026-03-05T12:00:00Z,store,50,EUR,C2,in_store,20,
+O3,2026-04-03T12:00:00Z,web,60,EUR,C1,click_and_collect,30,
+O4,2026-04-10T12:00:00Z,app,40,EUR,C3,delivery,10,0
+"""
+TOUCHES = """event_id,timestamp,event_type,customer_id,source,medium,campaign,duration_seconds
+t1,2026-03-01T10:00:00Z,visit,C1,google,cpc,brand,100
+t2,2026-03-04T10:00:00Z,visit,C2,newsletter,email,spring,200
+t5,2026-03-20T10:00:00Z,visit,C3,google,cpc,brand,60
+t3,2026-04-03T09:00:00Z,visit,C1,,,,300
+t4,2026-04-09T10:00:00Z,visit,C3,google,organic,,50
+s1,2026-03-03T09:00:00Z,email_send,C1,newsletter,email,spring,
+s1o,2026-03-03T09:00:20Z,email_open,C1,newsletter,email,spring,
+s2,2026-03-03T09:00:00Z,email_send,C2,newsletter,email,spring,
+s2o,2026-03-03T12:00:00Z,email_open,C2,newsletter,email,spring,
+s2c,2026-03-03T12:01:00Z,email_click,C2,newsletter,email,spring,
+s3,2026-03-03T09:00:00Z,email_send,C3,newsletter,email,spring,
+c1,2026-04-05T10:00:00Z,call,C2,,,,
+"""
+SPEND = """date,channel,campaign,spend,currency,impressions,clicks
+2026-03-01,paid_search,brand,300,EUR,1000,50
+2026-03-01,email,spring,30,EUR,,
+2026-04-01,paid_search,brand,200,EUR,1000,30
+2026-04-01,call_centre,,100,EUR,,
+"""
+FEEDBACK = """response_id,timestamp,customer_id,survey_type,score,channel
+f1,2026-03-10T10:00:00Z,C1,nps,10,email
+f2,2026-03-10T10:00:00Z,C2,nps,5,store
+f3,2026-03-10T10:00:00Z,C3,nps,8,app
+f4,2026-03-11T10:00:00Z,C1,csat,5,email
+f5,2026-03-11T10:00:00Z,C2,csat,3,store
+"""
+
+
+@pytest.fixture
+def shop(wh, tmp_path):
+    for table, text in (("orders", ORDERS), ("touchpoints", TOUCHES), ("spend", SPEND),
+                        ("feedback", FEEDBACK)):  # fmt: skip
+        report = wh.ingest(table, write(tmp_path / f"{table}.csv", text), now=NOW)
+        assert report.quarantined == 0, report.reasons
+    wh.resolve_identities()
+    jr.build_events(wh)
+    return wh
+
+
+def values(result, kpi, **where) -> dict:
+    table = result.table[result.table.kpi == kpi]
+    for column, value in where.items():
+        table = table[table[column] == value]
+    dims = [
+        c
+        for c in table.columns
+        if c
+        not in (
+            "kpi",
+            "value",
+            "numerator",
+            "denominator",
+            "persons",
+            "previous",
+            "change",
+            "suppressed",
+        )
+    ]
+    return {tuple(row[d] for d in dims) if len(dims) > 1 else row[dims[0]]: row["value"]
+            for _, row in table.iterrows()}  # fmt: skip
+
+
+def test_sales_and_customer_kpis_by_month(shop):
+    result = compute_kpis(shop, ["revenue", "orders", "average_basket", "new_customers",
+                                 "returning_customers", "repeat_purchase_rate", "margin",
+                                 "return_rate", "click_and_collect_share"])  # fmt: skip
+    assert values(result, "revenue") == {MARCH: 150, APRIL: 100}
+    assert values(result, "orders") == {MARCH: 2, APRIL: 2}
+    assert values(result, "average_basket") == {MARCH: 75, APRIL: 50}
+    assert values(result, "new_customers") == {MARCH: 2, APRIL: 1}  # C1, C2; then C3
+    assert values(result, "returning_customers") == {MARCH: 0, APRIL: 1}  # C1 again
+    assert values(result, "repeat_purchase_rate") == {MARCH: 0, APRIL: 0.5}
+    assert values(result, "margin") == {MARCH: 60, APRIL: 40}
+    assert values(result, "return_rate")[MARCH] == pytest.approx(10 / 150)
+    assert values(result, "click_and_collect_share") == {MARCH: 0, APRIL: 0.5}
+    revenue = result.table[result.table.kpi == "revenue"].set_index("period")
+    assert revenue.loc[APRIL, "previous"] == 150
+    assert revenue.loc[APRIL, "change"] == pytest.approx(100 / 150 - 1)
+    assert math.isnan(revenue.loc[MARCH, "change"])
+
+
+def test_kpis_by_sales_channel_and_small_cells(shop):
+    result = compute_kpis(shop, ["revenue"], by=["channel"])
+    assert values(result, "revenue") == {(MARCH, "web"): 100, (MARCH, "store"): 50,
+                                         (APRIL, "web"): 60, (APRIL, "app"): 40}  # fmt: skip
+    shared = compute_kpis(shop, ["revenue", "orders"], min_cell_persons=2)
+    rows = shared.table.set_index(["kpi", "period"])
+    assert rows.loc[("revenue", MARCH), "value"] == 150  # two persons: shown
+    assert not rows.loc[("revenue", MARCH), "suppressed"]
+    by_channel = compute_kpis(shop, ["revenue"], by=["channel"], min_cell_persons=2)
+    assert by_channel.table.suppressed.all() and by_channel.table.value.isna().all()
+
+
+def test_conversion_sessions_and_omnichannel(shop):
+    result = compute_kpis(shop, ["sessions", "conversion_rate", "omnichannel_conversion_rate",
+                                 "time_on_site"])  # fmt: skip
+    assert values(result, "sessions") == {MARCH: 3, APRIL: 2}
+    # last touches: O1 paid_search (t1), O2 email (t2), O3 direct (t3), O4 organic (t4)
+    assert values(result, "conversion_rate") == {MARCH: pytest.approx(2 / 3), APRIL: 1.0}
+    by_channel = compute_kpis(shop, ["conversion_rate"], by=["channel"])
+    rates = values(by_channel, "conversion_rate")
+    assert rates[(MARCH, "paid_search")] == 0.5 and rates[(MARCH, "email")] == 1.0
+    # March: C1 (paid search, email, web) and C2 (email, store) bought; C3 (email, paid
+    # search) did not. April: C1 (direct, web) and C3 (organic, app) bought; C2 only called.
+    assert values(result, "omnichannel_conversion_rate") == {MARCH: pytest.approx(2 / 3),
+                                                             APRIL: 1.0}  # fmt: skip
+    assert values(result, "time_on_site")[MARCH] == pytest.approx((100 + 200 + 60) / 3)
+
+
+def test_email_kpis_with_and_without_machine_opens(shop):
+    names = ["email_open_rate", "email_open_rate_human", "machine_open_share",
+             "email_click_rate", "email_click_to_open_rate"]  # fmt: skip
+    result = compute_kpis(shop, names)
+    got = {name: values(result, name)[MARCH] for name in names}
+    # 3 sends; C1 opened 20 s after the send (a proxy), C2 three hours later and clicked.
+    assert got == pytest.approx({"email_open_rate": 2 / 3, "email_open_rate_human": 1 / 3,
+                                 "machine_open_share": 0.5, "email_click_rate": 1 / 3,
+                                 "email_click_to_open_rate": 1.0})  # fmt: skip
+
+
+def test_marketing_efficiency_blended_and_attributed(shop):
+    result = compute_kpis(shop, ["spend", "cac", "roas", "roi", "ctr"])
+    assert values(result, "spend") == {MARCH: 330, APRIL: 300}
+    assert values(result, "cac") == {MARCH: 165, APRIL: 300}
+    assert values(result, "roas")[MARCH] == pytest.approx(150 / 330)
+    assert values(result, "roi")[MARCH] == pytest.approx((60 - 330) / 330)
+    assert values(result, "ctr") == {MARCH: 0.05, APRIL: 0.03}
+    by_channel = compute_kpis(shop, ["cac", "roas"], by=["channel"])
+    cac = values(by_channel, "cac")
+    assert cac[(MARCH, "paid_search")] == 300  # O1 (C1's first order) closed by paid search
+    assert cac[(MARCH, "email")] == 30  # O2 (C2's first) closed by email
+    assert math.isnan(cac[(APRIL, "paid_search")])  # spend, no new customer: no number
+    roas = values(by_channel, "roas")
+    assert roas[(MARCH, "paid_search")] == pytest.approx(100 / 300)
+    assert roas[(MARCH, "email")] == pytest.approx(50 / 30)
+
+
+def test_surveys_and_service(shop):
+    result = compute_kpis(shop, ["nps", "csat", "contacts", "cost_per_contact"])
+    assert values(result, "nps") == {MARCH: 0.0}  # 1 promoter, 1 detractor, 1 passive
+    assert values(result, "csat") == {MARCH: 0.5}
+    assert values(result, "contacts")[APRIL] == 1
+    by_channel = compute_kpis(shop, ["nps", "cost_per_contact"], by=["channel"])
+    assert values(by_channel, "nps") == {(MARCH, "email"): 100.0, (MARCH, "store"): -100.0,
+                                         (MARCH, "app"): 0.0}  # fmt: skip
+    assert values(by_channel, "cost_per_contact")[(APRIL, "call_centre")] == 100
+
+
+def test_missing_inputs_and_impossible_cuts_are_explained(wh, tmp_path):
+    wh.ingest("orders", write(tmp_path / "o.csv", ORDERS), now=NOW)
+    wh.ingest("touchpoints", write(tmp_path / "t.csv", TOUCHES), now=NOW)
+    wh.resolve_identities()
+    jr.build_events(wh)
+    result = compute_kpis(wh, ["revenue", "cac", "nps"])
+    assert set(result.unavailable) == {"cac", "nps"}
+    assert "needs spend" in result.unavailable["cac"]
+    assert "needs feedback" in result.unavailable["nps"]
+    cut = compute_kpis(wh, ["revenue", "email_open_rate"], by=["fulfilment"])
+    assert "cannot be cut by 'fulfilment'" in cut.unavailable["email_open_rate"]
+    with pytest.raises(UnknownNameError, match="Did you mean 'revenue'"):
+        get_kpi("revenu")
+
+
+def test_total_grain_sets_and_series(shop):
+    total = compute_kpis(shop, ["revenue", "orders"], grain="total")
+    assert values(total, "revenue") == {date(1970, 1, 1): 250}
+    for names in KPI_SETS.values():
+        assert set(names) <= set(KPIS)
+    series = kpi_series(shop, "revenue", where={"channel": "web"})
+    assert series.to_dict() == {datetime(2026, 3, 1): 100, datetime(2026, 4, 1): 60}
+    assert {k.unit for k in KPIS.values()} <= {"share", "currency", "count", "seconds", "score",
+                                               "ratio"}  # fmt: skip
