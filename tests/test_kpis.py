@@ -61,25 +61,16 @@ def shop(wh, tmp_path):
     return wh
 
 
+METRIC_COLUMNS = {"kpi", "value", "numerator", "denominator", "persons", "previous", "change",
+                  "suppressed", "flag"}  # fmt: skip
+
+
 def values(result, kpi, **where) -> dict:
+    """{period: value}, or {(period, dimension...): value} when the table has dimensions."""
     table = result.table[result.table.kpi == kpi]
     for column, value in where.items():
         table = table[table[column] == value]
-    dims = [
-        c
-        for c in table.columns
-        if c
-        not in (
-            "kpi",
-            "value",
-            "numerator",
-            "denominator",
-            "persons",
-            "previous",
-            "change",
-            "suppressed",
-        )
-    ]
+    dims = [c for c in table.columns if c not in METRIC_COLUMNS]
     return {tuple(row[d] for d in dims) if len(dims) > 1 else row[dims[0]]: row["value"]
             for _, row in table.iterrows()}  # fmt: skip
 
@@ -194,3 +185,28 @@ def test_total_grain_sets_and_series(shop):
     assert series.to_dict() == {datetime(2026, 3, 1): 100, datetime(2026, 4, 1): 60}
     assert {k.unit for k in KPIS.values()} <= {"share", "currency", "count", "seconds", "score",
                                                "ratio"}  # fmt: skip
+
+
+def test_retention_churn_customer_value_and_ltv_cac(shop):
+    result = compute_kpis(shop, ["retention_rate", "churn_rate", "clv_historical", "clv_margin",
+                                 "ltv_cac"])  # fmt: skip
+    # March buyers C1, C2; in April only C1 buys again: retention 1/2, churn 1/2.
+    assert values(result, "retention_rate")[APRIL] == 0.5
+    assert values(result, "churn_rate")[APRIL] == 0.5
+    assert values(result, "clv_historical") == {MARCH: 75, APRIL: 50}
+    assert values(result, "clv_margin")[MARCH] == 30
+    ltv_cac = values(result, "ltv_cac")
+    assert ltv_cac[MARCH] == pytest.approx(30 / 165)  # margin per buyer / CAC
+    flags = result.table[result.table.kpi == "ltv_cac"].flag
+    assert (flags == "under 3").all()
+    total = compute_kpis(shop, ["clv_historical"], grain="total")
+    assert values(total, "clv_historical") == {date(1970, 1, 1): 250 / 3}
+
+
+def test_revenue_of_promoters_and_detractors(shop):
+    from omnimetrics.metrics.kpis import nps_revenue
+
+    table = nps_revenue(shop).set_index("nps_group")
+    assert table.loc["promoter", "revenue_per_person"] == 160  # C1: O1 + O3
+    assert table.loc["detractor", "revenue_per_person"] == 50  # C2
+    assert table.loc["passive", "orders_per_person"] == 1  # C3

@@ -12,12 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from omnimetrics.errors import ConfigError
+
+if TYPE_CHECKING:
+    from omnimetrics.warehouse import Warehouse
 
 GRAINS = {"day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y", "total": None}
 OPEN_SECONDS_MACHINE = 60
@@ -29,7 +33,7 @@ class Facts:
 
     def __init__(
         self,
-        wh,  # noqa: ANN001 - a Warehouse (imported lazily to keep layers apart)
+        wh: Warehouse,
         *,
         grain: str = "month",
         since: date | None = None,
@@ -225,6 +229,27 @@ class Facts:
             channel=channel, store=answers.store_id,
         )  # fmt: skip
         return self.wh.materialize(self.window(fact))
+
+    @cached_property
+    def retention(self) -> ir.Table:
+        """For every buyer of a period, a row in the next period: `retained` when they bought
+        again then (the base of retention and churn)."""
+        unit = GRAINS[self.grain]
+        if unit is None:
+            raise ConfigError("Retention compares consecutive periods: choose a grain, not total.")
+        step = {"D": ibis.interval(days=1), "W": ibis.interval(weeks=1),
+                "M": ibis.interval(months=1), "Q": ibis.interval(months=3),
+                "Y": ibis.interval(years=1)}[unit]  # fmt: skip
+        sold = self.orders.filter(self.orders.person_id.notnull())
+        buyers = sold.select("person_id", period=self.period(sold.at)).distinct()
+        following = ibis.window(group_by="person_id", order_by="period")
+        buyers = buyers.mutate(_next=buyers.period.lead().over(following))
+        target = (buyers.period + step).cast(dt.date)
+        return buyers.select(
+            person_id=buyers.person_id,
+            at=target.cast(dt.Timestamp(timezone="UTC")),
+            retained=(buyers._next == target).fill_null(False),
+        )
 
     @cached_property
     def activity(self) -> ir.Table:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -20,6 +21,9 @@ import pandas as pd
 
 from omnimetrics.errors import ConfigError, UnknownNameError, did_you_mean
 from omnimetrics.metrics.facts import Facts
+
+if TYPE_CHECKING:
+    from omnimetrics.warehouse import Warehouse
 
 Filter = Callable[[ir.Table], ir.BooleanValue]
 
@@ -75,6 +79,10 @@ class KPI:
     scale: float = 1.0
     net: bool = False
     """value = (numerator - denominator) / denominator (a return on an outlay: ROI)."""
+    ratio_of: tuple[str, str] | None = None
+    """value = one KPI / another, per period and dimension (LTV / CAC)."""
+    flag_below: float | None = None
+    """Cells under this value are flagged (`flag` column): LTV/CAC under 3."""
     group: str = "sales"
 
 
@@ -137,6 +145,26 @@ for kpi in (
         Measure("orders", "person_id", "nunique", where=lambda t: ~t.first_order),
         Measure("orders", "person_id", "nunique"), needs=("orders",), dimensions=ORDER_DIMS,
         group="customers"),
+    KPI("retention_rate", "Retention", "share", True,
+        "buyers of the previous period who buy again in this one / buyers of the previous period",
+        Measure("retention", "person_id", "count", where=lambda t: t.retained),
+        Measure("retention", "person_id", "count"), needs=("orders",), group="customers"),
+    KPI("churn_rate", "Churn", "share", False,
+        "buyers of the previous period who do not buy in this one / buyers of the previous period",
+        Measure("retention", "person_id", "count", where=lambda t: ~t.retained),
+        Measure("retention", "person_id", "count"), needs=("orders",), group="customers"),
+    KPI("clv_historical", "Historical customer value", "currency", True,
+        "revenue / buyers over the period (grain total: lifetime so far); cut by channel_mix "
+        "to compare omnichannel and single-channel customers", REVENUE,
+        Measure("orders", "person_id", "nunique"), needs=("orders",), dimensions=ORDER_DIMS,
+        group="customers"),
+    KPI("clv_margin", "Historical customer margin", "currency", True, "margin / buyers",
+        Measure("orders", "margin"), Measure("orders", "person_id", "nunique"),
+        needs=("orders.margin|orders.cost_of_goods",), dimensions=ORDER_DIMS, group="customers"),
+    KPI("ltv_cac", "LTV / CAC", "ratio", True,
+        "historical customer margin (revenue when no margin is known) / CAC; under 3 is flagged",
+        REVENUE, ratio_of=("clv_margin", "cac"), needs=("orders", "spend"), flag_below=3.0,
+        group="marketing"),
     KPI("margin", "Margin", "currency", True, "sum of margin (or revenue - cost of goods)",
         Measure("orders", "margin"), needs=("orders.margin|orders.cost_of_goods",),
         dimensions=ORDER_DIMS),
@@ -296,7 +324,7 @@ class KpiResult:
 
 
 def compute_kpis(
-    wh,  # noqa: ANN001 - a Warehouse
+    wh: Warehouse,
     kpis: Sequence[str] | None = None,
     *,
     by: Sequence[str] = (),
@@ -332,6 +360,11 @@ def compute_kpis(
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     table = _with_change(table, list(by))
     table["suppressed"] = False
+    flags = {name: KPIS[name].flag_below for name in table.kpi.unique() if KPIS[name].flag_below}
+    table["flag"] = [
+        f"under {flags[k]:g}" if k in flags and v == v and v < flags[k] else None
+        for k, v in zip(table.kpi, table.value, strict=True)
+    ]
     if min_cell_persons:
         small = table.persons.notna() & (table.persons < min_cell_persons)
         table.loc[small, ["value", "numerator", "denominator", "previous", "change"]] = np.nan
@@ -362,11 +395,13 @@ FACT_DIMS = {"channel", "campaign", "device", "sales_channel", "fulfilment", "st
 def _segment_columns(facts: Facts) -> list[str]:
     try:
         return list(facts.persons.columns)
-    except Exception:  # noqa: BLE001 - segments unavailable: no segment dimension then
+    except Exception:  # segments unavailable: no segment dimension then
         return []
 
 
 def _compute(kpi: KPI, facts: Facts, by: list[str]) -> pd.DataFrame:
+    if kpi.ratio_of is not None:
+        return _ratio_of_kpis(kpi, facts, by)
     for dim in by:
         if dim in FACT_DIMS and dim not in kpi.dimensions:
             raise _CannotCut(f"cannot be cut by {dim!r} (it can by {list(kpi.dimensions)})")
@@ -411,6 +446,21 @@ def _compute(kpi: KPI, facts: Facts, by: list[str]) -> pd.DataFrame:
     return table[["kpi", "period", *by, "value", "numerator", "denominator", "persons"]]
 
 
+def _ratio_of_kpis(kpi: KPI, facts: Facts, by: list[str]) -> pd.DataFrame:
+    top_name, bottom_name = kpi.ratio_of  # type: ignore[misc]
+    if top_name == "clv_margin" and not any(
+        facts.has(n) for n in ("orders.margin", "orders.cost_of_goods")
+    ):
+        top_name = "clv_historical"  # fmt: skip
+    top = _compute(get_kpi(top_name), facts, by)
+    bottom = _compute(get_kpi(bottom_name), facts, by)
+    table = top.merge(bottom, on=["period", *by], how="outer", suffixes=("", "_b"))
+    table["numerator"], table["denominator"] = table.value, table.value_b
+    table["value"] = table.value / table.value_b.where(table.value_b > 0)
+    table["kpi"] = kpi.name
+    return table[["kpi", "period", *by, "value", "numerator", "denominator", "persons"]]
+
+
 def _with_change(table: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """previous = the value of the period before (same KPI and dimensions); change = relative."""
     if table.empty:
@@ -423,8 +473,33 @@ def _with_change(table: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return table
 
 
+def nps_revenue(wh: Warehouse) -> pd.DataFrame:
+    """Revenue and orders per person of promoters, passives and detractors (each person by
+    their latest NPS answer): how satisfaction translates into sales."""
+    facts = Facts(wh, grain="total")
+    answers = facts.feedback.filter(
+        (facts.feedback.survey_type == "nps") & facts.feedback.person_id.notnull()
+    )
+    latest = ibis.window(group_by="person_id", order_by=ibis.desc("at"))
+    answers = answers.mutate(_n=ibis.row_number().over(latest)).filter(lambda t: t._n == 0)
+    group = ibis.cases((answers.score >= 9, "promoter"), (answers.score <= 6, "detractor"),
+                       else_="passive")  # fmt: skip
+    persons = answers.select("person_id", nps_group=group)
+    orders = facts.orders.group_by("person_id").agg(revenue=facts.orders.revenue.sum(),
+                                                     orders=facts.orders.count())  # fmt: skip
+    joined = persons.left_join(orders, "person_id")
+    summary = joined.group_by("nps_group").agg(
+        persons=joined.person_id.nunique(), revenue=joined.revenue.fill_null(0.0).sum(),
+        orders=joined.orders.fill_null(0).sum(),
+    )  # fmt: skip
+    table = summary.to_pandas()
+    table["revenue_per_person"] = table.revenue / table.persons
+    table["orders_per_person"] = table.orders / table.persons
+    return table.sort_values("nps_group", ignore_index=True)
+
+
 def kpi_series(
-    wh,  # noqa: ANN001 - a Warehouse
+    wh: Warehouse,
     kpi: str,
     *,
     grain: str = "month",
