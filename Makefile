@@ -29,5 +29,6 @@ bench: $(BIN)/python ## Benchmarks: print throughput and peak memory
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	$(BIN)/python benchmarks/ingest.py
 
-docs: $(BIN)/python ## Regenerate docs/data-model.md from the table contracts
+docs: $(BIN)/python ## Regenerate docs/data-model.md and docs/metrics.md from the code
 	$(BIN)/python -m omnimetrics.schema > docs/data-model.md
+	$(BIN)/python -m omnimetrics.metrics.kpis > docs/metrics.md

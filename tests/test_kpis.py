@@ -176,6 +176,15 @@ def test_missing_inputs_and_impossible_cuts_are_explained(wh, tmp_path):
         get_kpi("revenu")
 
 
+def test_the_metrics_doc_is_generated_from_the_registry():
+    from pathlib import Path
+
+    from omnimetrics.metrics.kpis import metrics_markdown
+
+    doc = Path(__file__).parents[1] / "docs" / "metrics.md"
+    assert doc.read_text(encoding="utf-8") == metrics_markdown(), "run `make docs`"
+
+
 def test_total_grain_sets_and_series(shop):
     total = compute_kpis(shop, ["revenue", "orders"], grain="total")
     assert values(total, "revenue") == {date(1970, 1, 1): 250}

@@ -571,6 +571,166 @@ def influence(
 
 
 @app.command()
+def kpis(
+    db: Db = DEFAULT_PATH,
+    names: Annotated[
+        str | None,
+        typer.Option(
+            "--kpis",
+            help="Comma-separated KPIs, or a set: "
+            + ", ".join(
+                [
+                    "store_chain_ecommerce",
+                    "pure_online",
+                    "services_call_centre",
+                    "acquisition",
+                    "retention",
+                    "engagement",
+                ]
+            )
+            + " (default: all).",
+        ),
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            help="Dimensions: channel, campaign, device, sales_channel, fulfilment, "
+            "store, or a segment column (rfm_segment, channel_mix, region...)."
+        ),
+    ] = None,
+    grain: Annotated[str, typer.Option(help="day, week, month, quarter, year or total.")] = "month",
+    since: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="From this day.")
+    ] = None,
+    until: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Up to this day.")
+    ] = None,
+    shared: Annotated[
+        bool,
+        typer.Option(
+            "--shared",
+            help="For sharing: hide cells of too few persons ([metrics] min_cell_persons).",
+        ),
+    ] = False,
+    forecast: Annotated[
+        int, typer.Option(help="Also project each KPI this many periods ahead.")
+    ] = 0,
+    alerts: Annotated[
+        bool, typer.Option("--alerts", help="List periods where a KPI left its expected range.")
+    ] = False,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """KPIs by period and dimension, with the change against the previous period."""
+    from omnimetrics.metrics.kpis import compute_kpis
+
+    with _warehouse(db, config, demo=False) as wh:
+        result = compute_kpis(
+            wh, _names(names) or None, by=_names(by), grain=grain,
+            since=since.date() if since else None, until=until.date() if until else None,
+            min_cell_persons=wh.settings.min_cell_persons if shared else None,
+        )  # fmt: skip
+    table = result.table.drop(columns=["numerator", "denominator"])
+    show(pa.Table.from_pandas(table, preserve_index=False), f"KPIs by {grain}", out=out,
+         quiet=quiet)  # fmt: skip
+    if forecast:
+        _show_forecasts(result.table, _names(by), forecast, quiet)
+    if alerts:
+        _show_alerts(result.table, _names(by), quiet)
+    if not quiet:
+        for name, reason in result.unavailable.items():
+            console.print(f"[yellow]{name}: {reason}[/yellow]")
+
+
+def _show_forecasts(table: Any, by: list[str], horizon: int, quiet: bool) -> None:
+    import pandas as pd
+
+    from omnimetrics.metrics.forecast import forecast
+
+    periods = pd.DatetimeIndex(sorted(pd.to_datetime(table.period.unique())))
+    rows = []
+    for keys, group in table.groupby(["kpi", *by], dropna=False):
+        series = group.set_index(pd.to_datetime(group.period)).value.sort_index()
+        series = series.reindex(periods)  # periods without a value are gaps, not a new grid
+        projected = forecast(series, horizon)
+        for row in projected.table.itertuples():
+            labels = dict(zip(["kpi", *by], keys if isinstance(keys, tuple) else (keys,),
+                              strict=True))  # fmt: skip
+            rows.append({**labels, "period": row.period, "forecast": row.forecast,
+                         "low": row.low, "high": row.high, "note": projected.note})  # fmt: skip
+    show(pa.Table.from_pylist(rows), f"Forecast, next {horizon} periods (95% interval)",
+         quiet=quiet)  # fmt: skip
+
+
+def _show_alerts(table: Any, by: list[str], quiet: bool) -> None:
+    import pandas as pd
+
+    from omnimetrics.metrics.forecast import alerts
+    from omnimetrics.metrics.kpis import get_kpi
+
+    periods = pd.DatetimeIndex(sorted(pd.to_datetime(table.period.unique())))
+    rows = []
+    for keys, group in table.groupby(["kpi", *by], dropna=False):
+        labels = dict(zip(["kpi", *by], keys if isinstance(keys, tuple) else (keys,), strict=True))
+        series = group.set_index(pd.to_datetime(group.period)).value.sort_index().reindex(periods)
+        better = get_kpi(labels["kpi"]).higher_is_better
+        for row in alerts(series, higher_is_better=better).itertuples():
+            rows.append({**labels, "period": row.period, "value": row.value,
+                         "expected": row.expected, "low": row.low, "high": row.high,
+                         "direction": row.direction, "bad": row.bad})  # fmt: skip
+    if rows:
+        show(pa.Table.from_pylist(rows), "Alerts: KPIs outside their expected range", quiet=quiet)
+    elif not quiet:
+        console.print("No KPI left its expected range.")
+
+
+@app.command()
+def goals(
+    db: Db = DEFAULT_PATH,
+    grain: Annotated[str, typer.Option(help="Period of the KPI series: week, month...")] = "month",
+    today: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="As of this day (default today).")
+    ] = None,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """SMART goals of omnimetrics.toml ([[goals]]): progress, projection, chance of success."""
+    from datetime import date
+
+    from omnimetrics.metrics.goals import goal_status, goals_from_config
+    from omnimetrics.metrics.kpis import get_kpi, kpi_series
+
+    with _warehouse(db, config, demo=False) as wh:
+        declared = goals_from_config(wh.settings.goals)
+        if not declared:
+            raise OmnimetricsError(
+                "No goals declared: add [[goals]] entries to omnimetrics.toml (see "
+                "docs/goals-and-forecasts.md), e.g. name, kpi, target_change, start, deadline."
+            )
+        rows = []
+        for goal in declared:
+            where = dict([goal.segment_filter]) if goal.segment_filter else {}
+            if goal.channel:
+                where["channel"] = goal.channel
+            series = kpi_series(wh, goal.kpi, grain=grain, where=where)
+            status = goal_status(goal, series, higher_is_better=get_kpi(goal.kpi).higher_is_better,
+                                 today=today.date() if today else date.today())  # fmt: skip
+            rows.append(status.to_row())
+    table = pa.Table.from_pylist(rows)
+    if out is not None:
+        write_table(table, out)
+    brief = ["goal", "kpi", "status", "current", "target", "progress", "projection",
+             "probability", "days_left"]  # fmt: skip
+    show(table.select(brief), "Goals", quiet=quiet)
+    if not quiet:
+        for row in rows:
+            if row.get("note"):
+                console.print(f"[yellow]{row['goal']}: {row['note']}[/yellow]")
+
+
+@app.command()
 def timeline(
     identifier: Identifier,
     identifier_type: IdentifierType = None,

@@ -177,7 +177,7 @@ class RegularSeries:
                 f"{caller} expects a pandas Series indexed by period start; "
                 f"got {type(series).__name__}."
             )
-        index = _as_datetime_index(series.index, caller)
+        index = _as_datetime_index(series.index, caller).as_unit("ns")
         try:
             values = series.to_numpy(dtype=float, na_value=np.nan)
         except (TypeError, ValueError):

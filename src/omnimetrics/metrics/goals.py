@@ -166,6 +166,8 @@ def goals_from_config(entries: Sequence[Mapping[str, Any]]) -> list[Goal]:
             if key not in GOAL_FIELDS:
                 hint = did_you_mean(key, GOAL_FIELDS)
                 raise ConfigError(f"{where}: unknown key {key!r}. {hint}")
+        if "name" in entry and (not isinstance(name, str) or not name.strip()):
+            raise ConfigError(f"{where}: 'name' must be a non-empty text; got {name!r}.")
         missing = [key for key in REQUIRED_FIELDS if key not in entry]
         if missing:
             raise ConfigError(

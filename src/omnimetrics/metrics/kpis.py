@@ -519,3 +519,63 @@ def kpi_series(
     series = table.set_index(pd.to_datetime(table.period)).value.sort_index()
     series.name = kpi
     return series
+
+
+def metrics_markdown() -> str:
+    """docs/metrics.md, generated from the registry so that it always states the formulas in use."""
+    lines = [
+        "# Metrics (KPIs)",
+        "",
+        "Generated from `omnimetrics.metrics.kpis.KPIS` (`make docs`); do not edit by hand.",
+        "",
+        "A KPI is a numerator and, for rates and averages, a denominator, each aggregated per "
+        "period (day, week, month, quarter, year or total) and per dimension value. `change` is "
+        "(value - previous period's value) / |previous value|. With `--shared` (or "
+        "`min_cell_persons=`), cells counting fewer persons than `[metrics] min_cell_persons` "
+        "(default 10) are left empty and marked suppressed. A KPI whose inputs are missing is "
+        "listed as unavailable with the table or column it needs, never shown as 0.",
+        "",
+        "Dimensions: `channel` (the sales channel for order KPIs, the marketing channel for "
+        "touch and spend KPIs), `campaign`, `device`, `sales_channel`, `fulfilment`, `store`, and "
+        "every segment column of docs/segments.md (through the person). By channel or campaign, "
+        "CAC, ROAS and ROI use the orders credited to the channel by last-touch attribution "
+        "(`attribution_model=` to change it).",
+        "",
+        "| KPI | unit | better | formula | needs | dimensions |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kpi in sorted(KPIS.values(), key=lambda k: (k.group, k.name)):
+        needs = ", ".join(n.replace("|", " or ") for n in kpi.needs)
+        better = "higher" if kpi.higher_is_better else "lower"
+        dims = ", ".join(kpi.dimensions) or "segments only"
+        lines.append(f"| `{kpi.name}` ({kpi.group}) | {kpi.unit} | {better} | {kpi.formula} | "
+                     f"{needs} | {dims} |")  # fmt: skip
+    lines += [
+        "",
+        "Sets to start from (`--kpis SET`): "
+        + "; ".join(f"`{name}`: {', '.join(names)}" for name, names in KPI_SETS.items())
+        + ".",
+        "",
+        "Definitions and sources:",
+        '- NPS (Reichheld, 2003, "The One Number You Need to Grow"): answers 9-10 are '
+        "promoters, 0-6 detractors; NPS = 100 x (promoters - detractors) / answers.",
+        "- CSAT: share of answers 4 or 5 on a 1-5 scale (top-2 box). CES: mean of the 1-7 scale "
+        "(Dixon, Freeman & Toman, 2010, lower is easier).",
+        "- Machine opens: privacy proxies (e.g. Apple Mail Privacy Protection) fetch every email "
+        "on delivery; an open less than 60 seconds after its send is counted as machine-made "
+        "and open rates are given with and without them. Click-to-open = clicks / human opens.",
+        "- Retention at period p: buyers of p-1 who buy in p / buyers of p-1; churn = 1 - "
+        "retention. A new customer is a person whose first order in the warehouse falls in the "
+        "period.",
+        "- LTV/CAC: the customer margin per buyer (revenue when no margin or cost of goods is "
+        "known) over the blended CAC; a value under 3 is flagged (the common 3:1 rule).",
+        "- `nps_revenue`: revenue and orders per person of promoters, passives and detractors "
+        "(each by their latest answer).",
+        "- Fulfilment cost: the orders contract has no fulfilment cost column yet; the mix "
+        "(click & collect, ship-from-store shares) is given, its cost is not.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(metrics_markdown(), end="")

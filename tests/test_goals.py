@@ -1,0 +1,325 @@
+"""SMART goals: config parsing and validation, baseline, target, progress, status, odds."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from omnimetrics.errors import ConfigError
+from omnimetrics.metrics.goals import (
+    STATUSES,
+    Goal,
+    goal_status,
+    goals_from_config,
+    probability_beyond,
+)
+
+CONFIG = """
+[[goals]]
+name = "retention_h1"
+kpi = "retention_rate"
+target_change = 0.05
+start = 2025-01-01
+deadline = 2025-06-30
+segment = "rfm_segment=champions"
+
+[[goals]]
+name = "email_revenue"
+kpi = "revenue"
+target = 250000
+start = "2025-01-01"
+deadline = "2025-12-31"
+baseline_start = "2024-01-01"
+baseline_end = 2024-12-31
+channel = "email"
+"""
+
+BASE = {"name": "g", "kpi": "revenue", "target": 10.0, "start": "2025-01-01",
+        "deadline": "2025-06-30"}  # fmt: skip
+
+
+def rising(periods: int = 18) -> pd.Series:
+    """Monthly from 2024-01 (t = 0): 100 + 2t with a ±1 wobble, so t = 6..11 average 117."""
+    t = np.arange(periods)
+    values = 100.0 + 2.0 * t + np.where(t % 2 == 0, -1.0, 1.0)
+    return pd.Series(
+        values, index=pd.date_range("2024-01-01", periods=periods, freq="MS", tz="UTC")
+    )
+
+
+def goal(**changes) -> Goal:
+    fields = {"name": "g", "kpi": "revenue", "start": date(2025, 1, 1),
+              "deadline": date(2025, 6, 30), "target": 130.0} | changes  # fmt: skip
+    return Goal(**fields)
+
+
+# Parsing and validation
+
+
+def test_goals_are_read_from_toml():
+    retention, email = goals_from_config(tomllib.loads(CONFIG)["goals"])
+    assert retention == Goal(
+        name="retention_h1", kpi="retention_rate", start=date(2025, 1, 1),
+        deadline=date(2025, 6, 30), target_change=0.05, segment="rfm_segment=champions",
+    )  # fmt: skip
+    assert retention.segment_filter == ("rfm_segment", "champions")
+    assert email.target == 250000.0 and isinstance(email.target, float)
+    assert (email.start, email.baseline_start, email.baseline_end) == (
+        date(2025, 1, 1), date(2024, 1, 1), date(2024, 12, 31))  # fmt: skip
+    assert email.channel == "email" and email.segment_filter is None
+    assert goals_from_config([]) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"dedline": "2025-07-01"}, "Goal 'g': unknown key 'dedline'. Did you mean 'deadline'?"),
+        ({"kpi": None}, "Goal 'g': 'kpi' must name a KPI; got None."),
+        ({"name": ""}, "[[goals]] entry 1: 'name' must be a non-empty text; got ''."),
+        ({"name": 3}, "[[goals]] entry 1: 'name' must be a non-empty text; got 3."),
+        ({"target_change": 0.05}, "give exactly one of 'target'"),
+        ({"target": None}, "got neither"),
+        ({"target": "10%"}, "Goal 'g': 'target' must be a number, not text"),
+        (
+            {"target": None, "target_change": "5%"},
+            "'target_change' must be a number (0.05 for +5 %)",
+        ),
+        ({"target": True}, "'target' must be a finite number; got True."),
+        ({"target": float("nan")}, "'target' must be a finite number"),
+        ({"target": None, "target_change": 0}, "other than 0 and above -1"),
+        ({"target": None, "target_change": -1.0}, "set an absolute 'target'"),
+        (
+            {"deadline": "2024-12-31"},
+            "the deadline (2024-12-31) must come after the start (2025-01-01)",
+        ),
+        ({"deadline": "2025-01-01"}, "must come after the start"),
+        (
+            {"start": "01/01/2025"},
+            "'start' must be a date: a TOML date (start = 2025-01-01) or an ISO",
+        ),
+        ({"start": 20250101}, "'start' must be a date"),
+        ({"start": datetime(2025, 1, 1, 9)}, "not a date and time"),
+        ({"baseline_start": "2024-01-01"}, "give both 'baseline_start' and 'baseline_end'"),
+        (
+            {"baseline_start": "2024-06-01", "baseline_end": "2024-01-31"},
+            "baseline_end (2024-01-31) is before",
+        ),
+        (
+            {"baseline_start": "2024-06-01", "baseline_end": "2025-01-01"},
+            "the baseline must end before the goal starts",
+        ),
+        ({"segment": "champions"}, "'segment' must read name=value"),
+        ({"segment": "rfm_segment="}, "'segment' must read name=value"),
+        ({"channel": ""}, "'channel' must be a channel name"),
+    ],
+)
+def test_every_invalid_goal_is_refused_with_its_name(changes, message):
+    entry = {**BASE, **changes}
+    entry = {key: value for key, value in entry.items() if value is not None or key == "kpi"}
+    with pytest.raises(ConfigError) as caught:
+        goals_from_config([entry])
+    assert message in str(caught.value)
+
+
+def test_missing_keys_are_listed_with_an_example():
+    with pytest.raises(ConfigError) as caught:
+        goals_from_config([{"name": "g", "target": 1.0}])
+    text = str(caught.value)
+    assert "Goal 'g': missing 'kpi', 'start', 'deadline'." in text
+    assert "[[goals]]" in text and "target_change = 0.05" in text
+
+
+def test_duplicate_names_and_shapes_are_refused():
+    with pytest.raises(ConfigError, match="used by another goal"):
+        goals_from_config([BASE, BASE])
+    with pytest.raises(ConfigError, match="entry 2 must be a table"):
+        goals_from_config([BASE, "g2"])
+    with pytest.raises(ConfigError, match="must be an array of tables"):
+        goals_from_config(BASE)
+
+
+def test_goals_built_in_python_are_validated_too():
+    with pytest.raises(ConfigError, match="'start' must be a date"):
+        goal(start="2025-01-01")
+    with pytest.raises(ConfigError, match="exactly one"):
+        goal(target_change=0.1)
+
+
+# Measuring a goal
+
+
+def test_default_baseline_is_the_same_number_of_periods_before_the_start():
+    status = goal_status(goal(target=None, target_change=0.05), rising(), higher_is_better=True,
+                         today=date(2025, 2, 10))  # fmt: skip
+    # Goal periods Jan..Jun 2025 (6); baseline Jul..Dec 2024: 111, 115, 115, 119, 119, 123.
+    assert status.baseline == pytest.approx(117.0)
+    assert (status.baseline_start, status.baseline_end) == (date(2024, 7, 1), date(2024, 12, 31))
+    assert status.target == pytest.approx(117.0 * 1.05)
+
+
+def test_explicit_baseline_window_and_given_baseline():
+    explicit = goal(baseline_start=date(2024, 1, 1), baseline_end=date(2024, 3, 31))
+    status = goal_status(explicit, rising(), higher_is_better=True, today=date(2025, 2, 10))
+    assert status.baseline == pytest.approx((99.0 + 103.0 + 103.0) / 3)
+    given_value = goal_status(goal(target=None, target_change=-0.1), rising(),
+                              higher_is_better=False, today=date(2025, 2, 10), baseline=200.0)  # fmt: skip
+    assert (given_value.baseline, given_value.target) == (200.0, pytest.approx(180.0))
+
+
+def test_progress_is_the_share_of_the_way_from_baseline_to_target():
+    status = goal_status(goal(target=130.0), rising(), higher_is_better=True,
+                         today=date(2025, 2, 10))  # fmt: skip
+    # January 2025 (t = 12) is the latest complete period: 100 + 24 - 1 = 123.
+    assert (status.current, status.current_period) == (123.0, date(2025, 1, 1))
+    assert status.progress == pytest.approx((123.0 - 117.0) / (130.0 - 117.0))
+
+
+def test_only_complete_periods_count():
+    on_first = goal_status(goal(), rising(), higher_is_better=True, today=date(2025, 3, 1))
+    day_before = goal_status(goal(), rising(), higher_is_better=True, today=date(2025, 2, 28))
+    assert on_first.current_period == date(2025, 2, 1)
+    assert day_before.current_period == date(2025, 1, 1)
+
+
+def test_a_goal_already_met_before_its_deadline():
+    status = goal_status(goal(target=120.0), rising(), higher_is_better=True,
+                         today=date(2025, 2, 10))  # fmt: skip
+    assert status.status == "met"
+    assert status.progress > 1.0  # not clipped
+    assert status.days_left == 140
+
+
+def test_a_goal_missed_after_its_deadline():
+    status = goal_status(goal(target=150.0), rising(), higher_is_better=True,
+                         today=date(2025, 7, 15))  # fmt: skip
+    assert status.status == "missed"
+    assert status.days_left == 0
+    # June 2025 (t = 17) is observed: 100 + 34 + 1 = 135; no forecast is needed any more.
+    assert status.current == status.projection == status.projection_high == 135.0
+    assert status.probability == 0.0
+
+
+def test_a_goal_met_at_its_deadline_stays_met_afterwards():
+    status = goal_status(goal(target=135.0), rising(), higher_is_better=True,
+                         today=date(2026, 1, 1))  # fmt: skip
+    assert (status.status, status.current_period, status.probability) == (
+        "met", date(2025, 6, 1), 1.0)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("higher_is_better", "target", "expected"),
+    [(True, 133.0, "on_track"), (True, 140.0, "at_risk"), (False, 110.0, "at_risk")],
+)
+def test_on_track_or_at_risk_on_a_rising_series(higher_is_better, target, expected):
+    status = goal_status(goal(target=target), rising(), higher_is_better=higher_is_better,
+                         today=date(2025, 3, 15))  # fmt: skip
+    assert status.status == expected
+    assert status.current == 127.0  # February 2025, not yet beyond the target
+    assert (status.probability >= 0.5) == (expected == "on_track")
+    assert status.days_left == 107
+
+
+def test_probability_matches_the_t_predictive_distribution_by_hand():
+    status = goal_status(goal(target=133.0), rising(), higher_is_better=True,
+                         today=date(2025, 3, 15))  # fmt: skip
+    # History: Jan 2024..Feb 2025, t = 0..13; the deadline's period is June 2025, t = 17.
+    y = rising().to_numpy()[:14]
+    t = np.arange(14.0)
+    slope, intercept = np.polyfit(t, y, 1)
+    s = math.sqrt(np.sum((y - intercept - slope * t) ** 2) / 12)
+    se = s * math.sqrt(1 + 1 / 14 + (17 - t.mean()) ** 2 / np.sum((t - t.mean()) ** 2))
+    expected = intercept + slope * 17
+    assert status.projection == pytest.approx(expected, rel=1e-12)
+    assert status.probability == pytest.approx(stats.t.sf((133.0 - expected) / se, df=12))
+    half = stats.t.ppf(0.975, df=12) * se
+    assert (status.projection_low, status.projection_high) == (
+        pytest.approx(expected - half), pytest.approx(expected + half))  # fmt: skip
+    lower = goal_status(goal(target=133.0), rising(), higher_is_better=False,
+                        today=date(2025, 3, 15))  # fmt: skip
+    assert lower.probability == pytest.approx(stats.t.cdf((133.0 - expected) / se, df=12))
+
+
+def test_days_left_counts_calendar_days_and_stops_at_zero():
+    days = [goal_status(goal(), rising(), higher_is_better=True, today=today).days_left
+            for today in (date(2025, 1, 1), date(2025, 6, 29), date(2025, 6, 30), date(2025, 7, 1))]  # fmt: skip
+    assert days == [180, 1, 0, 0]
+
+
+def test_a_short_history_gives_unknown_with_a_note():
+    status = goal_status(goal(), rising(2), higher_is_better=True, today=date(2024, 6, 1))
+    assert status.status == "unknown"
+    assert math.isnan(status.probability) and math.isnan(status.projection)
+    assert "too short to project: 3 points are needed for a trend; got 2." in status.note
+
+
+def test_a_relative_target_without_baseline_data_is_unknown():
+    recent = rising()["2025-01-01":]
+    status = goal_status(goal(target=None, target_change=0.05), recent, higher_is_better=True,
+                         today=date(2025, 5, 10))  # fmt: skip
+    assert status.status == "unknown"
+    assert math.isnan(status.baseline) and math.isnan(status.target)
+    assert "No value of the series in the baseline window 2024-07-01..2024-12-31" in status.note
+
+
+def test_a_target_equal_to_the_baseline_has_undefined_progress():
+    status = goal_status(goal(target=120.0), rising(), higher_is_better=True,
+                         today=date(2025, 2, 10), baseline=120.0)  # fmt: skip
+    assert math.isnan(status.progress)
+    assert "progress is undefined" in status.note
+
+
+def test_a_target_against_the_kpi_direction_is_pointed_out():
+    status = goal_status(goal(target=None, target_change=-0.05), rising(), higher_is_better=True,
+                         today=date(2025, 2, 10))  # fmt: skip
+    assert "is below the baseline (117) although higher is better" in status.note
+
+
+def test_to_row_is_flat_and_named():
+    row = goal_status(goal(channel="email"), rising(), higher_is_better=True,
+                      today=datetime(2025, 3, 15, 12, 0)).to_row()  # fmt: skip
+    assert row["goal"] == "g" and row["channel"] == "email" and row["status"] in STATUSES
+    assert set(row) >= {"kpi", "baseline", "target", "current", "progress", "projection",
+                        "probability", "days_left", "note", "deadline"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"higher_is_better": 1}, "The 'higher_is_better' parameter of goal_status must be a bool"),
+        ({"today": "2025-01-01"}, "The 'today' parameter of goal_status must be a date"),
+        ({"baseline": float("inf")}, "The 'baseline' parameter of goal_status must be a finite"),
+        ({"level": 2}, "The 'level' parameter of goal_status must be a float in (0, 1)"),
+    ],
+)
+def test_goal_status_refuses_bad_arguments(kwargs, message):
+    arguments = {"higher_is_better": True, "today": date(2025, 3, 1)} | kwargs
+    with pytest.raises(ConfigError) as caught:
+        goal_status(goal(), rising(), **arguments)
+    assert message in str(caught.value)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    expected=st.floats(-1e3, 1e3),
+    se=st.floats(1e-3, 1e3),
+    df=st.integers(1, 200),
+    threshold=st.floats(-1e3, 1e3),
+)
+def test_probabilities_of_both_directions_add_up_and_fall_with_the_target(
+    expected, se, df, threshold
+):
+    up = probability_beyond(expected, se, df, threshold, higher_is_better=True)
+    down = probability_beyond(expected, se, df, threshold, higher_is_better=False)
+    assert 0.0 <= up <= 1.0
+    assert up + down == pytest.approx(1.0)
+    assert probability_beyond(expected, se, df, threshold + 1.0, higher_is_better=True) <= up
+    if abs(expected - threshold) > 1e-9 * se:  # on-track means the projection reaches the target
+        assert (up > 0.5) == (expected > threshold)
