@@ -280,7 +280,7 @@ def test_model_support_names_and_options(tiny):
         mt.model_support(tiny, "mmn")
     with pytest.raises(ConfigError, match=r"no option 'min_week'.*'min_weeks'"):
         mt.model_support(tiny, "mmm", min_week=10)
-    with pytest.raises(ConfigError, match="positive integer. Got -1"):
+    with pytest.raises(ConfigError, match=r"positive integer\. Got -1"):
         mt.model_support(tiny, "clv", min_repeat_buyers=-1)
     assert set(mt.SUPPORT_CHECKS) == {"attribution", "mmm", "clv", "experiments"}
 
@@ -337,5 +337,6 @@ def test_simulated_world_report(tmp_path):
     assert ((report.indicators.score >= 0) & (report.indicators.score <= 100)).all()
     assert 0 <= report.score <= 100 and report.level in mt.LEVELS
     assert report.recommendations
+    assert json.loads(json.dumps(report.to_dict(), default=str))["level"] == report.level
     assert {s.kind for s in report.models} == set(mt.SUPPORT_CHECKS)
     wh.close()

@@ -172,7 +172,21 @@ def pipeline_snapshot(wh, tmp_path):
         "roles": rows(journey_roles(jr.journey_touches(wh)).order_by("channel")),
         "influence": rows(cross_channel_influence(jr.journey_touches(wh)).order_by(
             ["sales_channel", "channel"])),
+        "kpis": kpi_rows(wh),
     }  # fmt: skip
+
+
+def kpi_rows(wh):
+    from omnimetrics.metrics.kpis import compute_kpis
+
+    names = ["revenue", "average_basket", "new_customers", "conversion_rate",
+             "omnichannel_conversion_rate", "cac", "roas", "email_open_rate_human", "nps",
+             "retention_rate", "time_on_site", "ltv_cac"]  # fmt: skip
+    result = compute_kpis(wh, names, by=["channel"], grain="month")
+    table = result.table.astype(object).where(result.table.notna(), None)
+    return [{k: comparable(k, v) for k, v in r.items()} for r in table.to_dict("records")], sorted(
+        result.unavailable.items()
+    )
 
 
 def rows(table):

@@ -731,6 +731,56 @@ def goals(
 
 
 @app.command()
+def maturity(
+    db: Db = DEFAULT_PATH,
+    answers: Annotated[
+        Path | None,
+        typer.Option(help="Questionnaire answers (TOML or JSON); `--template` prints one."),
+    ] = None,
+    as_of: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Assess the data up to this day.")
+    ] = None,
+    compare_with: Annotated[
+        datetime | None,
+        typer.Option("--compare", formats=["%Y-%m-%d"], help="Show progress since this day."),
+    ] = None,
+    template: Annotated[
+        bool, typer.Option("--template", help="Print a questionnaire to fill in, and stop.")
+    ] = False,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Omnichannel maturity: a 0-100 score from the data (and a questionnaire), levels per
+    dimension, recommendations, and which models the data can support."""
+    from omnimetrics.metrics import maturity as mt
+
+    if template:
+        console.print(mt.questionnaire_template(), markup=False)
+        return
+    given = mt.load_answers(answers) if answers else None
+    with _warehouse(db, config, demo=False) as wh:
+        report = mt.assess(wh, as_of=as_of.date() if as_of else None, answers=given)
+        before = (mt.assess(wh, as_of=compare_with.date(), answers=given, models=False)
+                  if compare_with else None)  # fmt: skip
+    show(pa.Table.from_pandas(report.indicators, preserve_index=False), "Indicators", out=out,
+         quiet=quiet)  # fmt: skip
+    show(pa.Table.from_pandas(report.dimensions, preserve_index=False), "Dimensions", quiet=quiet)
+    if before is not None:
+        show(pa.Table.from_pandas(mt.compare(before, report), preserve_index=False),
+             f"Progress since {compare_with:%Y-%m-%d}", quiet=quiet)  # fmt: skip
+    if quiet:
+        return
+    console.print(f"[bold]Score {report.score:.0f}/100: level {report.level} "
+                  f"({report.level_name})[/bold]")  # fmt: skip
+    for line in report.recommendations:
+        console.print(f"- {line}")
+    for support in report.models:
+        verdict = "supported" if support.supported else "not supported"
+        console.print(f"[dim]{support.kind}: {verdict}. {' '.join(support.reasons)}[/dim]")
+
+
+@app.command()
 def timeline(
     identifier: Identifier,
     identifier_type: IdentifierType = None,

@@ -185,6 +185,9 @@ def indicator_score(value: float, poor: float, good: float) -> float:
     """100 x (value - poor) / (good - poor), clipped to 0..100 (NaN stays NaN).
 
     Works both ways: for freshness `good` (1 day) is below `poor` (30 days).
+
+    >>> indicator_score(0.25, poor=0.0, good=0.5), indicator_score(15.5, poor=30, good=1)
+    (50.0, 50.0)
     """
     if math.isnan(value):
         return math.nan
@@ -192,7 +195,11 @@ def indicator_score(value: float, poor: float, good: float) -> float:
 
 
 def level_of(score: float) -> int | None:
-    """The maturity level (1-4) of a 0-100 score; None for an unknown score."""
+    """The maturity level (1-4) of a 0-100 score; None for an unknown score.
+
+    >>> [LEVELS[level_of(s)] for s in (10, 25, 60, 75)]
+    ['siloed', 'multichannel', 'cross-channel', 'omnichannel']
+    """
     if math.isnan(score):
         return None
     return 1 + sum(score >= cut for cut in LEVEL_CUTOFFS)
@@ -203,15 +210,21 @@ def _missing_note(wh: Warehouse, needs: tuple[str, ...]) -> str:
     missing = [t for t in needs if t not in present]
     if not missing:
         return ""
+    if missing == ["ingest_batches"]:
+        return (
+            "Unknown: nothing was ingested yet (no ingest_batches ledger); load files with "
+            "`omnimetrics ingest TABLE FILE`."
+        )
     derived = [t for t in missing if t in DERIVED_TABLES]
     loaded = [t for t in missing if t not in DERIVED_TABLES]
     parts = []
     if loaded:
-        names = ", ".join(loaded)
-        parts.append(f"ingest the {names} table (omnimetrics ingest {loaded[0]} FILE)")
+        command = f"omnimetrics ingest {loaded[0] if len(loaded) == 1 else 'TABLE'} FILE"
+        parts.append(f"ingest {' and '.join(loaded)} ({command})")
     if derived:
-        parts.append(f"run `omnimetrics journeys` to build {', '.join(derived)}")
-    return f"Unknown: no {', '.join(missing)} table; " + " and ".join(parts) + "."
+        parts.append(f"run `omnimetrics journeys` to build {' and '.join(derived)}")
+    tables = "table" if len(missing) == 1 else "tables"
+    return f"Unknown: no {' or '.join(missing)} {tables}; " + ", then ".join(parts) + "."
 
 
 def _one(expr: ir.Table) -> dict[str, Any]:
@@ -670,15 +683,19 @@ class MaturityReport:
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON (NaN becomes None)."""
 
+        def plain(value: Any) -> Any:
+            if isinstance(value, list | tuple | dict):
+                return value
+            if pd.isna(value):
+                return None
+            return value.item() if hasattr(value, "item") else value
+
         def clean(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            return [
-                {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
-                for r in records
-            ]
+            return [{k: plain(v) for k, v in r.items()} for r in records]
 
         return {
             "as_of": self.as_of.isoformat() if self.as_of else None,
-            "score": None if math.isnan(self.score) else self.score,
+            "score": plain(self.score),
             "level": self.level,
             "level_name": self.level_name,
             "dimensions": clean(self.dimensions.to_dict("records")),
