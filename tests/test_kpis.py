@@ -219,3 +219,35 @@ def test_revenue_of_promoters_and_detractors(shop):
     assert table.loc["promoter", "revenue_per_person"] == 160  # C1: O1 + O3
     assert table.loc["detractor", "revenue_per_person"] == 50  # C2
     assert table.loc["passive", "orders_per_person"] == 1  # C3
+
+
+def test_kpis_goals_and_maturity_from_the_command_line(shop, tmp_path):
+    import json
+
+    from tests.conftest import SECRET
+    from tests.test_api import cli
+
+    db = str(tmp_path / "test.duckdb")
+    shop.close()
+    env = {"OMNIMETRICS_SECRET": SECRET.decode(), "PATH": "/usr/bin:/bin"}
+    done = cli("kpis", "--db", db, "--kpis", "revenue,nps,cac", "--by", "channel", "--out",
+               "k.json", "--forecast", "2", cwd=tmp_path, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = json.loads((tmp_path / "k.json").read_text())
+    web = [r for r in rows if r["kpi"] == "revenue" and r["channel"] == "web"]
+    assert [r["value"] for r in web] == [100, 60]
+    assert "Forecast" in done.stdout
+    (tmp_path / "omnimetrics.toml").write_text(
+        '[[goals]]\nname = "grow"\nkpi = "revenue"\ntarget = 200\nstart = 2026-04-01\n'
+        "deadline = 2026-06-30\n"
+    )
+    done = cli("goals", "--db", db, "--today", "2026-05-15", "--out", "g.json", cwd=tmp_path,
+               env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    goal = json.loads((tmp_path / "g.json").read_text())[0]
+    assert goal["goal"] == "grow" and goal["target"] == 200 and goal["current"] == 100
+    done = cli("maturity", "--db", db, "--out", "m.csv", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "Score" in done.stdout and "identity_match_rate" in (tmp_path / "m.csv").read_text()
+    done = cli("kpis", "--db", db, "--kpis", "revenu", cwd=tmp_path, env=env)
+    assert done.returncode == 2 and "Did you mean 'revenue'" in done.stderr

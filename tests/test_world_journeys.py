@@ -94,3 +94,28 @@ def test_data_driven_models_beat_last_touch_against_the_true_contributions(world
     # measured: last touch 0.99, markov 0.67 (orders 2-4: 0.68-0.69), shapley 0.55
     for model in (name for name, spec in MODELS.items() if spec.data_driven):
         assert errors[model] < errors["last_touch"], model
+
+
+def test_email_kpis_agree_with_the_simulated_truth(world):
+    from omnimetrics.metrics.facts import Facts
+    from omnimetrics.metrics.kpis import compute_kpis
+
+    sim, wh = world
+    wh.resolve_identities()
+    jr.build_events(wh)
+    opens = Facts(wh, grain="total").email_opens.select("event_id", "machine").to_pandas()
+    truth = sim.truth_tables["truth_touchpoints"].to_pandas()[["event_id", "machine_open"]]
+    both = opens.merge(truth, on="event_id")
+    assert len(both) == len(opens)
+    accuracy = (both.machine == both.machine_open).mean()
+    print(f"machine opens flagged right: {accuracy:.4f} of {len(both)} opens")
+    assert accuracy > 0.99
+    result = compute_kpis(wh, ["email_open_rate_human", "machine_open_share"], grain="total")
+    got = dict(zip(result.table.kpi, result.table.value, strict=True))
+    email = sim.truth["email"]  # every send, consented or not
+    true_human_rate = (email["opens"] - email["machine_opens"]) / email["sends"]
+    print(f"human open rate {got['email_open_rate_human']:.4f}, truth {true_human_rate:.4f}")
+    assert got["email_open_rate_human"] == pytest.approx(true_human_rate, abs=0.02)
+    assert got["machine_open_share"] == pytest.approx(
+        email["machine_opens"] / email["opens"], abs=0.03
+    )
