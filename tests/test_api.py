@@ -123,3 +123,7 @@ def test_the_readme_configuration_loads(tmp_path):
 
     define_models(settings.attribution_models)
     assert get_model("u_30_50").doc.startswith("30% first, 50% last")
+    from omnimetrics.metrics.goals import goals_from_config
+
+    assert goals_from_config(settings.goals)[0].kpi == "retention_rate"
+    assert settings.min_cell_persons == 10
