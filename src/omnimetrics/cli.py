@@ -498,6 +498,7 @@ def attribution(
             credit = at.with_spend(credit, spent, by=dims, acquisitions=acquisitions)
         result = credit.to_pyarrow()
         show(result, f"Attribution by {by} ({lookback_days}-day lookback)", out=out, quiet=quiet)
+        _warn_unsupported(wh, "attribution", quiet)
         if transitions is not None:
             table = at.PathTable.from_arrow(at.journey_paths(touches, lost, by=dims).to_pyarrow())
             _write_transitions(table, markov, transitions, quiet)
@@ -505,6 +506,16 @@ def attribution(
             _show_comparison(result, dims[0], quiet)
             show(at.journey_roles(touches, dims[0]).to_pyarrow(), "Who opens and who closes",
                  quiet=quiet)  # fmt: skip
+
+
+def _warn_unsupported(wh: Warehouse, kind: str, quiet: bool) -> None:
+    """Say when the data cannot support the model just run (maturity.model_support)."""
+    from omnimetrics.metrics.maturity import model_support
+
+    support = model_support(wh, kind)
+    if not support.supported and not quiet:
+        for reason in support.reasons:
+            errors.print(f"[yellow]Careful: {reason}[/yellow]")
 
 
 def _names(text: str | None) -> list[str]:
