@@ -57,3 +57,41 @@ def test_long_keys_follow_rfc_2104(door):
 def test_free_text_is_masked(door):
     text = "Call me on +33 6 12 34 56 78 or 06 12 34 56 78, mail jane_d@shop.fr. Order 12345."
     assert door.mask_text(text) == "Call me on [phone] or [phone], mail [email]. Order 12345."
+
+
+def test_activation_hashes_are_plain_sha256_of_the_normalised_value():
+    on = Door(Settings(secret=SECRET, activation_hashes=True))
+    plain = hashlib.sha256
+    assert on.activation_values("email", [" Jane.Doe@Example.COM", "bad@"]) == [
+        plain(b"jane.doe@example.com").hexdigest(),
+        None,
+    ]
+    assert on.activation_values("phone", ["06 12 34 56 78"]) == [plain(b"+33612345678").hexdigest()]
+    assert on.activation_values("phone", ["06 12 34 56 78"], digits=True) == [
+        plain(b"33612345678").hexdigest()
+    ]
+    on.close()
+
+
+def test_activation_columns_only_with_the_flag():
+    import pyarrow as pa
+
+    from omnimetrics.schema import table_contract
+
+    batch = pa.record_batch(
+        {"customer_id": ["C1"], "email": ["a@b.co"], "phone": ["+447911123456"]}
+    )
+    names = {}
+    for flag in (False, True):
+        gate = Door(Settings(secret=SECRET, activation_hashes=flag))
+        out = gate.apply(table_contract("customers"), batch.schema, [batch]).read_all()
+        names[flag] = {n for n in out.column_names if n.startswith("_activation_")}
+        row = out.to_pylist()[0]
+        gate.close()
+    assert names[False] == set()
+    assert names[True] == {"_activation__email_hash", "_activation_digits__email_hash",
+                           "_activation__phone_hash", "_activation_digits__phone_hash"}  # fmt: skip
+    assert row["_activation__email_hash"] == hashlib.sha256(b"a@b.co").hexdigest()
+    assert row["_activation_digits__email_hash"] is None
+    assert row["_activation_digits__phone_hash"] == hashlib.sha256(b"447911123456").hexdigest()
+    assert "a@b.co" not in str(row) and "447911123456" not in str(row)

@@ -126,7 +126,10 @@ def test_identities_hash_only_email_and_phone_values(wh, tmp_path):
     assert quarantine_rows(wh)[0]["reason"] == "invalid_phone"
 
 
-def test_no_raw_email_or_phone_reaches_any_table(wh, tmp_path):
+@pytest.mark.parametrize("activation", [False, True])
+def test_no_raw_email_or_phone_reaches_any_table(tmp_path, activation):
+    settings = Settings(secret=SECRET, activation_hashes=activation)
+    wh = omnimetrics.connect(tmp_path / "raw.duckdb", settings=settings)
     path = write(
         tmp_path / "f.csv",
         "response_id,timestamp,survey_type,score,email,phone,comment\n"
@@ -142,6 +145,14 @@ def test_no_raw_email_or_phone_reaches_any_table(wh, tmp_path):
         assert raw not in dump
     stored = wh.table("feedback").to_pyarrow().to_pylist()[0]
     assert stored["comment"] == "write me at [email] or [phone]"
+    # With activation hashes: only the plain SHA-256 of the valid, stored row's identifiers.
+    assert ("activation_identifiers" in wh.tables()) == activation
+    if activation:
+        kept = wh.table("activation_identifiers").to_pyarrow().to_pylist()
+        assert sorted(r["sha256"] for r in kept) == sorted(
+            hashlib.sha256(v).hexdigest() for v in (b"jane.doe@example.com", b"+33612345678")
+        )
+    wh.close()
 
 
 def test_duplicates_within_file_and_against_warehouse(wh, tmp_path):

@@ -89,3 +89,31 @@ def test_consent_refusal_keeps_a_person_out_of_journeys(loaded):
     # The timeline is an operational view: it shows John's history whatever his analytics consent.
     items = jr.timeline(wh, graph["C2"]).to_pyarrow().to_pylist()
     assert [(r["kind"], r["reference"]) for r in items] == [("touchpoint", "e2"), ("order", "S2")]
+
+
+def test_erasure_removes_activation_hashes(tmp_path):
+    import hashlib
+
+    import omnimetrics
+    from omnimetrics.config import Settings
+    from tests.conftest import SECRET
+
+    settings = Settings(secret=SECRET, activation_hashes=True)
+    wh = omnimetrics.connect(tmp_path / "a.duckdb", settings=settings)
+    wh.ingest("customers", write(tmp_path / "c.csv",
+              "customer_id,email,phone\nC1,jane@example.com,06 12 34 56 78\n"
+              "C2,john@example.com,\n"), now=NOW)  # fmt: skip
+    wh.resolve_identities()
+    stored = {r["sha256"] for r in wh.table("activation_identifiers").to_pyarrow().to_pylist()}
+    jane = {hashlib.sha256(v.encode()).hexdigest() for v in ("jane@example.com", "+33612345678")}
+    john = hashlib.sha256(b"john@example.com").hexdigest()
+    assert stored == jane | {john}
+    report = wh.erase("jane@example.com")
+    assert report.rows_deleted["activation_identifiers"] == 2
+    left = wh.table("activation_identifiers").to_pyarrow().to_pylist()
+    assert [r["sha256"] for r in left] == [john]
+    # Her rows arriving later are suppressed at the door: no activation hash comes back.
+    late = write(tmp_path / "late.csv", "customer_id,email\nC9,JANE@example.com\n")
+    assert wh.ingest("customers", late, now=NOW).suppressed == 1
+    assert wh.table("activation_identifiers").count().execute() == 1
+    wh.close()

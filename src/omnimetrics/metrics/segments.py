@@ -39,6 +39,7 @@ __all__ = [
     "Dimension",
     "RfmCell",
     "UserSegment",
+    "age_band",
     "audience",
     "compile_filter",
     "describe_segments",
@@ -165,6 +166,7 @@ for _dimension_declared in (
     Dimension("consent_analytics", "Analytics consent on the CRM record", values=CONSENT_STATUSES),
 ):  # fmt: skip
     _dimension(_dimension_declared)
+del _dimension_declared
 
 
 # -- the filter language of user segments ------------------------------------------------------
@@ -197,8 +199,20 @@ _WHAT: dict[type[ast.AST], str] = {
 }
 
 Predicate = Callable[[ir.Table], ir.BooleanValue]
-Operand = tuple[Literal["column", "text", "number"], Callable[[ir.Table], ir.Value], str]
-"""(kind, value maker, the operand as written)."""
+
+
+@dataclass(frozen=True)
+class _Operand:
+    """One side of a comparison: a column of the person table, or a text or number literal."""
+
+    kind: Literal["text", "number"]
+    column: str | None = None
+    value: str | float | None = None
+
+    def expr(self, table: ir.Table) -> ir.Value:
+        if self.column is not None:
+            return table[self.column]
+        return ibis.literal(self.value, dt.string if self.kind == "text" else None)
 
 
 class _FilterCompiler:
@@ -243,31 +257,23 @@ class _FilterCompiler:
                             f"`{self.token(node)} == ...`.")  # fmt: skip
         raise self.refuse(node)
 
-    def operand(self, node: ast.AST) -> Operand:
+    def operand(self, node: ast.AST) -> _Operand:
         if isinstance(node, ast.Name):
             dimension = self.dimensions.get(node.id)
             if dimension is None:
                 raise self.fail(
                     f"unknown column {node.id!r}. " + did_you_mean(node.id, self.dimensions)
                 )
-            kind: Literal["column", "text", "number"] = "column"
-            return kind, lambda t: t[node.id], node.id
+            return _Operand(dimension.kind, column=node.id)
         negative = isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
-        literal = node.operand if negative and isinstance(node, ast.UnaryOp) else node
+        literal = node.operand if isinstance(node, ast.UnaryOp) and negative else node
         if isinstance(literal, ast.Constant):
             value = literal.value
             if isinstance(value, str) and not negative:
-                return "text", lambda t: ibis.literal(value, dt.string), repr(value)
+                return _Operand("text", value=value)
             if isinstance(value, int | float) and not isinstance(value, bool):
-                number = -value if negative else value
-                return "number", lambda t: ibis.literal(number), repr(number)
+                return _Operand("number", value=-value if negative else value)
         raise self.refuse(node)
-
-    def kind_of(self, operand: Operand) -> str:
-        kind, _, written = operand
-        if kind == "column":
-            return self.dimensions[written].kind
-        return kind
 
     def comparison(self, node: ast.AST, left: ast.AST, op: ast.cmpop, right: ast.AST) -> Predicate:
         if isinstance(op, ast.In | ast.NotIn):
@@ -276,29 +282,27 @@ class _FilterCompiler:
         if compare is None:  # `is`, `is not`
             raise self.fail(f"`{self.token(node)}`: use == or != to compare.")
         a, b = self.operand(left), self.operand(right)
-        if a[0] != "column" and b[0] != "column":
+        if a.column is None and b.column is None:
             raise self.fail(f"`{self.token(node)}` compares two constants; name a column.")
-        if self.kind_of(a) != self.kind_of(b):
+        if a.kind != b.kind:
             raise self.fail(
-                f"`{self.token(node)}` compares {self.kind_of(a)} with {self.kind_of(b)}; "
+                f"`{self.token(node)}` compares {a.kind} with {b.kind}; "
                 "quote text values ('25-34') and leave numbers bare (r_score >= 4)."
             )
-        make_a, make_b = a[1], b[1]
-        return lambda t: compare(make_a(t), make_b(t)).fill_null(False)
+        return lambda t: compare(a.expr(t), b.expr(t)).fill_null(False)
 
     def membership(self, node: ast.AST, left: ast.AST, op: ast.cmpop, right: ast.AST) -> Predicate:
         column = self.operand(left)
-        if column[0] != "column":
+        if column.column is None:
             raise self.fail(f"`{self.token(node)}`: the left of `in` must be a column.")
         items = right.elts if isinstance(right, ast.Tuple | ast.List | ast.Set) else [right]
         values = [self.operand(item) for item in items]
-        if not values or any(v[0] == "column" for v in values):
+        if not values or any(v.column is not None for v in values):
             raise self.fail(f"`{self.token(node)}`: `in` takes a list of values, e.g. ('a', 'b').")
-        wanted = self.kind_of(column)
-        if any(v[0] != wanted for v in values):
-            raise self.fail(f"`{self.token(node)}`: the values must all be {wanted}.")
-        literals = [ast.literal_eval(self.token(item)) for item in items]
-        name = column[2]
+        if any(v.kind != column.kind for v in values):
+            raise self.fail(f"`{self.token(node)}`: the values must all be {column.kind}.")
+        name = column.column
+        literals = [v.value for v in values]
         negate = isinstance(op, ast.NotIn)
 
         def test(t: ir.Table) -> ir.BooleanValue:
@@ -315,7 +319,7 @@ def compile_filter(
     parsed with `ast`, and only comparisons, in, and/or/not, columns and literals accepted)."""
     dimensions = DIMENSIONS if dimensions is None else dimensions
     compiler = _FilterCompiler(where, segment, dimensions)
-    if not isinstance(where, str) or not where.strip():
+    if not where.strip():
         raise compiler.fail("`where` must be a non-empty text.")
     if len(where) > MAX_FILTER_LENGTH:
         raise compiler.fail(f"`where` is longer than {MAX_FILTER_LENGTH} characters.")
@@ -383,8 +387,13 @@ def user_segments(settings: Settings) -> dict[str, UserSegment]:
         if name in found:
             raise ConfigError(f"Segment {name!r} is defined twice in omnimetrics.toml.")
         where = entry.get("where")
-        test = compile_filter(where, segment=name)  # type: ignore[arg-type]
-        found[name] = UserSegment(name, str(where), str(entry.get("doc", "")), test)
+        if not isinstance(where, str):
+            raise ConfigError(
+                f"Segment {name!r} in omnimetrics.toml needs `where`, a filter in quotes, e.g. "
+                "where = \"city == 'Paris'\"."
+            )
+        test = compile_filter(where, segment=name)
+        found[name] = UserSegment(name, where, str(entry.get("doc", "")), test)
     return found
 
 
@@ -418,7 +427,8 @@ def latest_day(wh: Warehouse) -> date:
     return max(days) if days else datetime.now(UTC).date()
 
 
-def _age_band(birth_year: ir.IntegerValue, as_of: date) -> ir.StringValue:
+def age_band(birth_year: ir.IntegerValue, as_of: date) -> ir.StringValue:
+    """The age band of a birth year at `as_of` (age = as_of year - birth year); null if unknown."""
     age = ibis.literal(as_of.year) - birth_year
     return ibis.cases(
         *((age < upper, band) for upper, band in AGE_BANDS),
@@ -444,7 +454,7 @@ def _crm(wh: Warehouse, as_of: date) -> ir.Table:
     ranked = rows.mutate(_n=ibis.row_number().over(latest))
     attributes = ranked.filter(ranked._n == 0).select(
         "person_id",
-        age_band=ibis.coalesce(ranked.age_band, _age_band(ranked.birth_year, as_of)),
+        age_band=ibis.coalesce(ranked.age_band, age_band(ranked.birth_year, as_of)),
         region=ranked.region,
         city=ranked.city,
     )
@@ -627,9 +637,8 @@ def person_segments(
         rfm_segment=profile.rfm_segment.fill_null(PROSPECT),
         channel_mix=profile.channel_mix.fill_null("none"),
     )
-    ordered = filled.select(
-        "person_id", *DIMENSIONS
-    )  # the registry's order: one place says what the table holds
+    # Columns in the registry's order: one place says what the table holds.
+    ordered = filled.select("person_id", *DIMENSIONS)
     if users:
         ordered = ordered.mutate(**{name: u.test(ordered) for name, u in users.items()})
     return ordered
@@ -696,14 +705,20 @@ def segment_members(
 
 
 def most_responsive(
-    wh: Warehouse, campaign: str, by: str = "rfm_segment", *, window_days: int = 30
+    wh: Warehouse,
+    campaign: str,
+    by: str = "rfm_segment",
+    *,
+    window_days: int = 30,
+    as_of: date | None = None,
 ) -> ir.Table:
     """Per segment value: conversion rate of persons exposed to `campaign` within `window_days`
     after their first exposure, the rate of the segment's unexposed persons over the same days
     from the campaign's start, and the lift (exposed - unexposed; relative: lift / unexposed).
 
-    Observational, not causal: exposure was targeted. Segments are taken the day before the
-    campaign started. Measure causal lift with a holdout experiment (docs/segments.md).
+    Observational, not causal: exposure was targeted. Segments are taken at `as_of` (default:
+    the day before the campaign's first exposure, so that the campaign cannot move a person's
+    segment). Measure causal lift with a holdout experiment (docs/segments.md).
     """
     if window_days <= 0:
         raise ConfigError(f"window_days must be a positive number of days; got {window_days}.")
@@ -719,7 +734,8 @@ def most_responsive(
             f"No event carries the campaign {campaign!r}. "
             + did_you_mean(campaign, [c for c in seen if c is not None])
         )
-    persons = person_segments(wh, as_of=start.astimezone(UTC).date() - timedelta(days=1))
+    before = start.astimezone(UTC).date() - timedelta(days=1)
+    persons = person_segments(wh, as_of=as_of or before)
     if by not in persons.columns or by == "person_id":
         users = user_segments(wh.settings)
         raise UnknownNameError(f"Cannot cut by {by!r}. " + did_you_mean(by, [*DIMENSIONS, *users]))
