@@ -249,5 +249,18 @@ def test_kpis_goals_and_maturity_from_the_command_line(shop, tmp_path):
     done = cli("maturity", "--db", db, "--out", "m.csv", cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     assert "Score" in done.stdout and "identity_match_rate" in (tmp_path / "m.csv").read_text()
+    done = cli("segments", "--db", db, "--by", "channel_mix", "--out", "s.json", cwd=tmp_path,
+               env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    mix = {r["channel_mix"]: r["persons"] for r in json.loads((tmp_path / "s.json").read_text())}
+    assert mix["omnichannel"] == 1 and mix["online_only"] == 2
     done = cli("kpis", "--db", db, "--kpis", "revenu", cwd=tmp_path, env=env)
     assert done.returncode == 2 and "Did you mean 'revenue'" in done.stderr
+
+
+def test_kpis_cut_by_segment_omnichannel_vs_single_channel(shop):
+    # C2 bought in store and visited the site: omnichannel; C1 (web) and C3 (app): online only.
+    result = compute_kpis(shop, ["clv_historical", "orders"], by=["channel_mix"], grain="total")
+    clv = values(result, "clv_historical")
+    assert clv[(date(1970, 1, 1), "omnichannel")] == 50
+    assert clv[(date(1970, 1, 1), "online_only")] == (160 + 40) / 2

@@ -792,6 +792,60 @@ def maturity(
 
 
 @app.command()
+def segments(
+    db: Db = DEFAULT_PATH,
+    by: Annotated[
+        str, typer.Option(help="A segment column: rfm_segment, channel_mix, age_band, ...")
+    ] = "rfm_segment",
+    campaign: Annotated[
+        str | None,
+        typer.Option(help="Rank the segments by their response to this campaign (lift)."),
+    ] = None,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Persons per segment value, or the segments most responsive to a campaign."""
+    from omnimetrics.metrics.segments import most_responsive, person_segments
+
+    with _warehouse(db, config, demo=False) as wh:
+        if campaign:
+            table = most_responsive(wh, campaign, by=by).to_pyarrow()
+            title = f"Response to {campaign} by {by} (observational, not causal)"
+        else:
+            persons = person_segments(wh)
+            if by not in persons.columns:
+                raise OmnimetricsError(
+                    f"Unknown segment {by!r}. Choose from {sorted(persons.columns)[:40]}."
+                )
+            table = persons.group_by(by).agg(persons=persons.count()).order_by(by).to_pyarrow()
+            title = f"Persons by {by}"
+    show(table, title, out=out, quiet=quiet)
+
+
+@app.command()
+def audience(
+    segment: Annotated[str, typer.Argument(help="A segment column or a user segment name.")],
+    value: Annotated[
+        str | None, typer.Argument(help="The value, e.g. champions (for a segment column).")
+    ] = None,
+    db: Db = DEFAULT_PATH,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Export a segment as hashed identifiers (SHA-256, as ad platforms match them): persons who
+    granted marketing consent only."""
+    from omnimetrics.metrics.segments import audience as export
+
+    with _warehouse(db, config, demo=False) as wh:
+        table = export(wh, segment, value)
+    if out is None and not quiet:
+        console.print("[dim]Tip: --out audience.csv writes the file to upload.[/dim]")
+    show(table, f"Audience {segment}{'=' + value if value else ''}", out=out, quiet=quiet)
+
+
+@app.command()
 def timeline(
     identifier: Identifier,
     identifier_type: IdentifierType = None,
