@@ -47,6 +47,9 @@ class Facts:
         self.since = since
         self.until = until
         self.attribution_model = attribution_model
+        self.per_measure_persons = False
+        self.measured: dict = {}
+        """Aggregates already fetched, by (measure, dimensions)."""
 
     # --- what is there -------------------------------------------------------------------
 
@@ -128,39 +131,21 @@ class Facts:
             device=events.device_type, store=events.store_id, session_id=events.session_id,
             is_touch=events.is_touch,
         )  # fmt: skip
-        return self.wh.materialize(self.window(fact))
+        return self.window(fact)  # `events` is a table already: no copy
 
     @cached_property
     def interactions(self) -> ir.Table:
-        """Every touchpoint (anonymous ones too: impressions, sends) with its own channel; rows
-        of persons who refused analytics left out."""
-        from omnimetrics.identity import person_of_rows
-        from omnimetrics.privacy import consenting_persons
-
-        touch = person_of_rows(self.wh, self.wh.table("touchpoints"))
-        channels = self.wh.classify_channels().select("event_id", _channel="channel")
-        joined = touch.join(channels, "event_id")
-        allowed = consenting_persons(self.wh, "analytics").person_id
-        joined = joined.filter(joined.person_id.isnull() | joined.person_id.isin(allowed))
-        fact = joined.select(
-            at=joined.timestamp, person_id=joined.person_id, event_id=joined.event_id,
-            event_type=joined.event_type, channel=joined._channel, campaign=joined.campaign,
-            device=joined.device_type, store=joined.store_id,
-            duration_seconds=joined.duration_seconds,
-        )  # fmt: skip
-        return self.wh.materialize(self.window(fact))
-
-    @cached_property
-    def sessions(self) -> ir.Table:
-        """Session starts (one row per session) with their channel and campaign."""
-        events = self.events
-        return events.filter(events.is_touch & events.session_id.notnull())
+        """Every touchpoint of a known person (anonymous cookies and devices included) with its
+        channel: sends, opens, clicks, installs, calls (persons who refused analytics are out)."""
+        return self.events
 
     @cached_property
     def visits(self) -> ir.Table:
         """Visits with their time on site/app (touchpoints.duration_seconds)."""
-        touches = self.interactions
-        return touches.filter((touches.event_type == "visit") & touches.duration_seconds.notnull())
+        visits = self.events.filter(self.events.event_type == "visit")
+        touch = self.wh.table("touchpoints").select("event_id", "duration_seconds")
+        visits = visits.join(touch, "event_id")
+        return visits.filter(visits.duration_seconds.notnull())
 
     @cached_property
     def email_opens(self) -> ir.Table:

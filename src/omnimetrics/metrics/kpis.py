@@ -121,6 +121,10 @@ REVENUE = Measure("orders", "revenue")
 ORDERS = Measure("orders", "order_id", "count")
 NEW = Measure("orders", "person_id", "nunique", where=lambda t: t.first_order)
 SPEND = Measure("spend", "spend")
+SESSIONS = Measure(
+    "interactions", "session_id", "count", where=lambda t: t.is_touch & t.session_id.notnull()
+)
+"""Sessions: their starts (read in the same scan as the other touchpoint measures)."""
 ATTRIBUTED_NEW = Measure("credited", "credit", where=lambda t: t.first_order)
 
 for kpi in (
@@ -182,11 +186,11 @@ for kpi in (
         ORDERS, needs=("orders.fulfilment",), dimensions=("channel", "sales_channel", "store"),
         group="operations"),
     KPI("sessions", "Sessions", "count", True, "sessions (visits) started",
-        Measure("sessions", "session_id", "count"), needs=("touchpoints",), dimensions=TOUCH_DIMS,
+        SESSIONS, needs=("touchpoints",), dimensions=TOUCH_DIMS,
         group="engagement"),
     KPI("conversion_rate", "Conversion rate", "share", True,
         "orders credited to the channel (last touch) / sessions of the channel",
-        Measure("credited", "credit"), Measure("sessions", "session_id", "count"),
+        Measure("credited", "credit"), SESSIONS,
         needs=("events", "orders"), dimensions=("channel", "campaign"), group="conversion"),
     KPI("omnichannel_conversion_rate", "Omnichannel conversion rate", "share", True,
         "persons active on 2+ channels (touch or sales) who bought / persons active on 2+ "
@@ -345,13 +349,18 @@ def compute_kpis(
     if len(names) == 1 and names[0] in KPI_SETS:
         names = list(KPI_SETS[names[0]])
     facts = Facts(wh, grain=grain, since=since, until=until, attribution_model=attribution_model)
-    frames, unavailable = [], {}
+    facts.per_measure_persons = bool(min_cell_persons)
+    frames, unavailable, ready = [], {}, []
     for name in names:
         kpi = get_kpi(name)
         missing = [need for need in kpi.needs if not any(facts.has(n) for n in need.split("|"))]
         if missing:
             unavailable[name] = f"needs {' or '.join(missing[0].split('|'))}: ingest it first"
             continue
+        ready.append(kpi)
+    _prefetch([m for kpi in ready for m in _measures_of(kpi, facts, list(by))], facts, list(by))
+    for kpi in ready:
+        name = kpi.name
         try:
             frames.append(_compute(kpi, facts, list(by)))
         except _CannotCut as error:
@@ -376,17 +385,75 @@ class _CannotCut(Exception):
     pass
 
 
-def _aggregate(measure: Measure, facts: Facts, dims: list[str], kpi: KPI) -> pd.DataFrame:
-    fact = getattr(facts, measure.fact)
+def _measures_of(kpi: KPI, facts: Facts, by: list[str]) -> list[Measure]:
+    """The measures `_compute` will read for this KPI (so that they are fetched together)."""
+    if kpi.ratio_of is not None:
+        return [m for name in kpi.ratio_of for m in _measures_of(get_kpi(name), facts, by)]
+    numerator, denominator = _numerator_denominator(kpi, by)
+    extra = [NPS_DETRACTORS] if kpi.name == "nps" else []
+    return [m for m in (numerator, denominator, *extra) if m is not None]
+
+
+def _numerator_denominator(kpi: KPI, by: list[str]) -> tuple[Measure, Measure | None]:
+    """By channel or campaign, CAC counts credited first orders and ROAS/ROI credited value."""
+    numerator, denominator = kpi.numerator, kpi.denominator
+    if {"channel", "campaign"} & set(by) and kpi.name in ATTRIBUTED:
+        if kpi.name == "cac":
+            denominator = ATTRIBUTED[kpi.name]
+        else:
+            numerator = ATTRIBUTED[kpi.name]
+    return numerator, denominator
+
+
+def _cuttable(fact_name: str, facts: Facts, dims: list[str]) -> ir.Table:
+    fact = getattr(facts, fact_name)
     for dim in dims:
         if dim not in fact.columns and (dim in FACT_DIMS or dim not in _segment_columns(facts)):
-            raise _CannotCut(f"cannot be cut by {dim!r}: its {measure.fact} have no such column")
-    table = facts.cut(fact, dims)
+            raise _CannotCut(f"cannot be cut by {dim!r}: its {fact_name} have no such column")
+    return facts.cut(fact, dims)
+
+
+def _prefetch(measures: list[Measure], facts: Facts, dims: list[str]) -> None:
+    """One engine query per fact for all the measures read from it: a scan per fact, not one
+    per KPI. Persons are counted per measure only when small cells are suppressed."""
+    by_fact: dict[str, list[Measure]] = {}
+    for measure in dict.fromkeys(measures):
+        by_fact.setdefault(measure.fact, []).append(measure)
+    for fact_name, group in by_fact.items():
+        try:
+            table = _cuttable(fact_name, facts, dims)
+        except _CannotCut:
+            continue  # the KPIs concerned say so when computed
+        if all(m.where is not None for m in group):  # read only the rows some measure counts
+            keep = group[0].where(table)  # type: ignore[misc]
+            for measure in group[1:]:
+                keep = keep | measure.where(table)  # type: ignore[misc]
+            table = table.filter(keep)
+        agg = {f"_v{i}": m.aggregate(table) for i, m in enumerate(group)}
+        if "person_id" in table.columns:
+            if facts.per_measure_persons:
+                agg.update({f"_p{i}": m.persons(table) for i, m in enumerate(group)})
+            else:
+                agg["_p"] = table.person_id.nunique().cast(dt.float64)
+        frame = table.group_by(["period", *dims]).agg(**agg).to_pandas()
+        for i, measure in enumerate(group):
+            part = frame[["period", *dims]].copy()
+            part["_value"] = frame[f"_v{i}"]
+            persons = f"_p{i}" if f"_p{i}" in frame.columns else "_p"
+            if persons in frame.columns:
+                part["_persons"] = frame[persons]
+            facts.measured[(measure, tuple(dims))] = part
+
+
+def _aggregate(measure: Measure, facts: Facts, dims: list[str], kpi: KPI) -> pd.DataFrame:
+    cached = facts.measured.get((measure, tuple(dims)))
+    if cached is not None:
+        return cached.copy()
+    table = _cuttable(measure.fact, facts, dims)
     agg = {"_value": measure.aggregate(table)}
     if "person_id" in table.columns:
         agg["_persons"] = measure.persons(table)
-    grouped = table.group_by(["period", *dims]).agg(**agg)
-    return grouped.to_pandas()
+    return table.group_by(["period", *dims]).agg(**agg).to_pandas()
 
 
 FACT_DIMS = {"channel", "campaign", "device", "sales_channel", "fulfilment", "store"}
@@ -405,14 +472,7 @@ def _compute(kpi: KPI, facts: Facts, by: list[str]) -> pd.DataFrame:
     for dim in by:
         if dim in FACT_DIMS and dim not in kpi.dimensions:
             raise _CannotCut(f"cannot be cut by {dim!r} (it can by {list(kpi.dimensions)})")
-    attributed = bool({"channel", "campaign"} & set(by)) and kpi.name in ATTRIBUTED
-    numerator = kpi.numerator
-    denominator = kpi.denominator
-    if attributed:
-        if kpi.name == "cac":
-            denominator = ATTRIBUTED[kpi.name]
-        else:
-            numerator = ATTRIBUTED[kpi.name]
+    numerator, denominator = _numerator_denominator(kpi, by)
     top = _aggregate(numerator, facts, by, kpi).rename(
         columns={"_value": "numerator", "_persons": "persons"}
     )
