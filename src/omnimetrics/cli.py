@@ -48,6 +48,10 @@ Identifier = Annotated[
 IdentifierType = Annotated[
     str | None, typer.Option("--type", help="Its type, when ambiguous (email, phone...).")
 ]
+Since = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="From this day (UTC).")]
+Until = Annotated[
+    datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Up to this day, included.")
+]
 LookbackDays = Annotated[int, typer.Option(help="Days of touches before an order.")]
 Demo = Annotated[
     bool, typer.Option("--demo", help="Demo mode: simulated data, public pseudonymisation key.")
@@ -396,12 +400,8 @@ def attribution(
     max_touches: Annotated[
         int | None, typer.Option(help="Keep only the last N touches of each journey.")
     ] = None,
-    since: Annotated[
-        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Orders from this day.")
-    ] = None,
-    until: Annotated[
-        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Orders up to this day.")
-    ] = None,
+    since: Since = None,
+    until: Until = None,
     sales_channel: Annotated[
         str | None, typer.Option(help="Only orders of these sales channels, e.g. store,web.")
     ] = None,
@@ -610,12 +610,8 @@ def kpis(
         ),
     ] = None,
     grain: Annotated[str, typer.Option(help="day, week, month, quarter, year or total.")] = "month",
-    since: Annotated[
-        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="From this day.")
-    ] = None,
-    until: Annotated[
-        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Up to this day.")
-    ] = None,
+    since: Since = None,
+    until: Until = None,
     shared: Annotated[
         bool,
         typer.Option(
