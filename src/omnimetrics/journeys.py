@@ -56,9 +56,9 @@ def build_events(wh: Warehouse, settings: JourneySettings | None = None) -> ir.T
     """`events`: touchpoints with person, channel and session; rebuilt each time.
 
     Columns: event_id, person_id, timestamp, event_type, channel, campaign, device_type, store_id,
-    session_id (null outside sessions), is_touch (a journey touch: a session start or a
-    marketing/service interaction), and how the channel was decided: source, medium,
-    channel_rule, rules_version (see `omnimetrics.channels`).
+    duration_seconds (time on site/app of a visit), session_id (null outside sessions), is_touch
+    (a journey touch: a session start or a marketing/service interaction), and how the channel
+    was decided: source, medium, channel_rule, rules_version (see `omnimetrics.channels`).
     """
     settings = settings or JourneySettings()
     for needed in ("touchpoints", "identity_graph"):
@@ -69,7 +69,7 @@ def build_events(wh: Warehouse, settings: JourneySettings | None = None) -> ir.T
             )
     rules = ChannelRules.from_config(wh.settings.channel_rules)
     touch = person_of_rows(wh, wh.table("touchpoints"))
-    keep = ("person_id", "timestamp", "event_type", "device_type", "store_id")
+    keep = ("person_id", "timestamp", "event_type", "device_type", "store_id", "duration_seconds")
     classified = classify(touch, rules, keep=keep)
     joined = classified.rename(own_channel="channel")
     joined = joined.filter(joined.person_id.notnull())
@@ -110,8 +110,8 @@ def build_events(wh: Warehouse, settings: JourneySettings | None = None) -> ir.T
         is_touch=others.event_type.isin(settings.touch_events) & others.own_channel.notnull(),
     )
     columns = ["event_id", "person_id", "timestamp", "event_type", "channel", "campaign",
-               "device_type", "store_id", "session_id", "is_touch", "source", "medium",
-               "channel_rule", "rules_version"]  # fmt: skip
+               "device_type", "store_id", "duration_seconds", "session_id", "is_touch", "source",
+               "medium", "channel_rule", "rules_version"]  # fmt: skip
     events = ibis.union(with_sessions.select(*columns), others.select(*columns))
     return wh.backend.create_table("events", events, overwrite=True)
 

@@ -129,7 +129,7 @@ class Facts:
             at=events.timestamp, person_id=events.person_id, event_id=events.event_id,
             event_type=events.event_type, channel=events.channel, campaign=events.campaign,
             device=events.device_type, store=events.store_id, session_id=events.session_id,
-            is_touch=events.is_touch,
+            is_touch=events.is_touch, duration_seconds=events.duration_seconds,
         )  # fmt: skip
         return self.window(fact)  # `events` is a table already: no copy
 
@@ -138,14 +138,6 @@ class Facts:
         """Every touchpoint of a known person (anonymous cookies and devices included) with its
         channel: sends, opens, clicks, installs, calls (persons who refused analytics are out)."""
         return self.events
-
-    @cached_property
-    def visits(self) -> ir.Table:
-        """Visits with their time on site/app (touchpoints.duration_seconds)."""
-        visits = self.events.filter(self.events.event_type == "visit")
-        touch = self.wh.table("touchpoints").select("event_id", "duration_seconds")
-        visits = visits.join(touch, "event_id")
-        return visits.filter(visits.duration_seconds.notnull())
 
     @cached_property
     def email_opens(self) -> ir.Table:
