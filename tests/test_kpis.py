@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, date, datetime
 
+import pandas as pd
 import pytest
 
 from omnimetrics import journeys as jr
@@ -264,3 +265,21 @@ def test_kpis_cut_by_segment_omnichannel_vs_single_channel(shop):
     clv = values(result, "clv_historical")
     assert clv[(date(1970, 1, 1), "omnichannel")] == 50
     assert clv[(date(1970, 1, 1), "online_only")] == (160 + 40) / 2
+
+
+def test_each_answer_is_tied_to_the_journey_before_it(shop):
+    from omnimetrics.metrics.facts import Facts
+
+    answers = Facts(shop).feedback.to_pandas().set_index("response_id")
+    # f2 (C2, 10 March): C2's last touch before was the email visit t2 of 4 March.
+    assert answers.loc["f2", "preceding_touch"] == "t2"
+    assert answers.loc["f2", "preceding_channel"] == "email"
+    assert answers.loc["f2", "channel"] == "store"  # its own channel comes first
+    assert pd.isna(answers.loc["f3", "preceding_touch"])  # C3 had only been sent an email
+
+
+def test_nps_by_the_channel_of_the_journey_before_the_answer(shop):
+    result = compute_kpis(shop, ["nps"], by=["preceding_channel"])
+    # C1 (promoter) last opened an email (3 March), C2 (detractor) came from the newsletter
+    # (4 March): email 1 promoter + 1 detractor = 0; C3 (passive) had no touch yet.
+    assert values(result, "nps") == {(MARCH, "email"): 0.0, (MARCH, None): 0.0}

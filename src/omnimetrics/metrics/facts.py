@@ -188,22 +188,39 @@ class Facts:
 
     @cached_property
     def feedback(self) -> ir.Table:
-        """Survey answers with their person and the channel they are about (the answer's own,
-        else the channel of the touchpoint it names)."""
+        """Survey answers with their person, the channel they are about and the journey before
+        them: the answer's own channel, else that of the touchpoint it names, else that of the
+        person's last touch before answering (`preceding_touch`, `preceding_channel`)."""
         from omnimetrics.identity import person_of_rows
 
         answers = person_of_rows(self.wh, self.wh.table("feedback"))
+        answers = answers.mutate(
+            preceding_touch=ibis.null(dt.string), preceding_channel=ibis.null(dt.string)
+        )
         channel = answers.channel
         if "events" in self.wh.tables():
-            events = self.wh.table("events").select(
-                touchpoint_id="event_id", _touch_channel="channel"
+            events = self.wh.table("events")
+            named = events.select(touchpoint_id="event_id", _touch_channel="channel")
+            answers = answers.left_join(named, "touchpoint_id")
+            touches = events.filter(events.is_touch).select(
+                _person="person_id", _touch="event_id", _channel="channel", _at="timestamp"
             )
-            answers = answers.left_join(events, "touchpoint_id")
-            channel = ibis.coalesce(answers.channel, answers._touch_channel)
+            before = answers.join(touches, [answers.person_id == touches._person,
+                                            touches._at <= answers.timestamp])  # fmt: skip
+            newest_first = [ibis.desc("_at"), ibis.desc("_touch")]
+            latest = ibis.window(group_by="response_id", order_by=newest_first)
+            last = before.mutate(_n=ibis.row_number().over(latest)).filter(lambda t: t._n == 0)
+            last = last.select("response_id", _last_touch="_touch", _last_channel="_channel")
+            answers = answers.left_join(last, "response_id")
+            answers = answers.mutate(preceding_touch=answers._last_touch,
+                                     preceding_channel=answers._last_channel)  # fmt: skip
+            channel = ibis.coalesce(answers.channel, answers._touch_channel,
+                                    answers._last_channel)  # fmt: skip
         fact = answers.select(
             at=answers.timestamp, person_id=answers.person_id, response_id=answers.response_id,
             survey_type=answers.survey_type, score=answers.score.cast(dt.float64),
-            channel=channel, store=answers.store_id,
+            channel=channel, store=answers.store_id, preceding_touch=answers.preceding_touch,
+            preceding_channel=answers.preceding_channel,
         )  # fmt: skip
         return self.wh.materialize(self.window(fact))
 

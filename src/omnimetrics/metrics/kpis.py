@@ -117,6 +117,7 @@ ORDER_DIMS = ("channel", "sales_channel", "fulfilment", "store")
 TOUCH_DIMS = ("channel", "campaign", "device", "store")
 CREDIT_DIMS = ("channel", "campaign", "sales_channel")
 SPEND_DIMS = ("channel", "campaign")
+SURVEY_DIMS = ("channel", "store", "preceding_channel")
 REVENUE = Measure("orders", "revenue")
 ORDERS = Measure("orders", "order_id", "count")
 NEW = Measure("orders", "person_id", "nunique", where=lambda t: t.first_order)
@@ -262,18 +263,18 @@ for kpi in (
         Measure("feedback", "score", "count",
                 where=lambda t: (t.survey_type == "nps") & (t.score >= 9)),
         Measure("feedback", "score", "count", where=lambda t: t.survey_type == "nps"),
-        needs=("feedback",), dimensions=("channel", "store"), scale=100.0, group="surveys"),
+        needs=("feedback",), dimensions=SURVEY_DIMS, scale=100.0, group="surveys"),
     KPI("csat", "CSAT", "share", True, "answers of 4 or 5 (top-2 box) / CSAT answers",
         Measure("feedback", "score", "count",
                 where=lambda t: (t.survey_type == "csat") & (t.score >= 4)),
         Measure("feedback", "score", "count", where=lambda t: t.survey_type == "csat"),
-        needs=("feedback",), dimensions=("channel", "store"), group="surveys"),
+        needs=("feedback",), dimensions=SURVEY_DIMS, group="surveys"),
     KPI("ces", "CES", "score", False, "mean Customer Effort Score (1-7, lower is easier)",
         Measure("feedback", "score", "mean", where=lambda t: t.survey_type == "ces"),
-        needs=("feedback",), dimensions=("channel", "store"), group="surveys"),
+        needs=("feedback",), dimensions=SURVEY_DIMS, group="surveys"),
     KPI("review_score", "Review score", "score", True, "mean review score (1-5)",
         Measure("feedback", "score", "mean", where=lambda t: t.survey_type == "review"),
-        needs=("feedback",), dimensions=("channel", "store"), group="surveys"),
+        needs=("feedback",), dimensions=SURVEY_DIMS, group="surveys"),
     KPI("contacts", "Service contacts", "count", False, "calls and chats",
         _events(("call", "chat")), needs=("touchpoints",), dimensions=("channel", "store"),
         group="operations"),
@@ -457,7 +458,8 @@ def _aggregate(measure: Measure, facts: Facts, dims: list[str], kpi: KPI) -> pd.
     return table.group_by(["period", *dims]).agg(**agg).to_pandas()
 
 
-FACT_DIMS = {"channel", "campaign", "device", "sales_channel", "fulfilment", "store"}
+FACT_DIMS = {"channel", "campaign", "device", "sales_channel", "fulfilment", "store",
+             "preceding_channel"}  # fmt: skip
 
 
 def _segment_columns(facts: Facts) -> list[str]:
