@@ -255,6 +255,11 @@ def test_kpis_goals_and_maturity_from_the_command_line(shop, tmp_path):
     assert done.returncode == 0, done.stderr
     mix = {r["channel_mix"]: r["persons"] for r in json.loads((tmp_path / "s.json").read_text())}
     assert mix["omnichannel"] == 1 and mix["online_only"] == 2
+    done = cli("business-case", "--db", db, "--average-basket", "75", "--out", "b.json",
+               cwd=tmp_path, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    case = {r["measure"]: r for r in json.loads((tmp_path / "b.json").read_text())}
+    assert case["revenue"]["current"] == 250 and case["revenue"]["projected"] == 300  # 4 x 75
     done = cli("kpis", "--db", db, "--kpis", "revenu", cwd=tmp_path, env=env)
     assert done.returncode == 2 and "Did you mean 'revenue'" in done.stderr
 

@@ -787,6 +787,56 @@ def maturity(
         console.print(f"[dim]{support.kind}: {verdict}. {' '.join(support.reasons)}[/dim]")
 
 
+@app.command("business-case")
+def business_case(
+    db: Db = DEFAULT_PATH,
+    conversion_rate: Annotated[
+        float | None, typer.Option(help="Target conversion rate (orders / sessions).")
+    ] = None,
+    average_basket: Annotated[float | None, typer.Option(help="Target average basket.")] = None,
+    retention: Annotated[
+        float | None, typer.Option(help="Target repeat purchase rate (share of buyers).")
+    ] = None,
+    spend: Annotated[float | None, typer.Option(help="Planned spend for the same period.")] = None,
+    margin_rate: Annotated[
+        float | None, typer.Option(help="Margin / revenue, for margin and ROI (else from data).")
+    ] = None,
+    since: Since = None,
+    until: Until = None,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """If the KPIs reached these targets: projected orders, revenue, margin and ROI, from the
+    current values measured over the period."""
+    from omnimetrics.metrics.kpis import compute_kpis
+    from omnimetrics.metrics.maturity import business_case as project
+
+    names = ["conversion_rate", "average_basket", "repeat_purchase_rate", "orders", "revenue",
+             "spend", "margin"]  # fmt: skip
+    with _warehouse(db, config, demo=False) as wh:
+        measured = compute_kpis(wh, names, grain="total", since=since.date() if since else None,
+                                until=until.date() if until else None)  # fmt: skip
+    now = dict(zip(measured.table.kpi, measured.table.value, strict=True))
+    missing = [n for n in ("conversion_rate", "orders", "revenue") if n not in now]
+    if missing:
+        raise OmnimetricsError(
+            f"The business case needs {', '.join(missing)}: "
+            + "; ".join(f"{k} {v}" for k, v in measured.unavailable.items() if k in missing)
+        )
+    current = {"conversion_rate": now["conversion_rate"],
+               "average_basket": now["average_basket"],
+               "retention": now.get("repeat_purchase_rate", 0.0)}  # fmt: skip
+    targets = {key: value for key, value in (
+        ("conversion_rate", conversion_rate), ("average_basket", average_basket),
+        ("retention", retention), ("spend", spend)) if value is not None}  # fmt: skip
+    if margin_rate is None and now.get("margin") == now.get("margin"):
+        margin_rate = now["margin"] / now["revenue"] if "margin" in now else None
+    table = project(current, targets, orders=now["orders"], revenue=now["revenue"],
+                    spend=now.get("spend", 0.0), margin_rate=margin_rate)  # fmt: skip
+    show(pa.Table.from_pandas(table, preserve_index=False), "Business case", out=out, quiet=quiet)
+
+
 @app.command()
 def segments(
     db: Db = DEFAULT_PATH,
@@ -943,10 +993,11 @@ def main() -> None:
     except KeyboardInterrupt:
         errors.print("[red]interrupted[/red]: nothing partial was committed.")
         sys.exit(130)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:
+        # Usage errors (click's, vendored or not by typer) know how to show themselves.
+        if callable(getattr(exc, "show", None)) and isinstance(
+            getattr(exc, "exit_code", None), int
+        ):
             exc.show()
             sys.exit(exc.exit_code)
         raise

@@ -125,6 +125,8 @@ class Facts:
     @cached_property
     def events(self) -> ir.Table:
         events = self.wh.table("events")
+        if "duration_seconds" not in events.columns:  # built by an earlier version
+            events = events.mutate(duration_seconds=ibis.null(dt.float64))
         fact = events.select(
             at=events.timestamp, person_id=events.person_id, event_id=events.event_id,
             event_type=events.event_type, channel=events.channel, campaign=events.campaign,
