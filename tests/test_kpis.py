@@ -288,3 +288,49 @@ def test_nps_by_the_channel_of_the_journey_before_the_answer(shop):
     # C1 (promoter) last opened an email (3 March), C2 (detractor) came from the newsletter
     # (4 March): email 1 promoter + 1 detractor = 0; C3 (passive) had no touch yet.
     assert values(result, "nps") == {(MARCH, "email"): 0.0, (MARCH, None): 0.0}
+
+
+ENGAGEMENT = """event_id,timestamp,event_type,customer_id,source,medium,campaign
+m1,2026-03-01T10:00:00Z,sms_send,C1,sms_tool,sms,flash
+m2,2026-03-01T10:00:00Z,sms_send,C2,sms_tool,sms,flash
+m3,2026-03-01T10:00:00Z,sms_send,C3,sms_tool,sms,flash
+m4,2026-03-01T10:00:00Z,sms_send,C4,sms_tool,sms,flash
+m5,2026-03-01T10:05:00Z,sms_click,C1,sms_tool,sms,flash
+p1,2026-03-02T10:00:00Z,push_send,C1,app,push,promo
+p2,2026-03-02T10:00:00Z,push_send,C2,app,push,promo
+p3,2026-03-02T10:10:00Z,push_open,C2,app,push,promo
+i1,2026-03-03T10:00:00Z,app_install,C3,,,
+i2,2026-03-04T10:00:00Z,app_install,C4,,,
+"""
+MORE_ANSWERS = """response_id,timestamp,customer_id,survey_type,score,channel
+e1,2026-03-10T10:00:00Z,C1,ces,2,call_centre
+e2,2026-03-10T10:00:00Z,C2,ces,5,call_centre
+r1,2026-03-11T10:00:00Z,C3,review,4,store
+r2,2026-03-11T10:00:00Z,C4,review,3,store
+"""
+SHIPPED = """order_id,timestamp,sales_channel,revenue,currency,customer_id,fulfilment
+A1,2026-03-02T12:00:00Z,web,10,EUR,C1,ship_from_store
+A2,2026-03-03T12:00:00Z,web,10,EUR,C1,delivery
+A3,2026-03-04T12:00:00Z,store,10,EUR,C2,in_store
+A4,2026-03-05T12:00:00Z,app,10,EUR,C3,ship_from_store
+"""
+
+
+def test_engagement_review_and_fulfilment_kpis_by_hand(wh, tmp_path):
+    for table, text in (("touchpoints", ENGAGEMENT), ("feedback", MORE_ANSWERS),
+                        ("orders", SHIPPED)):  # fmt: skip
+        report = wh.ingest(table, write(tmp_path / f"{table}.csv", text), now=NOW)
+        assert report.quarantined == 0, report.reasons
+    wh.resolve_identities()
+    jr.build_events(wh)
+    names = ["sms_click_rate", "push_open_rate", "app_installs", "interaction_rate", "ces",
+             "review_score", "ship_from_store_share", "buyers", "social_engagement_rate"]  # fmt: skip
+    result = compute_kpis(wh, names)
+    got = {name: values(result, name).get(MARCH) for name in names}
+    assert got["sms_click_rate"] == 0.25  # 1 click / 4 sends
+    assert got["push_open_rate"] == 0.5
+    assert got["app_installs"] == 2
+    assert got["interaction_rate"] == 0.25  # (1 SMS click) / (4 SMS sends); no ads, no email
+    assert got["ces"] == 3.5 and got["review_score"] == 3.5
+    assert got["ship_from_store_share"] == 0.5 and got["buyers"] == 3
+    assert got["social_engagement_rate"] is None or math.isnan(got["social_engagement_rate"])
