@@ -241,6 +241,7 @@ class Facts:
         following = ibis.window(group_by="person_id", order_by="period")
         buyers = buyers.mutate(_next=buyers.period.lead().over(following))
         target = (buyers.period + step).cast(dt.date)
+        buyers = buyers.filter(target <= buyers.period.max())  # no verdict on unseen periods
         return buyers.select(
             person_id=buyers.person_id,
             at=target.cast(dt.Timestamp(timezone="UTC")),
