@@ -123,8 +123,20 @@ def test_funnel_counts_ordered_steps(wh, tmp_path):
     assert {(s["channel"], s["step"], s["persons"]) for s in by_channel} == {
         ("paid_search", 1, 2), ("paid_search", 2, 1), ("organic_search", 1, 1),
         ("organic_search", 2, 1)}  # fmt: skip
+    # by a segment of the person (here a hand-made table; person_segments(wh) in practice)
+    graph = wh.table("identity_graph")
+    person_of = {r["identifier"]: r["person_id"] for r in rows(graph)}
+    import ibis
+
+    segments = ibis.memtable({"person_id": [person_of["A"], person_of["B"], person_of["C"]],
+                              "tier": ["gold", "gold", "new"]})  # fmt: skip
+    by_tier = rows(jr.funnel(wh, ["visit", "product_view"], by="tier", persons=segments))
+    assert {(s["tier"], s["step"], s["persons"]) for s in by_tier} == {
+        ("gold", 1, 2), ("gold", 2, 2), ("new", 1, 1)}  # fmt: skip
     with pytest.raises(jr.JourneyError, match="two steps"):
         jr.funnel(wh, ["visit"])
+    with pytest.raises(jr.JourneyError, match="Cannot cut a funnel by 'tierr'"):
+        jr.funnel(wh, ["visit", "product_view"], by="tierr", persons=segments)
 
 
 def test_timeline_finds_a_person_by_any_identifier(wh, tmp_path):

@@ -344,7 +344,8 @@ def journeys(
         str, typer.Option("--funnel", help="Funnel steps, event types in order.")
     ] = "visit,product_view,add_to_cart,checkout",
     by: Annotated[
-        str | None, typer.Option(help="Cut the funnel by channel or device_type.")
+        str | None,
+        typer.Option(help="Cut the funnel by channel, device_type or a segment (rfm_segment...)."),
     ] = None,
     config: Config = None,
     out: Out = None,
@@ -363,7 +364,12 @@ def journeys(
         paths = jr.path_summary(wh, settings, top=top).to_pyarrow()
         ropo_rates = jr.ropo(wh).to_pyarrow()
         switches = jr.channel_transitions(wh, settings).limit(10).to_pyarrow()
-        funnel_rows = jr.funnel(wh, [s.strip() for s in steps.split(",")], by=by).to_pyarrow()
+        persons = None
+        if by and by not in wh.table("events").columns:
+            from omnimetrics.metrics.segments import person_segments
+
+            persons = person_segments(wh)
+        funnel_rows = jr.funnel(wh, _names(steps), by=by, persons=persons).to_pyarrow()
         exits = jr.journey_exits(wh, settings).limit(10).to_pyarrow()
         lengths = jr.journey_lengths(wh, settings).to_pyarrow()
         delays = jr.time_to_convert(wh, settings).to_pyarrow()

@@ -383,18 +383,26 @@ def funnel(
     *,
     by: str | None = None,
     within_days: int = 30,
+    persons: ir.Table | None = None,
 ) -> ir.Table:
     """Ordered funnel over events: persons reaching each step after the previous one.
 
     Columns: [by], step (1-based), event_type, persons, step_conversion (from the previous step),
     drop_off, median_hours_from_previous. `by` is a column of `events` taken at the first step
-    (channel, device_type...).
+    (channel, device_type...) or of `persons` (person_id and segment columns, e.g.
+    `metrics.segments.person_segments(wh)`: a funnel per RFM group or channel mix).
     """
     if len(steps) < 2:
         raise JourneyError("A funnel needs at least two steps, e.g. visit, add_to_cart.")
     events = wh.table("events")
+    segment = persons is not None and by is not None and by in persons.columns
+    if segment and by not in events.columns:
+        events = events.left_join(persons.select("person_id", by), "person_id").drop(
+            "person_id_right"
+        )
     if by is not None and by not in events.columns:
-        raise JourneyError(f"Cannot cut a funnel by {by!r}; columns: {events.columns}.")
+        known = [*events.columns, *(persons.columns if persons is not None else [])]
+        raise JourneyError(f"Cannot cut a funnel by {by!r}; columns: {sorted(set(known))}.")
     group = [by] if by else []
     first = events.filter(events.event_type == steps[0])
     if by:
