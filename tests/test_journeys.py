@@ -202,3 +202,23 @@ def test_match_rates_and_coverage_hand_computed(wh, tmp_path):
     # (paid_search, store), A (organic_search), C2 (email), L9 (web) -> 1 of 4 on 2+ channels.
     assert reach["touchpoints of identified persons"] == pytest.approx(2 / 3)
     assert reach["persons seen on 2+ channels"] == pytest.approx(1 / 4)
+
+
+def test_how_did_you_hear_of_us_answers_are_touches_of_the_order_they_follow(wh, tmp_path):
+    wh.ingest("feedback", write(tmp_path / "f.csv",
+              "response_id,timestamp,loyalty_id,survey_type,score,heard_from\n"
+              "h1,2026-03-03T10:00:00Z,L1,nps,9, Instagram \n"  # 2 days after S1
+              "h2,2026-03-03T10:00:00Z,L2,nps,9,friend\n"  # names no channel
+              "h3,2026-03-20T10:00:00Z,L3,nps,9,search\n"),  # 19 days after S3: too late
+              now=NOW)  # fmt: skip
+    build(
+        wh, tmp_path,
+        "v1,2026-02-25T10:00:00Z,visit,,,L1,newsletter,email,,\n",
+        "S1,2026-03-01T10:00:00Z,store,20,EUR,,L1\n"
+        "S2,2026-03-01T10:00:00Z,store,20,EUR,,L2\n"
+        "S3,2026-03-01T10:00:00Z,store,20,EUR,,L3\n",
+    )  # fmt: skip
+    touches = rows(jr.journey_touches(wh).order_by(["order_id", "position"]))
+    s1 = [(t["channel"], t["position"], t["event_id"]) for t in touches if t["order_id"] == "S1"]
+    assert s1 == [("paid_social", 1, "heard:h1"), ("email", 2, "v1")]  # discovery comes first
+    assert not [t for t in touches if t["order_id"] in ("S2", "S3")]

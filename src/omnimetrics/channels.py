@@ -64,6 +64,18 @@ OFFLINE_EVENTS = {
     "mail_drop": "direct_mail",
 }
 
+HEARD_FROM = {
+    "online ad": "display", "banner": "display", "instagram": "paid_social",
+    "facebook": "paid_social", "tiktok": "paid_social", "social media": "paid_social",
+    "youtube": "video", "search": "paid_search", "google": "paid_search", "email": "email",
+    "newsletter": "email", "sms": "sms", "text message": "sms", "app": "push",
+    "notification": "push", "catalogue": "direct_mail", "leaflet": "direct_mail",
+    "mail": "direct_mail", "radio": "audio", "podcast": "audio",
+}  # fmt: skip
+"""Answers to "how did you hear of us" (lower-cased, trimmed) and the channel they name.
+Answers that name no marketing channel (a friend, already a customer, tv, a billboard) are not
+touches. "search" cannot tell paid from organic: it is counted as paid search."""
+
 FIELDS = ("declared", "source", "medium", "campaign", "content", "term", "referrer_host",
           "click_id", "event_type")  # fmt: skip
 OPERATORS = ("equals", "in", "matches", "contains", "missing")

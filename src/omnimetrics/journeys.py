@@ -15,7 +15,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from omnimetrics.channels import ChannelRules, classify
+from omnimetrics.channels import HEARD_FROM, ChannelRules, classify
 from omnimetrics.errors import OmnimetricsError
 from omnimetrics.identity import identifiers_of, person_of_rows, rows_carrying
 from omnimetrics.privacy import consenting_persons
@@ -50,6 +50,8 @@ class JourneySettings:
     touch_events: tuple[str, ...] = TOUCH_EVENTS
     consent_purpose: str | None = "analytics"
     """Leave out persons who refused this purpose (None: no consent filter)."""
+    survey_days: int = 7
+    """A "how did you hear of us" answer belongs to the order it follows by at most this."""
 
 
 def build_events(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
@@ -165,9 +167,9 @@ def journey_touches(wh: Warehouse, settings: JourneySettings | None = None) -> i
         orders.first_order, touch_at=touches.timestamp, channel=touches.channel,
         campaign=touches.campaign, event_id=touches.event_id,
     )  # fmt: skip
-    promo = promo_touches(wh, settings)
-    if promo is not None:
-        joined = ibis.union(joined, promo)
+    for offline in (promo_touches(wh, settings), heard_from_touches(wh, settings)):
+        if offline is not None:
+            joined = ibis.union(joined, offline)
     order = ibis.window(group_by="order_id", order_by=["touch_at", "event_id"])
     return joined.mutate(position=ibis.row_number().over(order) + 1)
 
@@ -187,6 +189,37 @@ def promo_touches(wh: Warehouse, settings: JourneySettings | None = None) -> ir.
         touch_at=used.timestamp,
         channel=codes.channel, campaign=codes.campaign,
         event_id=ibis.literal("promo:").concat(used.order_id),
+    )  # fmt: skip
+
+
+def heard_from_touches(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table | None:
+    """A "how did you hear of us" answer naming a channel (`channels.HEARD_FROM`) is a touch of
+    that channel in the journey of the person's order it follows (a post-purchase survey, within
+    `survey_days`), placed at the start of the journey: it tells how the customer discovered us."""
+    if "feedback" not in wh.tables():
+        return None
+    settings = settings or JourneySettings()
+    answers = person_of_rows(wh, wh.table("feedback"))
+    answers = answers.filter(answers.heard_from.notnull() & answers.person_id.notnull())
+    named = ibis.memtable({"_answer": list(HEARD_FROM), "_channel": list(HEARD_FROM.values())})
+    answers = answers.join(named, answers.heard_from.lower().strip() == named._answer)
+    answers = answers.select(_response="response_id", _person="person_id",
+                             _answered="timestamp", _channel="_channel")  # fmt: skip
+    orders = conversions(wh, settings).filter(lambda t: t.person_id.notnull())
+    after = answers.join(orders, [
+        answers._person == orders.person_id, answers._answered >= orders.timestamp,
+        answers._answered <= orders.timestamp + ibis.interval(days=settings.survey_days),
+    ])  # fmt: skip
+    latest = ibis.window(group_by="_response", order_by=ibis.desc("timestamp"))
+    after = after.mutate(_n=ibis.row_number().over(latest))
+    picked = after.filter(after._n == 0)
+    return picked.select(
+        order_id=picked.order_id, person_id=picked.person_id, order_at=picked.timestamp,
+        revenue=picked.revenue, sales_channel=picked.sales_channel,
+        first_order=picked.first_order,
+        touch_at=picked.timestamp - ibis.interval(days=settings.lookback_days),
+        channel=picked._channel, campaign=ibis.null(dt.string),
+        event_id=ibis.literal("heard:").concat(picked._response),
     )  # fmt: skip
 
 
