@@ -656,20 +656,25 @@ def kpis(
             console.print(f"[yellow]{name}: {reason}[/yellow]")
 
 
-def _show_forecasts(table: Any, by: list[str], horizon: int, quiet: bool) -> None:
+def _kpi_series(table: Any, by: list[str]) -> Iterator[tuple[dict, Any]]:
+    """Each KPI (and dimension values) of a KPI table as a series over all its periods (a period
+    without a value is a gap in the series, not a change of grid)."""
     import pandas as pd
 
+    periods = pd.DatetimeIndex(sorted(pd.to_datetime(table.period.unique())))
+    for keys, group in table.groupby(["kpi", *by], dropna=False):
+        labels = dict(zip(["kpi", *by], keys if isinstance(keys, tuple) else (keys,), strict=True))
+        series = group.set_index(pd.to_datetime(group.period)).value.sort_index()
+        yield labels, series.reindex(periods)
+
+
+def _show_forecasts(table: Any, by: list[str], horizon: int, quiet: bool) -> None:
     from omnimetrics.metrics.forecast import forecast
 
-    periods = pd.DatetimeIndex(sorted(pd.to_datetime(table.period.unique())))
     rows = []
-    for keys, group in table.groupby(["kpi", *by], dropna=False):
-        series = group.set_index(pd.to_datetime(group.period)).value.sort_index()
-        series = series.reindex(periods)  # periods without a value are gaps, not a new grid
+    for labels, series in _kpi_series(table, by):
         projected = forecast(series, horizon)
         for row in projected.table.itertuples():
-            labels = dict(zip(["kpi", *by], keys if isinstance(keys, tuple) else (keys,),
-                              strict=True))  # fmt: skip
             rows.append({**labels, "period": row.period, "forecast": row.forecast,
                          "low": row.low, "high": row.high, "note": projected.note})  # fmt: skip
     show(pa.Table.from_pylist(rows), f"Forecast, next {horizon} periods (95% interval)",
@@ -677,16 +682,11 @@ def _show_forecasts(table: Any, by: list[str], horizon: int, quiet: bool) -> Non
 
 
 def _show_alerts(table: Any, by: list[str], quiet: bool) -> None:
-    import pandas as pd
-
     from omnimetrics.metrics.forecast import alerts
     from omnimetrics.metrics.kpis import get_kpi
 
-    periods = pd.DatetimeIndex(sorted(pd.to_datetime(table.period.unique())))
     rows = []
-    for keys, group in table.groupby(["kpi", *by], dropna=False):
-        labels = dict(zip(["kpi", *by], keys if isinstance(keys, tuple) else (keys,), strict=True))
-        series = group.set_index(pd.to_datetime(group.period)).value.sort_index().reindex(periods)
+    for labels, series in _kpi_series(table, by):
         better = get_kpi(labels["kpi"]).higher_is_better
         for row in alerts(series, higher_is_better=better).itertuples():
             rows.append({**labels, "period": row.period, "value": row.value,

@@ -79,13 +79,15 @@ def attribute(
                 bands.append(uncertainty.learner_intervals(spec, paths, by, intervals, seed))
         else:
             credited = touch_credits(touches, spec.name)
-            table = _ruled(spec, credited, by, untouched)
+            table = _participation(spec, credited, by, untouched)
             if intervals:
                 bands.append(uncertainty.rule_intervals(spec, credited, by, intervals, seed))
         parts.append(table.select("model", *by, "conversions", "revenue", "share", "additive"))
     result = ibis.union(*parts) if len(parts) > 1 else parts[0]
     if bands:
-        merged = result.to_pandas().merge(uncertainty.concat(bands), on=["model", *by], how="left")
+        merged = result.to_pandas().merge(
+            pd.concat(bands, ignore_index=True), on=["model", *by], how="left"
+        )
         result = ibis.memtable(merged)
     return result.order_by(["model", ibis.desc("conversions"), *by])
 
@@ -124,48 +126,31 @@ def _untouched(orders: ir.Table | None, touches: ir.Table) -> tuple[float, float
     return float(row["conversions"] or 0.0), float(row["revenue"] or 0.0)
 
 
-def _ruled(
+def _participation(
     spec: AttributionModel, credited: ir.Table, by: list[str], untouched: tuple[float, float]
 ) -> ir.Table:
-    """Credits summed per key; orders the model leaves without credit go under NO_TOUCH."""
-    weight = credited.unit
-    if spec.additive:
-        grouped = credited.group_by(by).agg(
-            conversions=(credited.credit * weight).sum(),
-            revenue=credited.attributed_revenue.sum(),
-        )
-    else:
-        per_order = credited.group_by(["order_id", *by]).agg(
-            _w=weight.max(), _r=credited.revenue.max()
-        )
-        grouped = per_order.group_by(by).agg(conversions=per_order._w.sum(),
-                                             revenue=per_order._r.sum())  # fmt: skip
+    """A non-additive model: each key counts the orders it took part in (and their revenue);
+    share = those orders / all orders, untouched ones included."""
+    per_order = credited.group_by(["order_id", *by]).agg(
+        _w=credited.unit.max(), _r=credited.revenue.max()
+    )
+    grouped = per_order.group_by(by).agg(
+        conversions=per_order._w.sum().cast(dt.float64),
+        revenue=per_order._r.sum().cast(dt.float64),
+    )
     conversions, revenue = untouched
-    if spec.abstains:
-        per_order = credited.group_by("order_id").agg(
-            _c=credited.credit.sum(), _w=weight.max(), _r=credited.revenue.max()
-        )
-        dropped = per_order.filter(per_order._c <= 0)
-        row = dropped.aggregate(c=dropped._w.sum(), r=dropped._r.sum()).to_pyarrow().to_pylist()[0]
-        conversions += float(row["c"] or 0.0)
-        revenue += float(row["r"] or 0.0)
-    grouped = grouped.select(*by, conversions=grouped.conversions.cast(dt.float64),
-                             revenue=grouped.revenue.cast(dt.float64))  # fmt: skip
     if conversions > 0:
         none = ibis.memtable(pa.table({
             **{column: pa.array([NO_TOUCH]) for column in by},
             "conversions": [conversions], "revenue": [revenue],
         }))  # fmt: skip
         grouped = ibis.union(grouped, none)
-    grouped = grouped.filter(grouped.conversions > 0)
-    if spec.additive:
-        share = grouped.conversions / grouped.conversions.sum().over()
-    else:
-        orders = credited.group_by("order_id").agg(_w=weight.max())
-        total = orders._w.sum().as_scalar() + conversions
-        share = grouped.conversions / total
+    orders = credited.group_by("order_id").agg(_w=credited.unit.max())
+    total = orders._w.sum().as_scalar() + conversions
     return grouped.mutate(
-        model=ibis.literal(spec.name), share=share, additive=ibis.literal(spec.additive)
+        model=ibis.literal(spec.name),
+        share=grouped.conversions / total,
+        additive=ibis.literal(False),
     )
 
 

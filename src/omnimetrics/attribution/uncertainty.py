@@ -91,7 +91,3 @@ def _bands(
         frame["share_low"] = np.nan
         frame["share_high"] = np.nan
     return frame
-
-
-def concat(bands: list[pd.DataFrame]) -> pd.DataFrame:
-    return pd.concat(bands, ignore_index=True)

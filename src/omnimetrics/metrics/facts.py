@@ -49,12 +49,19 @@ class Facts:
         self.attribution_model = attribution_model
         self.per_measure_persons = False
         self.measured: dict = {}
+        self._has: dict[str, bool] = {}
         """Aggregates already fetched, by (measure, dimensions)."""
 
     # --- what is there -------------------------------------------------------------------
 
     def has(self, need: str) -> bool:
-        """Whether `table` or `table.column` exists and `table.column` holds a value."""
+        """Whether `table` or `table.column` exists and `table.column` holds a value (asked once
+        per run, however many KPIs need it)."""
+        if need not in self._has:
+            self._has[need] = self._check(need)
+        return self._has[need]
+
+    def _check(self, need: str) -> bool:
         table, _, column = need.partition(".")
         if table not in self.wh.tables():
             return False

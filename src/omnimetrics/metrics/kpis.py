@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from typing import TYPE_CHECKING
 
 import ibis
@@ -19,7 +20,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from omnimetrics.errors import ConfigError, UnknownNameError, did_you_mean
+from omnimetrics.errors import ConfigError, OmnimetricsError, UnknownNameError, did_you_mean
 from omnimetrics.metrics.facts import Facts
 
 if TYPE_CHECKING:
@@ -103,11 +104,15 @@ def get_kpi(name: str) -> KPI:
         raise UnknownNameError(f"Unknown KPI {name!r}. " + did_you_mean(name, KPIS)) from None
 
 
+@cache
 def _event(kind: str) -> Measure:
+    """Touchpoints of one event type (one Measure per kind: fetched once however many KPIs
+    read it)."""
     return Measure("interactions", "event_id", "count", where=lambda t: t.event_type == kind)
 
 
-def _events(kinds: Sequence[str]) -> Measure:
+@cache
+def _events(kinds: tuple[str, ...]) -> Measure:
     return Measure(
         "interactions", "event_id", "count", where=lambda t: t.event_type.isin(list(kinds))
     )
@@ -122,6 +127,12 @@ REVENUE = Measure("orders", "revenue")
 ORDERS = Measure("orders", "order_id", "count")
 NEW = Measure("orders", "person_id", "nunique", where=lambda t: t.first_order)
 SPEND = Measure("spend", "spend")
+BUYERS = Measure("orders", "person_id", "nunique")
+RETURNING = Measure("orders", "person_id", "nunique", where=lambda t: ~t.first_order)
+MARGIN = Measure("orders", "margin")
+OPENS = Measure("email_opens", "event_id", "count")
+HUMAN_OPENS = Measure("email_opens", "event_id", "count", where=lambda t: ~t.machine)
+CONTACTS = _events(("call", "chat"))
 SESSIONS = Measure(
     "interactions", "session_id", "count", where=lambda t: t.is_touch & t.session_id.notnull()
 )
@@ -136,19 +147,19 @@ for kpi in (
     KPI("average_basket", "Average basket", "currency", True, "revenue / orders", REVENUE, ORDERS,
         needs=("orders",), dimensions=ORDER_DIMS),
     KPI("buyers", "Buyers", "count", True, "distinct persons who ordered",
-        Measure("orders", "person_id", "nunique"), needs=("orders",), dimensions=ORDER_DIMS,
+        BUYERS, needs=("orders",), dimensions=ORDER_DIMS,
         group="customers"),
     KPI("new_customers", "New customers", "count", True,
         "distinct persons whose first order falls in the period", NEW, needs=("orders",),
         dimensions=ORDER_DIMS, group="customers"),
     KPI("returning_customers", "Returning customers", "count", True,
         "distinct persons ordering in the period who had ordered before",
-        Measure("orders", "person_id", "nunique", where=lambda t: ~t.first_order),
+        RETURNING,
         needs=("orders",), dimensions=ORDER_DIMS, group="customers"),
     KPI("repeat_purchase_rate", "Repeat purchase rate", "share", True,
         "returning customers / buyers",
-        Measure("orders", "person_id", "nunique", where=lambda t: ~t.first_order),
-        Measure("orders", "person_id", "nunique"), needs=("orders",), dimensions=ORDER_DIMS,
+        RETURNING,
+        BUYERS, needs=("orders",), dimensions=ORDER_DIMS,
         group="customers"),
     KPI("retention_rate", "Retention", "share", True,
         "buyers of the previous period who buy again in this one / buyers of the previous period",
@@ -161,17 +172,17 @@ for kpi in (
     KPI("clv_historical", "Historical customer value", "currency", True,
         "revenue / buyers over the period (grain total: lifetime so far); cut by channel_mix "
         "to compare omnichannel and single-channel customers", REVENUE,
-        Measure("orders", "person_id", "nunique"), needs=("orders",), dimensions=ORDER_DIMS,
+        BUYERS, needs=("orders",), dimensions=ORDER_DIMS,
         group="customers"),
     KPI("clv_margin", "Historical customer margin", "currency", True, "margin / buyers",
-        Measure("orders", "margin"), Measure("orders", "person_id", "nunique"),
+        MARGIN, BUYERS,
         needs=("orders.margin|orders.cost_of_goods",), dimensions=ORDER_DIMS, group="customers"),
     KPI("ltv_cac", "LTV / CAC", "ratio", True,
         "historical customer margin (revenue when no margin is known) / CAC; under 3 is flagged",
         REVENUE, ratio_of=("clv_margin", "cac"), needs=("orders", "spend"), flag_below=3.0,
         group="marketing"),
     KPI("margin", "Margin", "currency", True, "sum of margin (or revenue - cost of goods)",
-        Measure("orders", "margin"), needs=("orders.margin|orders.cost_of_goods",),
+        MARGIN, needs=("orders.margin|orders.cost_of_goods",),
         dimensions=ORDER_DIMS),
     KPI("return_rate", "Return rate", "share", False, "returned amount / revenue",
         Measure("orders", "returned"), REVENUE, needs=("orders",), dimensions=ORDER_DIMS,
@@ -187,7 +198,7 @@ for kpi in (
         ORDERS, needs=("orders.fulfilment",), dimensions=("channel", "sales_channel", "store"),
         group="operations"),
     KPI("sessions", "Sessions", "count", True, "sessions (visits) started",
-        SESSIONS, needs=("touchpoints",), dimensions=TOUCH_DIMS,
+        SESSIONS, needs=("events",), dimensions=TOUCH_DIMS,
         group="engagement"),
     KPI("conversion_rate", "Conversion rate", "share", True,
         "orders credited to the channel (last touch) / sessions of the channel",
@@ -221,38 +232,38 @@ for kpi in (
         "impressions + email and SMS sends)",
         _events(("ad_click", "social_engagement", "email_click", "sms_click")),
         _events(("ad_impression", "social_impression", "email_send", "sms_send")),
-        needs=("touchpoints",), dimensions=TOUCH_DIMS, group="engagement"),
+        needs=("events",), dimensions=TOUCH_DIMS, group="engagement"),
     KPI("email_open_rate", "Email open rate", "share", True, "email opens / email sends",
-        Measure("email_opens", "event_id", "count"), _event("email_send"), needs=("events",),
+        OPENS, _event("email_send"), needs=("events",),
         dimensions=TOUCH_DIMS, group="engagement"),
     KPI("email_open_rate_human", "Email open rate (machine opens left out)", "share", True,
         "email opens more than a minute after their send / email sends",
-        Measure("email_opens", "event_id", "count", where=lambda t: ~t.machine),
-        _event("email_send"), needs=("touchpoints",), dimensions=TOUCH_DIMS, group="engagement"),
+        HUMAN_OPENS,
+        _event("email_send"), needs=("events",), dimensions=TOUCH_DIMS, group="engagement"),
     KPI("machine_open_share", "Machine opens", "share", False,
         "email opens within a minute of their send (privacy proxies) / email opens",
         Measure("email_opens", "event_id", "count", where=lambda t: t.machine),
-        Measure("email_opens", "event_id", "count"), needs=("touchpoints",), dimensions=TOUCH_DIMS,
+        OPENS, needs=("events",), dimensions=TOUCH_DIMS,
         group="engagement"),
     KPI("email_click_rate", "Email click rate", "share", True, "email clicks / email sends",
-        _event("email_click"), _event("email_send"), needs=("touchpoints",), dimensions=TOUCH_DIMS,
+        _event("email_click"), _event("email_send"), needs=("events",), dimensions=TOUCH_DIMS,
         group="engagement"),
     KPI("email_click_to_open_rate", "Email click-to-open rate", "share", True,
         "email clicks / human email opens", _event("email_click"),
-        Measure("email_opens", "event_id", "count", where=lambda t: ~t.machine),
-        needs=("touchpoints",), dimensions=TOUCH_DIMS, group="engagement"),
+        HUMAN_OPENS,
+        needs=("events",), dimensions=TOUCH_DIMS, group="engagement"),
     KPI("sms_click_rate", "SMS click rate", "share", True, "SMS clicks / SMS sends",
-        _event("sms_click"), _event("sms_send"), needs=("touchpoints",), dimensions=TOUCH_DIMS,
+        _event("sms_click"), _event("sms_send"), needs=("events",), dimensions=TOUCH_DIMS,
         group="engagement"),
     KPI("push_open_rate", "Push open rate", "share", True, "push opens / push sends",
-        _event("push_open"), _event("push_send"), needs=("touchpoints",), dimensions=TOUCH_DIMS,
+        _event("push_open"), _event("push_send"), needs=("events",), dimensions=TOUCH_DIMS,
         group="engagement"),
     KPI("social_engagement_rate", "Social engagement rate", "share", True,
         "social engagements / social impressions", _event("social_engagement"),
-        _event("social_impression"), needs=("touchpoints",), dimensions=TOUCH_DIMS,
+        _event("social_impression"), needs=("events",), dimensions=TOUCH_DIMS,
         group="engagement"),
     KPI("app_installs", "App installs", "count", True, "app installs", _event("app_install"),
-        needs=("touchpoints",), dimensions=TOUCH_DIMS, group="engagement"),
+        needs=("events",), dimensions=TOUCH_DIMS, group="engagement"),
     KPI("time_on_site", "Time on site/app", "seconds", True, "mean duration of visits",
         Measure("interactions", "duration_seconds", "mean",
                 where=lambda t: (t.event_type == "visit") & t.duration_seconds.notnull()),
@@ -276,12 +287,12 @@ for kpi in (
         Measure("feedback", "score", "mean", where=lambda t: t.survey_type == "review"),
         needs=("feedback",), dimensions=SURVEY_DIMS, group="surveys"),
     KPI("contacts", "Service contacts", "count", False, "calls and chats",
-        _events(("call", "chat")), needs=("touchpoints",), dimensions=("channel", "store"),
+        CONTACTS, needs=("events",), dimensions=("channel", "store"),
         group="operations"),
     KPI("cost_per_contact", "Cost per contact", "currency", False,
         "spend of the service channel (call centre, chat) / its calls and chats",
         Measure("spend", "spend", where=lambda t: t.channel.isin(["call_centre", "chat"])),
-        _events(("call", "chat")), needs=("spend", "touchpoints"), dimensions=("channel",),
+        CONTACTS, needs=("spend", "events"), dimensions=("channel",),
         group="operations"),
 ):  # fmt: skip
     register(kpi)
@@ -357,7 +368,9 @@ def compute_kpis(
         kpi = get_kpi(name)
         missing = [need for need in kpi.needs if not any(facts.has(n) for n in need.split("|"))]
         if missing:
-            unavailable[name] = f"needs {' or '.join(missing[0].split('|'))}: ingest it first"
+            needed = " or ".join(missing[0].split("|"))
+            how = "run `omnimetrics journeys`" if needed == "events" else "ingest it"
+            unavailable[name] = f"needs {needed}: {how} first"
             continue
         ready.append(kpi)
     _prefetch([m for kpi in ready for m in _measures_of(kpi, facts, list(by))], facts, list(by))
@@ -447,15 +460,13 @@ def _prefetch(measures: list[Measure], facts: Facts, dims: list[str]) -> None:
             facts.measured[(measure, tuple(dims))] = part
 
 
-def _aggregate(measure: Measure, facts: Facts, dims: list[str], kpi: KPI) -> pd.DataFrame:
-    cached = facts.measured.get((measure, tuple(dims)))
-    if cached is not None:
-        return cached.copy()
-    table = _cuttable(measure.fact, facts, dims)
-    agg = {"_value": measure.aggregate(table)}
-    if "person_id" in table.columns:
-        agg["_persons"] = measure.persons(table)
-    return table.group_by(["period", *dims]).agg(**agg).to_pandas()
+def _aggregate(measure: Measure, facts: Facts, dims: list[str]) -> pd.DataFrame:
+    """period, [dims], _value, _persons of one measure (fetched with its fact's others)."""
+    key = (measure, tuple(dims))
+    if key not in facts.measured:
+        _cuttable(measure.fact, facts, dims)  # says why it cannot be cut
+        _prefetch([measure], facts, dims)
+    return facts.measured[key].copy()
 
 
 FACT_DIMS = {"channel", "campaign", "device", "sales_channel", "fulfilment", "store",
@@ -465,7 +476,7 @@ FACT_DIMS = {"channel", "campaign", "device", "sales_channel", "fulfilment", "st
 def _segment_columns(facts: Facts) -> list[str]:
     try:
         return list(facts.persons.columns)
-    except Exception:  # segments unavailable: no segment dimension then
+    except OmnimetricsError:  # a table segments need is missing: no segment dimension then
         return []
 
 
@@ -476,11 +487,11 @@ def _compute(kpi: KPI, facts: Facts, by: list[str]) -> pd.DataFrame:
         if dim in FACT_DIMS and dim not in kpi.dimensions:
             raise _CannotCut(f"cannot be cut by {dim!r} (it can by {list(kpi.dimensions)})")
     numerator, denominator = _numerator_denominator(kpi, by)
-    top = _aggregate(numerator, facts, by, kpi).rename(
+    top = _aggregate(numerator, facts, by).rename(
         columns={"_value": "numerator", "_persons": "persons"}
     )
     if kpi.name == "nps":
-        detractors = _aggregate(NPS_DETRACTORS, facts, by, kpi)[["period", *by, "_value"]]
+        detractors = _aggregate(NPS_DETRACTORS, facts, by)[["period", *by, "_value"]]
         top = top.merge(detractors, on=["period", *by], how="left")
         top["numerator"] = top.numerator.fillna(0) - top._value.fillna(0)
         top = top.drop(columns="_value")
@@ -488,7 +499,7 @@ def _compute(kpi: KPI, facts: Facts, by: list[str]) -> pd.DataFrame:
         table = top.assign(denominator=np.nan)
         table["value"] = table.numerator * kpi.scale
     else:
-        bottom = _aggregate(denominator, facts, by, kpi).rename(
+        bottom = _aggregate(denominator, facts, by).rename(
             columns={"_value": "denominator", "_persons": "_persons_d"}
         )
         table = top.merge(bottom, on=["period", *by], how="outer")
