@@ -136,3 +136,22 @@ def test_same_input_same_output_and_intervals_bracket_the_estimate():
     assert first[~first.additive].share_low.isna().all()
     other = attribute(converting, models, non_converting=lost, intervals=60, seed=2).to_pandas()
     assert not np.allclose(other.conversions_low, first.conversions_low)
+
+
+def test_bootstrap_interval_matches_the_poisson_bootstrap_by_hand():
+    # 400 single-touch orders, 100 of them closed by A. In a Poisson bootstrap every order is
+    # drawn k ~ Poisson(1) times, so A's replicate conversions are Poisson(100): the 95%
+    # percentile interval is close to 100 -/+ 1.96 * sqrt(100) = [80.4, 119.6].
+    channels = ["A"] * 100 + ["B"] * 300
+    touches = ibis.memtable({
+        "order_id": [f"o{i}" for i in range(400)], "position": [1] * 400, "channel": channels,
+        "revenue": [10.0] * 400, "touch_at": [NOW] * 400, "order_at": [NOW] * 400,
+    })  # fmt: skip
+    rows = attribute(touches, ["last_touch"], intervals=2000, seed=3).to_pandas()
+    a = rows.set_index("channel").loc["A"]
+    assert a.conversions == 100
+    assert a.conversions_low == pytest.approx(100 - 1.96 * 10, abs=2.5)
+    assert a.conversions_high == pytest.approx(100 + 1.96 * 10, abs=2.5)
+    # A's share of a Poisson(100) + Poisson(300) total: sd = sqrt(p (1 - p) / 400) ~ 0.0217
+    assert a.share_low == pytest.approx(0.25 - 1.96 * 0.0217, abs=0.006)
+    assert a.share_high == pytest.approx(0.25 + 1.96 * 0.0217, abs=0.006)
