@@ -313,11 +313,20 @@ def person_of_rows(wh: Warehouse, table: ir.Table) -> ir.Table:
     return keyed.left_join(lookup, "_anchor").drop("_anchor", "_anchor_right")
 
 
+def identified_rows(wh: Warehouse, rows: ir.Table) -> ir.Table:
+    """`rows` with `person_id` and `identified`: whether their person carries a person-level
+    identifier (customer id, loyalty card, email or phone), not only cookies or devices."""
+    graph = wh.table("identity_graph")
+    known = graph.filter(graph.identifier_type.isin(PERSON_LEVEL)).select("person_id").distinct()
+    with_person = person_of_rows(wh, rows)
+    return with_person.mutate(
+        identified=with_person.person_id.isin(known.person_id).fill_null(False)
+    )
+
+
 def match_rates(wh: Warehouse) -> dict[str, float]:
     """Shares of orders and store orders that belong to an identified person (one carrying a
     customer id, loyalty card, email or phone). Touchpoints: see `journeys.coverage`."""
-    graph = wh.table("identity_graph")
-    known = graph.filter(graph.identifier_type.isin(PERSON_LEVEL)).select("person_id").distinct()
     rates: dict[str, float] = {}
     for name, label, condition in (("orders", "orders", None), ("orders", "store_orders", "store")):
         if name not in wh.tables():
@@ -325,10 +334,7 @@ def match_rates(wh: Warehouse) -> dict[str, float]:
         rows = wh.table(name)
         if condition:
             rows = rows.filter(rows.sales_channel == condition)
-        with_person = person_of_rows(wh, rows)
-        flagged = with_person.mutate(
-            identified=with_person.person_id.isin(known.person_id).fill_null(False)
-        )
+        flagged = identified_rows(wh, rows)
         total = flagged.count().execute()
         hits = flagged.identified.sum().execute()
         rates[label] = float(hits or 0) / total if total else float("nan")

@@ -24,7 +24,7 @@ import pandas as pd
 
 from omnimetrics.channels import UNASSIGNED, ChannelRules, classify
 from omnimetrics.errors import ConfigError, SourceError, UnknownNameError, did_you_mean
-from omnimetrics.identity import PERSON_LEVEL, person_of_rows
+from omnimetrics.identity import identified_rows, person_of_rows
 from omnimetrics.journeys import conversions, journey_touches
 
 if TYPE_CHECKING:
@@ -238,20 +238,10 @@ def _share(hits: Any, total: Any, empty: str) -> Reading:
     return Reading(float(hits or 0) / float(total), facts={"hits": hits or 0, "total": total})
 
 
-def _identified(wh: Warehouse, rows: ir.Table) -> ir.Table:
-    """`rows` with `person_id` and `_identified`: whether the person carries a person-level id."""
-    graph = wh.table("identity_graph")
-    known = graph.filter(graph.identifier_type.isin(PERSON_LEVEL)).select("person_id").distinct()
-    with_person = person_of_rows(wh, rows)
-    return with_person.mutate(
-        _identified=with_person.person_id.isin(known.person_id).fill_null(False)
-    )
-
-
 def _identified_share(wh: Warehouse, rows: ir.Table, empty: str) -> Reading:
-    flagged = _identified(wh, rows)
+    flagged = identified_rows(wh, rows)
     counts = _one(
-        flagged.aggregate(total=flagged.count(), hits=flagged._identified.cast("int64").sum())
+        flagged.aggregate(total=flagged.count(), hits=flagged.identified.cast("int64").sum())
     )
     return _share(counts["hits"], counts["total"], empty)
 
