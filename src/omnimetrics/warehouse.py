@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
@@ -39,7 +40,6 @@ class Warehouse:
         self.backend = backend
         self.settings = settings or Settings.load()
         self.engine: str = backend.name
-        self._streams: set[str] = set()
         if self.engine == "duckdb":
             self._sql("SET TimeZone = 'UTC'")
             if self.settings.memory_limit:
@@ -133,24 +133,56 @@ class Warehouse:
                 "key": ["key_fingerprint", "demo"],
                 "value": [fingerprint, str(self.settings.demo).lower()],
             }
-            self.backend.insert(META_TABLE, ibis.memtable(rows, schema=meta.schema()))
+            arrow = pa.table(rows, schema=meta.schema().to_pyarrow())
+            self.backend.insert(META_TABLE, ibis.memtable(arrow))
         elif stored != fingerprint:
             raise ConfigError(
                 "This warehouse was pseudonymised with another secret: hashes would not match. "
                 "Use the same OMNIMETRICS_SECRET as for earlier ingests (or a new warehouse)."
             )
 
-    def stage(self, stream: pa.RecordBatchReader) -> ir.Table:
-        """Expose an Arrow stream to the engine as a table, to be read ONCE (then `drop` it).
+    def kernel(self) -> duckdb.DuckDBPyConnection | None:
+        """The DuckDB connection of a DuckDB warehouse (the door runs its SQL there), else None."""
+        return self.backend.con if self.engine == "duckdb" else None
 
-        DuckDB scans the stream where it is, without copying it first; other engines load it.
+    def materialize_chunks(
+        self, chunks: Iterator[duckdb.DuckDBPyRelation], build: Callable[[ir.Table], ir.Table]
+    ) -> ir.Table:
+        """`build(rows)` computed over chunks into one staging table; each chunk read once.
+
+        Chunks are lazy DuckDB relations: of this warehouse's connection on DuckDB (each one is
+        then read where it is, on all cores, and appended to a temporary table); on other
+        engines, of the door's private kernel, loaded first.
         """
         name = f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
-        if self.engine == "duckdb":
-            self.backend.con.register(name, stream)
-            self._streams.add(name)
-            return self.backend.table(name)
-        return self.backend.create_table(name, stream.read_all())
+        if self.engine != "duckdb":
+            rows = pa.concat_tables([chunk.to_arrow_table() for chunk in chunks])
+            staged = self.backend.create_table(name, rows)
+            try:
+                return self.materialize(build(staged))
+            finally:
+                self.drop(staged)
+        con = self.backend.con
+        out: ir.Table | None = None
+        insert = ""
+        try:
+            for chunk in chunks:
+                con.register(name, chunk)
+                if out is None:
+                    expr = build(self.backend.table(name))
+                    out = self.materialize(expr)
+                    insert = f'INSERT INTO "{out.op().name}" {self.backend.compile(expr)}'
+                else:
+                    con.execute(insert)
+                con.unregister(name)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                con.unregister(name)
+            if out is not None:
+                self.drop(out)
+            raise
+        assert out is not None, "the door yields at least one chunk"
+        return out
 
     def materialize(self, expr: ir.Table) -> ir.Table:
         """Compute an expression once into a staging table (used several times afterwards).
@@ -163,10 +195,6 @@ class Warehouse:
 
     def drop(self, table: ir.Table | str) -> None:
         name = table if isinstance(table, str) else table.op().name
-        if name in self._streams:
-            self.backend.con.unregister(name)
-            self._streams.discard(name)
-            return
         self.backend.drop_table(name, force=True)
 
     def insert(self, name: str, expr: ir.Table) -> None:

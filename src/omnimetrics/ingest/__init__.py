@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
@@ -154,7 +155,7 @@ def ingest(
     _ensure_tables(wh, contract)
     done = _already_ingested(wh, table)
     erased = _erased_keys(wh)
-    door = Door(settings)
+    door = Door(settings, wh.kernel())
     typed: list[ir.Table] = []
     revisited: list[ir.Table] = []
     """Files already ingested, read again only for their activation hashes."""
@@ -317,22 +318,21 @@ def _preference(table: ir.Table, contract: Table, priority: Sequence[str]) -> li
 
 
 def _validated(
-    wh: Warehouse, contract: Table, stream: pa.RecordBatchReader, now: datetime
+    wh: Warehouse, contract: Table, chunks: Iterator[duckdb.DuckDBPyRelation], now: datetime
 ) -> ir.Table:
-    """Read one pseudonymised stream once, into a table of typed rows with their verdict."""
+    """Read one pseudonymised file, chunk by chunk, into a table of typed rows with verdicts."""
     settings = wh.settings
-    staged = wh.stage(stream)
-    try:
-        verdict = typed_with_verdict(
+
+    def verdict(staged: ir.Table) -> ir.Table:
+        return typed_with_verdict(
             staged,
             contract,
             now=now,
             future_tolerance=timedelta(hours=settings.future_tolerance_hours),
             extra_allowed={"channel": settings.extra_channels} if settings.extra_channels else None,
         )
-        return wh.materialize(verdict)
-    finally:
-        wh.drop(staged)
+
+    return wh.materialize_chunks(chunks, verdict)
 
 
 def _store(
@@ -505,20 +505,22 @@ def _ledger(
 ) -> ir.Table:
     read = [f for f in report.files if not f.already_ingested]
     return ibis.memtable(
-        {
-            "ingest_batch": [batch] * len(sources),
-            "table_name": [table] * len(sources),
-            "source_file": [str(s.path) for s in sources],
-            "file_sha256": [s.sha256 for s in sources],
-            "rows_read": [f.rows_read for f in read],
-            "accepted": [f.accepted for f in read],
-            "duplicates": [f.duplicates for f in read],
-            "quarantined": [f.quarantined for f in read],
-            "suppressed": [f.suppressed for f in read],
-            "started_at": [now] * len(sources),
-            "finished_at": [datetime.now(UTC)] * len(sources),
-        },
-        schema=BATCHES_SCHEMA,
+        pa.table(
+            {
+                "ingest_batch": [batch] * len(sources),
+                "table_name": [table] * len(sources),
+                "source_file": [str(s.path) for s in sources],
+                "file_sha256": [s.sha256 for s in sources],
+                "rows_read": [f.rows_read for f in read],
+                "accepted": [f.accepted for f in read],
+                "duplicates": [f.duplicates for f in read],
+                "quarantined": [f.quarantined for f in read],
+                "suppressed": [f.suppressed for f in read],
+                "started_at": [now] * len(sources),
+                "finished_at": [datetime.now(UTC)] * len(sources),
+            },
+            schema=ibis.schema(BATCHES_SCHEMA).to_pyarrow(),
+        )
     )
 
 

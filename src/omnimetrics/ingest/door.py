@@ -1,8 +1,9 @@
 """Pseudonymisation at the door: emails and phones become keyed hashes before anything is stored.
 
-Runs on the Arrow stream read from a file, in an in-process DuckDB used only as a vectorised
-kernel (nothing is persisted there), so raw identifiers never reach the warehouse engine,
-the quarantine or a log, whatever the engine.
+Runs on the Arrow batches read from a file, as SQL in an in-process DuckDB: the warehouse's own
+connection when the warehouse is DuckDB (the door and the validation are then one query, on all
+cores), otherwise a private one used only as a vectorised kernel. Nothing is persisted on the way,
+so raw identifiers never reach a table, the quarantine or a log, whatever the engine.
 
     email: trim, lower-case; valid when it looks like local@domain.tld
     phone: drop spaces and punctuation; 00 -> +; a leading 0 -> +<country code>; E.164 check
@@ -16,8 +17,9 @@ which ingest keeps only in `activation_identifiers`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import duckdb
 import pyarrow as pa
@@ -37,6 +39,9 @@ EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s.]{2,}"
 TEXT_EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"
 TEXT_PHONE = r"(\+|\b0)[0-9][0-9 .\-]{7,16}[0-9]"
 PHONE_PATTERN = r"\+[1-9][0-9]{6,14}"
+ERASED_VIEW = "_omni_erased_keys"
+CHUNK_ROWS = 1_000_000
+"""Rows the door and the validation handle at a time: big enough to use every core."""
 
 
 def _quote(name: str) -> str:
@@ -46,7 +51,7 @@ def _quote(name: str) -> str:
 class Door:
     """Turns raw email/phone columns of a stream into hashes plus validity flags."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, kernel: duckdb.DuckDBPyConnection | None = None) -> None:
         key = settings.require_secret()
         if len(key) > 64:  # RFC 2104: longer keys are hashed first
             key = hashlib.sha256(key).digest()
@@ -55,12 +60,17 @@ class Door:
         self._opad = bytes(b ^ 0x5C for b in block).hex()
         self._country = settings.phone_country_code
         self._activation = settings.activation_hashes
-        self._kernel = duckdb.connect(":memory:")
-        # A streaming kernel: it holds a few batches at a time, never the whole file.
-        self._kernel.execute("SET memory_limit = '512MB'")
+        self._own = kernel is None
+        self._kernel = kernel or duckdb.connect(":memory:")
+        if self._own:  # a private kernel holds one chunk at a time, never the whole file
+            self._kernel.execute("SET memory_limit = '512MB'")
 
     def close(self) -> None:
-        self._kernel.close()
+        if self._own:
+            self._kernel.close()
+        else:
+            with contextlib.suppress(duckdb.Error):
+                self._kernel.unregister(ERASED_VIEW)
 
     # SQL fragments, written once and used for both kinds of column.
     def _hmac(self, value: str) -> str:
@@ -179,26 +189,28 @@ class Door:
         batches: Iterable[pa.RecordBatch],
         constants: Mapping[str, str | None] | None = None,
         erased: Sequence[str] = (),
-    ) -> pa.RecordBatchReader:
-        """The stream with pii hashed, free text masked, nested values as JSON, constants added.
+        chunk_rows: int = CHUNK_ROWS,
+    ) -> Iterator[duckdb.DuckDBPyRelation]:
+        """The rows in chunks, pii hashed, free text masked, nested values as JSON, constants added.
 
         `erased`: keyed hashes of erased identifiers ("type:value"); rows carrying one get
-        `_suppressed` = true.
+        `_suppressed` = true. Each chunk (about `chunk_rows` rows) is a lazy relation of the
+        door's DuckDB connection, to be read once.
         """
-        stream = pa.RecordBatchReader.from_batches(schema, batches)
         select = ", ".join(self._select_list(table, schema, constants or {}))
-        relation = self._kernel.from_arrow(stream).project(select)
         if erased:
             keys = pa.table({"k": pa.array(list(erased), pa.string())})
-            self._kernel.register("erased_keys", keys)
+            self._kernel.register(ERASED_VIEW, keys)
+        for chunk in _chunks(schema, batches, chunk_rows):
+            relation = self._kernel.from_arrow(chunk).project(select)
             tests = [
                 f"coalesce({self._hmac(kind + ' || ' + repr(':') + ' || ' + _quote(name))} "
-                "IN (SELECT k FROM erased_keys), false)"
+                f"IN (SELECT k FROM {ERASED_VIEW}), false)"
                 for name, kind in self._identifier_columns(table, relation.columns)
             ]
-            if tests:
+            if erased and tests:
                 relation = relation.project(f"*, ({' OR '.join(tests)}) AS {SUPPRESSED}")
-        return relation.to_arrow_reader(batch_size=256_000)
+            yield relation
 
     @staticmethod
     def _identifier_columns(table: Table, present: Sequence[str]) -> list[tuple[str, str]]:
@@ -239,3 +251,17 @@ class Door:
         relation = self._kernel.from_arrow(arrow)
         rows = relation.project(f"CASE WHEN {valid} THEN {self._hmac(value)} END").fetchall()
         return [row[0] for row in rows]
+
+
+def _chunks(schema: pa.Schema, batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
+    """Batches gathered into tables of about `rows` rows (at least one table, maybe empty)."""
+    pending: list[pa.RecordBatch] = []
+    size = 0
+    for batch in batches:
+        pending.append(batch)
+        size += batch.num_rows
+        if size >= rows:
+            yield pa.Table.from_batches(pending, schema)
+            pending, size = [], 0
+    if pending or size == 0:
+        yield pa.Table.from_batches(pending, schema)

@@ -241,20 +241,30 @@ def typed_with_verdict(
     latest = ibis.literal(now + future_tolerance, type=dt.Timestamp(timezone="UTC"))
     typed: dict[str, ir.Value] = {}
     checks: list[Check] = []
-    if SUPPRESSED in staged.columns:
-        # First of all: a row of an erased person is suppressed, whatever else is wrong with it.
-        checks.append(Check(ERASED, "", staged[SUPPRESSED].fill_null(False),
-                            _lit("carries an identifier of an erased person")))  # fmt: skip
-    for col in table.columns:
+    columns = []
+    parsing: dict[str, ir.Value] = {}
+    for number, col in enumerate(table.columns):
         if extra_allowed and col.name in extra_allowed and col.allowed:
             col = Column(**{**col.__dict__, "allowed": col.allowed + extra_allowed[col.name]})
+        columns.append(col)
         source_name = col.name if col.pii else col.input_name
         if source_name in staged.columns:
-            clean, value = _parse(col, staged[source_name])
+            parsing[f"_clean_{number}"], parsing[f"_typed_{number}"] = _parse(
+                col, staged[source_name]
+            )
+    # Each value is parsed once, in its own column, before the checks read it.
+    parsed = staged.mutate(**parsing)
+    for number, col in enumerate(columns):
+        if f"_typed_{number}" in parsed.columns:
+            clean, value = parsed[f"_clean_{number}"], parsed[f"_typed_{number}"]
         else:
             clean, value = ibis.null(dt.string), ibis.null(col.dtype)
         typed[col.name] = value.cast(col.dtype)
-        checks += _column_checks(col, clean, value, staged, latest)
+        checks += _column_checks(col, clean, value, parsed, latest)
+    if SUPPRESSED in staged.columns:
+        # First of all: a row of an erased person is suppressed, whatever else is wrong with it.
+        checks.insert(0, Check(ERASED, "", parsed[SUPPRESSED].fill_null(False),
+                               _lit("carries an identifier of an erased person")))  # fmt: skip
     if table.require_any:
         nothing = ibis.and_(*(typed[c].isnull() for c in table.require_any))
         checks.append(
@@ -294,7 +304,7 @@ def typed_with_verdict(
             )
 
     index = ibis.cases(*((c.failed, i) for i, c in enumerate(checks)), else_=ibis.null(dt.int64))
-    verdict = staged.mutate(_check=index)
+    verdict = parsed.mutate(_check=index)
     check = verdict._check
     raw_columns = [
         c
