@@ -85,11 +85,16 @@ def _clean(value: ir.StringValue) -> ir.StringValue:
     """Null for placeholders; the value itself otherwise."""
     text = value.cast(dt.string)
     folded = text.strip().lower()
-    placeholder = folded.isin(PLACEHOLDERS) | folded.re_search("^0+$")
+    # A list look-up rather than IN: the engine then tests only the rows the CASE reaches.
+    known = ibis.literal(list(PLACEHOLDERS), type=dt.Array(dt.string)).contains(folded)
+    placeholder = known | (folded.replace("0", "") == "")
     # Placeholders are short or all zeros: most real identifiers skip the full test.
-    plainly_real = (text.length() > 12) & ~text.startswith("0")
+    plainly_real = (text.length() > 9) & ~text.startswith("0")
     return ibis.cases(
-        (plainly_real, text), (placeholder | text.isnull(), ibis.null(dt.string)), else_=text
+        (text.isnull(), ibis.null(dt.string)),
+        (plainly_real, text),
+        (placeholder, ibis.null(dt.string)),
+        else_=text,
     )
 
 
@@ -305,12 +310,23 @@ def person_of_rows(wh: Warehouse, table: ir.Table) -> ir.Table:
     """`table` with a `person_id` column: the person of the row's anchor identifier."""
     graph = wh.table("identity_graph")
     present = [c for c in ID_COLUMNS if c in table.columns]
-    anchor = ibis.coalesce(*(node(TYPE_OF_COLUMN.get(c, c), _clean(table[c])) for c in present))
-    keyed = table.mutate(_anchor=anchor)
+    # Cleaned once, in their own columns; then the first identifier present is the anchor,
+    # matched on (type, value) without building "type:value" strings for every row.
+    cleaned = table.mutate(**{f"_clean_{c}": _clean(table[c]) for c in present})
+    values = [cleaned[f"_clean_{c}"] for c in present]
+    keyed = cleaned.mutate(
+        _anchor=ibis.coalesce(*values),
+        _anchor_type=ibis.cases(
+            *((v.notnull(), TYPE_OF_COLUMN.get(c, c)) for v, c in zip(values, present, strict=True)),
+            else_=ibis.null(dt.string),
+        ),
+    ).drop(*(f"_clean_{c}" for c in present))
     lookup = graph.select(
-        _anchor=node(graph.identifier_type, graph.identifier), person_id=graph.person_id
+        _anchor_type=graph.identifier_type, _anchor=graph.identifier, person_id=graph.person_id
     )
-    return keyed.left_join(lookup, "_anchor").drop("_anchor", "_anchor_right")
+    return keyed.left_join(lookup, ["_anchor_type", "_anchor"]).drop(
+        "_anchor", "_anchor_type", "_anchor_right", "_anchor_type_right"
+    )
 
 
 def identified_rows(wh: Warehouse, rows: ir.Table) -> ir.Table:

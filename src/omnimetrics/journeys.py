@@ -60,7 +60,8 @@ def build_events(wh: Warehouse, settings: JourneySettings | None = None) -> ir.T
     Columns: event_id, person_id, timestamp, event_type, channel, campaign, device_type, store_id,
     duration_seconds (time on site/app of a visit), session_id (null outside sessions), is_touch
     (a journey touch: a session start or a marketing/service interaction), and how the channel
-    was decided: source, medium, channel_rule, rules_version (see `omnimetrics.channels`).
+    was decided: channel_rule, rules_version (`omnimetrics channels` shows the source and medium
+    each rule saw).
     """
     settings = settings or JourneySettings()
     for needed in ("touchpoints", "identity_graph"):
@@ -78,44 +79,61 @@ def build_events(wh: Warehouse, settings: JourneySettings | None = None) -> ir.T
     if settings.consent_purpose:
         allowed = consenting_persons(wh, settings.consent_purpose)
         joined = joined.semi_join(allowed, "person_id")
-    hits = joined.filter(joined.event_type.isin(SESSION_EVENTS))
-    ordered = ibis.window(group_by="person_id", order_by=["timestamp", "event_id"])
-    gap = hits.timestamp.delta(hits.timestamp.lag().over(ordered), unit="minute")
-    # A new session at a visit, after the inactivity timeout, or when a hit brings its own
-    # traffic source (a new campaign).
-    starts = (
-        (hits.event_type == "visit")
-        | gap.isnull()
-        | (gap > settings.session_timeout_minutes)
-        | hits.own_channel.notnull()
-    )
-    flagged = hits.mutate(
-        _start=ibis.cases((starts, 1), else_=0),
-        _start_channel=ibis.cases(
-            (starts, ibis.coalesce(hits.own_channel, ibis.literal("direct"))),
-            else_=ibis.null(dt.string),
+    # Computed once: the session windows and the final rows both read it.
+    joined = wh.materialize(joined)
+    sessions = _sessions(joined, settings.session_timeout_minutes)
+    events = joined.left_join(sessions, "event_id")
+    in_session = events.session_id.notnull()
+    events = events.select(
+        "event_id", "person_id", "timestamp", "event_type",
+        channel=ibis.coalesce(events.own_channel, events.session_channel),
+        campaign=events.campaign, device_type=events.device_type, store_id=events.store_id,
+        duration_seconds=events.duration_seconds, session_id=events.session_id,
+        is_touch=ibis.cases(
+            (in_session, events.session_start),
+            else_=events.event_type.isin(settings.touch_events) & events.own_channel.notnull(),
         ),
+        channel_rule=events.channel_rule, rules_version=events.rules_version,
+    )  # fmt: skip
+    try:
+        return wh.backend.create_table("events", events, overwrite=True)
+    finally:
+        wh.drop(joined)
+
+
+def _sessions(rows: ir.Table, timeout_minutes: int) -> ir.Table:
+    """Web/app hits -> event_id, session_id, session_start, session_channel.
+
+    A new session at a visit, after the inactivity timeout, or when a hit brings its own traffic
+    source (a new campaign); the session's channel is that of its start ("direct" without one).
+    Windows sort only these few narrow columns (carrying wide rows through them costs 5x).
+    """
+    hits = rows.filter(rows.event_type.isin(SESSION_EVENTS)).select(
+        "event_id", "person_id", "timestamp", "event_type", "own_channel"
     )
-    running = ibis.cumulative_window(group_by="person_id", order_by=["timestamp", "event_id"])
-    numbered = flagged.mutate(_session=flagged._start.sum().over(running))
-    # Exactly one hit of each session is its start: the session's channel is that start's.
+    order = ["timestamp", "event_id"]
+    # Epoch seconds: a plain subtraction, not a calendar difference of zoned timestamps.
+    seconds = hits.timestamp.epoch_seconds()
+    gap = seconds - seconds.lag().over(group_by="person_id", order_by=order)
+    starts = (hits.event_type == "visit") | gap.isnull() | (gap > timeout_minutes * 60)
+    flagged = hits.mutate(_start=starts | hits.own_channel.notnull())
+    flagged = flagged.mutate(
+        _start_channel=ibis.cases(
+            (flagged._start, ibis.coalesce(flagged.own_channel, ibis.literal("direct"))),
+            else_=ibis.null(dt.string),
+        )
+    )
+    # The running count of starts numbers the sessions; each session has exactly one start,
+    # whose channel is the session's.
+    running = ibis.cumulative_window(group_by="person_id", order_by=order)
+    numbered = flagged.mutate(_session=flagged._start.cast(dt.int64).sum().over(running))
     session = ibis.window(group_by=["person_id", "_session"])
-    with_sessions = numbered.mutate(
+    return numbered.select(
+        "event_id",
         session_id=numbered.person_id.concat(ibis.literal("#"), numbered._session.cast(dt.string)),
-        channel=ibis.coalesce(numbered.own_channel, numbered._start_channel.max().over(session)),
-        is_touch=numbered._start == 1,
+        session_start=numbered._start,
+        session_channel=numbered._start_channel.max().over(session),
     )
-    others = joined.filter(~joined.event_type.isin(SESSION_EVENTS))
-    others = others.mutate(
-        session_id=ibis.null(dt.string),
-        channel=others.own_channel,
-        is_touch=others.event_type.isin(settings.touch_events) & others.own_channel.notnull(),
-    )
-    columns = ["event_id", "person_id", "timestamp", "event_type", "channel", "campaign",
-               "device_type", "store_id", "duration_seconds", "session_id", "is_touch", "source",
-               "medium", "channel_rule", "rules_version"]  # fmt: skip
-    events = ibis.union(with_sessions.select(*columns), others.select(*columns))
-    return wh.backend.create_table("events", events, overwrite=True)
 
 
 def conversions(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
