@@ -317,7 +317,7 @@ def person_of_rows(wh: Warehouse, table: ir.Table) -> ir.Table:
     keyed = cleaned.mutate(
         _anchor=ibis.coalesce(*values),
         _anchor_type=ibis.cases(
-            *((v.notnull(), TYPE_OF_COLUMN.get(c, c)) for v, c in zip(values, present, strict=True)),
+            *((cleaned[f"_clean_{c}"].notnull(), TYPE_OF_COLUMN.get(c, c)) for c in present),
             else_=ibis.null(dt.string),
         ),
     ).drop(*(f"_clean_{c}" for c in present))
