@@ -99,7 +99,10 @@ def test_shared_identifiers_are_kept_out_and_reported(wh, tmp_path):
     assert mapping["anonymous_id:COOKIE"] == mapping["customer_id:C0"]
     [excluded] = wh.table("identity_excluded").to_pyarrow().to_pylist()
     assert (excluded["identifier"], excluded["links"], excluded["limit"]) == ("TABLET", 12, 5)
-    resolve(wh, max_links={"anonymous_id": 20})
+    # Not shared any more, the tablet still joins 12 customer ids: the per-person limit sets it apart.
+    assert resolve(wh, max_links={"anonymous_id": 20}).split == 1
+    assert len({persons(wh)[f"customer_id:C{i}"] for i in range(12)}) == 12
+    resolve(wh, max_links={"anonymous_id": 20}, max_per_person={"customer_id": 20})
     assert len({persons(wh)[f"customer_id:C{i}"] for i in range(12)}) == 1
 
 
@@ -176,13 +179,61 @@ def test_simulated_persons_are_recovered(world):
     assert scores["items"] > 0.9 * len(truth)
 
 
-def test_persons_carrying_too_many_identifiers_of_a_type_are_reported(wh, tmp_path):
+def _persons(wh) -> dict[str, str]:
+    graph = wh.table("identity_graph").to_pyarrow().to_pylist()
+    return {f"{r['identifier_type']}:{r['identifier']}": r["person_id"] for r in graph}
+
+
+def test_a_family_email_over_the_customer_limit_is_set_apart(wh, tmp_path):
     wh.ingest("customers", write(tmp_path / "c.csv", "customer_id,email\n"
               "C1,family@example.com\nC2,family@example.com\nC3,family@example.com\n"
               "C4,solo@example.com\n"), now=NOW)  # fmt: skip
     report = resolve(wh)
-    assert report.conflicts == 1
+    # One component would carry 3 customer ids (limit 2): the email that joins them is set apart.
+    assert (report.split, report.conflicts, report.persons) == (1, 0, 5)
+    persons = _persons(wh)
+    assert len({persons[f"customer_id:C{n}"] for n in (1, 2, 3)}) == 3
+    [family] = [k for k in persons if k.startswith("email:") and persons[k] not in
+                {persons["customer_id:C4"]}]  # fmt: skip
+    assert persons[family] not in {persons[f"customer_id:C{n}"] for n in (1, 2, 3)}
+    [row] = wh.table("identity_excluded").to_pyarrow().to_pylist()
+    assert (row["identifier_type"], row["links"], row["limit"], row["reason"]) == (
+        "email", 3, 2, "joins_persons_over_limit:customer_id")  # fmt: skip
+    # With a looser limit the three accounts are one person, and nothing is set apart.
+    loose = resolve(wh, max_per_person={"customer_id": 3})
+    assert (loose.split, loose.conflicts, loose.persons) == (0, 0, 2)
+
+
+def test_a_shared_cookie_is_cut_but_each_customer_keeps_their_own(wh, tmp_path):
+    # k_shared is seen logged in as C1, C2 and C3 (a shared computer); each customer also has
+    # a cookie of their own, and k1 chains to a device of C1.
+    rows = ["event_id,timestamp,anonymous_id,device_id,customer_id,event_type"]
+    for n, (cookie, device, customer) in enumerate([
+        ("k_shared", "", "C1"), ("k_shared", "", "C2"), ("k_shared", "", "C3"),
+        ("k1", "", "C1"), ("k1", "d1", ""), ("k2", "", "C2"), ("k3", "", "C3"),
+    ]):  # fmt: skip
+        rows.append(f"e{n},2026-05-01T10:0{n}:00Z,{cookie},{device},{customer},visit")
+    wh.ingest("touchpoints", write(tmp_path / "t.csv", "\n".join(rows) + "\n"), now=NOW)
+    report = resolve(wh)
+    persons = _persons(wh)
+    assert report.split == 1 and report.conflicts == 0
+    c1, c2, c3 = (persons[f"customer_id:C{n}"] for n in (1, 2, 3))
+    assert len({c1, c2, c3}) == 3
+    assert persons["anonymous_id:k1"] == persons["device_id:d1"] == c1
+    assert (persons["anonymous_id:k2"], persons["anonymous_id:k3"]) == (c2, c3)
+    assert persons["anonymous_id:k_shared"] not in {c1, c2, c3}
+    # person_id = hash of the component's smallest identifier: unchanged by the split for C2.
+    assert resolve(wh).persons == report.persons
+
+
+def test_persons_linked_by_trusted_identifiers_stay_reported_as_conflicts(wh, tmp_path):
+    # An explicit CRM link between three customer ids cannot be cut by priority: it is reported.
+    wh.ingest("identities", write(tmp_path / "i.csv",
+              "identifier_type_a,identifier_a,identifier_type_b,identifier_b,link_source\n"
+              "customer_id,C1,customer_id,C2,crm\ncustomer_id,C2,customer_id,C3,crm\n"),
+              now=NOW)  # fmt: skip
+    report = resolve(wh)
+    assert (report.split, report.conflicts, report.persons) == (0, 1, 1)
     [conflict] = wh.table("identity_conflicts").to_pyarrow().to_pylist()
     assert (conflict["identifier_type"], conflict["identifiers"], conflict["limit"]) == (
         "customer_id", 3, 2)  # fmt: skip
-    assert resolve(wh, max_per_person={"customer_id": 3}).conflicts == 0

@@ -208,3 +208,29 @@ def test_identity_and_journeys_parity(tmp_path, fresh_spark):
     assert duck["graph"] and duck["paths"]
     for name in duck:
         assert duck[name] == spark_result[name], name
+
+
+def test_split_over_person_limits_parity(tmp_path, fresh_spark):
+    """A shared cookie and a family email set apart the same way on both engines."""
+    rows = ["event_id,timestamp,anonymous_id,device_id,customer_id,event_type"]
+    for n, (cookie, device, customer) in enumerate([
+        ("k_shared", "", "C1"), ("k_shared", "", "C2"), ("k_shared", "", "C3"),
+        ("k1", "", "C1"), ("k1", "d1", ""), ("k2", "", "C2"), ("k3", "", "C3"),
+    ]):  # fmt: skip
+        rows.append(f"e{n},2026-05-01T10:0{n}:00Z,{cookie},{device},{customer},visit")
+    touchpoints = write(tmp_path / "t.csv", "\n".join(rows) + "\n")
+    customers = write(tmp_path / "c.csv", "customer_id,email\nC4,fam@example.com\n"
+                      "C5,fam@example.com\nC6,fam@example.com\n")  # fmt: skip
+    results = []
+    for target in (tmp_path / "duck.duckdb", fresh_spark):
+        wh = omnimetrics.connect(target, settings=Settings(secret=SECRET))
+        wh.ingest("touchpoints", touchpoints, now=NOW)
+        wh.ingest("customers", customers, now=NOW)
+        report = wh.resolve_identities()
+        graph = wh.table("identity_graph").order_by(["identifier_type", "identifier"])
+        excluded = wh.table("identity_excluded").order_by(["identifier_type", "identifier"])
+        results.append((report.split, report.persons, graph.to_pyarrow().to_pylist(),
+                        excluded.to_pyarrow().to_pylist()))  # fmt: skip
+    duck, spark_result = results
+    assert duck[:2] == (2, 8)
+    assert duck == spark_result

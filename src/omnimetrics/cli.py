@@ -282,6 +282,17 @@ def quarantine(
     show(brief, "Quarantine (raw records with --out FILE)", quiet=quiet)
 
 
+def _type_limits(option: str, items: list[str] | None) -> dict[str, int]:
+    """TYPE=N options -> {type: N}."""
+    limits = {}
+    for item in items or []:
+        kind, _, number = item.partition("=")
+        if not number.isdigit():
+            raise OmnimetricsError(f"{option} {item!r}: write TYPE=N, e.g. customer_id=2")
+        limits[kind.strip()] = int(number)
+    return limits
+
+
 @app.command()
 def identity(
     db: Db = DEFAULT_PATH,
@@ -289,23 +300,29 @@ def identity(
         list[str] | None,
         typer.Option("--max-links", help="TYPE=N: links before an identifier counts as shared."),
     ] = None,
+    max_per_person: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--max-per-person",
+            help="TYPE=N: identifiers of a type one person may carry (above: split).",
+        ),
+    ] = None,
     config: Config = None,
     out: Out = None,
     quiet: Quiet = False,
 ) -> None:
     """Resolve identities into persons and show how much of the data they link."""
-    limits = {}
-    for item in max_links or []:
-        kind, _, number = item.partition("=")
-        if not number.isdigit():
-            raise OmnimetricsError(f"--max-links {item!r}: write TYPE=N, e.g. anonymous_id=5")
-        limits[kind.strip()] = int(number)
     with _warehouse(db, config, demo=False) as wh:
-        report = wh.resolve_identities(max_links=limits)
+        report = wh.resolve_identities(
+            max_links=_type_limits("--max-links", max_links),
+            max_per_person=_type_limits("--max-per-person", max_per_person),
+        )
     figures = {
         "identifiers": report.identifiers, "links": report.links, "persons": report.persons,
         "shared identifiers kept out": report.excluded,
-        "persons over a per-person limit": report.conflicts, "iterations": report.iterations,
+        "identifiers set apart (per-person limits)": report.split,
+        "persons still over a per-person limit": report.conflicts,
+        "iterations": report.iterations,
     }  # fmt: skip
     shares = {f"{k} of identified persons": f"{v:.1%}" for k, v in report.match.items()}
     values = [f"{v:,}" for v in figures.values()] + list(shares.values())

@@ -49,8 +49,12 @@ DEFAULT_MAX_LINKS = {
 considered shared (and kept out of merging)."""
 
 MAX_PER_PERSON = {"customer_id": 2, "loyalty_id": 2, "email": 3, "phone": 3}
-"""How many identifiers of a type one person may plausibly carry; persons above are reported in
-`identity_conflicts` for review (a merge of two real customers usually shows up here first)."""
+"""How many identifiers of a type one person may plausibly carry. A component above it is split
+by priority (see `_split_over_limits`); one that cannot be split is kept in `identity_conflicts`."""
+
+PRIORITY = ("customer_id", "loyalty_id", "email", "phone", "device_id", "anonymous_id")
+"""Identifier types from the most to the least trusted: splits cut the least trusted first.
+Other types (from the `identities` table) come last."""
 
 LINK_SOURCES = {"touchpoints": "same_event", "orders": "same_order", "feedback": "same_survey",
                 "customers": "crm_record"}  # fmt: skip
@@ -70,8 +74,11 @@ class IdentityReport:
     persons: int
     iterations: int
     excluded: int
+    split: int = 0
+    """Identifiers set apart because they joined persons into one carrying more identifiers of
+    a type than a person may (see MAX_PER_PERSON); listed in `identity_excluded`."""
     conflicts: int = 0
-    """Persons carrying more identifiers of a type than a person should (see MAX_PER_PERSON)."""
+    """Persons still over a per-person limit after splitting (linked by trusted identifiers)."""
     match: dict[str, float] = field(default_factory=dict)
 
 
@@ -232,6 +239,8 @@ def _resolve(
     try:
         labels, iterations = _components(wh, numbered.select(key=numbered.id), edges)
         temporaries.append(labels)
+        labels, split, made = _split_over_limits(wh, numbered, edges, labels, per_person)
+        temporaries += made
         root_ids = labels.select("label").distinct()
         roots = root_ids.join(numbered, root_ids.label == numbered.id).select(
             "label",
@@ -254,12 +263,16 @@ def _resolve(
             persons=int(labels.label.nunique().execute()),
             iterations=iterations,
             excluded=int(excluded.count().execute()),
+            split=int(split.count().execute()) if split is not None else 0,
         )
         if write:
             _replace(wh, "identity_graph", graph)
             _replace(wh, "identity_conflicts", conflicts)
             report.conflicts = int(wh.table("identity_conflicts").person_id.nunique().execute())
-            _replace(wh, "identity_excluded", excluded.drop("id"))
+            set_apart = excluded.drop("id")
+            if split is not None:
+                set_apart = set_apart.union(split.select(*set_apart.columns))
+            _replace(wh, "identity_excluded", set_apart)
             # How each link was made, computed from the source tables when asked (a view).
             wh.backend.create_view("identity_links", explained_links(wh), overwrite=True)
             report.match.update(match_rates(wh))
@@ -267,6 +280,122 @@ def _resolve(
     finally:
         for table in temporaries:
             wh.drop(table)
+
+
+def _over_limits(labels: ir.Table, nodes: ir.Table, per_person: Mapping[str, int]) -> ir.Table:
+    """Components carrying more identifiers of a type than a person may: label, kind, limit."""
+    typed = labels.join(nodes, labels.key == nodes.id)
+    carried = typed.group_by(["label", "kind"]).agg(identifiers=typed.count())
+    allowed = carried.kind.cases(*per_person.items(), else_=None)
+    over = carried.filter(allowed.notnull() & (carried.identifiers > allowed))
+    return over.select("label", "kind", limit=allowed)
+
+
+def _split_over_limits(
+    wh: Warehouse,
+    numbered: ir.Table,
+    edges: ir.Table,
+    labels: ir.Table,
+    per_person: Mapping[str, int],
+) -> tuple[ir.Table, ir.Table | None, list[ir.Table]]:
+    """Split the components over a per-person limit, cutting the least trusted links first.
+
+    For the identifier types from the least trusted up (PRIORITY, read backwards), in each
+    component still over a limit: the identifiers of that type or less trusted ones form loose
+    groups (linked among themselves) around a core (the more trusted ones, linked among
+    themselves). A loose group touching one core part joins it; one touching several is set
+    apart as a person of its own, since it cannot tell whose it is (a shared browser, a family
+    device, a family email). Returns the new labels, the identifiers set apart (identity_excluded
+    rows plus `id`) and the staging tables to drop.
+    """
+    rank = numbered.kind.cases(*((k, i) for i, k in enumerate(PRIORITY)), else_=len(PRIORITY))
+    nodes = numbered.select(id=numbered.id, kind=numbered.kind, key=numbered.key, rank=rank)
+    made: list[ir.Table] = []
+    apart: list[ir.Table] = []
+    for level in range(len(PRIORITY), 0, -1):
+        over = wh.materialize(_over_limits(labels, nodes, per_person))
+        made.append(over)
+        if not int(over.count().execute()):
+            break
+        first = over.group_by("label").agg(over=over.kind.min(), limit=over["limit"].min())
+        members = labels.join(first, "label").join(nodes, labels.key == nodes.id)
+        bad = wh.materialize(
+            members.select(
+                id=nodes.id,
+                rank=nodes.rank,
+                carries=nodes.kind == first.over,
+                over=first.over,
+                limit=first["limit"],
+            )
+        )
+        made.append(bad)
+        a = bad.select(src=bad.id, src_loose=bad.rank >= level)
+        b = bad.select(dst=bad.id, dst_loose=bad.rank >= level)
+        inside = edges.join(a, "src").join(b, "dst")
+        core, _ = _components(
+            wh,
+            bad.filter(bad.rank < level).select(key=bad.id),
+            inside.filter(~inside.src_loose & ~inside.dst_loose).select("src", "dst"),
+        )
+        loose, _ = _components(
+            wh,
+            bad.filter(bad.rank >= level).select(key=bad.id),
+            inside.filter(inside.src_loose & inside.dst_loose).select("src", "dst"),
+        )
+        made += [core, loose]
+        # Core parts carrying the type over its limit; a loose group touching two of them
+        # cannot tell whose it is.
+        carrying = core.join(bad.filter(bad.carries), core.key == bad.id).select("label")
+        cross = inside.filter(inside.src_loose & ~inside.dst_loose)
+        touched = (
+            cross.join(loose, cross.src == loose.key)
+            .join(core, cross.dst == core.key)
+            .select(group=loose.label, part=core.label)
+            .distinct()
+        )
+        touched = touched.semi_join(carrying, touched.part == carrying.label)
+        reach = touched.group_by("group").agg(persons=touched.count())
+        several = reach.filter(reach.persons > 1)
+        cut = wh.materialize(
+            loose.join(several, loose.label == several.group)
+            .join(bad, loose.key == bad.id)
+            .select(
+                id=bad.id,
+                level=ibis.literal(level),
+                persons=several.persons,
+                over=bad.over,
+                limit=bad["limit"],
+            )
+        )
+        made.append(cut)
+        if not int(cut.count().execute()):
+            continue
+        apart.append(cut)
+        # Every other link stays: components again without the links into the cut groups.
+        src_cut = inside.src.isin(cut.id)
+        dst_cut = inside.dst.isin(cut.id)
+        kept = inside.filter((src_cut & dst_cut) | (~src_cut & ~dst_cut)).select("src", "dst")
+        split, _ = _components(wh, bad.select(key=bad.id), kept)
+        made.append(split)
+        new = wh.materialize(ibis.union(labels.anti_join(bad, labels.key == bad.id), split))
+        made.append(new)
+        labels = new
+    if not apart:
+        return labels, None, made
+    records = ibis.union(*apart)
+    # An identifier set apart twice (its group split again later) is reported once, last time.
+    latest = records.mutate(_n=ibis.row_number().over(group_by="id", order_by=ibis.desc("level")))
+    latest = latest.filter(latest._n == 0)
+    latest = latest.join(nodes, "id")
+    split = latest.select(
+        identifier_type=latest.kind,
+        identifier=latest.key.re_extract("^[^:]+:(.*)$", 1),
+        id=latest.id,
+        links=latest.persons,
+        limit=latest["limit"],
+        reason=ibis.literal("joins_persons_over_limit:").concat(latest.over),
+    )
+    return labels, split, made
 
 
 def _components(wh: Warehouse, nodes: ir.Table, edges: ir.Table) -> tuple[ir.Table, int]:
@@ -290,7 +419,8 @@ def _components(wh: Warehouse, nodes: ir.Table, edges: ir.Table) -> tuple[ir.Tab
         )
         new = wh.materialize(jumped)
         # Labels only ever decrease, so an unchanged sum means no label changed.
-        done = int(new.label.sum().execute()) == int(labels.label.sum().execute())
+        total = new.label.sum().fill_null(0).execute()
+        done = int(total) == int(labels.label.sum().fill_null(0).execute())
         wh.drop(labels)
         labels = new
         if done:
