@@ -166,7 +166,13 @@ def explained_links(wh: Warehouse) -> ir.Table:
 
 
 def _node_type(key: ir.StringValue) -> ir.StringValue:
-    return key.re_extract("^([^:]+):", 1)
+    """The type of a graph key ("type:value"); types never hold a colon."""
+    return key.substr(0, key.find(":"))
+
+
+def _node_value(key: ir.StringValue) -> ir.StringValue:
+    """The value of a graph key (values may hold colons)."""
+    return key.substr(key.find(":") + 1)
 
 
 def resolve(
@@ -196,26 +202,24 @@ def _resolve(
     per_person: Mapping[str, int],
     write: bool,
 ) -> IdentityReport:
-    # Integer ids, in the order of the keys: the smallest id of a component is its smallest key.
+    # Integer ids for the propagation (in no particular order: person ids come from keys).
     keys = ibis.union(links.select(key=links.a), links.select(key=links.b), distinct=True)
+    keys = keys.mutate(kind=_node_type(keys.key))
     numbered = wh.materialize(
-        keys.mutate(
-            id=ibis.row_number().over(order_by="key"),
-            person_level=_node_type(keys.key).isin(PERSON_LEVEL),
-            kind=_node_type(keys.key),
-        )
+        keys.mutate(id=ibis.row_number().over(), person_level=keys.kind.isin(PERSON_LEVEL))
     )
     nodes = numbered
     a_ids = numbered.select(a=numbered.key, a_id=numbered.id)
     b_ids = numbered.select(b=numbered.key, b_id=numbered.id)
     pairs = links.filter(links.a != links.b).join(a_ids, "a").join(b_ids, "b")
-    # Both directions; a self-link (an anchor seen alone) only declares the node.
+    # Each link once (smaller id first), then both directions; a self-link (an anchor seen
+    # alone) only declares the node.
+    once = pairs.select(
+        low=ibis.least(pairs.a_id, pairs.b_id), high=ibis.greatest(pairs.a_id, pairs.b_id)
+    ).distinct()
     undirected = wh.materialize(
-        ibis.union(
-            pairs.select(src="a_id", dst="b_id"), pairs.select(src="b_id", dst="a_id"),
-            distinct=True,
-        )
-    )  # fmt: skip
+        ibis.union(once.select(src="low", dst="high"), once.select(src="high", dst="low"))
+    )
     level = numbered.select(dst=numbered.id, dst_person_level=numbered.person_level)
     person_level = undirected.join(level, "dst").filter(lambda t: t.dst_person_level)
     degree = person_level.group_by("src").agg(links=person_level.count())
@@ -224,7 +228,7 @@ def _resolve(
     excluded = wh.materialize(
         degree.filter(degree.links > limit).select(
             identifier_type=degree.kind,
-            identifier=degree.key.re_extract("^[^:]+:(.*)$", 1),
+            identifier=_node_value(degree.key),
             id=degree.src,
             links=degree.links,
             limit=limit,
@@ -241,15 +245,17 @@ def _resolve(
         temporaries.append(labels)
         labels, split, made = _split_over_limits(wh, numbered, edges, labels, per_person)
         temporaries += made
-        root_ids = labels.select("label").distinct()
-        roots = root_ids.join(numbered, root_ids.label == numbered.id).select(
+        members = numbered.join(labels, numbered.id == labels.key).select("key", "kind", "label")
+        # A person is named after the smallest identifier of their component.
+        roots = members.group_by("label").agg(root=members.key.min())
+        roots = roots.select(
             "label",
-            person_id=ibis.literal("p_").concat(numbered.key.hexdigest("sha256").substr(0, 16)),
+            person_id=ibis.literal("p_").concat(roots.root.hexdigest("sha256").substr(0, 16)),
         )
-        resolved = numbered.join(labels, numbered.id == labels.key).join(roots, "label")
+        resolved = members.join(roots, "label")
         graph = resolved.select(
-            identifier_type=_node_type(resolved.key),
-            identifier=resolved.key.re_extract("^[^:]+:(.*)$", 1),
+            identifier_type=resolved.kind,
+            identifier=_node_value(resolved.key),
             person_id=resolved.person_id,
         )
         carried = graph.group_by(["person_id", "identifier_type"]).agg(identifiers=graph.count())
@@ -389,7 +395,7 @@ def _split_over_limits(
     latest = latest.join(nodes, "id")
     split = latest.select(
         identifier_type=latest.kind,
-        identifier=latest.key.re_extract("^[^:]+:(.*)$", 1),
+        identifier=_node_value(latest.key),
         id=latest.id,
         links=latest.persons,
         limit=latest["limit"],
