@@ -18,7 +18,7 @@ import ibis.expr.types as ir
 from omnimetrics.channels import HEARD_FROM, ChannelRules, classify
 from omnimetrics.errors import OmnimetricsError
 from omnimetrics.identity import identifiers_of, person_of_rows, rows_carrying
-from omnimetrics.privacy import consenting_persons
+from omnimetrics.privacy import consenting_persons, refusing_persons
 
 if TYPE_CHECKING:
     from omnimetrics.warehouse import Warehouse
@@ -77,8 +77,10 @@ def build_events(wh: Warehouse, settings: JourneySettings | None = None) -> ir.T
     joined = classified.rename(own_channel="channel")
     joined = joined.filter(joined.person_id.notnull())
     if settings.consent_purpose:
-        allowed = consenting_persons(wh, settings.consent_purpose)
-        joined = joined.semi_join(allowed, "person_id")
+        # Leaving out the few who refused is cheaper than keeping the many who did not.
+        refusing = refusing_persons(wh, settings.consent_purpose)
+        if refusing is not None:
+            joined = joined.anti_join(refusing, "person_id")
     # Computed once: the session windows and the final rows both read it.
     joined = wh.materialize(joined)
     sessions = _sessions(joined, settings.session_timeout_minutes)

@@ -94,20 +94,26 @@ def erase(wh: Warehouse, identifier: str, identifier_type: str | None = None) ->
     return ErasureReport(person_id=person, identifiers=len(keys), rows_deleted=deleted)
 
 
-def consenting_persons(wh: Warehouse, purpose: str = "analytics") -> ir.Table:
-    """person_id of persons who did not refuse `purpose` (analytics or marketing).
+def refusing_persons(wh: Warehouse, purpose: str = "analytics") -> ir.Table | None:
+    """person_id of persons who refused `purpose` (analytics or marketing); None without CRM.
 
     Consent lives on the CRM record (customers.consent_*) and travels to every identifier of
     the person. A person with no CRM record has not refused.
     """
+    if "customers" not in wh.tables():
+        return None
     column = f"consent_{purpose}"
     graph = wh.table("identity_graph")
-    persons = graph.select("person_id").distinct()
-    if "customers" not in wh.tables():
-        return persons
     customers = wh.table("customers")
     crm = graph.filter(graph.identifier_type == "customer_id")
     refusals = crm.join(customers, crm.identifier == customers.customer_id).filter(
         customers[column] == False  # noqa: E712 - an Ibis expression, not a Python comparison
     )
-    return persons.anti_join(refusals.select("person_id"), "person_id")
+    return refusals.select("person_id").distinct()
+
+
+def consenting_persons(wh: Warehouse, purpose: str = "analytics") -> ir.Table:
+    """person_id of persons who did not refuse `purpose` (see `refusing_persons`)."""
+    persons = wh.table("identity_graph").select("person_id").distinct()
+    refusing = refusing_persons(wh, purpose)
+    return persons if refusing is None else persons.anti_join(refusing, "person_id")
