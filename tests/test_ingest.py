@@ -361,3 +361,69 @@ def test_unknown_table_and_mapping_are_explained(wh, tmp_path):
         )
     with pytest.raises(SchemaError, match="omnimetrics ingest touchpoints"):
         wh.table("touchpoints")
+
+
+LATER = datetime(2026, 12, 1, tzinfo=UTC)
+TIMES = (
+    "event_id,timestamp,anonymous_id,event_type\n"
+    "w,2026-01-15 10:00:00,c1,visit\n"  # Paris winter: UTC+1
+    "s,2026-07-15T10:00:00,c1,visit\n"  # Paris summer: UTC+2
+    "z,2026-07-15T10:00:00Z,c1,visit\n"  # an explicit Z stays as written
+    "o,2026-07-15 10:00:00+05:30,c1,visit\n"  # an explicit offset too
+    "u,1784109600,c1,visit\n"  # Unix seconds = 2026-07-15T10:00:00Z
+    "m,1784109600123,c1,visit\n"  # Unix milliseconds
+    "d,2026-07-15,c1,visit\n"  # a date alone: local midnight
+)
+EXPECTED_UTC = {
+    "w": datetime(2026, 1, 15, 9, tzinfo=UTC),
+    "s": datetime(2026, 7, 15, 8, tzinfo=UTC),
+    "z": datetime(2026, 7, 15, 10, tzinfo=UTC),
+    "o": datetime(2026, 7, 15, 4, 30, tzinfo=UTC),
+    "u": datetime(2026, 7, 15, 10, tzinfo=UTC),
+    "m": datetime(2026, 7, 15, 10, 0, 0, 123000, tzinfo=UTC),
+    "d": datetime(2026, 7, 14, 22, tzinfo=UTC),
+}
+
+
+def stored_times(wh) -> dict[str, datetime]:
+    rows = wh.table("touchpoints").select("event_id", "timestamp").to_pyarrow().to_pylist()
+    return {r["event_id"]: r["timestamp"] for r in rows}
+
+
+def test_timestamps_without_offset_are_read_in_the_source_time_zone(wh, tmp_path):
+    path = write(tmp_path / "t.csv", TIMES)
+    report = wh.ingest("touchpoints", path, timezone="Europe/Paris", now=LATER)
+    assert report.accepted == 7, report.reasons
+    assert stored_times(wh) == EXPECTED_UTC
+
+
+def test_timestamps_default_to_utc_and_typed_parquet_times_follow_the_zone(tmp_path):
+    utc = omnimetrics.connect(tmp_path / "utc.duckdb", settings=Settings(secret=SECRET))
+    utc.ingest("touchpoints", write(tmp_path / "t.csv", TIMES), now=LATER)
+    assert stored_times(utc)["s"] == datetime(2026, 7, 15, 10, tzinfo=UTC)
+    assert stored_times(utc)["o"] == EXPECTED_UTC["o"]
+    # Parquet: naive timestamps follow the configured zone, zoned ones and epoch numbers do not.
+    table = pa.table({
+        "event_id": ["n", "a", "e"],
+        "timestamp": pa.array([datetime(2026, 7, 15, 10)] * 3, pa.timestamp("us")),
+        "anonymous_id": ["c1"] * 3, "event_type": ["visit"] * 3,
+    })  # fmt: skip
+    pq.write_table(table.slice(0, 1), tmp_path / "naive.parquet")
+    zoned = table.set_column(1, "timestamp", pa.array([datetime(2026, 7, 15, 10, tzinfo=UTC)] * 3))
+    pq.write_table(zoned.slice(1, 1), tmp_path / "zoned.parquet")
+    epoch = table.set_column(1, "timestamp", pa.array([1784109600] * 3, pa.int64()))
+    pq.write_table(epoch.slice(2, 1), tmp_path / "epoch.parquet")
+    paris = Settings.from_mapping({"ingest": {"timezone": "Europe/Paris"}}).with_(secret=SECRET)
+    wh = omnimetrics.connect(tmp_path / "paris.duckdb", settings=paris)
+    wh.ingest("touchpoints", tmp_path / "naive.parquet", now=LATER)
+    wh.ingest("touchpoints", [tmp_path / "zoned.parquet", tmp_path / "epoch.parquet"], now=LATER)
+    times = stored_times(wh)
+    assert times["n"] == datetime(2026, 7, 15, 8, tzinfo=UTC)
+    assert times["a"] == times["e"] == datetime(2026, 7, 15, 10, tzinfo=UTC)
+
+
+def test_an_unknown_time_zone_is_explained(wh, tmp_path):
+    with pytest.raises(ConfigError, match="not a time zone name"):
+        wh.ingest("touchpoints", write(tmp_path / "t.csv", TIMES), timezone="Paris")
+    with pytest.raises(ConfigError, match=r"ingest\.timezone"):
+        Settings.from_mapping({"ingest": {"timezone": "Mars/Olympus"}})

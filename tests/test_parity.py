@@ -234,3 +234,18 @@ def test_split_over_person_limits_parity(tmp_path, fresh_spark):
     duck, spark_result = results
     assert duck[:2] == (2, 8)
     assert duck == spark_result
+
+
+def test_time_zones_and_unix_times_parity(tmp_path, fresh_spark):
+    """Naive times in the source's zone, offsets and Unix times read the same on both engines."""
+    from tests.test_ingest import EXPECTED_UTC, LATER, TIMES
+
+    path = write(tmp_path / "t.csv", TIMES)
+    for target in (tmp_path / "duck.duckdb", fresh_spark):
+        wh = omnimetrics.connect(target, settings=Settings(secret=SECRET))
+        report = wh.ingest("touchpoints", path, timezone="Europe/Paris", now=LATER)
+        assert report.accepted == len(EXPECTED_UTC), (wh.engine, report.reasons)
+        rows = wh.table("touchpoints").select("event_id", "timestamp").to_pyarrow().to_pylist()
+        # Spark hands back naive UTC datetimes, DuckDB zoned ones: compare instants.
+        stored = {r["event_id"]: r["timestamp"].replace(tzinfo=UTC) for r in rows}
+        assert stored == EXPECTED_UTC, wh.engine

@@ -196,6 +196,10 @@ def ingest(
     file_format: Annotated[
         str | None, typer.Option("--format", help="csv, parquet or jsonl (default: extension).")
     ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option(help="Time zone of timestamps without offset, e.g. Europe/Paris (UTC)."),
+    ] = None,
     config: Config = None,
     demo: Demo = False,
     out: Out = None,
@@ -224,6 +228,7 @@ def ingest(
             source_name=source,
             csv=csv,
             format=file_format,
+            timezone=timezone,
             progress=notify,
         )
     show(report.to_arrow(), f"Ingested into {table} ({report.seconds:.1f} s)", out=out, quiet=quiet)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from omnimetrics.errors import ConfigError, did_you_mean
 
@@ -40,6 +41,8 @@ class Settings:
     column_maps: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """Per table, the user's column name -> the contract's column name."""
     future_tolerance_hours: float = 24.0
+    timezone: str = "UTC"
+    """Time zone of timestamps written without an offset (`[ingest] timezone`, IANA name)."""
     """Timestamps later than now plus this are rejected (clock or time-zone errors)."""
     memory_limit: str | None = "1GB"
     """DuckDB memory cap: past it, work spills to disk instead of growing (None: engine default)."""
@@ -143,6 +146,9 @@ class Settings:
             channel_rules=tuple(raw.get("channels", {}).get("rules", ())),
             column_maps=column_maps,
             future_tolerance_hours=float(ingest.get("future_tolerance_hours", 24.0)),
+            timezone=check_timezone(
+                str(ingest.get("timezone", "UTC")), f"{origin}: ingest.timezone"
+            ),
             memory_limit=engine.get("memory_limit", "1GB"),
             attribution_models=tuple(raw.get("attribution", {}).get("models", ())),
             activation_hashes=bool(privacy.get("activation_hashes", False)),
@@ -150,3 +156,15 @@ class Settings:
             segments=tuple(raw.get("segments", ())),
             goals=tuple(raw.get("goals", ())),
         )
+
+
+def check_timezone(name: str, where: str = "time zone") -> str:
+    """An IANA time zone name, checked; a clear error otherwise."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{where}: {name!r} is not a time zone name; use an IANA name such as "
+            "'Europe/Paris', 'America/New_York' or 'UTC'."
+        ) from None
+    return name

@@ -364,7 +364,8 @@ def _timestamp(doc: str) -> Column:
     return Column(
         "timestamp",
         "timestamp",
-        doc + "; ISO 8601, with offset or Z (naive means UTC); stored UTC",
+        doc + "; ISO 8601 with offset or Z, or Unix time (s, ms, µs); without offset: the "
+        "source's time zone (--timezone, default UTC); stored UTC",
         "2026-03-01T10:15:00+01:00",
         required=True,
     )

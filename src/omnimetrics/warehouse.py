@@ -141,6 +141,25 @@ class Warehouse:
                 "Use the same OMNIMETRICS_SECRET as for earlier ingests (or a new warehouse)."
             )
 
+    def from_local_time(self, naive: ir.TimestampValue, zone: str) -> ir.TimestampValue:
+        """Naive timestamps read as wall-clock time in `zone` (IANA name) -> UTC instants."""
+        utc = dt.Timestamp(timezone="UTC")
+        if self.engine == "duckdb":
+
+            @ibis.udf.scalar.builtin(name="timezone", signature=((dt.string, dt.timestamp), utc))
+            def zoned(zone, naive):  # type: ignore[no-untyped-def]
+                """DuckDB's timezone(zone, timestamp) -> timestamptz."""
+
+            return zoned(zone, naive)
+
+        @ibis.udf.scalar.builtin(
+            name="to_utc_timestamp", signature=((dt.timestamp, dt.string), dt.timestamp)
+        )
+        def to_utc(naive, zone):  # type: ignore[no-untyped-def]
+            """Spark's to_utc_timestamp(timestamp, zone)."""
+
+        return to_utc(naive, zone).cast(utc)
+
     def kernel(self) -> duckdb.DuckDBPyConnection | None:
         """The DuckDB connection of a DuckDB warehouse (the door runs its SQL there), else None."""
         return self.backend.con if self.engine == "duckdb" else None

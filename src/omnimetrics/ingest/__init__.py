@@ -22,6 +22,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from omnimetrics.config import check_timezone
 from omnimetrics.errors import SchemaError, SourceError, did_you_mean
 from omnimetrics.ingest.door import ACTIVATION_PREFIX, Door
 from omnimetrics.ingest.readers import CsvOptions, SourceFile, open_source, read_batches, resolve
@@ -122,6 +123,7 @@ def ingest(
     csv: CsvOptions | None = None,
     format: str | None = None,
     now: datetime | None = None,
+    timezone: str | None = None,
     progress: Progress | None = None,
 ) -> IngestReport:
     """Load a file, a glob or a folder into `table`.
@@ -130,6 +132,8 @@ def ingest(
     source_name: the reporting system (orders: web_shop, pos, crm...) when the file has no
         `source` column; it decides which report of an order is kept.
     now: the reference time for the future-timestamp check (default: the clock).
+    timezone: the IANA time zone of timestamps written without an offset (default: `[ingest]
+        timezone`, UTC); values with an offset or Z, and Unix times, are read as written.
 
     With `[privacy] activation_hashes = true`, a file already ingested is read again, but only
     to capture the activation hashes of its emails and phones (nothing else changes).
@@ -146,6 +150,7 @@ def ingest(
                 + did_you_mean(ours, contract_inputs)
             )
     now = now or datetime.now(UTC)
+    zone = check_timezone(timezone, "--timezone") if timezone else settings.timezone
     notify = progress or (lambda step, fraction: None)
     batch = uuid.uuid4().hex[:16]
     report = IngestReport(table=table, batch=batch, files=[])
@@ -178,7 +183,7 @@ def ingest(
             if "source" in contract.names and "source" not in schema.names:
                 constants["source"] = source_name
             validated = _validated(
-                wh, contract, door.apply(contract, schema, batches, constants, erased), now
+                wh, contract, door.apply(contract, schema, batches, constants, erased), now, zone
             )
             if src.sha256 in done:
                 revisited.append(validated)
@@ -211,7 +216,7 @@ def load_manifest(
     """Ingest every file listed in a folder's manifest.json, in its order.
 
     manifest.json: {"files": [{"table": "orders", "path": "orders_web.csv", "source": "web_shop"},
-    ...]} (what `omnimetrics simulate` writes).
+    ...]} (what `omnimetrics simulate` writes); an entry may give its file's "timezone".
     """
     folder = Path(folder)
     manifest_path = folder / "manifest.json"
@@ -230,7 +235,12 @@ def load_manifest(
     for number, entry in enumerate(entries):
         notify(f"loading {entry['path']}", number / len(entries))
         reports.append(
-            wh.ingest(entry["table"], folder / entry["path"], source_name=entry.get("source"))
+            wh.ingest(
+                entry["table"],
+                folder / entry["path"],
+                source_name=entry.get("source"),
+                timezone=entry.get("timezone"),
+            )
         )
     return reports
 
@@ -318,7 +328,11 @@ def _preference(table: ir.Table, contract: Table, priority: Sequence[str]) -> li
 
 
 def _validated(
-    wh: Warehouse, contract: Table, chunks: Iterator[duckdb.DuckDBPyRelation], now: datetime
+    wh: Warehouse,
+    contract: Table,
+    chunks: Iterator[duckdb.DuckDBPyRelation],
+    now: datetime,
+    zone: str,
 ) -> ir.Table:
     """Read one pseudonymised file, chunk by chunk, into a table of typed rows with verdicts."""
     settings = wh.settings
@@ -330,6 +344,7 @@ def _validated(
             now=now,
             future_tolerance=timedelta(hours=settings.future_tolerance_hours),
             extra_allowed={"channel": settings.extra_channels} if settings.extra_channels else None,
+            local=None if zone == "UTC" else lambda naive: wh.from_local_time(naive, zone),
         )
 
     return wh.materialize_chunks(chunks, verdict)

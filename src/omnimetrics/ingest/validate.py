@@ -7,6 +7,7 @@ No Python runs per row: the whole thing is one Ibis expression, executed by the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -67,7 +68,54 @@ def _lit(text: str) -> ir.StringValue:
     return ibis.literal(text, type=dt.string)
 
 
-def _parse(col: Column, raw: ir.Value) -> tuple[ir.Value, ir.Value]:
+LocalTime = Callable[[ir.TimestampValue], ir.TimestampValue]
+"""Turns naive timestamps of the source's time zone into UTC instants (see Warehouse)."""
+
+ZONED = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|z|UTC|GMT|[+-]\d\d(:?\d\d)?)$"
+"""A timestamp text that carries its own offset (kept as written, whatever the source zone)."""
+EPOCH = r"^-?\d{10}(\d{3}(\d{3})?)?(\.\d+)?$"
+"""Unix time as text: seconds (10 digits), milliseconds (13) or microseconds (16)."""
+
+
+def _from_epoch(number: ir.FloatingValue) -> ir.TimestampValue:
+    """Unix time in seconds, milliseconds or microseconds (told apart by magnitude) -> UTC."""
+    size = number.abs()
+    millis = ibis.cases((size >= 1e14, number / 1000), (size >= 1e11, number), else_=number * 1000)
+    millis = millis.round().cast(dt.int64)
+    # Whole seconds, then the milliseconds as an interval (every engine reads seconds).
+    seconds = (millis / 1000).floor().cast(dt.int64)
+    instant = seconds.as_timestamp("s") + (millis - seconds * 1000).as_interval("ms")
+    return instant.cast(dt.Timestamp(timezone="UTC"))
+
+
+def _timestamp(clean: ir.Value, dtype: dt.DataType, local: LocalTime | None) -> ir.Value:
+    """A timestamp from typed values, ISO 8601 text (with or without offset) or Unix time.
+
+    Values without an offset are in the source's time zone (`local`; UTC when None).
+    """
+    kind = clean.type()
+    if kind.is_numeric():
+        return _from_epoch(clean.cast(dt.float64))
+    if kind.is_timestamp() and kind.timezone is not None:
+        return clean.cast(dtype)
+    if kind.is_timestamp() or kind.is_date():
+        naive = clean.cast(dt.timestamp)
+        return local(naive) if local else naive.cast(dtype)
+    text = clean.cast(dt.string)
+    written = text.try_cast(dtype)
+    if local is not None:
+        written = ibis.cases(
+            (text.re_search(ZONED), written), else_=local(text.try_cast(dt.timestamp))
+        )
+    # Text that does not read as a date may be Unix time: tested only for those rows.
+    return ibis.cases(
+        (written.notnull(), written),
+        (text.re_search(EPOCH), _from_epoch(text.try_cast(dt.float64))),
+        else_=ibis.null(dtype),
+    )
+
+
+def _parse(col: Column, raw: ir.Value, local: LocalTime | None = None) -> tuple[ir.Value, ir.Value]:
     """(cleaned raw value, typed value): the raw one is null when empty."""
     clean = trim(raw).nullif("") if raw.type().is_string() else raw
     kind = col.kind
@@ -79,13 +127,7 @@ def _parse(col: Column, raw: ir.Value) -> tuple[ir.Value, ir.Value]:
             text = text.upper()
         return clean, text
     if kind == "timestamp":
-        if clean.type().is_timestamp():
-            typed = clean.cast(col.dtype)
-        elif clean.type().is_date():
-            typed = clean.cast(dt.timestamp).cast(col.dtype)
-        else:
-            typed = clean.cast(dt.string).try_cast(col.dtype)
-        return clean, typed
+        return clean, _timestamp(clean, col.dtype, local)
     if kind == "date":
         if clean.type().is_timestamp():
             return clean, clean.date()
@@ -125,7 +167,7 @@ def _column_checks(
             )
         )
     what = {
-        "timestamp": "an ISO 8601 timestamp",
+        "timestamp": "an ISO 8601 timestamp or Unix time",
         "date": "a date (YYYY-MM-DD)",
         "float": "a number (with a dot for decimals)",
         "int": "a whole number",
@@ -233,8 +275,11 @@ def typed_with_verdict(
     now: datetime,
     future_tolerance: timedelta = timedelta(hours=24),
     extra_allowed: dict[str, tuple[str, ...]] | None = None,
+    local: LocalTime | None = None,
 ) -> ir.Table:
     """Typed contract columns + lineage + (reason, column_name, message, raw_record).
+
+    `local`: how naive timestamps of this source become UTC (None: they are UTC already).
 
     Activation hash columns of the door pass through unchanged, and never into `raw_record`.
     """
@@ -250,7 +295,7 @@ def typed_with_verdict(
         source_name = col.name if col.pii else col.input_name
         if source_name in staged.columns:
             parsing[f"_clean_{number}"], parsing[f"_typed_{number}"] = _parse(
-                col, staged[source_name]
+                col, staged[source_name], local
             )
     # Each value is parsed once, in its own column, before the checks read it.
     parsed = staged.mutate(**parsing)
