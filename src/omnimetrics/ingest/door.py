@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import duckdb
 import pyarrow as pa
@@ -201,7 +202,7 @@ class Door:
         if erased:
             keys = pa.table({"k": pa.array(list(erased), pa.string())})
             self._kernel.register(ERASED_VIEW, keys)
-        for chunk in _chunks(schema, batches, chunk_rows):
+        for chunk in _read_ahead(_chunks(schema, batches, chunk_rows)):
             relation = self._kernel.from_arrow(chunk).project(select)
             tests = [
                 f"coalesce({self._hmac(kind + ' || ' + repr(':') + ' || ' + _quote(name))} "
@@ -265,3 +266,12 @@ def _chunks(schema: pa.Schema, batches: Iterable[pa.RecordBatch], rows: int) -> 
             pending, size = [], 0
     if pending or size == 0:
         yield pa.Table.from_batches(pending, schema)
+
+
+def _read_ahead(chunks: Iterator[pa.Table]) -> Iterator[pa.Table]:
+    """The same chunks, the next one read by a thread while the engine works on the current."""
+    with ThreadPoolExecutor(1, thread_name_prefix="omnimetrics-read") as pool:
+        pending = pool.submit(next, chunks, None)
+        while (chunk := pending.result()) is not None:
+            pending = pool.submit(next, chunks, None)
+            yield chunk
