@@ -204,16 +204,20 @@ def test_a_family_email_over_the_customer_limit_is_set_apart(wh, tmp_path):
     assert (loose.split, loose.conflicts, loose.persons) == (0, 0, 2)
 
 
-def test_a_shared_cookie_is_cut_but_each_customer_keeps_their_own(wh, tmp_path):
-    # k_shared is seen logged in as C1, C2 and C3 (a shared computer); each customer also has
-    # a cookie of their own, and k1 chains to a device of C1.
+def shared_cookie_touchpoints(path):
+    """k_shared is seen logged in as C1, C2 and C3 (a shared computer); each customer also has
+    a cookie of their own, and k1 chains to a device of C1."""
     rows = ["event_id,timestamp,anonymous_id,device_id,customer_id,event_type"]
     for n, (cookie, device, customer) in enumerate([
         ("k_shared", "", "C1"), ("k_shared", "", "C2"), ("k_shared", "", "C3"),
         ("k1", "", "C1"), ("k1", "d1", ""), ("k2", "", "C2"), ("k3", "", "C3"),
     ]):  # fmt: skip
         rows.append(f"e{n},2026-05-01T10:0{n}:00Z,{cookie},{device},{customer},visit")
-    wh.ingest("touchpoints", write(tmp_path / "t.csv", "\n".join(rows) + "\n"), now=NOW)
+    return write(path, "\n".join(rows) + "\n")
+
+
+def test_a_shared_cookie_is_cut_but_each_customer_keeps_their_own(wh, tmp_path):
+    wh.ingest("touchpoints", shared_cookie_touchpoints(tmp_path / "t.csv"), now=NOW)
     report = resolve(wh)
     persons = _persons(wh)
     assert report.split == 1 and report.conflicts == 0

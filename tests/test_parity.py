@@ -212,13 +212,9 @@ def test_identity_and_journeys_parity(tmp_path, fresh_spark):
 
 def test_split_over_person_limits_parity(tmp_path, fresh_spark):
     """A shared cookie and a family email set apart the same way on both engines."""
-    rows = ["event_id,timestamp,anonymous_id,device_id,customer_id,event_type"]
-    for n, (cookie, device, customer) in enumerate([
-        ("k_shared", "", "C1"), ("k_shared", "", "C2"), ("k_shared", "", "C3"),
-        ("k1", "", "C1"), ("k1", "d1", ""), ("k2", "", "C2"), ("k3", "", "C3"),
-    ]):  # fmt: skip
-        rows.append(f"e{n},2026-05-01T10:0{n}:00Z,{cookie},{device},{customer},visit")
-    touchpoints = write(tmp_path / "t.csv", "\n".join(rows) + "\n")
+    from tests.test_identity import shared_cookie_touchpoints
+
+    touchpoints = shared_cookie_touchpoints(tmp_path / "t.csv")
     customers = write(tmp_path / "c.csv", "customer_id,email\nC4,fam@example.com\n"
                       "C5,fam@example.com\nC6,fam@example.com\n")  # fmt: skip
     results = []
