@@ -41,7 +41,7 @@ TEXT_EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"
 TEXT_PHONE = r"(\+|\b0)[0-9][0-9 .\-]{7,16}[0-9]"
 PHONE_PATTERN = r"\+[1-9][0-9]{6,14}"
 ERASED_VIEW = "_omni_erased_keys"
-CHUNK_ROWS = 1_000_000
+CHUNK_ROWS = 262_144
 """Rows the door and the validation handle at a time: big enough to use every core."""
 
 
