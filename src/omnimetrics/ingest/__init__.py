@@ -383,9 +383,11 @@ def _store(
         first = ranked.filter(ranked._rank == 0).select(*columns, **lineage, _key=ranked._key)
     stored = wh.table(contract.name)
     stored_keys = stored.select(_key=_key_string(stored, contract.key))
-    fresh = first.anti_join(stored_keys, "_key").drop("_key")
+    first_load = not int(stored.count().execute())
+    # A first load has nothing to compare with: no join against the (empty) table.
+    fresh = first.drop("_key") if first_load else first.anti_join(stored_keys, "_key").drop("_key")
     replacing: ir.Table | None = None
-    if contract.prefer:
+    if contract.prefer and not first_load:
         # Compare each new report with the stored one of the same key: the preferred one stays.
         clash = first.semi_join(stored_keys, "_key")
         old = stored.mutate(_key=_key_string(stored, contract.key), _old=ibis.literal(1))
