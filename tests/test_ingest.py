@@ -427,3 +427,38 @@ def test_an_unknown_time_zone_is_explained(wh, tmp_path):
         wh.ingest("touchpoints", write(tmp_path / "t.csv", TIMES), timezone="Paris")
     with pytest.raises(ConfigError, match=r"ingest\.timezone"):
         Settings.from_mapping({"ingest": {"timezone": "Mars/Olympus"}})
+
+
+def test_a_file_read_in_many_chunks_loses_nothing(wh, tmp_path, monkeypatch):
+    """Small CSV blocks and chunks: numbering, malformed lines, duplicates and rejects across
+    chunk boundaries come out as for a file read at once."""
+    from omnimetrics.ingest import door, readers
+
+    lines = []
+    for n in range(60):
+        if n % 17 == 5:
+            lines.append(f"X{n},2026-03-01,web")  # malformed: too few fields
+        elif n % 13 == 7:
+            lines.append(f"O{n},2026-03-01,web,-5,EUR,pos")  # negative revenue: out of range
+        else:
+            lines.append(f"O{n % 50},2026-03-01,web,{n},EUR,pos")  # O0-O9 again at n >= 50
+    path = orders_file(tmp_path, *lines, name="many.csv")
+    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 120)
+    monkeypatch.setattr(door, "CHUNK_ROWS", 4)
+    report = wh.ingest("orders", path, now=NOW)
+    malformed = [n for n in range(60) if n % 17 == 5]
+    negative = [n for n in range(60) if n % 13 == 7 and n % 17 != 5]
+    valid = [n for n in range(60) if n not in malformed + negative]
+    repeated = [n for n in range(50, 60) if n in valid and n - 50 in valid]
+    assert report.rows_read == 60
+    assert report.quarantined == len(malformed) + len(negative)
+    assert report.duplicates == len(repeated)
+    assert report.accepted == 60 - len(malformed) - len(negative) - len(repeated)
+    rows = {r["order_id"]: r["source_row"] for r in wh.table("orders").to_pyarrow().to_pylist()}
+    assert {k: rows[k] for k in (f"O{n}" for n in range(50) if n in valid)} == {
+        f"O{n}": n + 1 for n in range(50) if n in valid}  # fmt: skip
+    assert {rows[f"O{n - 50}"] for n in range(50, 60) if n in valid and n - 50 not in valid} == {
+        n + 1 for n in range(50, 60) if n in valid and n - 50 not in valid}  # fmt: skip
+    bad = {r["source_row"]: r["reason"] for r in quarantine_rows(wh)}
+    assert bad == {**{n + 1: "malformed_row" for n in malformed},
+                   **{n + 1: "out_of_range" for n in negative}}  # fmt: skip

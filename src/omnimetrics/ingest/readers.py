@@ -34,6 +34,8 @@ FORMATS = {
     ".json": "jsonl",
 }
 BATCH_ROWS = 256_000
+CSV_BLOCK_BYTES = 16 << 20
+"""Bytes of CSV text parsed per batch."""
 SAMPLE_BYTES = 64 * 1024
 
 
@@ -220,7 +222,7 @@ def _read_csv(
             read_options=pacsv.ReadOptions(
                 # Single-threaded parsing is what gives line numbers to malformed rows.
                 use_threads=False,
-                block_size=16 << 20,
+                block_size=CSV_BLOCK_BYTES,
                 column_names=names,
                 skip_rows=1 if header else 0,
                 encoding=encoding,
