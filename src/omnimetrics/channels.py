@@ -242,49 +242,56 @@ def _query_param(url: ir.StringValue, name: str) -> ir.StringValue:
 
 
 def prepare(touchpoints: ir.Table) -> ir.Table:
-    """Touchpoints with the fields the rules test: resolved source/medium/campaign, click id."""
+    """Touchpoints with the fields the rules test: resolved source/medium/campaign, click id.
+
+    Built in steps, each reading the columns of the one before, so that every value (a URL's
+    host, a click id) is computed once per row however many fields use it.
+    """
     t = touchpoints
     url = t.landing_url.lower()
     host = t.referrer.lower().re_extract("^[a-z][a-z0-9+.-]*://([^/:?#]+)", 1).nullif("")
     landing_host = url.re_extract("^[a-z][a-z0-9+.-]*://([^/:?#]+)", 1).nullif("")
     # A referrer from the site itself is navigation, not a traffic source.
     external = ibis.cases((host == landing_host, ibis.null(dt.string)), else_=host)
-    referrer_host = external.re_replace("^(www|m|l|lm|out)\\.", "")
-    click = ibis.cases(
-        *((url.re_search(f"[?&]{name}="), ibis.literal(name)) for name in CLICK_IDS),
-        else_=ibis.null(dt.string),
+    t = t.mutate(
+        _url=url,
+        referrer_host=external.re_replace("^(www|m|l|lm|out)\\.", ""),
+        click_id=ibis.cases(
+            *((url.re_search(f"[?&]{name}="), ibis.literal(name)) for name in CLICK_IDS),
+            else_=ibis.null(dt.string),
+        ),
     )
-    click_source = click.cases(*((k, v[0]) for k, v in CLICK_IDS.items()), else_=None)
-    click_medium = click.cases(*((k, v[1]) for k, v in CLICK_IDS.items()), else_=None)
+    click_source = t.click_id.cases(*((k, v[0]) for k, v in CLICK_IDS.items()), else_=None)
+    click_medium = t.click_id.cases(*((k, v[1]) for k, v in CLICK_IDS.items()), else_=None)
     referrer_medium = ibis.cases(
-        (referrer_host.re_search(SEARCH_SITES), ibis.literal("organic")),
-        (referrer_host.re_search(SOCIAL_SITES), ibis.literal("social")),
-        (referrer_host.notnull(), ibis.literal("referral")),
+        (t.referrer_host.re_search(SEARCH_SITES), ibis.literal("organic")),
+        (t.referrer_host.re_search(SOCIAL_SITES), ibis.literal("social")),
+        (t.referrer_host.notnull(), ibis.literal("referral")),
         else_=ibis.null(dt.string),
     )
     has_web_context = t.landing_url.notnull() | t.referrer.notnull()
-    source = ibis.coalesce(
-        t.source.lower().nullif(""), _query_param(url, "utm_source"), click_source, referrer_host,
-        ibis.cases((has_web_context, ibis.literal("(direct)")), else_=ibis.null(dt.string)),
+    t = t.mutate(
+        _source=ibis.coalesce(
+            t.source.lower().nullif(""), _query_param(t._url, "utm_source"), click_source,
+            t.referrer_host,
+            ibis.cases((has_web_context, ibis.literal("(direct)")), else_=ibis.null(dt.string)),
+        ),
+        _medium=ibis.coalesce(
+            t.medium.lower().nullif(""), _query_param(t._url, "utm_medium"), click_medium,
+            referrer_medium,
+            ibis.cases((has_web_context, ibis.literal("(none)")), else_=ibis.null(dt.string)),
+        ),
     )  # fmt: skip
-    medium = ibis.coalesce(
-        t.medium.lower().nullif(""), _query_param(url, "utm_medium"), click_medium,
-        referrer_medium,
-        ibis.cases((has_web_context, ibis.literal("(none)")), else_=ibis.null(dt.string)),
-    )  # fmt: skip
-    visit = t.event_type == "visit"
     # A visit with no trace at all (no URL, referrer, source or medium) is direct traffic.
-    bare_visit = visit & source.isnull() & medium.isnull()
+    bare_visit = (t.event_type == "visit") & t._source.isnull() & t._medium.isnull()
     return t.mutate(
         declared=t.channel.lower().nullif(""),
-        source=ibis.cases((bare_visit, ibis.literal("(direct)")), else_=source),
-        medium=ibis.cases((bare_visit, ibis.literal("(none)")), else_=medium),
-        campaign=ibis.coalesce(t.campaign.lower().nullif(""), _query_param(url, "utm_campaign")),
-        content=ibis.coalesce(t.content.lower().nullif(""), _query_param(url, "utm_content")),
-        term=ibis.coalesce(t.term.lower().nullif(""), _query_param(url, "utm_term")),
-        referrer_host=referrer_host,
-        click_id=click,
-    )
+        source=ibis.cases((bare_visit, ibis.literal("(direct)")), else_=t._source),
+        medium=ibis.cases((bare_visit, ibis.literal("(none)")), else_=t._medium),
+        campaign=ibis.coalesce(t.campaign.lower().nullif(""), _query_param(t._url, "utm_campaign")),
+        content=ibis.coalesce(t.content.lower().nullif(""), _query_param(t._url, "utm_content")),
+        term=ibis.coalesce(t.term.lower().nullif(""), _query_param(t._url, "utm_term")),
+    ).drop("_url", "_source", "_medium")
 
 
 def classify(

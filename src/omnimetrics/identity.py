@@ -92,11 +92,13 @@ def _clean(value: ir.StringValue) -> ir.StringValue:
     """Null for placeholders; the value itself otherwise."""
     text = value.cast(dt.string)
     folded = text.strip().lower()
-    # A list look-up rather than IN: the engine then tests only the rows the CASE reaches.
     known = ibis.literal(list(PLACEHOLDERS), type=dt.Array(dt.string)).contains(folded)
     placeholder = known | (folded.replace("0", "") == "")
-    # Placeholders are short or all zeros: most real identifiers skip the full test.
-    plainly_real = (text.length() > 9) & ~text.startswith("0")
+    # Placeholders are short and hold no digit but 0 (except "-1"): most real identifiers are
+    # told apart by a cheap test, and only the rest are trimmed, folded and looked up.
+    plainly_real = ((text.length() > 9) & ~text.startswith("0")) | (
+        text.re_search("[1-9]") & (text.strip() != "-1")
+    )
     return ibis.cases(
         (text.isnull(), ibis.null(dt.string)),
         (plainly_real, text),
