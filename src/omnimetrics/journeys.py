@@ -81,8 +81,10 @@ def build_events(wh: Warehouse, settings: JourneySettings | None = None) -> ir.T
         refusing = refusing_persons(wh, settings.consent_purpose)
         if refusing is not None:
             joined = joined.anti_join(refusing, "person_id")
-    # Computed once: the session windows and the final rows both read it.
-    joined = wh.materialize(joined)
+    # Computed once, with only what events keep: the session windows and the rows both read it.
+    joined = wh.materialize(
+        joined.select(*keep, "event_id", "own_channel", "campaign", "channel_rule")
+    )
     sessions = _sessions(joined, settings.session_timeout_minutes)
     events = joined.left_join(sessions, "event_id")
     in_session = events.session_id.notnull()
@@ -95,7 +97,7 @@ def build_events(wh: Warehouse, settings: JourneySettings | None = None) -> ir.T
             (in_session, events.session_start),
             else_=events.event_type.isin(settings.touch_events) & events.own_channel.notnull(),
         ),
-        channel_rule=events.channel_rule, rules_version=events.rules_version,
+        channel_rule=events.channel_rule, rules_version=ibis.literal(rules.version),
     )  # fmt: skip
     try:
         return wh.backend.create_table("events", events, overwrite=True)
