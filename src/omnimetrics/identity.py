@@ -310,11 +310,11 @@ def _split_over_limits(
 
     For the identifier types from the least trusted up (PRIORITY, read backwards), in each
     component still over a limit: the identifiers of that type or less trusted ones form loose
-    groups (linked among themselves) around a core (the more trusted ones, linked among
-    themselves). A loose group touching one core part joins it; one touching several is set
-    apart as a person of its own, since it cannot tell whose it is (a shared browser, a family
-    device, a family email). Returns the new labels, the identifiers set apart (identity_excluded
-    rows plus `id`) and the staging tables to drop.
+    groups (linked among themselves) around core parts (the more trusted ones, linked among
+    themselves). A loose group touching two or more core parts that carry the type over its
+    limit cannot tell whose it is (a shared browser, a family device, a family email): it is set
+    apart as a person of its own, and every other link is kept. Returns the new labels, the
+    identifiers set apart (identity_excluded rows plus `id`) and the staging tables to drop.
     """
     rank = numbered.kind.cases(*((k, i) for i, k in enumerate(PRIORITY)), else_=len(PRIORITY))
     nodes = numbered.select(id=numbered.id, kind=numbered.kind, key=numbered.key, rank=rank)
@@ -391,8 +391,9 @@ def _split_over_limits(
     if not apart:
         return labels, None, made
     records = ibis.union(*apart)
-    # An identifier set apart twice (its group split again later) is reported once, last time.
-    latest = records.mutate(_n=ibis.row_number().over(group_by="id", order_by=ibis.desc("level")))
+    # An identifier set apart twice (its group split again at a more trusted level, which comes
+    # later) is reported once, as set apart the last time.
+    latest = records.mutate(_n=ibis.row_number().over(group_by="id", order_by="level"))
     latest = latest.filter(latest._n == 0)
     latest = latest.join(nodes, "id")
     split = latest.select(
