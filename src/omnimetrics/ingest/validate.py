@@ -80,11 +80,11 @@ EPOCH = r"^-?\d{10}(\d{3}(\d{3})?)?(\.\d+)?$"
 def _from_epoch(number: ir.FloatingValue) -> ir.TimestampValue:
     """Unix time in seconds, milliseconds or microseconds (told apart by magnitude) -> UTC."""
     size = number.abs()
-    millis = ibis.cases((size >= 1e14, number / 1000), (size >= 1e11, number), else_=number * 1000)
-    millis = millis.round().cast(dt.int64)
-    # Whole seconds, then the milliseconds as an interval (every engine reads seconds).
-    seconds = (millis / 1000).floor().cast(dt.int64)
-    instant = seconds.as_timestamp("s") + (millis - seconds * 1000).as_interval("ms")
+    micros = ibis.cases((size >= 1e14, number), (size >= 1e11, number * 1e3), else_=number * 1e6)
+    micros = micros.round().cast(dt.int64)
+    # Whole seconds, then the rest as an interval (every engine reads seconds).
+    seconds = (micros / 1_000_000).floor().cast(dt.int64)
+    instant = seconds.as_timestamp("s") + (micros - seconds * 1_000_000).as_interval("us")
     return instant.cast(dt.Timestamp(timezone="UTC"))
 
 
