@@ -260,11 +260,7 @@ def _resolve(
             identifier=_node_value(resolved.key),
             person_id=resolved.person_id,
         )
-        carried = graph.group_by(["person_id", "identifier_type"]).agg(identifiers=graph.count())
-        allowed = carried.identifier_type.cases(*per_person.items(), else_=None)
-        conflicts = carried.filter(allowed.notnull() & (carried.identifiers > allowed)).mutate(
-            limit=allowed
-        )
+        conflicts = _over_limits(graph, "person_id", "identifier_type", per_person)
         report = IdentityReport(
             identifiers=int(nodes.count().execute()),
             links=int(edges.count().execute()) // 2,
@@ -290,13 +286,13 @@ def _resolve(
             wh.drop(table)
 
 
-def _over_limits(labels: ir.Table, nodes: ir.Table, per_person: Mapping[str, int]) -> ir.Table:
-    """Components carrying more identifiers of a type than a person may: label, kind, limit."""
-    typed = labels.join(nodes, labels.key == nodes.id)
-    carried = typed.group_by(["label", "kind"]).agg(identifiers=typed.count())
-    allowed = carried.kind.cases(*per_person.items(), else_=None)
+def _over_limits(carriers: ir.Table, by: str, kind: str, per_person: Mapping[str, int]) -> ir.Table:
+    """Groups `by` carrying more identifiers of a type (`kind`) than a person may:
+    by, kind, identifiers, limit."""
+    carried = carriers.group_by([by, kind]).agg(identifiers=carriers.count())
+    allowed = carried[kind].cases(*per_person.items(), else_=None)
     over = carried.filter(allowed.notnull() & (carried.identifiers > allowed))
-    return over.select("label", "kind", limit=allowed)
+    return over.mutate(limit=allowed)
 
 
 def _split_over_limits(
@@ -321,7 +317,8 @@ def _split_over_limits(
     made: list[ir.Table] = []
     apart: list[ir.Table] = []
     for level in range(len(PRIORITY), 0, -1):
-        over = wh.materialize(_over_limits(labels, nodes, per_person))
+        typed = labels.join(nodes, labels.key == nodes.id)
+        over = wh.materialize(_over_limits(typed, "label", "kind", per_person))
         made.append(over)
         if not int(over.count().execute()):
             break
