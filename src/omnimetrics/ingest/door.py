@@ -190,19 +190,18 @@ class Door:
         batches: Iterable[pa.RecordBatch],
         constants: Mapping[str, str | None] | None = None,
         erased: Sequence[str] = (),
-        chunk_rows: int | None = None,
     ) -> Iterator[duckdb.DuckDBPyRelation]:
         """The rows in chunks, pii hashed, free text masked, nested values as JSON, constants added.
 
         `erased`: keyed hashes of erased identifiers ("type:value"); rows carrying one get
-        `_suppressed` = true. Each chunk (about `chunk_rows` rows, default CHUNK_ROWS) is a lazy
+        `_suppressed` = true. Each chunk (about CHUNK_ROWS rows) is a lazy
         relation of the door's DuckDB connection, to be read once.
         """
         select = ", ".join(self._select_list(table, schema, constants or {}))
         if erased:
             keys = pa.table({"k": pa.array(list(erased), pa.string())})
             self._kernel.register(ERASED_VIEW, keys)
-        for chunk in _read_ahead(_chunks(schema, batches, chunk_rows or CHUNK_ROWS)):
+        for chunk in _read_ahead(_chunks(schema, batches, CHUNK_ROWS)):
             relation = self._kernel.from_arrow(chunk).project(select)
             tests = [
                 f"coalesce({self._hmac(kind + ' || ' + repr(':') + ' || ' + _quote(name))} "
