@@ -194,8 +194,8 @@ class Door:
         """The rows in chunks, pii hashed, free text masked, nested values as JSON, constants added.
 
         `erased`: keyed hashes of erased identifiers ("type:value"); rows carrying one get
-        `_suppressed` = true. Each chunk (about CHUNK_ROWS rows) is a lazy
-        relation of the door's DuckDB connection, to be read once.
+        `_suppressed` = true. Each chunk (about CHUNK_ROWS rows) is a lazy relation of the door's
+        DuckDB connection, to be read once.
         """
         select = ", ".join(self._select_list(table, schema, constants or {}))
         if erased:
