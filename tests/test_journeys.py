@@ -51,6 +51,21 @@ def test_sessions_split_on_visits_and_timeout_and_inherit_the_channel(wh, tmp_pa
     assert events["e6"]["session_id"] is None
 
 
+def test_the_session_timeout_is_elapsed_time(wh, tmp_path):
+    build(
+        wh, tmp_path,
+        "a1,2026-03-01T10:00:59Z,visit,A,,,google,cpc,,\n"
+        "a2,2026-03-01T10:30:30Z,page_view,A,,,,,,\n"  # 29 min 31 s (30 minute marks): same
+        "a3,2026-03-01T11:00:30Z,page_view,A,,,,,,\n"  # exactly 30 min: same session
+        "a4,2026-03-01T11:30:31Z,page_view,A,,,,,,\n",  # 30 min 1 s: a new session
+        "X1,2026-03-01T12:00:00Z,web,10,EUR,,\n",
+    )  # fmt: skip
+    events = {r["event_id"]: r for r in rows(wh.table("events"))}
+    sessions = [events[e]["session_id"] for e in ("a1", "a2", "a3", "a4")]
+    assert sessions[0] == sessions[1] == sessions[2] != sessions[3]
+    assert [events[e]["is_touch"] for e in ("a1", "a2", "a3", "a4")] == [True, False, False, True]
+
+
 def test_lookback_window_and_previous_conversion_edges(wh, tmp_path):
     build(
         wh, tmp_path,
