@@ -81,45 +81,45 @@ def build_events(wh: Warehouse, settings: JourneySettings | None = None) -> ir.T
         refusing = refusing_persons(wh, settings.consent_purpose)
         if refusing is not None:
             joined = joined.anti_join(refusing, "person_id")
-    # Computed once, with only what events keep: the session windows and the rows both read it.
-    joined = wh.materialize(
-        joined.select(*keep, "event_id", "own_channel", "campaign", "channel_rule")
+    rows = joined.select(*keep, "event_id", "own_channel", "campaign", "channel_rule")
+    # Only web/app hits need the session windows: they are computed once, narrow, and staged;
+    # the other touchpoints go straight to `events`.
+    is_hit = rows.event_type.isin(SESSION_EVENTS)
+    hits = wh.materialize(rows.filter(is_hit))
+    sessioned = hits.join(_sessions(hits, settings.session_timeout_minutes), "event_id")
+    sessioned = sessioned.mutate(
+        channel=ibis.coalesce(sessioned.own_channel, sessioned.session_channel),
+        is_touch=sessioned.session_start,
     )
-    sessions = _sessions(joined, settings.session_timeout_minutes)
-    events = joined.left_join(sessions, "event_id")
-    in_session = events.session_id.notnull()
-    events = events.select(
-        "event_id", "person_id", "timestamp", "event_type",
-        channel=ibis.coalesce(events.own_channel, events.session_channel),
-        campaign=events.campaign, device_type=events.device_type, store_id=events.store_id,
-        duration_seconds=events.duration_seconds, session_id=events.session_id,
-        is_touch=ibis.cases(
-            (in_session, events.session_start),
-            else_=events.event_type.isin(settings.touch_events) & events.own_channel.notnull(),
-        ),
-        channel_rule=events.channel_rule, rules_version=ibis.literal(rules.version),
-    )  # fmt: skip
+    others = rows.filter(~is_hit).mutate(
+        channel=rows.own_channel,
+        session_id=ibis.null(dt.string),
+        is_touch=rows.event_type.isin(settings.touch_events) & rows.own_channel.notnull(),
+    )
+    columns = ("event_id", "person_id", "timestamp", "event_type", "channel", "campaign",
+               "device_type", "store_id", "duration_seconds", "session_id", "is_touch",
+               "channel_rule")  # fmt: skip
+    events = ibis.union(others.select(*columns), sessioned.select(*columns))
+    events = events.mutate(rules_version=ibis.literal(rules.version))
     try:
         return wh.backend.create_table("events", events, overwrite=True)
     finally:
-        wh.drop(joined)
+        wh.drop(hits)
 
 
-def _sessions(rows: ir.Table, timeout_minutes: int) -> ir.Table:
+def _sessions(hits: ir.Table, timeout_minutes: int) -> ir.Table:
     """Web/app hits -> event_id, session_id, session_start, session_channel.
 
     A new session at a visit, after the inactivity timeout, or when a hit brings its own traffic
     source (a new campaign); the session's channel is that of its start ("direct" without one).
     Windows sort only these few narrow columns (carrying wide rows through them costs 5x).
     """
-    hits = rows.filter(rows.event_type.isin(SESSION_EVENTS)).select(
-        "event_id", "person_id", "timestamp", "event_type", "own_channel"
-    )
+    hits = hits.select("event_id", "person_id", "timestamp", "event_type", "own_channel")
     order = ["timestamp", "event_id"]
-    # Epoch seconds: a plain subtraction, not a calendar difference of zoned timestamps.
-    seconds = hits.timestamp.epoch_seconds()
-    gap = seconds - seconds.lag().over(group_by="person_id", order_by=order)
-    starts = (hits.event_type == "visit") | gap.isnull() | (gap > timeout_minutes * 60)
+    # Elapsed time (a timestamp plus minutes), not a count of calendar boundaries crossed.
+    previous = hits.timestamp.lag().over(group_by="person_id", order_by=order)
+    timed_out = hits.timestamp > previous + ibis.interval(minutes=timeout_minutes)
+    starts = (hits.event_type == "visit") | previous.isnull() | timed_out
     flagged = hits.mutate(_start=starts | hits.own_channel.notnull())
     flagged = flagged.mutate(
         _start_channel=ibis.cases(

@@ -325,7 +325,10 @@ def connect(
         if not parent.exists():
             raise ConfigError(f"Folder {parent} does not exist; create it or choose another path.")
     try:
-        return Warehouse(ibis.duckdb.connect(text), settings)
+        # New files take DuckDB's newest storage format: its string compression writes wide
+        # tables about 20% faster (files then need this DuckDB version or newer to open).
+        backend = ibis.duckdb.connect(text, storage_compatibility_version="latest")
+        return Warehouse(backend, settings)
     except Exception as exc:  # a locked or corrupt file
         raise EngineError(f"Cannot open the DuckDB warehouse {text!r}: {exc}") from None
 
