@@ -38,7 +38,10 @@ def test_sessions_split_on_visits_and_timeout_and_inherit_the_channel(wh, tmp_pa
         "e6,2026-03-01T11:26:00Z,email_click,A,,,,,email,\n",  # not a web hit
         "X1,2026-03-01T12:00:00Z,web,10,EUR,,\n",
     )  # fmt: skip
-    events = {r["event_id"]: r for r in rows(wh.table("events"))}
+    listed = rows(wh.table("events"))
+    events = {r["event_id"]: r for r in listed}
+    # Hits (sessioned) and other touchpoints (not) both land in events, each once.
+    assert sorted(r["event_id"] for r in listed) == ["e1", "e2", "e3", "e4", "e5", "e6"]
     assert events["e1"]["session_id"] == events["e2"]["session_id"] == events["e3"]["session_id"]
     assert events["e4"]["session_id"] not in (
         events["e1"]["session_id"],
