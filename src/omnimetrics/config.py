@@ -41,9 +41,9 @@ class Settings:
     column_maps: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """Per table, the user's column name -> the contract's column name."""
     future_tolerance_hours: float = 24.0
+    """Timestamps later than now plus this are rejected (clock or time-zone errors)."""
     timezone: str = "UTC"
     """Time zone of timestamps written without an offset (`[ingest] timezone`, IANA name)."""
-    """Timestamps later than now plus this are rejected (clock or time-zone errors)."""
     memory_limit: str | None = "1GB"
     """DuckDB memory cap: past it, work spills to disk instead of growing (None: engine default)."""
     attribution_models: tuple[Mapping[str, Any], ...] = ()
