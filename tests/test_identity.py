@@ -75,10 +75,13 @@ def test_placeholders_never_link(wh, tmp_path):
               "event_id,timestamp,event_type,anonymous_id,customer_id\n"
               "e1,2026-03-01,visit,A,undefined\ne2,2026-03-01,visit,B,undefined\n"
               "e3,2026-03-01,visit,C,0000\ne4,2026-03-01,visit,D,0000\ne5,2026-03-01,visit,E,-1\n"
-              "e6,2026-03-01,visit,F,null\n"), now=NOW)  # fmt: skip
+              "e6,2026-03-01,visit,F,null\n"
+              # The longest placeholders, shared: still no link.
+              "e7,2026-03-01,visit,G,anonymous\ne8,2026-03-01,visit,H,ANONYMOUS\n"
+              "e9,2026-03-01,visit,I,(not set)\ne10,2026-03-01,visit,J,(not set)\n"), now=NOW)  # fmt: skip
     resolve(wh)
     mapping = persons(wh)
-    assert len(set(mapping.values())) == 6
+    assert len(set(mapping.values())) == 10
     assert not any(k.startswith("customer_id:") for k in mapping)
 
 

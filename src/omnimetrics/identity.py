@@ -96,7 +96,8 @@ def _clean(value: ir.StringValue) -> ir.StringValue:
     placeholder = known | (folded.replace("0", "") == "")
     # Placeholders are short and hold no digit but 0 (except "-1"): most real identifiers are
     # told apart by a cheap test, and only the rest are trimmed, folded and looked up.
-    plainly_real = ((text.length() > 9) & ~text.startswith("0")) | (
+    longest = max(len(p) for p in PLACEHOLDERS)
+    plainly_real = ((text.length() > longest) & ~text.startswith("0")) | (
         text.re_search("[1-9]") & (text.strip() != "-1")
     )
     return ibis.cases(
