@@ -12,18 +12,65 @@ import hmac
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from omnimetrics.errors import ConfigError, did_you_mean
+from omnimetrics.schema import EVENT_TYPES, TOUCH_EVENTS
 
 DEMO_SECRET = b"omnimetrics-demo-secret-not-for-real-data"
 """Used only in demo mode, on simulated data; a warehouse made with it is marked as demo."""
 
 DEFAULT_SOURCE_PRIORITY = ("pos", "web_shop", "app", "call_centre", "marketplace", "crm", "ads")
 """Which system is trusted first when several report the same order."""
+
+
+@dataclass(frozen=True)
+class JourneySettings:
+    """Windows and rules of sessions and journeys (`[journeys]`): every number built on journeys
+    (paths, attribution, KPIs, segments, maturity) reads the same ones."""
+
+    session_timeout_minutes: int = 30
+    lookback_days: int = 30
+    since_previous_conversion: bool = True
+    """A journey starts after the person's previous order (when within the lookback)."""
+    touch_events: tuple[str, ...] = TOUCH_EVENTS
+    consent_purpose: str | None = "analytics"
+    """Leave out persons who refused this purpose (None: no consent filter)."""
+    survey_days: int = 7
+    """A "how did you hear of us" answer belongs to the order it follows by at most this."""
+
+    def __post_init__(self) -> None:
+        for name in ("session_timeout_minutes", "lookback_days", "survey_days"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(
+                    f"journeys.{name} must be a whole number of at least 1; got {value!r}."
+                )
+        unknown = sorted(set(self.touch_events) - set(EVENT_TYPES))
+        if unknown:
+            raise ConfigError(
+                f"journeys.touch_events: unknown event types {unknown}. "
+                + did_you_mean(unknown[0], EVENT_TYPES)
+            )
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any], origin: str = "settings") -> JourneySettings:
+        """`[journeys]` of omnimetrics.toml; an unknown key is an error that names the known."""
+        known = {f.name for f in fields(cls)}
+        for key in raw:
+            if key not in known:
+                raise ConfigError(
+                    f"{origin}: unknown setting journeys.{key}. " + did_you_mean(key, known)
+                )
+        values = dict(raw)
+        if "touch_events" in values:
+            values["touch_events"] = tuple(values["touch_events"])
+        if values.get("consent_purpose") in ("", "none"):
+            values["consent_purpose"] = None
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -57,6 +104,8 @@ class Settings:
     """User segments ([[segments]]): a name and a filter expression over the person table."""
     goals: tuple[Mapping[str, Any], ...] = ()
     """SMART goals ([[goals]]): KPI, target, segment or channel, start and deadline."""
+    journeys: JourneySettings = field(default_factory=JourneySettings)
+    """Sessions and journeys ([journeys]), the same for every number."""
 
     def require_secret(self) -> bytes:
         """The HMAC key; in demo mode the public demo key."""
@@ -114,7 +163,7 @@ class Settings:
     ) -> Settings:
         environ = os.environ if environ is None else environ
         sections = {"privacy", "ingest", "engine", "columns", "channels", "attribution",
-                    "metrics", "segments", "goals"}  # fmt: skip
+                    "metrics", "segments", "goals", "journeys", "server", "ui"}  # fmt: skip
         for name in raw:
             if name not in sections:
                 raise ConfigError(
@@ -155,6 +204,7 @@ class Settings:
             min_cell_persons=int(raw.get("metrics", {}).get("min_cell_persons", 10)),
             segments=tuple(raw.get("segments", ())),
             goals=tuple(raw.get("goals", ())),
+            journeys=JourneySettings.from_mapping(raw.get("journeys", {}), origin),
         )
 
 

@@ -271,15 +271,15 @@ def _resolve(
             split=int(split.count().execute()) if split is not None else 0,
         )
         if write:
-            _replace(wh, "identity_graph", graph)
-            _replace(wh, "identity_conflicts", conflicts)
+            wh.replace_table("identity_graph", graph)
+            wh.replace_table("identity_conflicts", conflicts)
             report.conflicts = int(wh.table("identity_conflicts").person_id.nunique().execute())
             set_apart = excluded.drop("id")
             if split is not None:
                 set_apart = set_apart.union(split.select(*set_apart.columns))
-            _replace(wh, "identity_excluded", set_apart)
+            wh.replace_table("identity_excluded", set_apart)
             # How each link was made, computed from the source tables when asked (a view).
-            wh.backend.create_view("identity_links", explained_links(wh), overwrite=True)
+            wh.replace_view("identity_links", explained_links(wh))
             report.match.update(match_rates(wh))
         return report
     finally:
@@ -437,10 +437,6 @@ def _components(wh: Warehouse, nodes: ir.Table, edges: ir.Table) -> tuple[ir.Tab
         f"Identity resolution did not converge in {MAX_ITERATIONS} iterations; the identifier "
         "graph has an unusually long chain. Check for identifiers that chain many persons."
     )
-
-
-def _replace(wh: Warehouse, name: str, expr: ir.Table) -> None:
-    wh.backend.create_table(name, expr, overwrite=True)
 
 
 def person_of_rows(wh: Warehouse, table: ir.Table) -> ir.Table:

@@ -16,42 +16,21 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from omnimetrics.channels import HEARD_FROM, ChannelRules, classify
+from omnimetrics.config import JourneySettings
 from omnimetrics.errors import OmnimetricsError
 from omnimetrics.identity import identifiers_of, person_of_rows, rows_carrying
 from omnimetrics.privacy import consenting_persons, refusing_persons
+from omnimetrics.schema import ONLINE_SALES, SESSION_EVENTS
 
 if TYPE_CHECKING:
     from omnimetrics.warehouse import Warehouse
 
-SESSION_EVENTS = ("visit", "page_view", "product_view", "add_to_cart", "checkout")
-"""Web and app hits, grouped into sessions."""
 
-TOUCH_EVENTS = ("ad_impression", "ad_click", "email_open", "email_click", "sms_click",
-                "push_open", "social_impression", "social_engagement", "mail_drop", "qr_scan",
-                "promo_redemption", "store_visit", "call", "chat")  # fmt: skip
-"""Marketing and service interactions that are journey touches on their own (sends are not)."""
-
-ONLINE_SALES = ("web", "app")
 SEPARATOR = " > "
 
 
 class JourneyError(OmnimetricsError, ValueError):
     """A journey computation was asked something its inputs cannot answer."""
-
-
-@dataclass(frozen=True)
-class JourneySettings:
-    """Windows and rules of sessions and journeys."""
-
-    session_timeout_minutes: int = 30
-    lookback_days: int = 30
-    since_previous_conversion: bool = True
-    """A journey starts after the person's previous order (when within the lookback)."""
-    touch_events: tuple[str, ...] = TOUCH_EVENTS
-    consent_purpose: str | None = "analytics"
-    """Leave out persons who refused this purpose (None: no consent filter)."""
-    survey_days: int = 7
-    """A "how did you hear of us" answer belongs to the order it follows by at most this."""
 
 
 def build_events(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
@@ -63,7 +42,7 @@ def build_events(wh: Warehouse, settings: JourneySettings | None = None) -> ir.T
     was decided: channel_rule, rules_version (`omnimetrics channels` shows the source and medium
     each rule saw).
     """
-    settings = settings or JourneySettings()
+    settings = settings or wh.settings.journeys
     for needed in ("touchpoints", "identity_graph"):
         if needed not in wh.tables():
             raise JourneyError(
@@ -102,7 +81,7 @@ def build_events(wh: Warehouse, settings: JourneySettings | None = None) -> ir.T
     events = ibis.union(others.select(*columns), sessioned.select(*columns))
     events = events.mutate(rules_version=ibis.literal(rules.version))
     try:
-        return wh.backend.create_table("events", events, overwrite=True)
+        return wh.replace_table("events", events)
     finally:
         wh.drop(hits)
 
@@ -144,7 +123,7 @@ def conversions(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Ta
     """Orders with their person (orders without any identifier have none), less cancelled ones
     and, under a consent purpose, those of persons who refused it; `first_order` is true for a
     person's first order in the warehouse (unknown without a person)."""
-    settings = settings or JourneySettings()
+    settings = settings or wh.settings.journeys
     orders = wh.table("orders")
     orders = orders.filter(orders.status.isnull() | (orders.status != "cancelled"))
     orders = person_of_rows(wh, orders)
@@ -164,7 +143,7 @@ def journey_touches(wh: Warehouse, settings: JourneySettings | None = None) -> i
     A journey holds the person's touches in the lookback window before the order (and after the
     previous order when `since_previous_conversion`).
     """
-    settings = settings or JourneySettings()
+    settings = settings or wh.settings.journeys
     events = wh.table("events")
     touches = events.filter(events.is_touch)
     orders = conversions(wh, settings).filter(lambda t: t.person_id.notnull())
@@ -220,7 +199,7 @@ def heard_from_touches(wh: Warehouse, settings: JourneySettings | None = None) -
     `survey_days`), placed at the start of the journey: it tells how the customer discovered us."""
     if "feedback" not in wh.tables():
         return None
-    settings = settings or JourneySettings()
+    settings = settings or wh.settings.journeys
     answers = person_of_rows(wh, wh.table("feedback"))
     answers = answers.filter(answers.heard_from.notnull() & answers.person_id.notnull())
     named = ibis.memtable({"_answer": list(HEARD_FROM), "_channel": list(HEARD_FROM.values())})
@@ -260,7 +239,7 @@ def _paths_from_touches(touches: ir.Table, key: str) -> ir.Table:
 def conversion_paths(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
     """One row per order: order_id, person_id, path ("a > b > c"), touches, revenue, sales
     channel, hours from first touch to order. Orders with no touch have path '(none)'."""
-    settings = settings or JourneySettings()
+    settings = settings or wh.settings.journeys
     touches = journey_touches(wh, settings)
     paths = _paths_from_touches(touches, "order_id")
     orders = conversions(wh, settings)
@@ -302,14 +281,14 @@ def non_conversion_paths(wh: Warehouse, settings: JourneySettings | None = None)
 
 def non_conversion_touches(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
     """Touches of non-converting journeys with their position: person_id, position, channel."""
-    open_touches = _open_touches(wh, settings or JourneySettings())
+    open_touches = _open_touches(wh, settings or wh.settings.journeys)
     order = ibis.window(group_by="person_id", order_by=["touch_at", "event_id"])
     return open_touches.mutate(position=ibis.row_number().over(order) + 1)
 
 
 def journey_exits(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
     """Friction: the channel of the last touch of journeys that did not convert, with shares."""
-    open_touches = _open_touches(wh, settings or JourneySettings())
+    open_touches = _open_touches(wh, settings or wh.settings.journeys)
     final = ibis.window(group_by="person_id", order_by=[ibis.desc("touch_at"),
                                                         ibis.desc("event_id")])  # fmt: skip
     ranked = open_touches.mutate(_n=ibis.row_number().over(final))
@@ -549,7 +528,7 @@ def coverage(wh: Warehouse) -> dict[str, float]:
     total = int(wh.table("touchpoints").count().execute())
     identified = int(events.semi_join(known, "person_id").count().execute())
     touch = events.filter(events.channel.notnull()).select("person_id", "channel")
-    sold = conversions(wh, JourneySettings()).filter(lambda t: t.person_id.notnull())
+    sold = conversions(wh).filter(lambda t: t.person_id.notnull())
     sold = sold.select("person_id", channel=sold.sales_channel)
     channels = ibis.union(touch, sold).group_by("person_id").agg(n=lambda t: t.channel.nunique())
     persons = int(channels.count().execute())

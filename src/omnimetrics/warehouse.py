@@ -212,6 +212,14 @@ class Warehouse:
         name = f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
         return self.backend.create_table(name, expr, temp=self.engine == "duckdb")
 
+    def replace_table(self, name: str, expr: ir.Table) -> ir.Table:
+        """Store `expr` as the table `name`, replacing what was there."""
+        return self.backend.create_table(name, expr, overwrite=True)
+
+    def replace_view(self, name: str, expr: ir.Table) -> None:
+        """Store `expr` as the view `name` (computed when read), replacing what was there."""
+        self.backend.create_view(name, expr, overwrite=True)
+
     def drop(self, table: ir.Table | str) -> None:
         name = table if isinstance(table, str) else table.op().name
         self.backend.drop_table(name, force=True)

@@ -27,11 +27,7 @@ from omnimetrics.attribution.credit import NO_TOUCH
 from omnimetrics.attribution.registry import get_model
 from omnimetrics.attribution.rules import touch_credits
 from omnimetrics.errors import ConfigError, SchemaError, did_you_mean
-
-OFFLINE_TOUCH_CHANNELS = ("store", "call_centre", "direct_mail")
-"""Touch channels that happen offline; every other touch channel counts as online."""
-ONLINE_SALES_CHANNELS = ("web", "app", "marketplace")
-"""Sales channels where the order is placed online; the others (store, call centre) offline."""
+from omnimetrics.schema import OFFLINE_CHANNELS, ONLINE_SALES
 
 _RANK_DECIMALS = 12
 """Shares are rounded before ranking, so float noise (1/3 summed two ways) makes no false ranks."""
@@ -272,8 +268,8 @@ def cross_channel_influence(
 
     Columns: sales_channel, online_sale, <by>, online_touch, conversions (sum of credit; per
     sales channel they add up to its orders), revenue, share_of_sales_channel. A touch is online
-    unless its channel is in OFFLINE_TOUCH_CHANNELS; a sale is online when its sales channel is
-    in ONLINE_SALES_CHANNELS. Orders a model leaves without credit (same_touch) are not counted.
+    unless its channel is in OFFLINE_CHANNELS; a sale is online when its sales channel is
+    in ONLINE_SALES. Orders a model leaves without credit (same_touch) are not counted.
     A data-driven model (by channel, with `non_converting`) is fitted once per sales channel, on
     the journeys that ended in that sales channel and on every journey that did not convert.
     """
@@ -287,8 +283,8 @@ def cross_channel_influence(
         )
     credited = touch_credits(touches, model)
     credited = credited.mutate(
-        online_touch=~ibis.coalesce(credited.channel, "").isin(OFFLINE_TOUCH_CHANNELS),
-        online_sale=ibis.coalesce(credited.sales_channel, "").isin(ONLINE_SALES_CHANNELS),
+        online_touch=~ibis.coalesce(credited.channel, "").isin(OFFLINE_CHANNELS),
+        online_sale=ibis.coalesce(credited.sales_channel, "").isin(ONLINE_SALES),
     )
     keys = ["sales_channel", "online_sale", by, "online_touch"]
     grouped = credited.group_by(list(dict.fromkeys(keys))).agg(
@@ -318,8 +314,8 @@ def _learned_influence(
         part.insert(0, "sales_channel", sale)
         parts.append(part)
     frame = pd.concat(parts, ignore_index=True)
-    frame["online_sale"] = frame.sales_channel.isin(ONLINE_SALES_CHANNELS)
-    frame["online_touch"] = ~frame.channel.isin(OFFLINE_TOUCH_CHANNELS)
+    frame["online_sale"] = frame.sales_channel.isin(ONLINE_SALES)
+    frame["online_touch"] = ~frame.channel.isin(OFFLINE_CHANNELS)
     totals = frame.groupby("sales_channel").conversions.transform("sum")
     frame["share_of_sales_channel"] = frame.conversions / totals
     columns = ["sales_channel", "online_sale", "channel", "online_touch", "conversions",

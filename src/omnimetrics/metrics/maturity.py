@@ -26,6 +26,7 @@ from omnimetrics.channels import UNASSIGNED, ChannelRules, classify
 from omnimetrics.errors import ConfigError, SourceError, UnknownNameError, did_you_mean
 from omnimetrics.identity import identified_rows, person_of_rows
 from omnimetrics.journeys import conversions, journey_touches
+from omnimetrics.schema import COSTLESS_CHANNELS, OFFLINE_SALES
 
 if TYPE_CHECKING:
     from omnimetrics.warehouse import Warehouse
@@ -48,12 +49,6 @@ DIMENSION_WEIGHTS: dict[str, float] = {
 }
 """Weights of the dimensions in the overall score (joining data counts most)."""
 
-OFFLINE_SALES = ("store", "call_centre")
-COSTLESS_CHANNELS = frozenset(
-    {"direct", "organic_search", "organic_social", "organic_shopping", "organic_video",
-     "referral", "app", "push", "store", "call_centre", "chat"}
-)  # fmt: skip
-"""Channels that carry no media spend: left out of `channels_with_spend`."""
 
 DERIVED_TABLES = {"identity_graph", "events"}
 """Tables built by `omnimetrics journeys` (identity resolution, then journeys), not ingested."""

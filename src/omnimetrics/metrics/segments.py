@@ -11,7 +11,7 @@ import ast
 import operator
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Literal
 
@@ -23,9 +23,9 @@ import pyarrow.compute as pc
 
 from omnimetrics.config import Settings
 from omnimetrics.errors import ConfigError, OmnimetricsError, UnknownNameError, did_you_mean
-from omnimetrics.journeys import JourneySettings, conversions
+from omnimetrics.journeys import conversions
 from omnimetrics.privacy import consenting_persons
-from omnimetrics.schema import ACTIVATION_TABLE
+from omnimetrics.schema import ACTIVATION_TABLE, ONLINE_SALES
 
 if TYPE_CHECKING:
     from omnimetrics.warehouse import Warehouse
@@ -60,7 +60,6 @@ AGE_BANDS = ((18, "under 18"), (25, "18-24"), (35, "25-34"), (45, "35-44"), (55,
 """(upper age bound, exclusive; band); 65 and over is "65+"."""
 
 UNKNOWN = "unknown"
-ONLINE_SALES = ("web", "app", "marketplace")
 CUSTOMER_TYPES = ("new", "returning", "prospect")
 CHANNEL_MIXES = ("omnichannel", "online_only", "store_only", "single_channel", "none")
 CONSENT_STATUSES = ("granted", "refused", UNKNOWN)
@@ -610,7 +609,7 @@ def person_segments(
         events = wh.table("events")
         events = events.filter(events.timestamp < end)
     if "orders" in wh.tables():
-        orders = conversions(wh, JourneySettings(consent_purpose=consent_purpose))
+        orders = conversions(wh, replace(wh.settings.journeys, consent_purpose=consent_purpose))
         orders = orders.filter(orders.person_id.notnull() & (orders.timestamp < end))
         rfm = _rfm(orders, as_of, since)
         joined = profile.left_join(rfm, "person_id")
