@@ -8,7 +8,6 @@ channel classification (`omnimetrics journeys` does all three).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import ibis

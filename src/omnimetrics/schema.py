@@ -28,6 +28,7 @@ DTYPES: dict[str, dt.DataType] = {
 IDENTIFIER_TYPES = ("anonymous_id", "device_id", "customer_id", "email", "phone", "loyalty_id")
 """Kinds of identifier a person can carry; email and phone are stored only as keyed hashes."""
 
+
 @dataclass(frozen=True)
 class ChannelKind:
     """How a channel is reached: `online` (a screen) or not, `costless` (no media spend)."""
