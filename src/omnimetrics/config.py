@@ -1,8 +1,9 @@
 """Project settings, in one place: `omnimetrics.toml` plus the environment.
 
 The HMAC secret that pseudonymises emails and phones comes from the environment variable
-`OMNIMETRICS_SECRET` (or the variable named by `privacy.secret_env`); it is never stored.
-Outside demo mode a missing secret is an error, never a silent default.
+`OMNIMETRICS_SECRET` (or the variable named by `privacy.secret_env`), else from the owner-only file
+named by `privacy.secret_file` (`omnimetrics init` writes one); it is never stored in the
+warehouse. Outside demo mode a missing secret is an error, never a silent default.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from omnimetrics.errors import ConfigError, did_you_mean
-from omnimetrics.schema import EVENT_TYPES, TOUCH_EVENTS
+from omnimetrics.vocabulary import EVENT_TYPES, TOUCH_EVENTS
 
 DEMO_SECRET = b"omnimetrics-demo-secret-not-for-real-data"
 """Used only in demo mode, on simulated data; a warehouse made with it is marked as demo."""
@@ -114,8 +115,9 @@ class Settings:
         if self.demo:
             return DEMO_SECRET
         raise ConfigError(
-            "No secret to pseudonymise emails and phones. Set the environment variable "
-            "OMNIMETRICS_SECRET to a long random value, e.g.\n"
+            "No secret to pseudonymise emails and phones. Run `omnimetrics init` (it writes "
+            "omnimetrics.toml and a secret file readable only by you), or set the environment "
+            "variable OMNIMETRICS_SECRET to a long random value, e.g.\n"
             "  export OMNIMETRICS_SECRET=$(python -c "
             "'import secrets; print(secrets.token_hex(32))')\n"
             "and keep it: the same secret must be used for every ingest into one warehouse. "
@@ -173,10 +175,14 @@ class Settings:
         ingest = dict(raw.get("ingest", {}))
         engine = dict(raw.get("engine", {}))
         secret_env = privacy.get("secret_env", "OMNIMETRICS_SECRET")
-        secret = environ.get(secret_env)
+        secret, where = environ.get(secret_env), f"${secret_env}"
+        if secret is None and privacy.get("secret_file"):
+            folder = Path(origin).parent if origin.endswith(".toml") else Path.cwd()
+            secret_path = folder / str(privacy["secret_file"])
+            secret, where = read_secret_file(secret_path), str(secret_path)
         if secret is not None and len(secret) < 16:
             raise ConfigError(
-                f"The secret in ${secret_env} is {len(secret)} characters long; use at least 16 "
+                f"The secret in {where} is {len(secret)} characters long; use at least 16 "
                 "random characters."
             )
         column_maps = {table: dict(mapping) for table, mapping in raw.get("columns", {}).items()}
@@ -206,6 +212,20 @@ class Settings:
             goals=tuple(raw.get("goals", ())),
             journeys=JourneySettings.from_mapping(raw.get("journeys", {}), origin),
         )
+
+
+def read_secret_file(path: Path) -> str:
+    """The secret kept in `path`: it must exist and be readable by its owner only."""
+    if not path.is_file():
+        raise ConfigError(
+            f"privacy.secret_file: {path} does not exist. Restore it from your backup (hashes made "
+            "with another secret will not match), or run `omnimetrics init` for a new project."
+        )
+    if os.name == "posix" and path.stat().st_mode & 0o077:
+        raise ConfigError(
+            f"{path} can be read by other users; make it private: chmod 600 {path}"
+        )
+    return path.read_text(encoding="utf-8").strip()
 
 
 def check_timezone(name: str, where: str = "time zone") -> str:

@@ -212,9 +212,22 @@ class Warehouse:
         name = f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
         return self.backend.create_table(name, expr, temp=self.engine == "duckdb")
 
-    def replace_table(self, name: str, expr: ir.Table) -> ir.Table:
-        """Store `expr` as the table `name`, replacing what was there."""
+    def replace_table(self, name: str, expr: ir.Table | pa.Table) -> ir.Table:
+        """Store `expr` (an expression or Arrow rows) as the table `name`, replacing it."""
         return self.backend.create_table(name, expr, overwrite=True)
+
+    def append_rows(
+        self, name: str, schema: Mapping[str, dt.DataType], rows: pa.Table
+    ) -> None:
+        """Append Arrow rows to `name`, created with `schema` if it is not there yet."""
+        self.ensure_table(name, schema)
+        self.insert(name, ibis.memtable(rows))
+
+    def using(self, settings: Settings) -> Warehouse:
+        """The same connection read with other settings (nothing is reconnected)."""
+        copy = object.__new__(Warehouse)
+        copy.__dict__.update(self.__dict__, settings=settings)
+        return copy
 
     def replace_view(self, name: str, expr: ir.Table) -> None:
         """Store `expr` as the view `name` (computed when read), replacing what was there."""

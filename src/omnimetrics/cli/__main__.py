@@ -1,0 +1,5 @@
+"""`python -m omnimetrics.cli`."""
+
+from omnimetrics.cli import main
+
+main()

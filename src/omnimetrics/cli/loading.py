@@ -1,0 +1,304 @@
+"""Commands that set up and load: init, simulate, ingest, load, tables, quarantine, identity,
+channels, journeys, run, timeline, erase, demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from omnimetrics.cli.shell import (
+    DEFAULT_DB,
+    Config,
+    Db,
+    Demo,
+    Identifier,
+    IdentifierType,
+    LookbackDays,
+    Out,
+    Quiet,
+    app,
+    console,
+    names,
+    open_workspace,
+    progress_bar,
+    render,
+    type_limits,
+)
+from omnimetrics.errors import OmnimetricsError
+
+if TYPE_CHECKING:
+    pass
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="Project folder (created if needed).")] = Path("."),
+) -> None:
+    """Write a commented omnimetrics.toml and, unless OMNIMETRICS_SECRET is set, a private secret
+    file for pseudonymising emails and phones."""
+    from omnimetrics.project import init_project
+
+    written = init_project(folder)
+    screen = console()
+    screen.print(f"wrote {written.config}", markup=False)
+    if written.secret is not None:
+        screen.print(
+            f"wrote {written.secret} (readable by you only). Keep it: every ingest into this "
+            "warehouse needs the same secret. Keep it apart from any copy of the warehouse you "
+            "share, and out of version control.",
+            markup=False,
+        )
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the world to.")] = Path(
+        "world"
+    ),
+    customers: Annotated[int, typer.Option(help="Number of customers.")] = 10_000,
+    days: Annotated[int, typer.Option(help="Days of history.")] = 180,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same world).")] = 42,
+    quiet: Quiet = False,
+) -> None:
+    """Write a simulated omnichannel retailer (input files + its ground truth) to a folder."""
+    import pyarrow as pa
+
+    from omnimetrics.results import Result
+    from omnimetrics.simulate import simulate as make_world
+
+    with progress_bar(quiet) as notify:
+        world = make_world(customers=customers, days=days, seed=seed, progress=notify)
+        folder = world.write(out)
+    rows = world.truth.get("rows", {})
+    table = pa.table({"file": list(rows), "rows": [int(v) for v in rows.values()]})
+    render(Result("simulate", f"Simulated world in {folder}", table), quiet=quiet)
+
+
+@app.command()
+def ingest(
+    table: Annotated[str, typer.Argument(help="Target table, e.g. touchpoints, orders.")],
+    path: Annotated[list[str], typer.Argument(help="Files, globs or folders.")],
+    db: Db = DEFAULT_DB,
+    map_: Annotated[
+        list[str] | None, typer.Option("--map", help="Rename a column: THEIRS=OURS (repeat).")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Reporting system when the file has no `source` column.")
+    ] = None,
+    delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (default: detect).")] = None,
+    encoding: Annotated[str | None, typer.Option(help="CSV encoding (default utf8).")] = None,
+    header: Annotated[
+        bool | None, typer.Option("--header/--no-header", help="CSV header row (default: detect).")
+    ] = None,
+    columns: Annotated[
+        str | None, typer.Option(help="Column names for a CSV without header: a,b,c.")
+    ] = None,
+    file_format: Annotated[
+        str | None, typer.Option("--format", help="csv, parquet or jsonl (default: extension).")
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option(help="Time zone of timestamps without offset, e.g. Europe/Paris (UTC)."),
+    ] = None,
+    config: Config = None,
+    demo: Demo = False,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Validate, pseudonymise and load files into a warehouse table; rejects go to quarantine."""
+    from omnimetrics.ingest import CsvOptions
+
+    mapping = {}
+    for item in map_ or []:
+        if "=" not in item:
+            raise OmnimetricsError(
+                f"--map {item!r}: write THEIRS=OURS, e.g. --map OrderID=order_id"
+            )
+        theirs, ours = item.split("=", 1)
+        mapping[theirs.strip()] = ours.strip()
+    csv = CsvOptions(
+        delimiter=delimiter,
+        encoding=encoding,
+        header=header,
+        column_names=tuple(c.strip() for c in columns.split(",")) if columns else None,
+    )
+    with open_workspace(db, config, demo) as ws, progress_bar(quiet) as notify:
+        result = ws.ingest(table, path, columns=mapping, source_name=source, csv=csv,
+                           format=file_format, timezone=timezone, progress=notify)  # fmt: skip
+    render(result, out=out, quiet=quiet)
+
+
+@app.command()
+def load(
+    folder: Annotated[Path, typer.Argument(help="A folder with a manifest.json (e.g. simulated).")],
+    db: Db = DEFAULT_DB,
+    config: Config = None,
+    demo: Demo = False,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Ingest every file of a folder described by its manifest.json."""
+    with open_workspace(db, config, demo) as ws, progress_bar(quiet) as notify:
+        result = ws.load(folder, progress=notify)
+    render(result, out=out, quiet=quiet)
+
+
+@app.command()
+def tables(
+    db: Db = DEFAULT_DB, config: Config = None, out: Out = None, quiet: Quiet = False
+) -> None:
+    """List the warehouse tables and their row counts."""
+    with open_workspace(db, config) as ws:
+        render(ws.tables(), out=out, quiet=quiet)
+
+
+@app.command()
+def quarantine(
+    db: Db = DEFAULT_DB,
+    table: Annotated[str | None, typer.Option(help="Only rows rejected from this table.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Only this reason code.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show (--out writes them all).")] = 50,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Show rejected rows: file, row, column, reason and message (raw records with --out)."""
+    with open_workspace(db, config) as ws:
+        result = ws.quarantine(table=table, reason=reason, limit=None if out else limit)
+    brief = ["table_name", "source_file", "source_row", "reason", "message"]
+    render(result, out=out, quiet=quiet, columns=brief)
+
+
+@app.command()
+def identity(
+    db: Db = DEFAULT_DB,
+    max_links: Annotated[
+        list[str] | None,
+        typer.Option("--max-links", help="TYPE=N: links before an identifier counts as shared."),
+    ] = None,
+    max_per_person: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--max-per-person",
+            help="TYPE=N: identifiers of a type one person may carry (above: split).",
+        ),
+    ] = None,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Resolve identities into persons and show how much of the data they link."""
+    with open_workspace(db, config) as ws:
+        result = ws.identity(
+            max_links=type_limits("--max-links", max_links),
+            max_per_person=type_limits("--max-per-person", max_per_person),
+        )
+    render(result, out=out, quiet=quiet)
+
+
+@app.command()
+def channels(
+    db: Db = DEFAULT_DB, config: Config = None, out: Out = None, quiet: Quiet = False
+) -> None:
+    """Classify touchpoints into channels; show counts and what no rule matched."""
+    with open_workspace(db, config) as ws:
+        result = ws.channels()
+    render(result, out=out, quiet=quiet)
+
+
+@app.command()
+def journeys(
+    db: Db = DEFAULT_DB,
+    lookback_days: LookbackDays = None,
+    timeout: Annotated[
+        int | None, typer.Option(help="Session inactivity timeout, minutes (default: [journeys]).")
+    ] = None,
+    top: Annotated[int, typer.Option(help="How many paths to show.")] = 15,
+    steps: Annotated[
+        str, typer.Option("--funnel", help="Funnel steps, event types in order.")
+    ] = "visit,product_view,add_to_cart,checkout",
+    by: Annotated[
+        str | None,
+        typer.Option(help="Cut the funnel by channel, device_type or a segment (rfm_segment...)."),
+    ] = None,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Resolve identities, classify channels, build sessions; show paths, ROPO, funnel."""
+    with open_workspace(db, config) as opened, progress_bar(quiet) as notify:
+        ws = opened.using(lookback_days=lookback_days, session_timeout_minutes=timeout)
+        result = ws.journeys(top=top, funnel=names(steps), by=by, progress=notify)
+    render(result, out=out, quiet=quiet)
+
+
+@app.command()
+def run(db: Db = DEFAULT_DB, config: Config = None, out: Out = None, quiet: Quiet = False) -> None:
+    """The whole pipeline after new data: identities, events, journeys and the aggregates the
+    dashboard reads; recorded in `omnimetrics_runs`."""
+    with open_workspace(db, config) as ws, progress_bar(quiet) as notify:
+        result = ws.run(progress=notify)
+    render(result, out=out, quiet=quiet, figures=True)
+
+
+@app.command()
+def timeline(
+    identifier: Identifier,
+    identifier_type: IdentifierType = None,
+    db: Db = DEFAULT_DB,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Every interaction of one person on every channel, in order."""
+    with open_workspace(db, config) as ws:
+        result = ws.timeline(identifier, identifier_type)
+    render(result, out=out, quiet=quiet)
+
+
+@app.command()
+def erase(
+    identifier: Identifier,
+    identifier_type: IdentifierType = None,
+    db: Db = DEFAULT_DB,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    config: Config = None,
+    quiet: Quiet = False,
+) -> None:
+    """Erase a person (every linked identifier) from every table; suppress their later data."""
+    if not yes and not typer.confirm(f"Erase everything about the person behind {identifier!r}?"):
+        raise typer.Exit(1)
+    with open_workspace(db, config) as ws:
+        result = ws.erase(identifier, identifier_type)
+    render(result, quiet=quiet)
+
+
+@app.command()
+def demo(
+    db: Db = "omnimetrics-demo.duckdb",
+    folder: Annotated[Path, typer.Option("--folder", help="Where the simulated files go.")] = Path(
+        "demo-world"
+    ),
+    customers: Annotated[int, typer.Option(help="Number of simulated customers.")] = 5_000,
+    days: Annotated[int, typer.Option(help="Days of simulated history.")] = 120,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    quiet: Quiet = False,
+) -> None:
+    """Simulate a retailer, load it into a fresh warehouse, run the pipeline, show the results."""
+    from omnimetrics.workspace import demo as run_demo
+
+    with progress_bar(quiet) as notify:
+        ws, loaded, ran = run_demo(db, folder, customers=customers, days=days, seed=seed,
+                                   progress=notify)  # fmt: skip
+    with ws:
+        render(loaded, quiet=quiet)
+        render(ran, quiet=quiet, figures=True)
+        render(ws.journeys(top=10, build=False), quiet=quiet)
+    if not quiet:
+        console().print(
+            f"Next: `omnimetrics attribution --db {db} --compare`, "
+            f"`omnimetrics kpis --db {db}`, `omnimetrics timeline C000001 --db {db}`.",
+            markup=False,
+        )

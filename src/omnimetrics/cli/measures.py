@@ -1,0 +1,337 @@
+"""Commands that measure: attribution, influence, kpis, goals, maturity, business-case,
+segments, audience."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from omnimetrics.cli.shell import (
+    DEFAULT_DB,
+    Config,
+    Db,
+    LookbackDays,
+    Out,
+    Quiet,
+    Since,
+    Until,
+    app,
+    console,
+    day,
+    names,
+    open_workspace,
+    render,
+)
+
+if TYPE_CHECKING:
+    from omnimetrics.results import Result
+
+
+PATHS_PANEL = "Ready-made path table (instead of the warehouse)"
+OUTPUT_PANEL = "More outputs"
+
+
+@app.command()
+def attribution(
+    db: Db = DEFAULT_DB,
+    models: Annotated[
+        str, typer.Option(help="Comma-separated model names (see docs/attribution.md).")
+    ] = "first_touch,last_touch,last_non_direct,linear,position_based,time_decay,markov,shapley",
+    by: Annotated[str, typer.Option(help="channel, campaign, or channel,campaign.")] = "channel",
+    lookback_days: LookbackDays = None,
+    transform: Annotated[
+        str,
+        typer.Option(
+            help="Path transform: all, collapse_repeats, first_occurrence, counts_per_channel."
+        ),
+    ] = "all",
+    drop: Annotated[
+        str | None, typer.Option(help="Channels left out unless alone, e.g. direct.")
+    ] = None,
+    max_touches: Annotated[
+        int | None, typer.Option(help="Keep only the last N touches of each journey.")
+    ] = None,
+    since: Since = None,
+    until: Until = None,
+    sales_channel: Annotated[
+        str | None, typer.Option(help="Only orders of these sales channels, e.g. store,web.")
+    ] = None,
+    intervals: Annotated[
+        int, typer.Option(help="Bootstrap replicates for 95% intervals (0: none).")
+    ] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap and of sampling.")] = 0,
+    paths: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV/Parquet/JSONL: path, conversions, nulls, value.", rich_help_panel=PATHS_PANEL
+        ),
+    ] = None,
+    path_column: Annotated[str, typer.Option(rich_help_panel=PATHS_PANEL)] = "path",
+    conversions_column: Annotated[str, typer.Option(rich_help_panel=PATHS_PANEL)] = "conversions",
+    nulls_column: Annotated[str, typer.Option(rich_help_panel=PATHS_PANEL)] = "nulls",
+    value_column: Annotated[str, typer.Option(rich_help_panel=PATHS_PANEL)] = "value",
+    separator: Annotated[
+        str, typer.Option(help="Between the steps of a path.", rich_help_panel=PATHS_PANEL)
+    ] = ">",
+    spend: Annotated[
+        bool,
+        typer.Option(
+            "--spend",
+            help="Add spend, cost per conversion, CAC and ROAS.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ] = False,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare",
+            help="Compare the models: disagreement, agreement, roles.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ] = False,
+    transitions: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the first Markov model's transition matrix to FILE.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ] = None,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Credit each channel (or campaign) with conversions and revenue under each model.
+
+    Reads the journeys of the warehouse (built by `omnimetrics run` or `journeys`), or a path
+    table with --paths.
+    """
+    options: dict[str, Any] = {
+        "models": names(models), "transform": transform, "drop": names(drop),
+        "max_touches": max_touches, "intervals": intervals, "seed": seed, "compare": compare,
+        "transitions": transitions is not None,
+    }  # fmt: skip
+    if paths is not None:
+        from omnimetrics.attribution import attribute_path_file
+
+        result = attribute_path_file(
+            paths, config=config, path=path_column, conversions=conversions_column,
+            nulls=nulls_column, value=value_column, separator=separator, **options,
+        )  # fmt: skip
+    else:
+        with open_workspace(db, config) as opened:
+            ws = opened.using(lookback_days=lookback_days)
+            result = ws.attribution(by=names(by), since=day(since), until=day(until),
+                                    sales_channels=names(sales_channel), spend=spend,
+                                    **options)  # fmt: skip
+    if transitions is not None:
+        result.part("transitions").write(transitions)
+        result = replace_parts(result, keep=lambda p: p.name != "transitions")
+        if not quiet:
+            console().print(f"transition matrix written to {transitions}", markup=False)
+    render(result, out=out, quiet=quiet)
+
+
+def replace_parts(result: Result, keep: Callable[[Result], bool]) -> Result:
+    from dataclasses import replace
+
+    return replace(result, parts=tuple(p for p in result.parts if keep(p)))
+
+
+@app.command()
+def influence(
+    db: Db = DEFAULT_DB,
+    model: Annotated[
+        str, typer.Option(help="An additive model, e.g. linear or markov.")
+    ] = "linear",
+    by: Annotated[str, typer.Option(help="channel or campaign.")] = "channel",
+    lookback_days: LookbackDays = None,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Cross-channel influence: credit each touch channel earns on sales made in each sales
+    channel (online touchpoints behind store sales, and the reverse)."""
+    with open_workspace(db, config) as opened:
+        result = opened.using(lookback_days=lookback_days).influence(model, by=by)
+    render(result, out=out, quiet=quiet)
+
+
+KPI_SETS_HELP = ("store_chain_ecommerce, pure_online, services_call_centre, acquisition, "
+                 "retention, engagement")  # fmt: skip
+
+
+@app.command()
+def kpis(
+    db: Db = DEFAULT_DB,
+    names: Annotated[
+        str | None,
+        typer.Option(
+            "--kpis", help=f"Comma-separated KPIs, or a set: {KPI_SETS_HELP} (default: all)."
+        ),
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            help="Dimensions: channel, campaign, device, sales_channel, fulfilment, "
+            "store, or a segment column (rfm_segment, channel_mix, region...)."
+        ),
+    ] = None,
+    grain: Annotated[str, typer.Option(help="day, week, month, quarter, year or total.")] = "month",
+    since: Since = None,
+    until: Until = None,
+    shared: Annotated[
+        bool,
+        typer.Option(
+            "--shared",
+            help="For sharing: hide cells of too few persons ([metrics] min_cell_persons).",
+        ),
+    ] = False,
+    forecast: Annotated[
+        int, typer.Option(help="Also project each KPI this many periods ahead.")
+    ] = 0,
+    alerts: Annotated[
+        bool, typer.Option("--alerts", help="List periods where a KPI left its expected range.")
+    ] = False,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """KPIs by period and dimension, with the change against the previous period."""
+    with open_workspace(db, config) as ws:
+        result = ws.kpis(names(names) or None, by=names(by), grain=grain, since=day(since),
+                         until=day(until), shared=shared, forecast=forecast,
+                         alerts=alerts)  # fmt: skip
+    render(result, out=out, quiet=quiet)
+
+
+@app.command()
+def goals(
+    db: Db = DEFAULT_DB,
+    grain: Annotated[str, typer.Option(help="Period of the KPI series: week, month...")] = "month",
+    today: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="As of this day (default today).")
+    ] = None,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """SMART goals of omnimetrics.toml ([[goals]]): progress, projection, chance of success."""
+    with open_workspace(db, config) as ws:
+        result = ws.goals(grain=grain, today=day(today))
+    brief = ["goal", "kpi", "status", "current", "target", "progress", "projection",
+             "probability", "days_left"]  # fmt: skip
+    render(result, out=out, quiet=quiet, columns=brief)
+
+
+@app.command()
+def maturity(
+    db: Db = DEFAULT_DB,
+    answers: Annotated[
+        Path | None,
+        typer.Option(help="Questionnaire answers (TOML or JSON); `--template` prints one."),
+    ] = None,
+    as_of: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Assess the data up to this day.")
+    ] = None,
+    compare_with: Annotated[
+        datetime | None,
+        typer.Option("--compare", formats=["%Y-%m-%d"], help="Show progress since this day."),
+    ] = None,
+    template: Annotated[
+        bool, typer.Option("--template", help="Print a questionnaire to fill in, and stop.")
+    ] = False,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Omnichannel maturity: a 0-100 score from the data (and a questionnaire), levels per
+    dimension, recommendations, and which models the data can support."""
+    if template:
+        from omnimetrics.metrics.maturity import questionnaire_template
+
+        console().print(questionnaire_template(), markup=False)
+        return
+    with open_workspace(db, config) as ws:
+        result = ws.maturity(answers=answers, as_of=day(as_of), compare=day(compare_with))
+    render(result, out=out, quiet=quiet)
+    if not quiet:
+        score = result.figures
+        console().print(
+            f"Score {score['score']:.0f}/100: level {score['level']} ({score['level_name']})",
+            style="bold", markup=False,
+        )  # fmt: skip
+
+
+@app.command("business-case")
+def business_case(
+    db: Db = DEFAULT_DB,
+    conversion_rate: Annotated[
+        float | None, typer.Option(help="Target conversion rate (orders / sessions).")
+    ] = None,
+    average_basket: Annotated[float | None, typer.Option(help="Target average basket.")] = None,
+    retention: Annotated[
+        float | None, typer.Option(help="Target repeat purchase rate (share of buyers).")
+    ] = None,
+    spend: Annotated[float | None, typer.Option(help="Planned spend for the same period.")] = None,
+    margin_rate: Annotated[
+        float | None, typer.Option(help="Margin / revenue, for margin and ROI (else from data).")
+    ] = None,
+    since: Since = None,
+    until: Until = None,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """If the KPIs reached these targets: projected orders, revenue, margin and ROI, from the
+    current values measured over the period."""
+    with open_workspace(db, config) as ws:
+        result = ws.business_case(
+            conversion_rate=conversion_rate, average_basket=average_basket, retention=retention,
+            spend=spend, margin_rate=margin_rate, since=day(since), until=day(until),
+        )  # fmt: skip
+    render(result, out=out, quiet=quiet)
+
+
+@app.command()
+def segments(
+    db: Db = DEFAULT_DB,
+    by: Annotated[
+        str, typer.Option(help="A segment column: rfm_segment, channel_mix, age_band, ...")
+    ] = "rfm_segment",
+    campaign: Annotated[
+        str | None,
+        typer.Option(help="Rank the segments by their response to this campaign (lift)."),
+    ] = None,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Persons per segment value, or the segments most responsive to a campaign."""
+    with open_workspace(db, config) as ws:
+        result = ws.segments(by, campaign=campaign)
+    render(result, out=out, quiet=quiet)
+
+
+@app.command()
+def audience(
+    segment: Annotated[str, typer.Argument(help="A segment column or a user segment name.")],
+    value: Annotated[
+        str | None, typer.Argument(help="The value, e.g. champions (for a segment column).")
+    ] = None,
+    db: Db = DEFAULT_DB,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Export a segment as hashed identifiers (SHA-256, as ad platforms match them): persons who
+    granted marketing consent only."""
+    with open_workspace(db, config) as ws:
+        result = ws.audience(segment, value)
+    if out is None and not quiet:
+        console().print("Tip: --out audience.csv writes the file to upload.", style="dim",
+                         markup=False)  # fmt: skip
+    render(result, out=out, quiet=quiet)

@@ -1,0 +1,251 @@
+"""Workspace methods that measure: attribution, influence, KPIs, goals, maturity, segments."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from omnimetrics.errors import OmnimetricsError
+from omnimetrics.results import Result, as_arrow
+
+if TYPE_CHECKING:
+    from omnimetrics.config import Settings
+    from omnimetrics.registry import Registry
+    from omnimetrics.warehouse import Warehouse
+
+DEFAULT_MODELS = ("first_touch", "last_touch", "last_non_direct", "linear", "position_based",
+                  "time_decay", "markov", "shapley")  # fmt: skip
+CASE_INPUTS = ("conversion_rate", "average_basket", "repeat_purchase_rate", "orders", "revenue",
+               "spend", "margin")  # fmt: skip
+
+
+class MeasureMethods:
+    """Attribution, KPIs, goals, maturity, business case, segments and audiences."""
+
+    warehouse: Warehouse
+    settings: Settings
+
+    @property
+    def attribution_models(self) -> Registry[Any]:
+        """The built-in attribution models plus this workspace's own ([[attribution.models]])."""
+        from omnimetrics.attribution import models_for
+
+        return models_for(self.settings.attribution_models)
+
+    def attribution(
+        self,
+        models: Sequence[str] = DEFAULT_MODELS,
+        *,
+        by: Sequence[str] = ("channel",),
+        transform: str = "all",
+        drop: Sequence[str] = (),
+        max_touches: int | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        sales_channels: Sequence[str] = (),
+        intervals: int = 0,
+        seed: int = 0,
+        spend: bool = False,
+        compare: bool = False,
+        transitions: bool = False,
+    ) -> Result:
+        """Credit of each channel (or campaign) under each model, over the workspace's journeys."""
+        from omnimetrics import journeys as jr
+        from omnimetrics.attribution import attribution_report
+
+        wh = self.warehouse
+        report = attribution_report(
+            jr.journey_touches(wh), jr.conversions(wh), jr.non_conversion_touches(wh),
+            models=list(models), by=list(by), transform=transform, drop=list(drop),
+            max_touches=max_touches, since=since, until=until,
+            sales_channels=list(sales_channels), intervals=intervals, seed=seed,
+            spend=wh.table("spend") if spend else None, compare=compare,
+            transitions=transitions, registry=self.attribution_models,
+        )  # fmt: skip
+        lookback = self.settings.journeys.lookback_days
+        title = f"Attribution by {','.join(by)} ({lookback}-day lookback)"
+        return attribution_result(report, title, by[0]).with_notes(*self._support_notes())
+
+    def _support_notes(self) -> list[str]:
+        from omnimetrics.metrics.maturity import model_support
+
+        support = model_support(self.warehouse, "attribution")
+        return [] if support.supported else [f"Careful: {r}" for r in support.reasons]
+
+    def influence(self, model: str = "linear", *, by: str = "channel") -> Result:
+        """Credit each touch channel earns on sales of each sales channel (online behind store
+        sales, and the reverse)."""
+        from omnimetrics import journeys as jr
+        from omnimetrics.attribution import influence_report
+
+        wh = self.warehouse
+        table, summary = influence_report(
+            jr.journey_touches(wh), jr.non_conversion_touches(wh), model, by,
+            registry=self.attribution_models,
+        )  # fmt: skip
+        title = f"Credit by sales channel and {by} ({model})"
+        return Result.of("influence", title, table, notes=tuple(summary))
+
+    def kpis(
+        self,
+        kpis: Sequence[str] | None = None,
+        *,
+        by: Sequence[str] = (),
+        grain: str = "month",
+        since: date | None = None,
+        until: date | None = None,
+        shared: bool = False,
+        forecast: int = 0,
+        alerts: bool = False,
+    ) -> Result:
+        """KPIs by period and dimension with the change against the previous period; optionally
+        their forecast and the periods where they left their expected range."""
+        from omnimetrics.metrics.kpis import compute_kpis
+
+        if forecast < 0:
+            raise OmnimetricsError(f"forecast must be 0 or more periods; got {forecast}.")
+        measured = compute_kpis(
+            self.warehouse, list(kpis) if kpis else None, by=list(by), grain=grain,
+            since=since, until=until,
+            min_cell_persons=self.settings.min_cell_persons if shared else None,
+        )  # fmt: skip
+        parts = []
+        if forecast:
+            from omnimetrics.metrics.forecast import kpi_forecasts
+
+            projected = kpi_forecasts(measured.table, list(by), forecast)
+            title = f"Forecast, next {forecast} periods (95% interval)"
+            parts.append(Result.of("forecast", title, projected))
+        if alerts:
+            from omnimetrics.metrics.forecast import kpi_alerts
+
+            found = kpi_alerts(measured.table, list(by))
+            title = "Alerts: KPIs outside their expected range"
+            notes = () if len(found) else ("No KPI left its expected range.",)
+            parts.append(Result.of("alerts", title, found, notes=notes))
+        table = measured.table.drop(columns=["numerator", "denominator"])
+        notes = tuple(f"{name}: {reason}" for name, reason in measured.unavailable.items())
+        return Result.of("kpis", f"KPIs by {grain}", table, parts=tuple(parts), notes=notes)
+
+    def goals(self, *, grain: str = "month", today: date | None = None) -> Result:
+        """SMART goals of [[goals]]: progress, projection and chance of success."""
+        from omnimetrics.metrics.goals import evaluate_goals
+
+        statuses = evaluate_goals(self.warehouse, grain=grain, today=today or date.today())
+        rows = [status.to_row() for status in statuses]
+        notes = tuple(f"{r['goal']}: {r['note']}" for r in rows if r.get("note"))
+        return Result.of("goals", "Goals", rows, notes=notes)
+
+    def maturity(
+        self,
+        *,
+        answers: str | Path | Mapping[str, Any] | None = None,
+        as_of: date | None = None,
+        compare: date | None = None,
+    ) -> Result:
+        """Omnichannel maturity: a 0-100 score from the data (and a questionnaire), levels per
+        dimension, advice, progress since a day, and which models the data supports."""
+        from omnimetrics.metrics import maturity as mt
+
+        given = None
+        if answers is not None:
+            given = (mt.validate_answers(answers) if isinstance(answers, Mapping)
+                     else mt.load_answers(answers))  # fmt: skip
+        report = mt.assess(self.warehouse, as_of=as_of, answers=given)
+        parts = [Result.of("dimensions", "Dimensions", report.dimensions)]
+        if compare is not None:
+            before = mt.assess(self.warehouse, as_of=compare, answers=given, models=False)
+            title = f"Progress since {compare:%Y-%m-%d}"
+            parts.append(Result.of("progress", title, mt.compare(before, report)))
+        support = [{"kind": s.kind, "supported": s.supported, "reasons": " ".join(s.reasons)}
+                   for s in report.models]  # fmt: skip
+        parts.append(Result.of("models", "What the data can support", support))
+        figures = {"score": report.score, "level": report.level, "level_name": report.level_name}
+        return Result.of(
+            "maturity", "Indicators", report.indicators, parts=tuple(parts), figures=figures,
+            notes=tuple(report.recommendations),
+        )  # fmt: skip
+
+    def business_case(
+        self,
+        *,
+        conversion_rate: float | None = None,
+        average_basket: float | None = None,
+        retention: float | None = None,
+        spend: float | None = None,
+        margin_rate: float | None = None,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> Result:
+        """If the KPIs reached these targets: orders, revenue, margin and ROI, projected from the
+        values measured over the period."""
+        from omnimetrics.metrics.kpis import compute_kpis
+        from omnimetrics.metrics.maturity import business_case as project
+
+        measured = compute_kpis(self.warehouse, list(CASE_INPUTS), grain="total", since=since,
+                                until=until)  # fmt: skip
+        now = dict(zip(measured.table.kpi, measured.table.value, strict=True))
+        missing = [n for n in ("conversion_rate", "orders", "revenue") if n not in now]
+        if missing:
+            raise OmnimetricsError(
+                f"The business case needs {', '.join(missing)}: "
+                + "; ".join(f"{k} {v}" for k, v in measured.unavailable.items() if k in missing)
+            )
+        current = {"conversion_rate": now["conversion_rate"],
+                   "average_basket": now["average_basket"],
+                   "retention": now.get("repeat_purchase_rate", 0.0)}  # fmt: skip
+        targets = {key: value for key, value in (
+            ("conversion_rate", conversion_rate), ("average_basket", average_basket),
+            ("retention", retention), ("spend", spend)) if value is not None}  # fmt: skip
+        if margin_rate is None and now.get("margin") == now.get("margin") and "margin" in now:
+            margin_rate = now["margin"] / now["revenue"]
+        table = project(current, targets, orders=now["orders"], revenue=now["revenue"],
+                        spend=now.get("spend", 0.0), margin_rate=margin_rate)  # fmt: skip
+        return Result.of("business_case", "Business case", table)
+
+    def segments(self, by: str = "rfm_segment", *, campaign: str | None = None) -> Result:
+        """Persons per value of a segment, or the segments most responsive to a campaign."""
+        from omnimetrics.metrics.segments import most_responsive, person_segments
+
+        if campaign:
+            title = f"Response to {campaign} by {by} (observational, not causal)"
+            return Result.of("segments", title, most_responsive(self.warehouse, campaign, by=by))
+        persons = person_segments(self.warehouse)
+        if by not in persons.columns:
+            raise OmnimetricsError(
+                f"Unknown segment {by!r}. Choose from {sorted(persons.columns)[:40]}."
+            )
+        counts = persons.group_by(by).agg(persons=persons.count()).order_by(by)
+        return Result.of("segments", f"Persons by {by}", counts)
+
+    def audience(self, segment: str, value: str | None = None) -> Result:
+        """A segment as hashed identifiers (SHA-256, as ad platforms match them), for persons
+        who granted marketing consent only."""
+        from omnimetrics.metrics.segments import audience
+
+        table = audience(self.warehouse, segment, value)
+        return Result("audience", f"Audience {segment}{'=' + value if value else ''}", table)
+
+
+def attribution_result(report: Any, title: str, by: str) -> Result:
+    """An attribution report (credit, comparison, roles, transitions) as one result."""
+    parts: list[Result] = []
+    notes: list[str] = []
+    if report.comparison is not None:
+        comparison = report.comparison
+        spread = ["min_share", "lowest_model", "max_share", "highest_model", "largest_shift"]
+        parts.append(Result.of("disagreement", f"Where the models disagree, by {by}",
+                               comparison.shares[[by, *spread]]))  # fmt: skip
+        pairs = ["model_a", "model_b", "spearman", "kendall", "top_channel_same"]
+        parts.append(Result.of("agreement", "Least agreeing pairs of models (rank correlation)",
+                               comparison.agreement[pairs].head(10)))  # fmt: skip
+        notes.extend(comparison.summary())
+    if getattr(report, "roles", None) is not None:
+        parts.append(Result.of("roles", "Who opens and who closes", report.roles))
+    if report.transitions is not None:
+        title_t = f"{report.markov_model} transition matrix"
+        parts.append(Result.of("transitions", title_t, report.transitions))
+    return Result("attribution", title, as_arrow(report.credit), parts=tuple(parts),
+                  notes=tuple(notes))  # fmt: skip
