@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-demo: $(BIN)/python ## Install, simulate a retailer, ingest it and show the warehouse
+demo: $(BIN)/python ## Install, simulate a retailer, load it, run the pipeline and show the results
 	$(BIN)/python -m pip install -q -e .
 	$(BIN)/omnimetrics demo
 
@@ -25,9 +25,13 @@ lint: $(BIN)/python ## ruff lint and format check
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
-bench: $(BIN)/python ## Benchmarks: print throughput and peak memory
+bench: $(BIN)/python ## Every benchmark: throughput, seconds and peak memory (long: about half an hour)
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/identity.py
+	$(BIN)/python benchmarks/journeys.py
+	$(BIN)/python benchmarks/attribution.py
+	$(BIN)/python benchmarks/kpis.py
 
 docs: $(BIN)/python ## Regenerate docs/data-model.md and docs/metrics.md from the code
 	$(BIN)/python -m omnimetrics.schema > docs/data-model.md
