@@ -334,3 +334,68 @@ def test_engagement_review_and_fulfilment_kpis_by_hand(wh, tmp_path):
     assert got["ces"] == 3.5 and got["review_score"] == 3.5
     assert got["ship_from_store_share"] == 0.5 and got["buyers"] == 3
     assert got["social_engagement_rate"] is None or math.isnan(got["social_engagement_rate"])
+
+
+CONSENTS = """customer_id,consent_analytics
+C1,true
+C2,false
+C3,true
+"""
+STATUSES = """order_id,timestamp,sales_channel,revenue,currency,customer_id,status
+O1,2026-03-02T12:00:00Z,web,100,EUR,C1,completed
+O2,2026-03-05T12:00:00Z,store,50,EUR,C2,completed
+X1,2026-03-06T12:00:00Z,web,999,EUR,C1,cancelled
+O3,2026-04-03T12:00:00Z,web,60,EUR,C1,completed
+O4,2026-04-10T12:00:00Z,app,40,EUR,C3,
+O5,2026-04-12T12:00:00Z,store,30,EUR,C2,completed
+"""
+
+
+@pytest.fixture
+def refusing_shop(wh, tmp_path):
+    """C2 refused analytics: their orders count in the totals, not in person-level figures."""
+    for table, text in (("customers", CONSENTS), ("orders", STATUSES),
+                        ("touchpoints", TOUCHES), ("feedback", FEEDBACK)):  # fmt: skip
+        report = wh.ingest(table, write(tmp_path / f"{table}.csv", text), now=NOW)
+        assert report.quarantined == 0, report.reasons
+    wh.resolve_identities()
+    jr.build_events(wh)
+    return wh
+
+
+def test_business_totals_count_the_orders_of_persons_who_refused_consent(refusing_shop, tmp_path):
+    source = pd.read_csv(tmp_path / "orders.csv", parse_dates=["timestamp"])
+    valid = source[source.status.fillna("") != "cancelled"]
+    month = valid.timestamp.dt.tz_localize(None).dt.to_period("M").dt.start_time.dt.date
+    expected = valid.groupby(month).revenue.agg(["sum", "count"])
+    names = ["revenue", "orders", "average_basket", "buyers", "new_customers"]
+    result = compute_kpis(refusing_shop, names)
+    assert values(result, "revenue") == expected["sum"].to_dict()  # {MARCH: 150, APRIL: 130}
+    assert values(result, "orders") == expected["count"].to_dict()
+    assert values(result, "average_basket") == (expected["sum"] / expected["count"]).to_dict()
+    # Person-level figures leave C2 out: March buyers and new customers are C1 only.
+    assert values(result, "buyers") == {MARCH: 1, APRIL: 2}
+    assert values(result, "new_customers") == {MARCH: 1, APRIL: 1}
+
+
+def test_survey_answers_of_a_refusing_person_count_but_are_not_linked(refusing_shop):
+    from omnimetrics.metrics.kpis import nps_revenue
+
+    assert values(compute_kpis(refusing_shop, ["nps"]), "nps") == {MARCH: 0.0}  # C2's 5 counts
+    groups = set(nps_revenue(refusing_shop).nps_group)
+    assert groups == {"promoter", "passive"}  # C2 (the detractor) is linked to no revenue
+
+
+def test_kpis_read_the_journey_settings_of_the_warehouse(shop):
+    from omnimetrics.config import JourneySettings
+
+    one_day = shop.using(shop.settings.with_(journeys=JourneySettings(lookback_days=1)))
+    names = ["cac", "roas"]
+    default = compute_kpis(shop, names, by=["channel"])
+    short = compute_kpis(one_day, names, by=["channel"])
+    # t1 (paid search) came 26 hours before O1: in a 30-day journey, out of a 1-day one.
+    assert values(default, "cac")[(MARCH, "paid_search")] == 300
+    assert math.isnan(values(short, "cac")[(MARCH, "paid_search")])
+    assert values(default, "roas")[(MARCH, "paid_search")] == pytest.approx(100 / 300)
+    assert math.isnan(values(short, "roas")[(MARCH, "paid_search")])
+    assert math.isnan(values(short, "cac")[(MARCH, "email")])  # t2 too: 26 hours before O2

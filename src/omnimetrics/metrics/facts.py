@@ -10,6 +10,7 @@ touches and spend it is the marketing channel.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from omnimetrics.errors import ConfigError
+from omnimetrics.privacy import refusing_persons
 
 if TYPE_CHECKING:
     from omnimetrics.warehouse import Warehouse
@@ -111,11 +113,28 @@ class Facts:
 
     # --- facts ---------------------------------------------------------------------------
 
+    def unlinked_if_refused(self, table: ir.Table) -> ir.Table:
+        """`table` with no person on the rows of persons who refused the journeys' consent
+        purpose: their rows still count in totals, never in person-level figures."""
+        purpose = self.wh.settings.journeys.consent_purpose
+        refusing = refusing_persons(self.wh, purpose) if purpose else None
+        if refusing is None:
+            return table
+        refused = table.person_id.isin(refusing.person_id)
+        return table.mutate(person_id=ibis.cases((refused, ibis.null(dt.string)),
+                                                 else_=table.person_id))  # fmt: skip
+
     @cached_property
     def orders(self) -> ir.Table:
+        """Every valid (not cancelled) order: business totals count them all; a person who
+        refused consent is not linked to theirs (no person, no first order)."""
         from omnimetrics.journeys import conversions
 
-        orders = conversions(self.wh)
+        every = replace(self.wh.settings.journeys, consent_purpose=None)
+        orders = self.unlinked_if_refused(conversions(self.wh, every))
+        unknown = ibis.null(dt.boolean)
+        first = ibis.cases((orders.person_id.isnull(), unknown), else_=orders.first_order)
+        orders = orders.mutate(first_order=first)
         margin = orders.margin if "margin" in orders.columns else ibis.null(dt.float64)
         if "cost_of_goods" in orders.columns:
             margin = ibis.coalesce(margin, orders.revenue - orders.cost_of_goods)
@@ -145,7 +164,8 @@ class Facts:
     @cached_property
     def interactions(self) -> ir.Table:
         """Every touchpoint of a known person (anonymous cookies and devices included) with its
-        channel: sends, opens, clicks, installs, calls (persons who refused analytics are out)."""
+        channel: sends, opens, clicks, installs, calls. Tracked behaviour is analytics: the
+        touchpoints of persons who refused the consent purpose are not in `events`, so not here."""
         return self.events
 
     @cached_property
@@ -199,10 +219,11 @@ class Facts:
     def feedback(self) -> ir.Table:
         """Survey answers with their person, the channel they are about and the journey before
         them: the answer's own channel, else that of the touchpoint it names, else that of the
-        person's last touch before answering (`preceding_touch`, `preceding_channel`)."""
+        person's last touch before answering (`preceding_touch`, `preceding_channel`). Every
+        answer counts; one of a person who refused consent is not linked to them."""
         from omnimetrics.identity import person_of_rows
 
-        answers = person_of_rows(self.wh, self.wh.table("feedback"))
+        answers = self.unlinked_if_refused(person_of_rows(self.wh, self.wh.table("feedback")))
         answers = answers.mutate(
             preceding_touch=ibis.null(dt.string), preceding_channel=ibis.null(dt.string)
         )
