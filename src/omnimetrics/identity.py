@@ -517,7 +517,7 @@ def pair_scores(predicted: ir.Table, truth: ir.Table) -> dict[str, float]:
 
 def find_person(wh: Warehouse, identifier: str, identifier_type: str | None = None) -> str:
     """The person_id behind an identifier (emails and phones are hashed first, as at ingest)."""
-    from omnimetrics.ingest.door import Door
+    from omnimetrics.privacy.pseudonymise import Pseudonymiser
 
     graph = wh.table("identity_graph")
     kinds = (
@@ -525,11 +525,10 @@ def find_person(wh: Warehouse, identifier: str, identifier_type: str | None = No
         if identifier_type
         else ["email", "phone", "customer_id", "loyalty_id", "anonymous_id", "device_id"]
     )
-    door = Door(wh.settings) if {"email", "phone"} & set(kinds) else None
+    keyed = Pseudonymiser(wh.settings) if {"email", "phone"} & set(kinds) else None
     try:
         for kind in kinds:
-            value = door.hash_values(kind, [identifier])[0] if door and kind in (
-                "email", "phone") else identifier  # fmt: skip
+            value = keyed.hash_values(kind, [identifier])[0] if keyed else identifier
             if value is None:
                 continue
             hits = graph.filter((graph.identifier_type == kind) & (graph.identifier == value))
@@ -537,8 +536,8 @@ def find_person(wh: Warehouse, identifier: str, identifier_type: str | None = No
             if found:
                 return str(found[0])
     finally:
-        if door:
-            door.close()
+        if keyed:
+            keyed.close()
     raise UnknownNameError(
         f"No person carries the identifier {identifier!r}"
         + (f" of type {identifier_type}" if identifier_type else "")

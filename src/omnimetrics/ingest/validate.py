@@ -7,7 +7,7 @@ No Python runs per row: the whole thing is one Ibis expression, executed by the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -151,121 +151,149 @@ def _parse(col: Column, raw: ir.Value, local: LocalTime | None = None) -> tuple[
     return clean, typed
 
 
+TYPE_NAMES = {
+    "timestamp": "an ISO 8601 timestamp or Unix time",
+    "date": "a date (YYYY-MM-DD)",
+    "float": "a number (with a dot for decimals)",
+    "int": "a whole number",
+    "bool": "true/false",
+}
+"""How an `invalid_type` message names what a column of each parsed kind expects."""
+
+
 def _column_checks(
     col: Column, clean: ir.Value, typed: ir.Value, staged: ir.Table, latest: datetime
 ) -> list[Check]:
-    name = col.name
+    """The checks of one contract column, in the order a failing row reports them."""
     shown = _text(clean)
+    return [
+        *_reading_checks(col, clean, typed, shown),
+        *_identifier_checks(col, staged),
+        *_value_checks(col, typed, shown, latest),
+    ]
+
+
+def _reading_checks(
+    col: Column, clean: ir.Value, typed: ir.Value, shown: ir.StringValue
+) -> list[Check]:
+    """A required value is present; a present value reads as the column's type."""
     checks: list[Check] = []
     if col.required:
-        checks.append(
-            Check(
-                "missing_required",
-                name,
-                clean.isnull(),
-                _lit(f"{col.input_name} is required but empty"),
-            )
-        )
-    what = {
-        "timestamp": "an ISO 8601 timestamp or Unix time",
-        "date": "a date (YYYY-MM-DD)",
-        "float": "a number (with a dot for decimals)",
-        "int": "a whole number",
-        "bool": "true/false",
-    }.get(col.kind)
+        message = _lit(f"{col.input_name} is required but empty")
+        checks.append(Check("missing_required", col.name, clean.isnull(), message))
+    what = TYPE_NAMES.get(col.kind)
     if what:
-        checks.append(
-            Check(
-                "invalid_type",
-                name,
-                clean.notnull() & typed.isnull(),
-                _lit(f"{name}: cannot read '").concat(shown, _lit(f"' as {what}")),
-            )
-        )
-    flag = INVALID_PREFIX + name
-    if flag in staged.columns:
-        kind = col.pii or "identifier"
-        reason = "invalid_phone" if col.pii == "phone" else "invalid_email"
-        if col.pii_by:
-            kind_value = staged[col.pii_by].cast(dt.string).strip().lower()
-            reason_expr = kind_value  # email or phone, used in the message
-            checks.append(
-                Check(
-                    reason,
-                    name,
-                    staged[flag].fill_null(False) & (kind_value == "email"),
-                    _lit(f"{name}: not a valid email (kept only as a hash)"),
-                )
-            )
-            checks.append(
-                Check(
-                    "invalid_phone",
-                    name,
-                    staged[flag].fill_null(False) & (reason_expr == "phone"),
-                    _lit(f"{name}: not a valid phone number (kept only as a hash)"),
-                )
-            )
-        else:
-            checks.append(
-                Check(
-                    reason,
-                    name,
-                    staged[flag].fill_null(False),
-                    _lit(f"{col.input_name}: not a valid {kind} (kept only as a hash)"),
-                )
-            )
-    if col.allowed:
-        checks.append(
-            Check(
-                "not_allowed",
-                name,
-                typed.notnull() & ~typed.isin(col.allowed),
-                _lit(f"{name}: '").concat(
-                    shown, _lit(f"' is not allowed; use one of {', '.join(col.allowed)}")
-                ),
-            )
-        )
-    if col.currency:
-        checks.append(
-            Check(
-                "invalid_currency",
-                name,
-                typed.notnull() & ~typed.isin(sorted(CURRENCIES)),
-                _lit(f"{name}: '").concat(
-                    shown, _lit("' is not an ISO 4217 currency code (EUR, USD, GBP...)")
-                ),
-            )
-        )
-    if col.min is not None:
-        checks.append(
-            Check(
-                "out_of_range",
-                name,
-                typed.notnull() & (typed < col.min),
-                _lit(f"{name}: ").concat(shown, _lit(f" is below {col.min:g}")),
-            )
-        )
-    if col.max is not None:
-        checks.append(
-            Check(
-                "out_of_range",
-                name,
-                typed.notnull() & (typed > col.max),
-                _lit(f"{name}: ").concat(shown, _lit(f" is above {col.max:g}")),
-            )
-        )
-    if col.kind == "timestamp":
-        checks.append(
-            Check(
-                "future_timestamp",
-                name,
-                typed.notnull() & (typed > latest),
-                _lit(f"{name}: ").concat(
-                    shown, _lit(" is in the future; check the clock or the time zone")
-                ),
-            )
-        )
+        message = _lit(f"{col.name}: cannot read '").concat(shown, _lit(f"' as {what}"))
+        checks.append(Check("invalid_type", col.name, clean.notnull() & typed.isnull(), message))
     return checks
+
+
+def _identifier_checks(col: Column, staged: ir.Table) -> list[Check]:
+    """Emails and phones present but impossible to normalise (flagged by the door)."""
+    flag = INVALID_PREFIX + col.name
+    if flag not in staged.columns:
+        return []
+    invalid = staged[flag].fill_null(False)
+    if col.pii_by:  # the kind of each value is in another column
+        kind = staged[col.pii_by].cast(dt.string).strip().lower()
+        email = _lit(f"{col.name}: not a valid email (kept only as a hash)")
+        phone = _lit(f"{col.name}: not a valid phone number (kept only as a hash)")
+        return [
+            Check("invalid_email", col.name, invalid & (kind == "email"), email),
+            Check("invalid_phone", col.name, invalid & (kind == "phone"), phone),
+        ]
+    reason = "invalid_phone" if col.pii == "phone" else "invalid_email"
+    message = _lit(f"{col.input_name}: not a valid {col.pii or 'identifier'} (kept only as a hash)")
+    return [Check(reason, col.name, invalid, message)]
+
+
+def _value_checks(
+    col: Column, typed: ir.Value, shown: ir.StringValue, latest: datetime
+) -> list[Check]:
+    """A typed value is allowed, a currency, within its range, and not in the future."""
+    name = col.name
+    known = typed.notnull()
+
+    def says(before: str, after: str) -> ir.StringValue:
+        return _lit(f"{name}: {before}").concat(shown, _lit(after))
+
+    checks: list[Check] = []
+    if col.allowed:
+        use = f"' is not allowed; use one of {', '.join(col.allowed)}"
+        checks.append(Check("not_allowed", name, known & ~typed.isin(col.allowed), says("'", use)))
+    if col.currency:
+        iso = "' is not an ISO 4217 currency code (EUR, USD, GBP...)"
+        unknown = known & ~typed.isin(sorted(CURRENCIES))
+        checks.append(Check("invalid_currency", name, unknown, says("'", iso)))
+    if col.min is not None:
+        below = says("", f" is below {col.min:g}")
+        checks.append(Check("out_of_range", name, known & (typed < col.min), below))
+    if col.max is not None:
+        above = says("", f" is above {col.max:g}")
+        checks.append(Check("out_of_range", name, known & (typed > col.max), above))
+    if col.kind == "timestamp":
+        future = says("", " is in the future; check the clock or the time zone")
+        checks.append(Check("future_timestamp", name, known & (typed > latest), future))
+    return checks
+
+
+def _erased_checks(staged: ir.Table) -> list[Check]:
+    """A row of an erased person (flagged by the door): checked first of all, so that it is
+    suppressed whatever else is wrong with it."""
+    if SUPPRESSED not in staged.columns:
+        return []
+    erased = staged[SUPPRESSED].fill_null(False)
+    return [Check(ERASED, "", erased, _lit("carries an identifier of an erased person"))]
+
+
+def _row_checks(table: Table, typed: Mapping[str, ir.Value]) -> list[Check]:
+    """Checks across the columns of a row: an identifier present, amounts in order, survey
+    scores on their scale."""
+    checks: list[Check] = []
+    if table.require_any:
+        nothing = ibis.and_(*(typed[c].isnull() for c in table.require_any))
+        give = _lit(
+            "no identifier on the row: give at least one of " + ", ".join(table.require_any)
+        )
+        checks.append(Check("no_identifier", ",".join(table.require_any), nothing, give))
+    for a, b in table.not_after:
+        both = typed[a].notnull() & typed[b].notnull()
+        message = _lit(f"{a} (").concat(
+            _text(typed[a]), _lit(f") exceeds {b} ("), _text(typed[b]), _lit(")")
+        )
+        checks.append(Check("inconsistent", a, both & (typed[a] > typed[b]), message))
+    if table.score_ranges:
+        score_name, type_name = table.score_ranges
+        score, kind = typed[score_name], typed[type_name]
+        for survey, (low, high) in SCORE_RANGES.items():
+            off = (kind == survey) & score.notnull() & ((score < low) | (score > high))
+            message = _lit(f"{score_name}: ").concat(
+                _text(score), _lit(f" is off the {survey} scale {low}-{high}")
+            )
+            checks.append(Check("out_of_range", score_name, off, message))
+    return checks
+
+
+def _parsed(
+    staged: ir.Table,
+    table: Table,
+    extra_allowed: Mapping[str, tuple[str, ...]] | None,
+    local: LocalTime | None,
+) -> tuple[ir.Table, list[Column]]:
+    """The staged rows with each contract column parsed once, in its own columns
+    `_clean_<n>` and `_typed_<n>`; and the contract columns with their extra allowed values."""
+    columns = []
+    parsing: dict[str, ir.Value] = {}
+    for number, col in enumerate(table.columns):
+        if extra_allowed and col.name in extra_allowed and col.allowed:
+            col = Column(**{**col.__dict__, "allowed": col.allowed + extra_allowed[col.name]})
+        columns.append(col)
+        source_name = col.name if col.pii else col.input_name
+        if source_name in staged.columns:
+            parsing[f"_clean_{number}"], parsing[f"_typed_{number}"] = _parse(
+                col, staged[source_name], local
+            )
+    return staged.mutate(**parsing), columns
 
 
 def typed_with_verdict(
@@ -284,21 +312,9 @@ def typed_with_verdict(
     Activation hash columns of the door pass through unchanged, and never into `raw_record`.
     """
     latest = ibis.literal(now + future_tolerance, type=dt.Timestamp(timezone="UTC"))
+    parsed, columns = _parsed(staged, table, extra_allowed, local)
     typed: dict[str, ir.Value] = {}
-    checks: list[Check] = []
-    columns = []
-    parsing: dict[str, ir.Value] = {}
-    for number, col in enumerate(table.columns):
-        if extra_allowed and col.name in extra_allowed and col.allowed:
-            col = Column(**{**col.__dict__, "allowed": col.allowed + extra_allowed[col.name]})
-        columns.append(col)
-        source_name = col.name if col.pii else col.input_name
-        if source_name in staged.columns:
-            parsing[f"_clean_{number}"], parsing[f"_typed_{number}"] = _parse(
-                col, staged[source_name], local
-            )
-    # Each value is parsed once, in its own column, before the checks read it.
-    parsed = staged.mutate(**parsing)
+    checks = _erased_checks(parsed)
     for number, col in enumerate(columns):
         if f"_typed_{number}" in parsed.columns:
             clean, value = parsed[f"_clean_{number}"], parsed[f"_typed_{number}"]
@@ -306,48 +322,15 @@ def typed_with_verdict(
             clean, value = ibis.null(dt.string), ibis.null(col.dtype)
         typed[col.name] = value.cast(col.dtype)
         checks += _column_checks(col, clean, value, parsed, latest)
-    if SUPPRESSED in staged.columns:
-        # First of all: a row of an erased person is suppressed, whatever else is wrong with it.
-        checks.insert(0, Check(ERASED, "", parsed[SUPPRESSED].fill_null(False),
-                               _lit("carries an identifier of an erased person")))  # fmt: skip
-    if table.require_any:
-        nothing = ibis.and_(*(typed[c].isnull() for c in table.require_any))
-        checks.append(
-            Check(
-                "no_identifier",
-                ",".join(table.require_any),
-                nothing,
-                _lit(
-                    "no identifier on the row: give at least one of " + ", ".join(table.require_any)
-                ),
-            )
-        )
-    for a, b in table.not_after:
-        checks.append(
-            Check(
-                "inconsistent",
-                a,
-                typed[a].notnull() & typed[b].notnull() & (typed[a] > typed[b]),
-                _lit(f"{a} (").concat(
-                    _text(typed[a]), _lit(f") exceeds {b} ("), _text(typed[b]), _lit(")")
-                ),
-            )
-        )
-    if table.score_ranges:
-        score_name, type_name = table.score_ranges
-        score, kind = typed[score_name], typed[type_name]
-        for survey, (low, high) in SCORE_RANGES.items():
-            checks.append(
-                Check(
-                    "out_of_range",
-                    score_name,
-                    (kind == survey) & score.notnull() & ((score < low) | (score > high)),
-                    _lit(f"{score_name}: ").concat(
-                        _text(score), _lit(f" is off the {survey} scale {low}-{high}")
-                    ),
-                )
-            )
+    checks += _row_checks(table, typed)
+    return _with_verdict(staged, parsed, typed, checks)
 
+
+def _with_verdict(
+    staged: ir.Table, parsed: ir.Table, typed: Mapping[str, ir.Value], checks: list[Check]
+) -> ir.Table:
+    """The typed columns, lineage and activation hashes, with the first failed check's reason,
+    column and message, and the raw record of a quarantined row (never of a suppressed one)."""
     index = ibis.cases(*((c.failed, i) for i, c in enumerate(checks)), else_=ibis.null(dt.int64))
     verdict = parsed.mutate(_check=index)
     check = verdict._check

@@ -1,4 +1,4 @@
-"""Privacy: erase a person everywhere, suppress their later events, honour consent.
+"""Erasure: remove a person from every table and suppress their later rows.
 
 Erasure removes every row that carries any identifier of the person (all identifiers linked to
 the one given) from every table — sources, evidence, quarantine, derived tables and the
@@ -17,7 +17,7 @@ import ibis
 import ibis.expr.types as ir
 
 from omnimetrics.identity import find_person, identifiers_of, rows_carrying
-from omnimetrics.ingest.door import Door
+from omnimetrics.privacy.pseudonymise import Pseudonymiser
 from omnimetrics.schema import ACTIVATION_TABLE, ERASED_SCHEMA, ERASED_TABLE
 
 if TYPE_CHECKING:
@@ -80,9 +80,9 @@ def erase(wh: Warehouse, identifier: str, identifier_type: str | None = None) ->
                 wh.delete_where(table, condition)
                 deleted[name] = count
         wh.ensure_table(ERASED_TABLE, ERASED_SCHEMA)
-        door = Door(wh.settings)
-        hashed = door.hmac_keys(keys)
-        door.close()
+        keyed = Pseudonymiser(wh.settings)
+        hashed = keyed.hmac_keys(keys)
+        keyed.close()
         now = datetime.now(UTC)
         wh.insert(
             ERASED_TABLE,
@@ -92,28 +92,3 @@ def erase(wh: Warehouse, identifier: str, identifier_type: str | None = None) ->
             ),
         )
     return ErasureReport(person_id=person, identifiers=len(keys), rows_deleted=deleted)
-
-
-def refusing_persons(wh: Warehouse, purpose: str = "analytics") -> ir.Table | None:
-    """person_id of persons who refused `purpose` (analytics or marketing); None without CRM.
-
-    Consent lives on the CRM record (customers.consent_*) and travels to every identifier of
-    the person. A person with no CRM record has not refused.
-    """
-    if "customers" not in wh.tables():
-        return None
-    column = f"consent_{purpose}"
-    graph = wh.table("identity_graph")
-    customers = wh.table("customers")
-    crm = graph.filter(graph.identifier_type == "customer_id")
-    refusals = crm.join(customers, crm.identifier == customers.customer_id).filter(
-        customers[column] == False  # noqa: E712 - an Ibis expression, not a Python comparison
-    )
-    return refusals.select("person_id").distinct()
-
-
-def consenting_persons(wh: Warehouse, purpose: str = "analytics") -> ir.Table:
-    """person_id of persons who did not refuse `purpose` (see `refusing_persons`)."""
-    persons = wh.table("identity_graph").select("person_id").distinct()
-    refusing = refusing_persons(wh, purpose)
-    return persons if refusing is None else persons.anti_join(refusing, "person_id")
