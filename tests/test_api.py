@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +10,7 @@ import omnimetrics
 from omnimetrics.config import Settings
 from omnimetrics.errors import ConfigError, OmnimetricsError, SchemaError
 from omnimetrics.schema import TABLES, data_model_markdown, table_contract
+from tests.helpers import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,17 +72,6 @@ def test_docstring_example_runs():
 
     failures, _ = doctest.testmod(omnimetrics, verbose=False)
     assert failures == 0
-
-
-def cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "omnimetrics.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
 
 
 def test_cli_ingest_out_and_errors_without_traceback(tmp_path):

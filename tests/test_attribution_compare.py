@@ -16,7 +16,7 @@ from omnimetrics.attribution.compare import (
     journey_roles,
 )
 from omnimetrics.errors import ConfigError, SchemaError
-from tests.test_attribution_rules import touches as journeys
+from tests.helpers import touches as journeys
 
 # Model a ranks display < email < search < direct; b is the exact reverse; c swaps display and
 # email of a. Each model's shares sum to 1.

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import ibis
 import pytest
 from hypothesis import given, settings
@@ -12,28 +10,7 @@ from hypothesis import strategies as st
 from omnimetrics.attribution import MODELS, NO_TOUCH, attribute, get_model, register
 from omnimetrics.attribution.rules import touch_credits
 from omnimetrics.errors import ConfigError, UnknownNameError
-
-ORDER_AT = datetime(2026, 3, 10, tzinfo=UTC)
-# O1: display 14 days before, email 7 days before, direct at the order; O2: paid search a day
-# before, direct; O3: direct only. Revenues 100, 50, 10.
-JOURNEYS = [("O1", "display", 14, 100.0), ("O1", "email", 7, 100.0), ("O1", "direct", 0, 100.0),
-            ("O2", "paid_search", 1, 50.0), ("O2", "direct", 0, 50.0), ("O3", "direct", 0, 10.0)]  # fmt: skip
-
-
-def touches(rows=JOURNEYS) -> ibis.Table:
-    """rows: (order_id, channel, days before the order, revenue[, sales_channel]) in touch order."""
-    positions, seen = [], {}
-    for order_id, *_ in rows:
-        seen[order_id] = seen.get(order_id, 0) + 1
-        positions.append(seen[order_id])
-    columns = {
-        "order_id": [r[0] for r in rows], "position": positions, "channel": [r[1] for r in rows],
-        "touch_at": [ORDER_AT - timedelta(days=r[2]) for r in rows],
-        "order_at": [ORDER_AT] * len(rows), "revenue": [r[3] for r in rows],
-    }  # fmt: skip
-    if rows and len(rows[0]) > 4:
-        columns["sales_channel"] = [r[4] for r in rows]
-    return ibis.memtable(columns)
+from tests.helpers import touches
 
 
 def credits(model: str) -> dict[str, float]:

@@ -10,8 +10,7 @@ import pytest
 
 from omnimetrics import journeys as jr
 from omnimetrics.attribution import select_orders
-from tests.conftest import loaded_world
-from tests.test_api import cli
+from tests.helpers import cli, loaded_world
 
 
 def test_path_table_from_the_command_line(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from omnimetrics.config import Settings
 from omnimetrics.ingest.door import Door
-from tests.conftest import SECRET
+from tests.helpers import SECRET
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import ibis
 import pytest
 
 from omnimetrics.identity import pair_scores, resolve
-from tests.conftest import loaded_world, write
+from tests.helpers import loaded_world, shared_cookie_touchpoints, write
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 IDS_HEADER = "identifier_type_a,identifier_a,identifier_type_b,identifier_b,link_source\n"
@@ -205,18 +205,6 @@ def test_a_family_email_over_the_customer_limit_is_set_apart(wh, tmp_path):
     # With a looser limit the three accounts are one person, and nothing is set apart.
     loose = resolve(wh, max_per_person={"customer_id": 3})
     assert (loose.split, loose.conflicts, loose.persons) == (0, 0, 2)
-
-
-def shared_cookie_touchpoints(path):
-    """k_shared is seen logged in as C1, C2 and C3 (a shared computer); each customer also has
-    a cookie of their own, and k1 chains to a device of C1."""
-    rows = ["event_id,timestamp,anonymous_id,device_id,customer_id,event_type"]
-    for n, (cookie, device, customer) in enumerate([
-        ("k_shared", "", "C1"), ("k_shared", "", "C2"), ("k_shared", "", "C3"),
-        ("k1", "", "C1"), ("k1", "d1", ""), ("k2", "", "C2"), ("k3", "", "C3"),
-    ]):  # fmt: skip
-        rows.append(f"e{n},2026-05-01T10:0{n}:00Z,{cookie},{device},{customer},visit")
-    return write(path, "\n".join(rows) + "\n")
 
 
 def test_a_shared_cookie_is_cut_but_each_customer_keeps_their_own(wh, tmp_path):

@@ -15,7 +15,7 @@ import pytest
 import omnimetrics
 from omnimetrics import ConfigError, CsvOptions, SchemaError, SourceError
 from omnimetrics.config import Settings
-from tests.conftest import SECRET, write
+from tests.helpers import EXPECTED_UTC, LATER, SECRET, TIMES, write
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -361,32 +361,6 @@ def test_unknown_table_and_mapping_are_explained(wh, tmp_path):
         )
     with pytest.raises(SchemaError, match="omnimetrics ingest touchpoints"):
         wh.table("touchpoints")
-
-
-LATER = datetime(2026, 12, 1, tzinfo=UTC)
-TIMES = (
-    "event_id,timestamp,anonymous_id,event_type\n"
-    "w,2026-01-15 10:00:00,c1,visit\n"  # Paris winter: UTC+1
-    "s,2026-07-15T10:00:00,c1,visit\n"  # Paris summer: UTC+2
-    "z,2026-07-15T10:00:00Z,c1,visit\n"  # an explicit Z stays as written
-    "o,2026-07-15 10:00:00+05:30,c1,visit\n"  # an explicit offset too
-    "u,1784109600,c1,visit\n"  # Unix seconds = 2026-07-15T10:00:00Z
-    "m,1784109600123,c1,visit\n"  # Unix milliseconds
-    "µ,1784109600123456,c1,visit\n"  # Unix microseconds
-    "f,1784109600.5,c1,visit\n"  # Unix seconds with a fraction
-    "d,2026-07-15,c1,visit\n"  # a date alone: local midnight
-)
-EXPECTED_UTC = {
-    "w": datetime(2026, 1, 15, 9, tzinfo=UTC),
-    "s": datetime(2026, 7, 15, 8, tzinfo=UTC),
-    "z": datetime(2026, 7, 15, 10, tzinfo=UTC),
-    "o": datetime(2026, 7, 15, 4, 30, tzinfo=UTC),
-    "u": datetime(2026, 7, 15, 10, tzinfo=UTC),
-    "m": datetime(2026, 7, 15, 10, 0, 0, 123000, tzinfo=UTC),
-    "µ": datetime(2026, 7, 15, 10, 0, 0, 123456, tzinfo=UTC),
-    "f": datetime(2026, 7, 15, 10, 0, 0, 500000, tzinfo=UTC),
-    "d": datetime(2026, 7, 14, 22, tzinfo=UTC),
-}
 
 
 def stored_times(wh) -> dict[str, datetime]:

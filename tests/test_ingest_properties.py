@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import omnimetrics
 from omnimetrics.config import Settings
-from tests.conftest import SECRET
+from tests.helpers import SECRET
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 GOOD = {

@@ -9,7 +9,7 @@ import pytest
 from omnimetrics import journeys as jr
 from omnimetrics.errors import UnknownNameError
 from omnimetrics.identity import find_person
-from tests.conftest import write
+from tests.helpers import write
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 TOUCH_HEADER = "event_id,timestamp,event_type,anonymous_id,customer_id,loyalty_id,source,medium,channel,referrer\n"

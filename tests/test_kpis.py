@@ -11,7 +11,7 @@ import pytest
 from omnimetrics import journeys as jr
 from omnimetrics.errors import UnknownNameError
 from omnimetrics.metrics.kpis import KPI_SETS, KPIS, compute_kpis, get_kpi, kpi_series
-from tests.conftest import write
+from tests.helpers import write
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 MARCH, APRIL = date(2026, 3, 1), date(2026, 4, 1)
@@ -225,8 +225,7 @@ def test_revenue_of_promoters_and_detractors(shop):
 def test_kpis_goals_and_maturity_from_the_command_line(shop, tmp_path):
     import json
 
-    from tests.conftest import SECRET
-    from tests.test_api import cli
+    from tests.helpers import SECRET, cli
 
     db = str(tmp_path / "test.duckdb")
     shop.close()

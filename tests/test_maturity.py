@@ -15,7 +15,7 @@ from omnimetrics import journeys as jr
 from omnimetrics.config import Settings
 from omnimetrics.errors import ConfigError, UnknownNameError
 from omnimetrics.metrics import maturity as mt
-from tests.conftest import SECRET, loaded_world, write
+from tests.helpers import SECRET, loaded_world, write
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 MARCH_END = datetime(2026, 3, 31, 12, tzinfo=UTC)

@@ -1,4 +1,8 @@
-"""The same ingest on DuckDB and on PySpark (local mode) gives the same tables."""
+"""Same test, every engine: each test runs on DuckDB and on PySpark (local mode) through the
+`engine` fixture, and asserts that the engine gives what DuckDB, the `reference`, gives.
+
+Run only one engine with `pytest --engine=duckdb` (or `spark`); see tests/conftest.py.
+"""
 
 from __future__ import annotations
 
@@ -7,33 +11,9 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
-import omnimetrics
 from omnimetrics.config import Settings
-from tests.conftest import SECRET, write
-
-pytestmark = pytest.mark.spark
-NOW = datetime(2026, 6, 1, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def spark(tmp_path_factory):
-    pytest.importorskip("pyspark")
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("omnimetrics-tests")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("spark-warehouse")))
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+from tests.helpers import EXPECTED_UTC, LATER, NOW, SECRET, TIMES, shared_cookie_touchpoints, write
 
 
 def files(tmp_path):
@@ -76,17 +56,6 @@ def files(tmp_path):
     return orders, touch, crm
 
 
-@pytest.fixture
-def fresh_spark(spark, request):
-    """The Spark session with an empty database of this test's own as the current one."""
-    name = "omni_" + request.node.name.replace("[", "_").replace("]", "_")[:40]
-    spark.sql(f"DROP DATABASE IF EXISTS {name} CASCADE")
-    spark.sql(f"CREATE DATABASE {name}")
-    spark.catalog.setCurrentDatabase(name)
-    yield spark
-    spark.catalog.setCurrentDatabase("default")
-
-
 def snapshot(wh, name, order):
     table = wh.table(name).drop("ingest_batch").order_by(order).to_pyarrow()
     return [{k: comparable(k, v) for k, v in row.items()} for row in table.to_pylist()]
@@ -105,38 +74,7 @@ def comparable(name, value):
     return value
 
 
-def test_ingest_parity(tmp_path, fresh_spark):
-    spark = fresh_spark
-    orders, touch, crm = files(tmp_path)
-    results = []
-    for target in (tmp_path / "duck.duckdb", spark):
-        wh = omnimetrics.connect(target, settings=Settings(secret=SECRET))
-        reports = [
-            wh.ingest("orders", orders, now=NOW),
-            wh.ingest("touchpoints", touch, now=NOW),
-            wh.ingest("orders", crm, now=NOW),
-        ]
-        counts = [
-            (r.rows_read, r.accepted, r.duplicates, r.quarantined, r.updated, r.reasons)
-            for r in reports
-        ]
-        results.append(
-            (
-                counts,
-                snapshot(wh, "orders", "order_id"),
-                snapshot(wh, "touchpoints", "event_id"),
-                snapshot(wh, "quarantine", ["table_name", "source_row"]),
-            )
-        )
-    duck, spark_result = results
-    assert duck[0] == spark_result[0]
-    assert duck[0][0][:5] == (7, 2, 1, 4, 0)
-    assert duck[0][2][4] == 1  # the pos report of F replaced the web_shop one
-    for a, b in zip(duck[1:], spark_result[1:], strict=True):
-        assert a == b
-
-
-def pipeline_snapshot(wh, tmp_path):
+def pipeline_snapshot(wh):
     """Identity, channels, sessions, paths, ROPO, a funnel and attribution on a small world."""
     from omnimetrics import journeys as jr
     from omnimetrics.attribution import (
@@ -193,55 +131,77 @@ def rows(table):
     return [{k: comparable(k, v) for k, v in r.items()} for r in table.to_pyarrow().to_pylist()]
 
 
-def test_identity_and_journeys_parity(tmp_path, fresh_spark):
-    spark = fresh_spark
+def test_ingest_parity(tmp_path, engine, reference):
+    orders, touch, crm = files(tmp_path)
+
+    def ingest(eng):
+        wh = eng.warehouse(Settings(secret=SECRET))
+        reports = [
+            wh.ingest("orders", orders, now=NOW),
+            wh.ingest("touchpoints", touch, now=NOW),
+            wh.ingest("orders", crm, now=NOW),
+        ]
+        counts = [
+            (r.rows_read, r.accepted, r.duplicates, r.quarantined, r.updated, r.reasons)
+            for r in reports
+        ]
+        return (
+            counts,
+            snapshot(wh, "orders", "order_id"),
+            snapshot(wh, "touchpoints", "event_id"),
+            snapshot(wh, "quarantine", ["table_name", "source_row"]),
+        )
+
+    expected = ingest(reference)
+    assert expected[0][0][:5] == (7, 2, 1, 4, 0)
+    assert expected[0][2][4] == 1  # the pos report of F replaced the web_shop one
+    assert ingest(engine) == expected
+
+
+def test_identity_and_journeys_parity(tmp_path, engine, reference):
     from omnimetrics.simulate import simulate
 
     folder = tmp_path / "world"
     simulate(customers=150, days=30, seed=5).write(folder)
-    snapshots = []
-    for target in (tmp_path / "duck.duckdb", spark):
-        wh = omnimetrics.connect(target, settings=Settings(demo=True))
+
+    def pipeline(eng):
+        wh = eng.warehouse(Settings(demo=True))
         wh.load(folder)
-        snapshots.append(pipeline_snapshot(wh, tmp_path))
-    duck, spark_result = snapshots
-    assert duck["graph"] and duck["paths"]
-    for name in duck:
-        assert duck[name] == spark_result[name], name
+        return pipeline_snapshot(wh)
+
+    expected = pipeline(reference)
+    assert expected["graph"] and expected["paths"]
+    assert pipeline(engine) == expected
 
 
-def test_split_over_person_limits_parity(tmp_path, fresh_spark):
+def test_split_over_person_limits_parity(tmp_path, engine, reference):
     """A shared cookie and a family email set apart the same way on both engines."""
-    from tests.test_identity import shared_cookie_touchpoints
-
     touchpoints = shared_cookie_touchpoints(tmp_path / "t.csv")
     customers = write(tmp_path / "c.csv", "customer_id,email\nC4,fam@example.com\n"
                       "C5,fam@example.com\nC6,fam@example.com\n")  # fmt: skip
-    results = []
-    for target in (tmp_path / "duck.duckdb", fresh_spark):
-        wh = omnimetrics.connect(target, settings=Settings(secret=SECRET))
+
+    def resolve(eng):
+        wh = eng.warehouse(Settings(secret=SECRET))
         wh.ingest("touchpoints", touchpoints, now=NOW)
         wh.ingest("customers", customers, now=NOW)
         report = wh.resolve_identities()
         graph = wh.table("identity_graph").order_by(["identifier_type", "identifier"])
         excluded = wh.table("identity_excluded").order_by(["identifier_type", "identifier"])
-        results.append((report.split, report.persons, graph.to_pyarrow().to_pylist(),
-                        excluded.to_pyarrow().to_pylist()))  # fmt: skip
-    duck, spark_result = results
-    assert duck[:2] == (2, 8)
-    assert duck == spark_result
+        return (report.split, report.persons, graph.to_pyarrow().to_pylist(),
+                excluded.to_pyarrow().to_pylist())  # fmt: skip
+
+    expected = resolve(reference)
+    assert expected[:2] == (2, 8)
+    assert resolve(engine) == expected
 
 
-def test_time_zones_and_unix_times_parity(tmp_path, fresh_spark):
-    """Naive times in the source's zone, offsets and Unix times read the same on both engines."""
-    from tests.test_ingest import EXPECTED_UTC, LATER, TIMES
-
+def test_time_zones_and_unix_times_parity(tmp_path, engine):
+    """Naive times in the source's zone, offsets and Unix times read the same on every engine:
+    the instants computed by hand (EXPECTED_UTC), which are DuckDB's too."""
     path = write(tmp_path / "t.csv", TIMES)
-    for target in (tmp_path / "duck.duckdb", fresh_spark):
-        wh = omnimetrics.connect(target, settings=Settings(secret=SECRET))
-        report = wh.ingest("touchpoints", path, timezone="Europe/Paris", now=LATER)
-        assert report.accepted == len(EXPECTED_UTC), (wh.engine, report.reasons)
-        rows = wh.table("touchpoints").select("event_id", "timestamp").to_pyarrow().to_pylist()
-        # Spark hands back naive UTC datetimes, DuckDB zoned ones: compare instants.
-        stored = {r["event_id"]: r["timestamp"].replace(tzinfo=UTC) for r in rows}
-        assert stored == EXPECTED_UTC, wh.engine
+    wh = engine.warehouse(Settings(secret=SECRET))
+    report = wh.ingest("touchpoints", path, timezone="Europe/Paris", now=LATER)
+    rows = wh.table("touchpoints").select("event_id", "timestamp").to_pyarrow().to_pylist()
+    # Spark hands back naive UTC datetimes, DuckDB zoned ones: compare instants.
+    stored = {r["event_id"]: r["timestamp"].replace(tzinfo=UTC) for r in rows}
+    assert (report.accepted, stored) == (len(EXPECTED_UTC), EXPECTED_UTC), report.reasons

@@ -9,7 +9,7 @@ import pytest
 
 from omnimetrics import journeys as jr
 from omnimetrics.errors import UnknownNameError
-from tests.conftest import write
+from tests.helpers import write
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -96,7 +96,7 @@ def test_erasure_removes_activation_hashes(tmp_path):
 
     import omnimetrics
     from omnimetrics.config import Settings
-    from tests.conftest import SECRET
+    from tests.helpers import SECRET
 
     settings = Settings(secret=SECRET, activation_hashes=True)
     wh = omnimetrics.connect(tmp_path / "a.duckdb", settings=settings)

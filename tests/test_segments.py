@@ -17,7 +17,7 @@ from omnimetrics import journeys as jr
 from omnimetrics.config import Settings
 from omnimetrics.errors import ConfigError, UnknownNameError
 from omnimetrics.metrics import segments as sg
-from tests.conftest import SECRET, write
+from tests.helpers import SECRET, write
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 AS_OF = date(2026, 3, 31)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import loaded_world
+from tests.helpers import loaded_world
 
 
 @pytest.fixture(scope="module")

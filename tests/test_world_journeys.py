@@ -8,7 +8,7 @@ import pytest
 
 from omnimetrics import journeys as jr
 from omnimetrics.ingest.door import Door
-from tests.conftest import loaded_world
+from tests.helpers import loaded_world
 
 
 @pytest.fixture(scope="module")
