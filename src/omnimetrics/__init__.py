@@ -10,8 +10,8 @@ Names are imported when first used, so `omnimetrics --help` does not load the en
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import typing as _typing
 
 from omnimetrics.config import JourneySettings, Settings
 from omnimetrics.errors import (
@@ -24,7 +24,7 @@ from omnimetrics.errors import (
     UnknownNameError,
 )
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from omnimetrics.ingest import CsvOptions, IngestReport
     from omnimetrics.project import init_project
     from omnimetrics.registry import Registry
@@ -72,11 +72,11 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'omnimetrics' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value
     return value
 

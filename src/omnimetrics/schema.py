@@ -12,11 +12,13 @@ from typing import Literal
 import ibis.expr.datatypes as dt
 
 from omnimetrics.errors import SchemaError, did_you_mean
+from omnimetrics.registry import Registry
 from omnimetrics.vocabulary import (  # noqa: F401 - re-exported: the contracts' vocabulary
     CHANNEL_KINDS,
     CHANNELS,
     CODE_TYPES,
     COSTLESS_CHANNELS,
+    CURRENCIES,
     DEVICE_TYPES,
     EVENT_TYPES,
     FULFILMENTS,
@@ -45,167 +47,6 @@ DTYPES: dict[str, dt.DataType] = {
     "json": dt.string,  # stored as JSON text: portable across engines
 }
 
-
-# ISO 4217 active currency codes.
-CURRENCIES = frozenset(
-    [
-        "AED",
-        "AFN",
-        "ALL",
-        "AMD",
-        "ANG",
-        "AOA",
-        "ARS",
-        "AUD",
-        "AWG",
-        "AZN",
-        "BAM",
-        "BBD",
-        "BDT",
-        "BGN",
-        "BHD",
-        "BIF",
-        "BMD",
-        "BND",
-        "BOB",
-        "BRL",
-        "BSD",
-        "BTN",
-        "BWP",
-        "BYN",
-        "BZD",
-        "CAD",
-        "CDF",
-        "CHF",
-        "CLP",
-        "CNY",
-        "COP",
-        "CRC",
-        "CUP",
-        "CVE",
-        "CZK",
-        "DJF",
-        "DKK",
-        "DOP",
-        "DZD",
-        "EGP",
-        "ERN",
-        "ETB",
-        "EUR",
-        "FJD",
-        "FKP",
-        "GBP",
-        "GEL",
-        "GHS",
-        "GIP",
-        "GMD",
-        "GNF",
-        "GTQ",
-        "GYD",
-        "HKD",
-        "HNL",
-        "HTG",
-        "HUF",
-        "IDR",
-        "ILS",
-        "INR",
-        "IQD",
-        "IRR",
-        "ISK",
-        "JMD",
-        "JOD",
-        "JPY",
-        "KES",
-        "KGS",
-        "KHR",
-        "KMF",
-        "KPW",
-        "KRW",
-        "KWD",
-        "KYD",
-        "KZT",
-        "LAK",
-        "LBP",
-        "LKR",
-        "LRD",
-        "LSL",
-        "LYD",
-        "MAD",
-        "MDL",
-        "MGA",
-        "MKD",
-        "MMK",
-        "MNT",
-        "MOP",
-        "MRU",
-        "MUR",
-        "MVR",
-        "MWK",
-        "MXN",
-        "MYR",
-        "MZN",
-        "NAD",
-        "NGN",
-        "NIO",
-        "NOK",
-        "NPR",
-        "NZD",
-        "OMR",
-        "PAB",
-        "PEN",
-        "PGK",
-        "PHP",
-        "PKR",
-        "PLN",
-        "PYG",
-        "QAR",
-        "RON",
-        "RSD",
-        "RUB",
-        "RWF",
-        "SAR",
-        "SBD",
-        "SCR",
-        "SDG",
-        "SEK",
-        "SGD",
-        "SHP",
-        "SLE",
-        "SOS",
-        "SRD",
-        "SSP",
-        "STN",
-        "SVC",
-        "SYP",
-        "SZL",
-        "THB",
-        "TJS",
-        "TMT",
-        "TND",
-        "TOP",
-        "TRY",
-        "TTD",
-        "TWD",
-        "TZS",
-        "UAH",
-        "UGX",
-        "USD",
-        "UYU",
-        "UZS",
-        "VES",
-        "VND",
-        "VUV",
-        "WST",
-        "XAF",
-        "XCD",
-        "XOF",
-        "XPF",
-        "YER",
-        "ZAR",
-        "ZMW",
-        "ZWL",
-    ]
-)
 
 MAX_AMOUNT = 10_000_000.0
 """Amounts above this are treated as input errors (a misplaced decimal, cents read as units)."""
@@ -331,14 +172,12 @@ def _amount(name: str, doc: str, example: str, required: bool = False) -> Column
     return Column(name, "float", doc, example, required=required, min=0.0, max=MAX_AMOUNT)
 
 
-TABLES: dict[str, Table] = {}
+TABLES = Registry[Table]("table")
+"""Every table a user can ingest, by name."""
 
 
 def _register(table: Table) -> Table:
-    if table.name in TABLES:
-        raise SchemaError(f"Table {table.name!r} is declared twice.")
-    TABLES[table.name] = table
-    return table
+    return TABLES.add(table.name, table)
 
 
 TOUCHPOINTS = _register(
@@ -721,10 +560,9 @@ ACTIVATION_TABLE = ACTIVATION.name
 
 def table_contract(name: str) -> Table:
     """The contract of a table, or a clear error naming the tables that exist."""
-    try:
-        return TABLES[name]
-    except KeyError:
-        raise SchemaError(f"Unknown table {name!r}. " + did_you_mean(name, TABLES)) from None
+    if name not in TABLES:
+        raise SchemaError(f"Unknown table {name!r}. " + did_you_mean(name, TABLES))
+    return TABLES[name]
 
 
 def data_model_markdown() -> str:
