@@ -33,73 +33,69 @@ if TYPE_CHECKING:
 
 PATHS_PANEL = "Ready-made path table (instead of the warehouse)"
 OUTPUT_PANEL = "More outputs"
+ALL_MODELS = (
+    "first_touch,last_touch,last_non_direct,linear,position_based,time_decay,markov,shapley"
+)
+TRANSFORMS = "all, collapse_repeats, first_occurrence, counts_per_channel"
+
+
+def _option(help: str, *names: str, panel: str | None = None) -> Any:
+    return typer.Option(*names, help=help, rich_help_panel=panel)
+
+
+def _path_option(help: str = "") -> Any:
+    return typer.Option(help=help or None, rich_help_panel=PATHS_PANEL)
+
+
+Models = Annotated[str, _option("Comma-separated model names (see docs/attribution.md).")]
+By = Annotated[str, _option("channel, campaign, or channel,campaign.")]
+Transform = Annotated[str, _option(f"Path transform: {TRANSFORMS}.")]
+Drop = Annotated[str | None, _option("Channels left out unless alone, e.g. direct.")]
+MaxTouches = Annotated[int | None, _option("Keep only the last N touches of each journey.")]
+SalesChannel = Annotated[
+    str | None, _option("Only orders of these sales channels, e.g. store,web.")
+]
+Intervals = Annotated[int, _option("Bootstrap replicates for 95% intervals (0: none).")]
+Seed = Annotated[int, _option("Seed of the bootstrap and of sampling.")]
+Paths = Annotated[Path | None, _path_option("CSV/Parquet/JSONL: path, conversions, nulls, value.")]
+Column = Annotated[str, _path_option()]
+Separator = Annotated[str, _path_option("Between the steps of a path.")]
+Spend = Annotated[
+    bool, _option("Add spend, cost per conversion, CAC and ROAS.", "--spend", panel=OUTPUT_PANEL)
+]
+Compare = Annotated[
+    bool,
+    _option("Compare the models: disagreement, agreement, roles.", "--compare", panel=OUTPUT_PANEL),
+]
+Transitions = Annotated[
+    Path | None,
+    _option("Write the first Markov model's transition matrix to FILE.", panel=OUTPUT_PANEL),
+]
 
 
 @app.command()
 def attribution(
     db: Db = DEFAULT_DB,
-    models: Annotated[
-        str, typer.Option(help="Comma-separated model names (see docs/attribution.md).")
-    ] = "first_touch,last_touch,last_non_direct,linear,position_based,time_decay,markov,shapley",
-    by: Annotated[str, typer.Option(help="channel, campaign, or channel,campaign.")] = "channel",
+    models: Models = ALL_MODELS,
+    by: By = "channel",
     lookback_days: LookbackDays = None,
-    transform: Annotated[
-        str,
-        typer.Option(
-            help="Path transform: all, collapse_repeats, first_occurrence, counts_per_channel."
-        ),
-    ] = "all",
-    drop: Annotated[
-        str | None, typer.Option(help="Channels left out unless alone, e.g. direct.")
-    ] = None,
-    max_touches: Annotated[
-        int | None, typer.Option(help="Keep only the last N touches of each journey.")
-    ] = None,
+    transform: Transform = "all",
+    drop: Drop = None,
+    max_touches: MaxTouches = None,
     since: Since = None,
     until: Until = None,
-    sales_channel: Annotated[
-        str | None, typer.Option(help="Only orders of these sales channels, e.g. store,web.")
-    ] = None,
-    intervals: Annotated[
-        int, typer.Option(help="Bootstrap replicates for 95% intervals (0: none).")
-    ] = 0,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap and of sampling.")] = 0,
-    paths: Annotated[
-        Path | None,
-        typer.Option(
-            help="CSV/Parquet/JSONL: path, conversions, nulls, value.", rich_help_panel=PATHS_PANEL
-        ),
-    ] = None,
-    path_column: Annotated[str, typer.Option(rich_help_panel=PATHS_PANEL)] = "path",
-    conversions_column: Annotated[str, typer.Option(rich_help_panel=PATHS_PANEL)] = "conversions",
-    nulls_column: Annotated[str, typer.Option(rich_help_panel=PATHS_PANEL)] = "nulls",
-    value_column: Annotated[str, typer.Option(rich_help_panel=PATHS_PANEL)] = "value",
-    separator: Annotated[
-        str, typer.Option(help="Between the steps of a path.", rich_help_panel=PATHS_PANEL)
-    ] = ">",
-    spend: Annotated[
-        bool,
-        typer.Option(
-            "--spend",
-            help="Add spend, cost per conversion, CAC and ROAS.",
-            rich_help_panel=OUTPUT_PANEL,
-        ),
-    ] = False,
-    compare: Annotated[
-        bool,
-        typer.Option(
-            "--compare",
-            help="Compare the models: disagreement, agreement, roles.",
-            rich_help_panel=OUTPUT_PANEL,
-        ),
-    ] = False,
-    transitions: Annotated[
-        Path | None,
-        typer.Option(
-            help="Write the first Markov model's transition matrix to FILE.",
-            rich_help_panel=OUTPUT_PANEL,
-        ),
-    ] = None,
+    sales_channel: SalesChannel = None,
+    intervals: Intervals = 0,
+    seed: Seed = 0,
+    paths: Paths = None,
+    path_column: Column = "path",
+    conversions_column: Column = "conversions",
+    nulls_column: Column = "nulls",
+    value_column: Column = "value",
+    separator: Separator = ">",
+    spend: Spend = False,
+    compare: Compare = False,
+    transitions: Transitions = None,
     config: Config = None,
     out: Out = None,
     quiet: Quiet = False,
