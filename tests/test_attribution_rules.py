@@ -7,14 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omnimetrics.attribution import MODELS, NO_TOUCH, attribute, get_model, register
+from omnimetrics.attribution import MODELS, NO_TOUCH, attribute, define_model, get_model, models_for
 from omnimetrics.attribution.rules import touch_credits
 from omnimetrics.errors import ConfigError, UnknownNameError
 from tests.helpers import touches
 
 
-def credits(model: str) -> dict[str, float]:
-    rows = attribute(touches(), [model]).to_pyarrow().to_pylist()
+def credits(model: str, registry=None) -> dict[str, float]:
+    rows = attribute(touches(), [model], registry=registry).to_pyarrow().to_pylist()
     return {r["channel"]: r["conversions"] for r in rows}
 
 
@@ -49,7 +49,6 @@ def test_hand_computed_credits(model):
 
 
 RULE_MODELS = sorted(name for name, model in MODELS.items() if model.weigh is not None)
-# (computed when the module is imported: before any test declares a model of its own)
 
 
 def test_same_touch_needs_the_order_session_and_reports_the_rest():
@@ -146,23 +145,24 @@ def test_credits_sum_to_one_per_order_and_conserve_revenue(rows):
 
 def test_registry_refuses_duplicates_and_explains_unknown_names():
     with pytest.raises(ConfigError, match="twice"):
-        register("linear", "again")(lambda t: t.position)
+        MODELS.extended({"linear": define_model("again", "time_decay", half_life_days=2)})
     with pytest.raises(UnknownNameError, match="Did you mean 'linear'"):
         get_model("lineer")
 
 
 def test_user_defined_position_and_decay_models():
-    from omnimetrics.attribution import define_model
-
-    define_model("u_30_50", "position_based", first=0.3, last=0.5)
-    define_model("decay_1d", "time_decay", half_life_days=1)
-    got = {m: credits(m) for m in ("u_30_50", "decay_1d")}
+    registry = models_for([
+        {"name": "u_30_50", "kind": "position_based", "first": 0.3, "last": 0.5},
+        {"name": "decay_1d", "kind": "time_decay", "half_life_days": 1},
+    ])  # fmt: skip
+    got = {m: credits(m, registry) for m in ("u_30_50", "decay_1d")}
     # O1 (3 touches): 0.3 / 0.2 / 0.5; O2 (2 touches): 0.3/0.8 and 0.5/0.8; O3: 1.
     assert got["u_30_50"] == pytest.approx({"display": 0.3, "email": 0.2, "paid_search": 0.375,
                                             "direct": 0.5 + 0.625 + 1})  # fmt: skip
     o1 = 2**-14 + 2**-7 + 1  # weights halve every day: 14 and 7 days before, then 0
     assert got["decay_1d"]["display"] == pytest.approx(2**-14 / o1)
     assert got["decay_1d"]["paid_search"] == pytest.approx(0.5 / 1.5)
+    assert registry["u_30_50"].doc.startswith("30% first, 50% last")
     with pytest.raises(ConfigError, match="built-in"):
         define_model("linear", "time_decay", half_life_days=2)
     with pytest.raises(ConfigError, match="first \\+ last"):
@@ -171,3 +171,25 @@ def test_user_defined_position_and_decay_models():
         define_model("bad", "time_decay", days=2)
     with pytest.raises(ConfigError, match="> 0 days"):
         define_model("bad", "time_decay", half_life_days=0)
+    with pytest.raises(ConfigError, match="kind"):
+        define_model("bad", "w_shaped", first=0.2, last=0.2)
+    with pytest.raises(ConfigError, match="needs a name and a kind"):
+        models_for([{"name": "no_kind"}])
+    with pytest.raises(ConfigError, match="twice"):
+        models_for([{"name": "d", "kind": "time_decay", "half_life_days": 1}] * 2)
+
+
+def test_registries_of_different_projects_coexist_and_leave_the_built_ins_alone():
+    built_in = list(MODELS)
+    shop = models_for([{"name": "mine", "kind": "position_based", "first": 0.5, "last": 0.5}])
+    store = models_for([{"name": "mine", "kind": "time_decay", "half_life_days": 3}])
+    assert list(MODELS) == built_in and "mine" not in MODELS
+    assert shop["mine"].doc != store["mine"].doc
+    assert list(shop)[: len(built_in)] == built_in and len(shop) == len(built_in) + 1
+    # O2: paid search a day before, direct at the order: 50/50 in the shop, decay favours direct
+    assert credits("mine", shop)["paid_search"] == pytest.approx(0.5)
+    assert credits("mine", store)["paid_search"] == pytest.approx(
+        2 ** (-1 / 3) / (1 + 2 ** (-1 / 3))
+    )
+    with pytest.raises(UnknownNameError, match="attribution model 'mine'"):
+        attribute(touches(), ["mine"])

@@ -1,48 +1,124 @@
 """Attribution: which channels and campaigns earned each sale.
 
-Every model is a named entry of one registry (`MODELS`): rule-based models are engine
-expressions over journey touches; data-driven ones (Markov, Shapley) learn from the distinct paths
-of converting and non-converting journeys, aggregated by the engine.
+Every model is a named entry of one registry (`MODELS`, or `models_for(...)` with a project's
+own): rule-based models are engine expressions over journey touches; data-driven ones (Markov,
+Shapley) learn from the distinct paths of converting and non-converting journeys, aggregated by
+the engine. Names are imported when first used, so attributing a path table file with Markov
+loads numpy, SciPy and Arrow but no engine.
 """
 
-from omnimetrics.attribution import rules, markov, shapley  # noqa: F401, I001 - registration order
-from omnimetrics.attribution.compare import (
-    compare_models,
-    cross_channel_influence,
-    influence_summary,
-    journey_roles,
-)
-from omnimetrics.attribution.credit import NO_TOUCH, attribute, select_orders
-from omnimetrics.attribution.markov import MarkovAttribution
-from omnimetrics.attribution.paths import PathTable, journey_paths, read_paths
-from omnimetrics.attribution.registry import MODELS, AttributionModel, get_model, register
-from omnimetrics.attribution.rules import define_model, define_models
-from omnimetrics.attribution.shapley import ShapleyAttribution
-from omnimetrics.attribution.spend import spend_by, with_spend
-from omnimetrics.attribution.transforms import TRANSFORMS, transform_paths, transform_touches
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from omnimetrics.attribution.aggregate import journey_paths
+    from omnimetrics.attribution.compare import (
+        ModelComparison,
+        compare_models,
+        cross_channel_influence,
+        influence_summary,
+        journey_roles,
+    )
+    from omnimetrics.attribution.credit import attribute, select_orders
+    from omnimetrics.attribution.learned import NO_TOUCH, Learner
+    from omnimetrics.attribution.markov import MarkovAttribution
+    from omnimetrics.attribution.paths import PathTable, read_paths
+    from omnimetrics.attribution.registry import (
+        MODELS,
+        AttributionModel,
+        define_model,
+        get_model,
+        models_for,
+    )
+    from omnimetrics.attribution.report import (
+        AttributionReport,
+        InfluenceReport,
+        attribution_report,
+        influence_report,
+        path_file_report,
+        path_table_report,
+    )
+    from omnimetrics.attribution.shapley import ShapleyAttribution
+    from omnimetrics.attribution.spend import spend_by, with_spend
+    from omnimetrics.attribution.transforms import TRANSFORMS, transform_paths, transform_touches
+
+_LAZY = {
+    "MODELS": "registry",
+    "NO_TOUCH": "learned",
+    "TRANSFORMS": "transforms",
+    "AttributionModel": "registry",
+    "AttributionReport": "report",
+    "InfluenceReport": "report",
+    "Learner": "learned",
+    "MarkovAttribution": "markov",
+    "ModelComparison": "compare",
+    "PathTable": "paths",
+    "ShapleyAttribution": "shapley",
+    "attribute": "credit",
+    "attribution_report": "report",
+    "compare_models": "compare",
+    "cross_channel_influence": "compare",
+    "define_model": "registry",
+    "get_model": "registry",
+    "influence_report": "report",
+    "influence_summary": "compare",
+    "journey_paths": "aggregate",
+    "journey_roles": "compare",
+    "models_for": "registry",
+    "path_file_report": "report",
+    "path_table_report": "report",
+    "read_paths": "paths",
+    "select_orders": "credit",
+    "spend_by": "spend",
+    "transform_paths": "transforms",
+    "transform_touches": "transforms",
+    "with_spend": "spend",
+}
 
 __all__ = [
     "MODELS",
     "NO_TOUCH",
     "TRANSFORMS",
     "AttributionModel",
+    "AttributionReport",
+    "InfluenceReport",
+    "Learner",
     "MarkovAttribution",
+    "ModelComparison",
     "PathTable",
     "ShapleyAttribution",
     "attribute",
+    "attribution_report",
     "compare_models",
     "cross_channel_influence",
     "define_model",
-    "define_models",
     "get_model",
+    "influence_report",
     "influence_summary",
     "journey_paths",
     "journey_roles",
+    "models_for",
+    "path_file_report",
+    "path_table_report",
     "read_paths",
-    "register",
     "select_orders",
     "spend_by",
     "transform_paths",
     "transform_touches",
     "with_spend",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'omnimetrics.attribution' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"omnimetrics.attribution.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

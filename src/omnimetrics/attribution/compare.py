@@ -23,11 +23,12 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from omnimetrics.attribution.credit import NO_TOUCH
-from omnimetrics.attribution.registry import get_model
+from omnimetrics.attribution.learned import NO_TOUCH
+from omnimetrics.attribution.registry import AttributionModel, get_model
 from omnimetrics.attribution.rules import touch_credits
 from omnimetrics.errors import ConfigError, SchemaError, did_you_mean
-from omnimetrics.schema import OFFLINE_CHANNELS, ONLINE_SALES
+from omnimetrics.registry import Registry
+from omnimetrics.vocabulary import OFFLINE_CHANNELS, ONLINE_SALES
 
 _RANK_DECIMALS = 12
 """Shares are rounded before ranking, so float noise (1/3 summed two ways) makes no false ranks."""
@@ -263,6 +264,7 @@ def cross_channel_influence(
     by: str = "channel",
     *,
     non_converting: ir.Table | None = None,
+    registry: Registry[AttributionModel] | None = None,
 ) -> ir.Table:
     """Credit each touch <by> value earns on the conversions of each sales channel.
 
@@ -274,14 +276,15 @@ def cross_channel_influence(
     the journeys that ended in that sales channel and on every journey that did not convert.
     """
     _require(touches.columns, ["sales_channel", "channel", by], "The journey touches")
-    if get_model(model).data_driven:
-        return _learned_influence(touches, model, by, non_converting)
-    if not get_model(model).additive:
+    spec = get_model(model, registry)
+    if spec.data_driven:
+        return _learned_influence(touches, model, by, non_converting, registry)
+    if not spec.additive:
         raise ConfigError(
             f"{model!r} gives full credit to every touch (its credits do not add up to the "
             "conversions): choose an additive model such as 'linear' for cross-channel influence."
         )
-    credited = touch_credits(touches, model)
+    credited = touch_credits(touches, model, registry)
     credited = credited.mutate(
         online_touch=~ibis.coalesce(credited.channel, "").isin(OFFLINE_CHANNELS),
         online_sale=ibis.coalesce(credited.sales_channel, "").isin(ONLINE_SALES),
@@ -297,7 +300,11 @@ def cross_channel_influence(
 
 
 def _learned_influence(
-    touches: ir.Table, model: str, by: str, non_converting: ir.Table | None
+    touches: ir.Table,
+    model: str,
+    by: str,
+    non_converting: ir.Table | None,
+    registry: Registry[AttributionModel] | None,
 ) -> ir.Table:
     from omnimetrics.attribution.credit import attribute
 
@@ -310,7 +317,9 @@ def _learned_influence(
     parts = []
     for sale in sorted(s for s in sales if s is not None):
         ended_there = touches.filter(touches.sales_channel == sale)
-        part = attribute(ended_there, [model], non_converting=non_converting).to_pandas()
+        part = attribute(
+            ended_there, [model], non_converting=non_converting, registry=registry
+        ).to_pandas()
         part.insert(0, "sales_channel", sale)
         parts.append(part)
     frame = pd.concat(parts, ignore_index=True)

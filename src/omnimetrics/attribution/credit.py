@@ -13,12 +13,16 @@ import pandas as pd
 import pyarrow as pa
 
 from omnimetrics.attribution import uncertainty
-from omnimetrics.attribution.paths import LABEL_JOIN, NOT_SET, PathTable, journey_paths
+from omnimetrics.attribution.aggregate import journey_paths
+from omnimetrics.attribution.learned import NO_TOUCH, learned_credit, path_credit
+from omnimetrics.attribution.learned import untouched as path_untouched
+from omnimetrics.attribution.paths import PathTable
 from omnimetrics.attribution.registry import AttributionModel, get_model
 from omnimetrics.attribution.rules import credit_columns, touch_credits
 from omnimetrics.errors import ConfigError
+from omnimetrics.registry import Registry
 
-NO_TOUCH = "(no attributable touch)"
+__all__ = ["NO_TOUCH", "attribute", "select_orders"]
 
 
 def attribute(
@@ -30,6 +34,7 @@ def attribute(
     non_converting: ir.Table | None = None,
     intervals: int = 0,
     seed: int = 0,
+    registry: Registry[AttributionModel] | None = None,
 ) -> ir.Table:
     """Tidy attribution table: model, [by...], conversions, revenue, share, additive.
 
@@ -40,17 +45,19 @@ def attribute(
     channel, campaign), needed by the data-driven models (`journeys.non_conversion_touches(wh)`).
     intervals: number of bootstrap replicates (journeys resampled) for 95% intervals on every
     credit (columns conversions_low/high, share_low/high); seeded, so results are repeatable.
+    registry: the models to look names up in (default the built-ins; `models_for(...)`).
     """
-    specs = [get_model(name) for name in models]
+    specs = [get_model(name, registry) for name in models]
     by = list(by)
     if isinstance(touches, PathTable):
         paths = touches
         if len(by) != 1:
             raise ConfigError("A path table has one label per touch: attribute it by one name.")
-        empty = (paths.lengths == 0) & (paths.conversions > 0)
-        untouched = float(paths.conversions[empty].sum()), float(paths.value[empty].sum())
-        if not all(spec.data_driven for spec in specs):
-            touches, orders = _path_touches(paths, by[0])
+        if all(spec.data_driven for spec in specs):
+            credit = path_credit(paths, specs, by, intervals=intervals, seed=seed)
+            return _ordered(ibis.memtable(credit), by)
+        untouched = path_untouched(paths)
+        touches, orders = _path_touches(paths, by[0])
     else:
         paths = None
         if any(spec.data_driven for spec in specs):
@@ -69,16 +76,16 @@ def attribute(
     for spec in specs:
         if spec in together:
             if intervals:
-                credited = touch_credits(touches, spec.name)
+                credited = touch_credits(touches, spec.name, registry)
                 bands.append(uncertainty.rule_intervals(spec, credited, by, intervals, seed))
             continue
         if spec.data_driven:
             assert paths is not None
-            table = _learned(spec, paths, by, untouched)
+            table = ibis.memtable(learned_credit(spec, paths, by, untouched))
             if intervals:
                 bands.append(uncertainty.learner_intervals(spec, paths, by, intervals, seed))
         else:
-            credited = touch_credits(touches, spec.name)
+            credited = touch_credits(touches, spec.name, registry)
             table = _participation(spec, credited, by, untouched)
             if intervals:
                 bands.append(uncertainty.rule_intervals(spec, credited, by, intervals, seed))
@@ -89,6 +96,10 @@ def attribute(
             pd.concat(bands, ignore_index=True), on=["model", *by], how="left"
         )
         result = ibis.memtable(merged)
+    return _ordered(result, by)
+
+
+def _ordered(result: ir.Table, by: list[str]) -> ir.Table:
     return result.order_by(["model", ibis.desc("conversions"), *by])
 
 
@@ -191,40 +202,6 @@ def _ruled_together(
     schema = {"model": "string", **{c: "string" for c in by}, "conversions": "float64",
               "revenue": "float64", "share": "float64", "additive": "boolean"}  # fmt: skip
     return ibis.memtable(table, schema=schema)
-
-
-def _learned(
-    spec: AttributionModel, paths: PathTable, by: list[str], untouched: tuple[float, float]
-) -> ir.Table:
-    """A data-driven model's shares applied to the conversions and value of touched paths."""
-    assert spec.learner is not None
-    touched = paths.touched
-    shares = spec.learner().fit(touched).credits()
-    conversions = float(touched.conversions.sum())
-    value = float(touched.value.sum())
-    labels = [label for label, share in shares.items() if share > 0]
-    rows = {column: [] for column in by}
-    for label in labels:
-        for column, part in zip(by, label.split(LABEL_JOIN), strict=True):
-            rows[column].append(None if part == NOT_SET and column == "campaign" else part)
-    credit = np.array([shares[label] for label in labels])
-    table = {**rows, "conversions": credit * conversions, "revenue": credit * value}
-    if untouched[0] > 0:
-        for column in by:
-            table[column].append(NO_TOUCH)
-        table["conversions"] = np.append(table["conversions"], untouched[0])
-        table["revenue"] = np.append(table["revenue"], untouched[1])
-    total = float(np.sum(table["conversions"]))
-    arrow = pa.table({
-        "model": pa.array([spec.name] * len(table["conversions"]), pa.string()),
-        **{column: pa.array(table[column], pa.string()) for column in by},
-        "conversions": pa.array(table["conversions"], pa.float64()),
-        "revenue": pa.array(table["revenue"], pa.float64()),
-        "share": pa.array(np.asarray(table["conversions"]) / total if total else
-                          np.zeros(len(table["conversions"])), pa.float64()),
-        "additive": pa.array([True] * len(table["conversions"]), pa.bool_()),
-    })  # fmt: skip
-    return ibis.memtable(arrow)
 
 
 def _path_touches(paths: PathTable, label: str) -> tuple[ir.Table, ir.Table]:

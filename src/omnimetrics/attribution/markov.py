@@ -8,30 +8,28 @@ converting from each transient state is x = (I - Q)^-1 r, so P(conversion) = x[s
 channel c removes every state that contains c (its inflow is lost, i.e. goes to `(null)`);
 removal effect RE_c = 1 - P_without_c / P; credit_c = RE_c / sum(RE) (Anderl et al., 2016,
 "Mapping the customer journey: Lessons learned from graph-based online attribution modeling").
-The linear systems are sparse and solved with a sparse LU, never by random walks.
+The linear systems are solved exactly (dense LU for small chains, sparse LU for large ones), never
+by random walks.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
+from typing import TYPE_CHECKING
 
+import numpy as np
+import scipy.sparse as sp
+
+from omnimetrics.attribution.learned import Learner
 from omnimetrics.attribution.paths import PathTable
-from omnimetrics.attribution.registry import register_data_driven
-from omnimetrics.errors import ConfigError, NotFittedError
+from omnimetrics.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
 ORDERS = (1, 2, 3, 4)
 DENSE_LIMIT = 1 << 24  # up to this many cells, count with a dense array rather than a sort
-
-for _order in ORDERS:
-    register_data_driven(
-        "markov" if _order == 1 else f"markov_{_order}",
-        f"Markov chain of order {_order}: credit by removal effect.",
-        lambda order=_order: MarkovAttribution(order=order),
-    )
+DENSE_SOLVE = 1000  # up to this many transient states, solve with dense LU (no sparse solver)
 
 
 def chain_counts(paths: PathTable, order: int = 1) -> tuple[np.ndarray, sp.csr_matrix]:
@@ -129,9 +127,12 @@ def conversion_probability(matrix: sp.csr_matrix, keep: np.ndarray | None = None
     kept = np.flatnonzero(keep)
     q = matrix[kept][:, kept]
     r = matrix[kept, transient].toarray().ravel()
+    if len(kept) <= DENSE_SOLVE:
+        return float(np.linalg.solve(np.identity(len(kept)) - q.toarray(), r)[0])
+    import scipy.sparse.linalg as spla  # only large chains need the sparse solver
+
     system = (sp.identity(len(kept), format="csc") - q.tocsc()).tocsc()
-    x = spla.spsolve(system, r) if len(kept) > 1 else r / system.toarray().ravel()
-    return float(np.atleast_1d(x)[0])
+    return float(np.atleast_1d(spla.spsolve(system, r))[0])
 
 
 def removal_effects(slots: np.ndarray, matrix: sp.csr_matrix, labels: int) -> np.ndarray:
@@ -147,7 +148,7 @@ def removal_effects(slots: np.ndarray, matrix: sp.csr_matrix, labels: int) -> np
     return np.clip(effects, 0.0, None)
 
 
-class MarkovAttribution:
+class MarkovAttribution(Learner):
     """Markov attribution of order k, scikit-learn style: fit(path table) then credits()."""
 
     def __init__(self, order: int = 1) -> None:
@@ -166,24 +167,19 @@ class MarkovAttribution:
         self.removal_effects_ = dict(zip(paths.labels, effects.tolist(), strict=True))
         return self
 
-    def _check(self) -> None:
-        if not hasattr(self, "removal_effects_"):
-            raise NotFittedError("MarkovAttribution is not fitted: call fit(paths) first.")
-
-    def credits(self) -> dict[str, float]:
-        """Share of conversions credited to each label (removal effects normalised)."""
-        self._check()
-        total = sum(self.removal_effects_.values())
-        return {c: (e / total if total > 0 else 0.0) for c, e in self.removal_effects_.items()}
+    def _scores(self) -> np.ndarray:
+        return np.array(list(self.removal_effects_.values()), dtype=float)
 
     def state_names(self) -> list[str]:
         """Names of the matrix rows: (start), touch states ("a > b"), (conversion), (null)."""
-        self._check()
+        self.check_fitted()
         touch = [" > ".join(self.labels_[c] for c in row if c >= 0) for row in self.states_]
         return [START, *touch, CONVERSION, NULL]
 
     def transitions(self) -> pd.DataFrame:
         """The transition matrix as a tidy table: from_state, to_state, transitions, probability."""
+        import pandas as pd
+
         names = np.array(self.state_names(), dtype=object)
         counts = self.transition_counts_.tocoo()
         probabilities = self.transition_matrix_.tocsr()[counts.row, counts.col]

@@ -1,23 +1,23 @@
 """Path tables: one row per distinct journey with its conversions, non-conversions and value.
 
 The data-driven models (Markov, Shapley) learn from path tables. The engine aggregates the
-warehouse's journeys into one (`journey_paths`); a user can also bring the table that existing
-Markov packages use (`read_paths`: columns `path`, `conversions`, `nulls`, `value`, channels
-separated by `>`). In memory a path table is a few numpy arrays: the touches of every path
+warehouse's journeys into one (`aggregate.journey_paths`); a user can also bring the table that
+existing Markov packages use (`read_paths`: columns `path`, `conversions`, `nulls`, `value`,
+channels separated by `>`). In memory a path table is a few numpy arrays: the touches of every path
 concatenated as integer codes, with offsets, so that models count transitions and channel sets
-with vectorised numpy instead of Python loops.
+with vectorised numpy instead of Python loops. Reading a file needs numpy and Arrow only: CSV is
+parsed by Arrow's multithreaded reader and paths are split and encoded by Arrow, chunk by chunk.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import csv
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import ibis
-import ibis.expr.types as ir
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -26,6 +26,9 @@ from omnimetrics.errors import SchemaError, SourceError, did_you_mean
 LABEL_JOIN = "\x1f"
 """Joins the dimensions of a composite label (channel and campaign) inside the models."""
 NOT_SET = "(not set)"
+FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
+           ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}  # fmt: skip
+SAMPLE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -120,57 +123,6 @@ def _numbers(table: pa.Table, name: str) -> np.ndarray:
     return table.column(name).to_numpy(zero_copy_only=False).astype(float)
 
 
-def label_of(touches: ir.Table, by: Sequence[str]) -> ir.StringValue:
-    """The state label of each touch: its channel, campaign, or both joined."""
-    parts = [touches[column].cast("string").fill_null(NOT_SET) for column in by]
-    label = parts[0]
-    for part in parts[1:]:
-        label = label.concat(LABEL_JOIN, part)
-    return label
-
-
-def journey_paths(
-    converting: ir.Table,
-    non_converting: ir.Table | None = None,
-    *,
-    by: Sequence[str] = ("channel",),
-) -> ir.Table:
-    """Engine aggregation of journeys into distinct paths: path (list of labels), conversions,
-    nulls, value.
-
-    converting: journey touches (order_id, position, revenue, <by>); non_converting: touches of
-    journeys that did not convert (person_id, position, <by>).
-    """
-
-    def paths(touches: ir.Table, key: str) -> ir.Table:
-        step = ibis.struct({"position": touches.position, "label": label_of(touches, by)})
-        per_journey = touches.group_by(key).agg(_steps=step.collect(), revenue=_revenue(touches))
-        return per_journey.select(
-            path=per_journey._steps.sort().map(lambda s: s.label), revenue=per_journey.revenue
-        )
-
-    won = paths(converting, "order_id")
-    won = won.group_by("path").agg(conversions=won.count().cast("float64"),
-                                   nulls=ibis.literal(0.0), value=won.revenue.sum())  # fmt: skip
-    parts = [won]
-    if non_converting is not None:
-        lost = paths(non_converting, "person_id")
-        parts.append(lost.group_by("path").agg(conversions=ibis.literal(0.0),
-                                               nulls=lost.count().cast("float64"),
-                                               value=ibis.literal(0.0)))  # fmt: skip
-    every = ibis.union(*parts) if len(parts) > 1 else won
-    distinct = every.group_by("path").agg(
-        conversions=every.conversions.sum(), nulls=every.nulls.sum(), value=every.value.sum()
-    )
-    return distinct.order_by("path")  # a fixed order: the same input gives the same output
-
-
-def _revenue(touches: ir.Table) -> ir.FloatingValue:
-    if "revenue" in touches.columns:
-        return touches.revenue.max().cast("float64")
-    return ibis.literal(0.0)
-
-
 def read_paths(
     source: str | Path,
     *,
@@ -180,74 +132,219 @@ def read_paths(
     value: str | None = "value",
     separator: str = ">",
     delimiter: str | None = None,
+    encoding: str | None = None,
 ) -> PathTable:
     """Read a ready-made path table (.csv, .parquet, .jsonl): one row per distinct path.
 
     `value` may be absent from the file (revenue is then 0). Labels are trimmed of spaces, so
-    "a > b" and "a>b" are the same path; an empty path is a journey without touches. CSV files
-    are read as at ingestion (delimiter and encoding detected unless given).
+    "a > b" and "a>b" are the same path; an empty path is a journey without touches. The CSV
+    delimiter is detected unless given; the encoding is UTF-8 (UTF-16 with a byte-order mark)
+    unless given.
     """
-    from omnimetrics.ingest.readers import CsvOptions, open_source, read_batches
-
     file = Path(source)
     if not file.exists():
         raise SourceError(f"Path table {str(file)!r} does not exist.")
-    opened = open_source(file)
     wanted = {"path": path, "conversions": conversions, "nulls": nulls}
     if value is not None:
         wanted["value"] = value
-    schema, batches = read_batches(opened, set(wanted.values()), CsvOptions(delimiter=delimiter))
-    table = pa.Table.from_batches(list(batches), schema)
-    if opened.malformed:
-        bad = opened.malformed[0]
-        raise SchemaError(
-            f"{file.name}: line {bad.line} does not split into the header's columns: "
-            f"{bad.text[:80]!r}. Quote paths that contain the delimiter."
+    optional = {"value"} if value == "value" else set()  # the default name may be absent
+    table = _read_columns(file, wanted, optional, delimiter, encoding, separator)
+    numbers = {ours: _checked_numbers(table.column(theirs), theirs, file.name)
+               for ours, theirs in wanted.items()
+               if ours != "path" and theirs in table.column_names}  # fmt: skip
+    numbers.setdefault("value", np.zeros(table.num_rows))
+    labels, codes, offsets = parse_paths(table.column(path), separator)
+    return PathTable(labels, codes, offsets, numbers["conversions"], numbers["nulls"],
+                     numbers["value"])  # fmt: skip
+
+
+def _read_columns(
+    file: Path,
+    wanted: dict[str, str],
+    optional: set[str],
+    delimiter: str | None,
+    encoding: str | None,
+    separator: str,
+) -> pa.Table:
+    """The wanted columns of a file (those in `optional` may be missing), numbers as float64."""
+    fmt = FORMATS.get(file.suffix.lower())
+    if fmt is None:
+        raise SourceError(
+            f"{file}: cannot tell the format from the extension {file.suffix!r}; use one of "
+            f"{sorted(FORMATS)}."
         )
-    if value == "value" and "value" not in table.column_names:
-        del wanted["value"]
-    missing = [column for column in wanted.values() if column not in table.column_names]
+    if fmt == "csv":
+        sniffed = _sniff(file, delimiter, encoding, separator)
+        names = sniffed[2]
+    elif fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(file).names
+    else:
+        import pyarrow.json as pajson
+
+        try:
+            whole = pajson.read_json(file)
+        except pa.ArrowInvalid as exc:
+            raise SourceError(f"{file}: not valid JSON Lines ({exc}).") from None
+        names = whole.column_names
+    missing = [c for c in wanted.values() if c not in names and c not in optional]
     if missing:
         raise SchemaError(
             f"{file.name}: column {missing[0]!r} not found. "
-            + did_you_mean(missing[0], [c for c in table.column_names if c != "source_row"])
+            + did_you_mean(missing[0], names)
             + " Name the columns with --path-column/--conversions-column/--nulls-column/"
             "--value-column (Python: read_paths(..., path=..., conversions=...))."
         )
-    rows = table.column("source_row").to_numpy()
-    columns = {ours: _checked_numbers(table.column(theirs), theirs, rows, file.name)
-               for ours, theirs in wanted.items() if ours != "path"}  # fmt: skip
-    columns.setdefault("value", pa.array(np.zeros(table.num_rows)))
-    text = pc.fill_null(table.column(path).cast(pa.string()), "").combine_chunks()
-    split = pc.split_pattern(text, separator)
-    trimmed = pa.ListArray.from_arrays(split.offsets, pc.utf8_trim_whitespace(split.flatten()))
-    labels = trimmed.flatten()
-    if len(labels) and pc.any(pc.equal(labels, "")).as_py():
-        trimmed = _drop_empty_labels(trimmed)
-    return PathTable.from_arrow(pa.table({"path": trimmed, **columns}))
+    present = [c for c in wanted.values() if c in names]
+    numeric = [c for c in present if c != wanted["path"]]
+    if fmt == "csv":
+        return _read_csv(file, present, numeric, wanted["path"], *sniffed)
+    if fmt == "parquet":
+        return pq.read_table(file, columns=present)
+    return whole.select(present)
 
 
-def _drop_empty_labels(lists: pa.ListArray) -> pa.ListArray:
-    """'' labels come from empty paths ('' splits into ['']) and doubled separators: drop them."""
-    flat = lists.flatten()
-    keep = pc.not_equal(flat, "").to_numpy(zero_copy_only=False)
-    owner = np.repeat(np.arange(len(lists)), np.diff(lists.offsets.to_numpy()))
-    counts = np.bincount(owner[keep], minlength=len(lists))
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-    return pa.ListArray.from_arrays(pa.array(offsets), flat.filter(pa.array(keep)))
-
-
-def _checked_numbers(raw: pa.ChunkedArray, column: str, rows: np.ndarray, name: str) -> pa.Array:
+def _sniff(
+    file: Path, delimiter: str | None, encoding: str | None, separator: str
+) -> tuple[str, str, list[str]]:
+    """(encoding, delimiter, header cells) of a CSV file, from its first bytes."""
+    with file.open("rb") as handle:
+        raw = handle.read(SAMPLE_BYTES)
+    if encoding is None:
+        encoding = "utf-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf8"
+    codec = "utf-8-sig" if encoding.replace("-", "").lower() == "utf8" else encoding
     try:
-        values = pc.cast(raw, pa.float64()).to_numpy()
+        text = raw.decode(codec, errors="ignore" if len(raw) == SAMPLE_BYTES else "strict")
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"{file}: byte {exc.start} is not valid {encoding}. Pass the file's encoding, e.g. "
+            "encoding='latin-1' (or cp1252)."
+        ) from None
+    except LookupError:
+        raise SourceError(f"Unknown encoding {encoding!r}; e.g. utf8, latin-1, cp1252.") from None
+    if not text.strip():
+        raise SourceError(f"{file}: the file is empty; there are no paths to read.")
+    if delimiter is None:
+        candidates = "".join(c for c in ",;\t|" if c != separator)
+        try:
+            delimiter = csv.Sniffer().sniff(text[:8192], delimiters=candidates).delimiter
+        except csv.Error:
+            delimiter = ","
+    header = next(csv.reader(text.splitlines()[:1], delimiter=delimiter))
+    return encoding, delimiter, [cell.strip() for cell in header]
+
+
+def _read_csv(
+    file: Path,
+    columns: list[str],
+    numeric: list[str],
+    path: str,
+    encoding: str,
+    delimiter: str,
+    header: list[str],
+) -> pa.Table:
+    """Arrow's multithreaded CSV reader; the slow single-threaded read only to name a bad line."""
+    import pyarrow.csv as pacsv
+
+    malformed: list[pacsv.InvalidRow] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        malformed.append(row)
+        return "skip"
+
+    def read(numbers: pa.DataType, threads: bool = True) -> pa.Table:
+        types = {path: pa.string(), **dict.fromkeys(numeric, numbers)}
+        return pacsv.read_csv(
+            file,
+            read_options=pacsv.ReadOptions(use_threads=threads, column_names=header, skip_rows=1,
+                                           encoding=encoding),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=columns, column_types=types, null_values=[""],
+                strings_can_be_null=True, quoted_strings_can_be_null=True,
+            ),
+        )  # fmt: skip
+
+    try:
+        try:
+            table = read(pa.float64())
+        except pa.ArrowInvalid:  # a cell that is not a number: read it as text, to name its row
+            malformed.clear()
+            table = read(pa.string())
+    except pa.ArrowInvalid as exc:
+        hint = " Pass its encoding, e.g. encoding='latin-1'." if "UTF8" in str(exc) else ""
+        raise SourceError(f"{file}: cannot be read as CSV ({exc}).{hint}") from None
+    if malformed:
+        if malformed[0].number is None:  # threads do not number lines: read again, in order
+            malformed.clear()
+            read(pa.string(), threads=False)
+        bad = malformed[0]
+        raise SchemaError(
+            f"{file.name}: line {bad.number} does not split into the header's columns: "
+            f"{bad.text[:80]!r}. Quote paths that contain the delimiter."
+        )
+    return table
+
+
+def parse_paths(
+    column: pa.ChunkedArray | pa.Array, separator: str = ">"
+) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """(labels, codes, offsets) of paths given as text ("a > b") or as lists of labels.
+
+    Labels are trimmed and sorted; empty ones (an empty path, a doubled separator) are dropped.
+    Arrow splits and encodes each chunk (in threads); only the few distinct labels reach Python.
+    """
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    if len(chunks) > 1:
+        with ThreadPoolExecutor(min(len(chunks), os.cpu_count() or 1)) as pool:
+            parts = list(pool.map(lambda chunk: _encoded(chunk, separator), chunks))
+    else:
+        parts = [_encoded(chunk, separator) for chunk in chunks]
+    labels = sorted({label.strip() for words, _, _ in parts for label in words} - {""})
+    index = {label: code for code, label in enumerate(labels)}
+    recoded = [np.array([index.get(w.strip(), -1) for w in words], np.int32)[codes]
+               for words, codes, _ in parts]  # fmt: skip
+    codes = np.concatenate([np.zeros(0, np.int32), *recoded])
+    lengths = np.concatenate([np.zeros(0, np.int64), *(part[2] for part in parts)])
+    if (codes < 0).any():
+        owner = np.repeat(np.arange(len(lengths)), lengths)
+        kept = codes >= 0
+        codes, lengths = codes[kept], np.bincount(owner[kept], minlength=len(lengths))
+    offsets = np.zeros(len(lengths) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return tuple(labels), codes, offsets
+
+
+def _encoded(chunk: pa.Array, separator: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """A chunk of paths as (distinct raw labels, code of every touch, length of every path)."""
+    if pa.types.is_list(chunk.type) or pa.types.is_large_list(chunk.type):
+        lists = chunk
+    else:
+        text = chunk if pa.types.is_string(chunk.type) else chunk.cast(pa.string())
+        lists = pc.split_pattern(text, separator)
+    flat = lists.flatten()
+    if not pa.types.is_string(flat.type):
+        flat = flat.cast(pa.string())
+    encoded = pc.dictionary_encode(flat)
+    lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy().astype(np.int64)
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    return encoded.dictionary.to_pylist(), codes, lengths
+
+
+def _checked_numbers(raw: pa.ChunkedArray, column: str, name: str) -> np.ndarray:
+    """A column of counts or revenue as floats >= 0; the first bad row is named (1 = first)."""
+    try:
+        values = np.asarray(pc.cast(raw, pa.float64()).to_numpy(), dtype=float)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # find the row that is not a number
+        import pandas as pd
+
         values = pd.to_numeric(raw.to_pandas(), errors="coerce").to_numpy(dtype=float)
-    values = np.asarray(values, dtype=float)
     bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
     if len(bad):
         raise SchemaError(
             f"{name}: column {column!r} must hold numbers >= 0 (counts of journeys, revenue); "
-            f"data row {int(rows[bad[0]])} has {raw[int(bad[0])].as_py()!r} "
+            f"data row {int(bad[0]) + 1} has {raw[int(bad[0])].as_py()!r} "
             f"({len(bad)} row(s) in all)."
         )
-    return pa.array(values)
+    return values

@@ -12,13 +12,17 @@ pairs: each ordered sequence of first touches T gets CR(T), shared equally by it
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from omnimetrics.attribution.learned import Learner
 from omnimetrics.attribution.paths import PathTable
-from omnimetrics.attribution.registry import register_data_driven
 from omnimetrics.attribution.shapley_math import SAMPLED_MAX_PLAYERS, shapley_values, subset_sums
-from omnimetrics.errors import ConfigError, NotFittedError
+from omnimetrics.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _CELLS_PER_BLOCK = 20_000_000  # coalitions x channel sets compared at once when sampling
 
@@ -46,7 +50,7 @@ def set_conversion_rates(
     return unique, np.divide(won, seen, out=np.zeros_like(won), where=seen > 0)
 
 
-class ShapleyAttribution:
+class ShapleyAttribution(Learner):
     """Shapley attribution, scikit-learn style: fit(path table) then credits().
 
     ordered: credit (channel, position) pairs (`position_credits()`); exact_limit: most channels
@@ -130,27 +134,21 @@ class ShapleyAttribution:
         self.exact_ = True
         return self
 
-    def _check(self) -> None:
-        if not hasattr(self, "values_"):
-            raise NotFittedError("ShapleyAttribution is not fitted: call fit(paths) first.")
-
-    def credits(self) -> dict[str, float]:
-        """Share of conversions credited to each label: phi / sum(phi) (phi >= 0 here)."""
-        self._check()
-        total = float(self.values_.sum())
-        shares = self.values_ / total if total > 0 else np.zeros_like(self.values_)
-        return dict(zip(self.labels_, shares.tolist(), strict=True))
+    def _scores(self) -> np.ndarray:
+        return self.values_  # phi >= 0 here: shares are phi / sum(phi)
 
     def share_error_bounds(self) -> dict[str, float]:
         """95% bound on each share from sampling (0 when solved exactly)."""
-        self._check()
+        self.check_fitted()
         total = float(self.values_.sum())
         bounds = self.error_bound_ / total if total > 0 else self.error_bound_
         return dict(zip(self.labels_, bounds.tolist(), strict=True))
 
     def position_credits(self) -> pd.DataFrame:
         """Ordered Shapley: label, position (1 = first), share of all credit."""
-        self._check()
+        import pandas as pd
+
+        self.check_fitted()
         if not self.ordered:
             raise ConfigError("position_credits() needs ShapleyAttribution(ordered=True).")
         total = float(self.position_values_.sum())
@@ -160,13 +158,3 @@ class ShapleyAttribution:
             "share": self.position_values_[label, slot] / total,
         })  # fmt: skip
         return table.sort_values(["position", "share"], ascending=[True, False], ignore_index=True)
-
-
-register_data_driven(
-    "shapley", "Shapley value of channel sets (conversion rates), exact up to 15 channels.",
-    ShapleyAttribution,
-)  # fmt: skip
-register_data_driven(
-    "shapley_ordered", "Ordered Shapley: credit by channel and position of first touch.",
-    lambda: ShapleyAttribution(ordered=True),
-)  # fmt: skip

@@ -10,13 +10,18 @@ random generator is seeded, so the same input gives the same intervals.
 
 from __future__ import annotations
 
-import ibis.expr.types as ir
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from omnimetrics.attribution.paths import LABEL_JOIN, NOT_SET, PathTable
-from omnimetrics.attribution.registry import AttributionModel
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from omnimetrics.attribution.registry import AttributionModel
 
 LEVEL = 0.95
 CHUNK = 16

@@ -1,0 +1,109 @@
+"""Data-driven models: the `Learner` base (fit a path table, credit shares) and their credit table.
+
+Everything here is numpy and Arrow: a path table is attributed with Markov or Shapley without
+loading an engine.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Self
+
+import numpy as np
+import pyarrow as pa
+
+from omnimetrics.attribution.paths import LABEL_JOIN, NOT_SET, PathTable
+from omnimetrics.fitted import Fitted
+
+if TYPE_CHECKING:
+    from omnimetrics.attribution.registry import AttributionModel
+
+NO_TOUCH = "(no attributable touch)"
+
+
+class Learner(Fitted, ABC):
+    """A data-driven attribution model: `fit(paths)` learns a score >= 0 per label (`labels_`);
+    `credits()` are the scores as shares of their total (all 0 when nothing scored)."""
+
+    labels_: tuple[str, ...]
+
+    @abstractmethod
+    def fit(self, paths: PathTable) -> Self: ...
+
+    @abstractmethod
+    def _scores(self) -> np.ndarray:
+        """The learned score of every label, in `labels_` order."""
+
+    def credits(self) -> dict[str, float]:
+        """Share of conversions credited to each label."""
+        self.check_fitted()
+        scores = np.asarray(self._scores(), dtype=float)
+        total = float(scores.sum())
+        shares = scores / total if total > 0 else np.zeros_like(scores)
+        return dict(zip(self.labels_, shares.tolist(), strict=True))
+
+
+def untouched(paths: PathTable) -> tuple[float, float]:
+    """(conversions, value) of the converting paths without any touch."""
+    empty = (paths.lengths == 0) & (paths.conversions > 0)
+    return float(paths.conversions[empty].sum()), float(paths.value[empty].sum())
+
+
+def learned_credit(
+    spec: AttributionModel, paths: PathTable, by: Sequence[str], lonely: tuple[float, float]
+) -> pa.Table:
+    """A data-driven model's shares applied to the conversions and value of touched paths;
+    `lonely` (conversions, value without a touch) is reported under NO_TOUCH."""
+    assert spec.learner is not None
+    touched = paths.touched
+    shares = spec.learner().fit(touched).credits()
+    labels = [label for label, share in shares.items() if share > 0]
+    share = np.array([shares[label] for label in labels], dtype=float)
+    conversions = share * float(touched.conversions.sum())
+    revenue = share * float(touched.value.sum())
+    keys: dict[str, list[str | None]] = {column: [] for column in by}
+    for label in labels:  # one row per label: a few dozen at most
+        for column, part in zip(by, label.split(LABEL_JOIN), strict=True):
+            keys[column].append(None if part == NOT_SET and column == "campaign" else part)
+    if lonely[0] > 0:
+        for column in by:
+            keys[column].append(NO_TOUCH)
+        conversions = np.append(conversions, lonely[0])
+        revenue = np.append(revenue, lonely[1])
+    total = float(conversions.sum())
+    rows = len(conversions)
+    return pa.table({
+        "model": pa.array([spec.name] * rows, pa.string()),
+        **{column: pa.array(keys[column], pa.string()) for column in by},
+        "conversions": pa.array(conversions, pa.float64()),
+        "revenue": pa.array(revenue, pa.float64()),
+        "share": pa.array(conversions / total if total else np.zeros(rows), pa.float64()),
+        "additive": pa.array([True] * rows, pa.bool_()),
+    })  # fmt: skip
+
+
+def path_credit(
+    paths: PathTable,
+    specs: Sequence[AttributionModel],
+    by: Sequence[str],
+    *,
+    intervals: int = 0,
+    seed: int = 0,
+) -> pa.Table:
+    """The credit table of data-driven models on a path table, sorted as `attribute` sorts it
+    (model, most conversions first), with bootstrap bands when `intervals` > 0."""
+    lonely = untouched(paths)
+    table = pa.concat_tables([learned_credit(spec, paths, by, lonely) for spec in specs])
+    if intervals:
+        import pandas as pd
+
+        from omnimetrics.attribution.uncertainty import learner_intervals
+
+        bands = [learner_intervals(spec, paths, list(by), intervals, seed) for spec in specs]
+        merged = table.to_pandas().merge(
+            pd.concat(bands, ignore_index=True), on=["model", *by], how="left"
+        )
+        table = pa.Table.from_pandas(merged, preserve_index=False)
+    order = [("model", "ascending"), ("conversions", "descending")]
+    return table.sort_by([*order, *((column, "ascending") for column in by)])
