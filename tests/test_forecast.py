@@ -17,6 +17,9 @@ from omnimetrics.metrics.forecast import (
     alerts,
     fit_trend,
     forecast,
+    kpi_alerts,
+    kpi_forecasts,
+    kpi_table_series,
     prediction_interval,
 )
 
@@ -290,3 +293,60 @@ def test_alerts_refuse_bad_arguments(kwargs, message):
     with pytest.raises(ConfigError) as caught:
         alerts(daily(wavy_line()), **kwargs)
     assert message in str(caught.value)
+
+
+# Every KPI of a KPI table at once
+
+
+def kpi_table(length: int = 24) -> pd.DataFrame:
+    """A KPI table as `compute_kpis` gives it: revenue and churn by channel, monthly periods as
+    dates; revenue on the web skips the fifth month."""
+    periods = [d.date() for d in pd.date_range("2024-01-01", periods=length, freq="MS")]
+    frames = []
+    for kpi, channel, scale in (("revenue", "web", 1.0), ("revenue", "app", 2.0),
+                                ("churn_rate", "web", 0.01)):  # fmt: skip
+        frames.append(pd.DataFrame({"kpi": kpi, "period": periods, "channel": channel,
+                                    "value": wavy_line(length) * scale}))  # fmt: skip
+    table = pd.concat(frames, ignore_index=True)
+    gap = (table.kpi == "revenue") & (table.channel == "web") & (table.period == periods[4])
+    return table[~gap].reset_index(drop=True)
+
+
+def test_each_kpi_and_dimension_value_is_a_series_over_all_the_periods():
+    series = {(labels["kpi"], labels["channel"]): s for labels, s in kpi_table_series(
+        kpi_table(), ["channel"])}  # fmt: skip
+    assert set(series) == {("revenue", "web"), ("revenue", "app"), ("churn_rate", "web")}
+    web = series[("revenue", "web")]
+    assert len(web) == 24 and math.isnan(web.iloc[4])  # the gap stays a gap
+    assert web.index[0] == pd.Timestamp("2024-01-01") and web.name == "revenue"
+
+
+def test_kpi_forecasts_give_horizon_rows_per_kpi_and_dimension_value():
+    table = kpi_table()
+    found = kpi_forecasts(table, ["channel"], 3)
+    assert list(found.columns) == ["kpi", "channel", "period", "forecast", "low", "high", "note"]
+    assert found.groupby(["kpi", "channel"]).size().to_dict() == {
+        ("churn_rate", "web"): 3, ("revenue", "app"): 3, ("revenue", "web"): 3}  # fmt: skip
+    app = found[(found.kpi == "revenue") & (found.channel == "app")]
+    assert app.period.tolist() == [pd.Timestamp(2026, m, 1).date() for m in (1, 2, 3)]
+    series = table[(table.kpi == "revenue") & (table.channel == "app")]
+    alone = forecast(pd.Series(series.value.to_numpy(), index=pd.to_datetime(series.period)), 3)
+    np.testing.assert_allclose(app.forecast, alone.table.forecast)
+    np.testing.assert_allclose(app.high, alone.table.high)
+    empty = kpi_forecasts(table.iloc[:0], ["channel"], 2)
+    assert empty.empty and "forecast" in empty.columns
+    with pytest.raises(ConfigError, match="'horizon' parameter of kpi_forecasts"):
+        kpi_forecasts(table, ["channel"], 0)
+
+
+def test_kpi_alerts_follow_each_kpis_direction():
+    table = kpi_table()
+    last = table.period.max()
+    drop = (table.period == last) & (table.channel == "web")
+    table.loc[drop, "value"] -= table.loc[drop, "value"] * 0.3  # revenue and churn fall
+    found = kpi_alerts(table, ["channel"])
+    assert list(found.columns) == ["kpi", "channel", *ALERT_COLUMNS]
+    rows = {(r.kpi, r.channel): (r.period, r.direction, r.bad) for r in found.itertuples()}
+    assert rows == {("revenue", "web"): (last, "drop", True),  # less revenue: bad
+                    ("churn_rate", "web"): (last, "drop", False)}  # less churn: good  # fmt: skip
+    assert kpi_alerts(kpi_table(), ["channel"]).empty

@@ -323,3 +323,32 @@ def test_probabilities_of_both_directions_add_up_and_fall_with_the_target(
     assert probability_beyond(expected, se, df, threshold + 1.0, higher_is_better=True) <= up
     if abs(expected - threshold) > 1e-9 * se:  # on-track means the projection reaches the target
         assert (up > 0.5) == (expected > threshold)
+
+
+# Every goal of a warehouse
+
+
+def test_evaluate_goals_measures_each_declared_goal_on_its_kpi_series(wh, tmp_path):
+    from omnimetrics.metrics.goals import evaluate_goals
+    from omnimetrics.metrics.kpis import kpi_series
+    from tests.helpers import NOW, write
+
+    orders = ("order_id,timestamp,sales_channel,revenue,currency,customer_id\n"
+              "O1,2026-03-02T12:00:00Z,web,100,EUR,C1\nO2,2026-03-05T12:00:00Z,store,50,EUR,C2\n"
+              "O3,2026-04-03T12:00:00Z,web,60,EUR,C1\nO4,2026-04-10T12:00:00Z,app,40,EUR,C3\n")  # fmt: skip
+    wh.ingest("orders", write(tmp_path / "orders.csv", orders), now=NOW)
+    wh.resolve_identities()
+    with pytest.raises(ConfigError, match=r"No goals declared: add \[\[goals\]\]"):
+        evaluate_goals(wh)
+    declared = ({"name": "grow", "kpi": "revenue", "target": 200, "start": date(2026, 4, 1),
+                 "deadline": date(2026, 6, 30)},
+                {"name": "web", "kpi": "average_basket", "target": 90, "channel": "web",
+                 "start": date(2026, 4, 1), "deadline": date(2026, 6, 30)})  # fmt: skip
+    with_goals = wh.using(wh.settings.with_(goals=declared))
+    today = date(2026, 5, 15)
+    grow, web = evaluate_goals(with_goals, today=today)
+    assert (grow.goal.name, grow.current, grow.target) == ("grow", 100.0, 200.0)  # April
+    assert (web.goal.where, web.current) == ({"channel": "web"}, 60.0)  # O3 alone in April
+    by_hand = goal_status(goals_from_config(declared)[1], kpi_series(wh, "average_basket",
+                          where={"channel": "web"}), higher_is_better=True, today=today)  # fmt: skip
+    assert pd.Series(web.to_row()).equals(pd.Series(by_hand.to_row()))

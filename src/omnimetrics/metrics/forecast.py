@@ -12,9 +12,11 @@ formulas and decisions in docs/goals-and-forecasts.md).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +34,7 @@ from pandas.tseries.offsets import (
 from scipy import stats
 
 from omnimetrics.errors import ConfigError
+from omnimetrics.metrics.kpi_catalogue import get_kpi
 
 LEVEL = 0.95
 """Default coverage of prediction intervals."""
@@ -328,6 +331,72 @@ def alerts(
     frame["period"] = pd.DatetimeIndex(frame["period"], dtype=regular.index.dtype)
     numbers = dict.fromkeys(("value", "expected", "low", "high"), float)
     return frame.astype({**numbers, "direction": object, "bad": bool})
+
+
+def kpi_table_series(
+    kpi_table: pd.DataFrame, by: Sequence[str] = ()
+) -> Iterator[tuple[dict[str, Any], pd.Series]]:
+    """Each KPI (and dimension values) of a KPI table (`compute_kpis`) as a series over all the
+    table's periods: a period without a value is a gap in the series, not a change of grid."""
+    keys = ["kpi", *by]
+    periods = pd.DatetimeIndex(sorted(pd.to_datetime(kpi_table.period.unique())))
+    for values, group in kpi_table.groupby(keys, dropna=False, sort=True):
+        labels = dict(zip(keys, values, strict=True))
+        series = group.set_index(pd.to_datetime(group.period)).value.sort_index()
+        yield labels, series.reindex(periods).rename(labels["kpi"])
+
+
+def kpi_forecasts(
+    kpi_table: pd.DataFrame, by: Sequence[str], horizon: int, *, level: float = LEVEL
+) -> pd.DataFrame:
+    """The next `horizon` periods of every KPI and dimension value of a KPI table.
+
+    Columns: kpi, [by...], period, forecast, low, high, note (why a forecast is NaN or exact).
+    """
+    _check_int("horizon", horizon, "kpi_forecasts", minimum=1)
+    _check_level(level, "kpi_forecasts")
+    keys = ["kpi", *by]
+    parts = []
+    for labels, series in kpi_table_series(kpi_table, by):
+        projected = RegularSeries.from_series(series, caller="kpi_forecasts").forecast(
+            horizon, level=level
+        )
+        part = projected.table.drop(columns="se").assign(**labels, note=projected.note)
+        parts.append(part)
+    columns = [*keys, "period", "forecast", "low", "high", "note"]
+    return _kpi_rows(parts, columns)
+
+
+def kpi_alerts(
+    kpi_table: pd.DataFrame,
+    by: Sequence[str],
+    *,
+    level: float = LEVEL,
+    min_history: int = 6,
+) -> pd.DataFrame:
+    """The periods where a KPI (per dimension value) of a KPI table left the prediction interval
+    of its trend (see `alerts`); `bad` follows the KPI's direction in the catalogue.
+
+    Columns: kpi, [by...], period, value, expected, low, high, direction, bad.
+    """
+    keys = ["kpi", *by]
+    parts = []
+    for labels, series in kpi_table_series(kpi_table, by):
+        better = get_kpi(labels["kpi"]).higher_is_better
+        found = alerts(series, level=level, min_history=min_history, higher_is_better=better)
+        parts.append(found.assign(**labels))
+    return _kpi_rows(parts, [*keys, *ALERT_COLUMNS])
+
+
+def _kpi_rows(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """The parts one under the other, in `columns` order (empty with those columns), periods as
+    dates like the KPI table's."""
+    parts = [part for part in parts if not part.empty]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    rows = pd.concat(parts, ignore_index=True)[columns]
+    rows["period"] = pd.to_datetime(rows.period).dt.date
+    return rows
 
 
 def _forecast_table(
