@@ -7,15 +7,20 @@
 - markov: Markov orders 1 and 3 on a table of 1M distinct paths (8 channels, 1-10 touches);
   compute only (the path table is already in memory).
 - shapley: Shapley values with 12 channels on 1M paths (4,095 channel sets, exact).
-- cli: `omnimetrics attribution --paths FILE --models markov` on the 1M-path CSV, start-up and
-  file reading included.
+- cli: Markov order 1 and 3 on the 1M-path CSV as whole processes (start-up, reading, model,
+  output, exit), side by side: `omnimetrics attribution --paths FILE --models markov[_3]`, the
+  library route (`path_file_report` from `python -c`) and the ChannelAttribution package
+  (`pip install ChannelAttribution`; its C++ `markov_model`, the CSV read with pandas inside its
+  process). Best and median of `--repeat` runs (default 3).
 Each case runs in its own process, so its peak memory (max RSS) is its own. Not a test.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -108,23 +113,77 @@ def shapley() -> dict:
             "ordered_seconds": ordered, "peak_mb": peak_mb()}  # fmt: skip
 
 
+LIBRARY = """
+import sys
+from omnimetrics.attribution import path_file_report
+report = path_file_report(sys.argv[1], models=[sys.argv[2]])
+print(report.credit.num_rows)
+"""
+CHANNEL_ATTRIBUTION = """
+import sys
+import pandas as pd
+from ChannelAttribution import markov_model
+paths = pd.read_csv(sys.argv[1])
+result = markov_model(paths, "path", "conversions", var_value="value", var_null="nulls",
+                      order=int(sys.argv[2]), sep=">", verbose=False, flg_pro=False)
+print(len(result))
+"""
+
+
+def whole_process(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one process, from start to exit."""
+    started = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    if status != 0:
+        message = child.stderr.read().decode().strip().splitlines() if child.stderr else []
+        raise RuntimeError(message[-1] if message else f"exit status {status}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def timed(command: list[str], repeat: int) -> dict:
+    """Best and median wall seconds of `repeat` runs, and the peak RSS, or why it failed."""
+    try:
+        runs = [whole_process(command) for _ in range(repeat)]
+    except (RuntimeError, OSError) as exc:
+        return {"error": str(exc)[:120]}
+    seconds = [run[0] for run in runs]
+    return {"best": min(seconds), "median": statistics.median(seconds),
+            "peak_mb": max(run[1] for run in runs)}  # fmt: skip
+
+
 def cli() -> dict:
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
     folder = Path(tempfile.mkdtemp())
+    file = str(folder / "paths.csv")
     table = path_table(1_000_000, 8)
     readable = table.set_column(0, "path", pc.binary_join(table.column("path"), " > "))
-    pacsv.write_csv(readable, folder / "paths.csv")
-    command = [str(Path(sys.executable).parent / "omnimetrics"), "attribution", "--paths",
-               str(folder / "paths.csv"), "--models", "markov", "--quiet"]  # fmt: skip
-    started = time.perf_counter()
-    subprocess.run(command, check=True)
-    seconds = time.perf_counter() - started
-    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    size = (folder / "paths.csv").stat().st_size / 1e6
-    return {"case": f"CLI markov on a 1M-path CSV ({size:.0f} MB)", "seconds": seconds,
-            "peak_mb": child}  # fmt: skip
+    pacsv.write_csv(readable, file)
+    size = Path(file).stat().st_size / 1e6
+    figures: dict = {"case": f"Markov on a 1M-path CSV ({size:.0f} MB), whole processes"}
+    repeat = int(os.environ.get("OMNIMETRICS_BENCH_REPEAT", "3"))
+    omnimetrics = str(Path(sys.executable).parent / "omnimetrics")
+    for order in (1, 3):
+        model = "markov" if order == 1 else f"markov_{order}"
+        runs = {
+            "cli": timed([omnimetrics, "attribution", "--paths", file, "--models", model,
+                          "--quiet"], repeat),
+            "library": timed([sys.executable, "-c", LIBRARY, file, model], repeat),
+            "channelattribution": timed([sys.executable, "-c", CHANNEL_ATTRIBUTION, file,
+                                         str(order)], repeat),
+        }  # fmt: skip
+        for name, run in runs.items():
+            for key, number in run.items():
+                figures[f"order_{order}_{name}_{key}"] = number
+        theirs = runs["channelattribution"].get("best")
+        for name in ("cli", "library"):
+            ours = runs[name].get("best")
+            if ours and theirs:
+                figures[f"order_{order}_{name}_speedup"] = theirs / ours
+    return figures
 
 
 CASES = {"rules": rules, "markov": markov, "shapley": shapley, "cli": cli}
@@ -133,6 +192,10 @@ if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
         print(json.dumps(CASES[sys.argv[2]]()))
         sys.exit(0)
+    if "--repeat" in sys.argv:  # for the cli case: python benchmarks/attribution.py cli --repeat 5
+        at = sys.argv.index("--repeat")
+        os.environ["OMNIMETRICS_BENCH_REPEAT"] = sys.argv.pop(at + 1)
+        sys.argv.pop(at)
     for name in sys.argv[1:] or list(CASES):
         figures = in_child(__file__, "--child", name)
         print(", ".join(f"{k}: {v:.2f}" if isinstance(v, float) else f"{k}: {v}"

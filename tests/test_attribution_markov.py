@@ -123,3 +123,26 @@ def test_no_conversion_gives_no_credit_and_misuse_is_explained():
 def test_state_names_read_oldest_first():
     model = MarkovAttribution(order=3).fit(paths([(["A", "B", "C", "D"], 1, 0, 0)]))
     assert model.state_names()[1:-2] == ["A", "A > B", "A > B > C", "B > C > D"]
+
+
+def test_fitted_models_follow_the_scikit_learn_contract():
+    import doctest
+
+    import omnimetrics.fitted
+    from omnimetrics.attribution import ShapleyAttribution
+
+    assert doctest.testmod(omnimetrics.fitted).failed == 0
+    table = paths([(["A", "B"], 1, 1, 10)])
+    for model in (MarkovAttribution(order=2), ShapleyAttribution(ordered=True)):
+        assert not model.is_fitted and not [k for k in vars(model) if k.endswith("_")]
+        name = type(model).__name__
+        with pytest.raises(NotFittedError, match=f"^{name} is not fitted: call fit first"):
+            model.credits()
+        assert model.fit(table) is model and model.is_fitted
+    assert repr(MarkovAttribution(order=3)) == "MarkovAttribution(order=3)"
+    assert ShapleyAttribution(seed=5).get_params() == {
+        "ordered": False, "exact_limit": 15, "permutations": 2000, "seed": 5}  # fmt: skip
+    with pytest.raises(NotFittedError):
+        MarkovAttribution().state_names()
+    with pytest.raises(NotFittedError):
+        ShapleyAttribution().position_credits()

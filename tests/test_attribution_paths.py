@@ -155,3 +155,54 @@ def test_bootstrap_interval_matches_the_poisson_bootstrap_by_hand():
     # A's share of a Poisson(100) + Poisson(300) total: sd = sqrt(p (1 - p) / 400) ~ 0.0217
     assert a.share_low == pytest.approx(0.25 - 1.96 * 0.0217, abs=0.006)
     assert a.share_high == pytest.approx(0.25 + 1.96 * 0.0217, abs=0.006)
+
+
+def test_read_paths_names_the_malformed_line_and_reads_other_encodings_and_lists(tmp_path):
+    file = tmp_path / "paths.csv"
+    file.write_text("path,conversions,nulls\na > b,1,0\na,b,1,0\nb,2,0\n")
+    with pytest.raises(SchemaError, match=r"line 3 does not split.*'a,b,1,0'"):
+        read_paths(file)
+    file.write_bytes("path;conversions;nulls\nété > b;1;0\n;2;1\n".encode("utf-16"))
+    table = read_paths(file)
+    assert table.labels == ("b", "été") and table.lengths.tolist() == [2, 0]
+    import pyarrow.parquet as pq
+
+    parquet = tmp_path / "paths.parquet"
+    pq.write_table(pa.table({"path": pa.array([["a ", "b"], None, []], pa.list_(pa.string())),
+                             "conversions": [1, 0, 1], "nulls": [0, 2, 0]}), parquet)  # fmt: skip
+    table = read_paths(parquet)
+    assert table.labels == ("a", "b") and table.lengths.tolist() == [2, 0, 0]
+    other = tmp_path / "paths.xlsx"
+    other.write_text("x")
+    with pytest.raises(SourceError, match="extension"):
+        read_paths(other)
+
+
+@settings(max_examples=40, deadline=None)
+@given(path_rows, st.integers(1, 4), st.sampled_from([">", " > ", "|"]))
+def test_paths_parsed_in_chunks_equal_the_lists_they_spell(rows, chunks, separator):
+    from omnimetrics.attribution.paths import parse_paths
+
+    text = [separator.join(f" {label} " for label in r[0]) for r in rows]
+    size = -(-len(text) // chunks)
+    column = pa.chunked_array([pa.array(text[i : i + size], pa.string())
+                               for i in range(0, len(text), size)])  # fmt: skip
+    labels, codes, offsets = parse_paths(column, separator.strip())
+    expected = table_of(rows)
+    assert labels == expected.labels
+    assert codes.tolist() == expected.codes.tolist()
+    assert offsets.tolist() == expected.offsets.tolist()
+
+
+def test_arrow_buffers_round_trip_with_nulls_and_slices():
+    from omnimetrics.attribution.arrow import booleans, floats, strings, to_floats, to_integers
+
+    numbers = pa.array([1.5, None, 3.0, 4.0, None]).slice(1)
+    assert np.isnan(to_floats(numbers)[0]) and to_floats(numbers)[1:3].tolist() == [3.0, 4.0]
+    assert to_floats(pa.chunked_array([pa.array([1, 2]), pa.array([None, 4])])).tolist()[3] == 4
+    assert to_integers(pa.array([7, None, 9], pa.int32()).slice(1)).tolist() == [0, 9]
+    assert to_integers(pa.array([], pa.int64())).tolist() == []
+    assert floats(np.array([0.5, 2.0])).to_pylist() == [0.5, 2.0]
+    assert booleans([True, False, True]).to_pylist() == [True, False, True]
+    assert strings(["é", None, "", "long label"]).to_pylist() == ["é", None, "", "long label"]
+    assert strings([]).to_pylist() == []

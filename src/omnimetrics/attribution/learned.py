@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Self
 import numpy as np
 import pyarrow as pa
 
+from omnimetrics.attribution.arrow import booleans, floats, strings
 from omnimetrics.attribution.paths import LABEL_JOIN, NOT_SET, PathTable
 from omnimetrics.fitted import Fitted
 
@@ -74,12 +75,12 @@ def learned_credit(
     total = float(conversions.sum())
     rows = len(conversions)
     return pa.table({
-        "model": pa.array([spec.name] * rows, pa.string()),
-        **{column: pa.array(keys[column], pa.string()) for column in by},
-        "conversions": pa.array(conversions, pa.float64()),
-        "revenue": pa.array(revenue, pa.float64()),
-        "share": pa.array(conversions / total if total else np.zeros(rows), pa.float64()),
-        "additive": pa.array([True] * rows, pa.bool_()),
+        "model": strings([spec.name] * rows),
+        **{column: strings(keys[column]) for column in by},
+        "conversions": floats(conversions),
+        "revenue": floats(revenue),
+        "share": floats(conversions / total if total else np.zeros(rows)),
+        "additive": booleans(np.ones(rows, bool)),
     })  # fmt: skip
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from omnimetrics.attribution.arrow import to_floats, to_integers
 from omnimetrics.errors import SchemaError, SourceError, did_you_mean
 
 LABEL_JOIN = "\x1f"
@@ -327,15 +328,14 @@ def _encoded(chunk: pa.Array, separator: str) -> tuple[list[str], np.ndarray, np
     if not pa.types.is_string(flat.type):
         flat = flat.cast(pa.string())
     encoded = pc.dictionary_encode(flat)
-    lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy().astype(np.int64)
-    codes = encoded.indices.to_numpy(zero_copy_only=False)
-    return encoded.dictionary.to_pylist(), codes, lengths
+    lengths = to_integers(pc.list_value_length(lists)).astype(np.int64)
+    return encoded.dictionary.to_pylist(), to_integers(encoded.indices), lengths
 
 
 def _checked_numbers(raw: pa.ChunkedArray, column: str, name: str) -> np.ndarray:
     """A column of counts or revenue as floats >= 0; the first bad row is named (1 = first)."""
     try:
-        values = np.asarray(pc.cast(raw, pa.float64()).to_numpy(), dtype=float)
+        values = to_floats(raw)  # nulls: NaN
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # find the row that is not a number
         import pandas as pd
 
