@@ -194,21 +194,53 @@ def _read_csv(
     source: SourceFile, known_columns: set[str], options: CsvOptions
 ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
     encoding, delimiter, first_row = _sniff(source, options)
-    header = options.header
-    if header is None:
-        header = options.column_names is None and any(cell in known_columns for cell in first_row)
-        if not header and options.column_names is None:
-            raise SourceError(
-                f"{source.path}: the first row {first_row[:6]} names none of the columns this "
-                f"table understands (e.g. {sorted(known_columns)[:6]}). Add a header row, map "
-                "your names with --map THEIRS=OURS, or pass --columns a,b,c for a file without "
-                "header."
-            )
+    header = _has_header(source, known_columns, options, first_row)
     names = list(options.column_names) if options.column_names else first_row
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
         raise SourceError(f"{source.path}: the header repeats the columns {dupes}; rename them.")
     source.columns = tuple(names)
+    reader = _open_csv(source, options, names, header, encoding, delimiter)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from reader
+        except pa.ArrowInvalid as exc:
+            message = str(exc)
+            hint = " Pass its encoding, e.g. --encoding latin-1." if "UTF8" in message else ""
+            raise SourceError(
+                f"{source.path}: cannot be read past row {source.rows}: {message}.{hint}"
+            ) from None
+
+    return _with_row_numbers(source, batches(), reader.schema)
+
+
+def _has_header(
+    source: SourceFile, known_columns: set[str], options: CsvOptions, first_row: list[str]
+) -> bool:
+    """Whether the first row is a header: as told, else when it names a known column."""
+    if options.header is not None:
+        return options.header
+    header = options.column_names is None and any(cell in known_columns for cell in first_row)
+    if not header and options.column_names is None:
+        raise SourceError(
+            f"{source.path}: the first row {first_row[:6]} names none of the columns this "
+            f"table understands (e.g. {sorted(known_columns)[:6]}). Add a header row, map "
+            "your names with --map THEIRS=OURS, or pass --columns a,b,c for a file without "
+            "header."
+        )
+    return header
+
+
+def _open_csv(
+    source: SourceFile,
+    options: CsvOptions,
+    names: list[str],
+    header: bool,
+    encoding: str,
+    delimiter: str,
+) -> pacsv.CSVStreamingReader:
+    """A streaming reader of text columns; lines it cannot split go to `source.malformed`."""
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
         line = row.number
@@ -217,7 +249,7 @@ def _read_csv(
         return "skip"
 
     try:
-        reader = pacsv.open_csv(
+        return pacsv.open_csv(
             source.path,
             read_options=pacsv.ReadOptions(
                 # Single-threaded parsing is what gives line numbers to malformed rows.
@@ -242,18 +274,6 @@ def _read_csv(
         )
     except pa.ArrowInvalid as exc:
         raise SourceError(f"{source.path}: cannot be parsed as CSV ({exc}).") from None
-
-    def batches() -> Iterator[pa.RecordBatch]:
-        try:
-            yield from reader
-        except pa.ArrowInvalid as exc:
-            message = str(exc)
-            hint = " Pass its encoding, e.g. --encoding latin-1." if "UTF8" in message else ""
-            raise SourceError(
-                f"{source.path}: cannot be read past row {source.rows}: {message}.{hint}"
-            ) from None
-
-    return _with_row_numbers(source, batches(), reader.schema)
 
 
 def _read_parquet(source: SourceFile) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
