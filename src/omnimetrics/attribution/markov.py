@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
 ORDERS = (1, 2, 3, 4)
 DENSE_LIMIT = 1 << 24  # up to this many cells, count with a dense array rather than a sort
-DENSE_SOLVE = 1000  # up to this many transient states, solve with dense LU (no sparse solver)
+DENSE_SOLVE = 100  # up to this many transient states, a dense solve (no sparse solver to load)
 
 
 def chain_counts(paths: PathTable, order: int = 1) -> tuple[np.ndarray, sp.csr_matrix]:
@@ -47,20 +47,12 @@ def chain_counts(paths: PathTable, order: int = 1) -> tuple[np.ndarray, sp.csr_m
             "lower the order or attribute by channel rather than campaign."
         )
     starts, lengths = paths.offsets[:-1], paths.lengths
-    current = paths.codes.astype(np.int64) + 1
-    state = current
-    for lag in range(1, order):
-        shifted = np.zeros_like(current)
-        shifted[lag:] = current[:-lag]
-        for position in range(lag):  # touches with fewer than `lag` predecessors
-            shifted[starts[lengths > position] + position] = 0
-        state = state * base + shifted
     if order == 1:  # every label occurs in some path: the label codes are the states
-        unique, index = np.arange(1, base), paths.codes
+        unique, touch_state = np.arange(1, base), paths.codes + 1
     else:
-        unique, index = _compact(state, base**order)
+        unique, touch_state = _compact(_histories(paths, order, base), base**order)
+        touch_state += 1
     m = len(unique)
-    touch_state = index + 1
     previous = np.empty_like(touch_state)
     previous[1:] = touch_state[:-1]
     previous[starts] = 0
@@ -74,6 +66,24 @@ def chain_counts(paths: PathTable, order: int = 1) -> tuple[np.ndarray, sp.csr_m
     return slots, counts
 
 
+def _histories(paths: PathTable, order: int, base: int) -> np.ndarray:
+    """Each touch's last `order` labels (code + 1, 0 = before the path) as one base-`base` number."""
+    starts, lengths = paths.offsets[:-1], paths.lengths
+    dtype = np.int32 if base**order < 2**31 else np.int64  # half the memory when it fits
+    current = paths.codes.astype(dtype)
+    current += 1
+    state = current.copy()
+    shifted = np.empty_like(current)
+    for lag in range(1, order):
+        shifted[:lag] = 0
+        shifted[lag:] = current[:-lag]
+        for position in range(lag):  # touches with fewer than `lag` predecessors
+            shifted[starts[lengths > position] + position] = 0
+        state *= base
+        state += shifted
+    return state
+
+
 def _compact(values: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
     """Distinct values (sorted) and each value's index among them; a lookup table instead of a
     sort when the values are small integers."""
@@ -81,7 +91,7 @@ def _compact(values: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
         return np.unique(values, return_inverse=True)
     present = np.zeros(space, bool)
     present[values] = True
-    lookup = np.cumsum(present) - 1
+    lookup = (np.cumsum(present) - 1).astype(np.int32)  # space <= DENSE_LIMIT < 2**31
     return np.flatnonzero(present), lookup[values]
 
 
@@ -92,7 +102,10 @@ def _summed(
     if size * size <= DENSE_LIMIT:
         flat = np.zeros(size * size)
         for rows, cols, weights in parts:
-            flat += np.bincount(rows * size + cols, weights, minlength=size * size)
+            cells = rows.astype(np.intp)  # the index type bincount needs, computed in place
+            cells *= size
+            cells += cols
+            flat += np.bincount(cells, weights, minlength=size * size)
         cells = np.flatnonzero(flat)
         return sp.csr_matrix((flat[cells], (cells // size, cells % size)), shape=(size, size))
     rows = np.concatenate([part[0] for part in parts])
