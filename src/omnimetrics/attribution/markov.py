@@ -67,7 +67,7 @@ def chain_counts(paths: PathTable, order: int = 1) -> tuple[np.ndarray, sp.csr_m
 
 
 def _histories(paths: PathTable, order: int, base: int) -> np.ndarray:
-    """Each touch's last `order` labels (code + 1, 0 = before the path) as one base-`base` number."""
+    """Each touch's last `order` labels (code + 1; 0 before the path) as one base-`base` number."""
     starts, lengths = paths.offsets[:-1], paths.lengths
     dtype = np.int32 if base**order < 2**31 else np.int64  # half the memory when it fits
     current = paths.codes.astype(dtype)
