@@ -5,6 +5,10 @@ columns it can be cut by, with the same names everywhere: `channel`, `campaign`,
 `sales_channel`, `fulfilment`, `store`, plus every segment column of the person (joined on
 `person_id` when asked for). For orders, `channel` is the sales channel (web, app, store...); for
 touches and spend it is the marketing channel.
+
+Business totals are totals; consent limits what is linked to a person: every valid order and
+survey answer is a row, without a person when that person refused the journeys' consent purpose
+(`[journeys] consent_purpose`); touchpoints of such a person are not in `events` at all.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ several KPIs are declared once, so that the engine fetches each in one scan of i
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from omnimetrics.metrics.kpi_definition import KPI, Measure
 from omnimetrics.registry import Registry
@@ -132,7 +133,7 @@ KPIS: Registry[KPI] = Registry("KPI")
 """Every KPI by name, in declaration order."""
 
 
-def declare(**fields) -> KPI:
+def declare(**fields: Any) -> KPI:
     """Declare a KPI in `KPIS` (a name declared twice is an error)."""
     return KPIS.add(fields["name"], KPI(**fields))
 
