@@ -66,15 +66,33 @@ def seasons_in_window(clock: Clock) -> list[Season]:
 
 def build_campaigns(clock: Clock) -> list[Campaign]:
     """Every campaign active in the window, in a fixed order."""
-    days = clock.days
     seasons = seasons_in_window(clock)
-    out: list[Campaign] = []
+    calendar = _Calendar(clock.days)
+    _media(calendar, seasons)
+    _messages(calendar, clock, seasons)
+    _mail(calendar, seasons)
+    return renumber([c for c in calendar.campaigns if c.kind != "sends" or c.send_days])
 
-    def add(channel: str, name: str, kind: str, d0: int = 0, d1: int = days, **kw) -> Campaign:
-        camp = Campaign(len(out), channel, name, kind, d0, d1, **kw)
-        out.append(camp)
+
+class _Calendar:
+    """The campaigns added so far, numbered in the order they are added."""
+
+    def __init__(self, days: int) -> None:
+        self.days = days
+        self.campaigns: list[Campaign] = []
+
+    def add(self, channel: str, name: str, kind: str, d0: int = 0, d1: int | None = None,
+            **kw) -> Campaign:  # fmt: skip
+        """A campaign active on days [d0, d1) (default: the whole window)."""
+        end = self.days if d1 is None else d1
+        camp = Campaign(len(self.campaigns), channel, name, kind, d0, end, **kw)
+        self.campaigns.append(camp)
         return camp
 
+
+def _media(calendar: _Calendar, seasons: list[Season]) -> None:
+    """Display, paid social, video, paid search and affiliate campaigns."""
+    add = calendar.add
     add("display", "prospecting", "always", weight=0.6, cpe=1.0)
     add("display", "retargeting", "always", weight=0.4, cpe=1.3, beta_mult=1.3,
         affinity="retarget")  # fmt: skip
@@ -97,6 +115,10 @@ def build_campaigns(clock: Clock) -> list[Campaign]:
     add("affiliate", "cashback", "always", weight=0.6, cpe=0.4)
     add("affiliate", "vouchers", "always", weight=0.4, cpe=0.4)
 
+
+def _messages(calendar: _Calendar, clock: Clock, seasons: list[Season]) -> None:
+    """Email, SMS and push sends: weekly programmes and one campaign per season."""
+    add, days = calendar.add, calendar.days
     day_numbers = np.arange(days)
     dow = clock.dow(day_numbers)
     tuesdays = day_numbers[dow == 1].tolist()
@@ -123,6 +145,10 @@ def build_campaigns(clock: Clock) -> list[Campaign]:
         add("push", s.campaign, "sends", s.d0, s.d1, share=0.3, beta_mult=1.2,
             send_days=[s.d0])  # fmt: skip
 
+
+def _mail(calendar: _Calendar, seasons: list[Season]) -> None:
+    """Direct mail: a drop before each mailed season, and the loyalty mailer."""
+    add, days = calendar.add, calendar.days
     for s in seasons:
         drop = s.start - 5
         if s.name in MAIL_SEASONS and 0 <= drop < days:
@@ -131,7 +157,6 @@ def build_campaigns(clock: Clock) -> list[Campaign]:
                 code_from=drop, code_to=s.d1 + 14, send_days=[drop])  # fmt: skip
     add("direct_mail", "loyalty_mailer", "sends", cpe=0.8, share=0.3, qr_code="QR-FIDELITE",
         code_from=0, code_to=days + 14, send_days=list(range(20, days, 180)))  # fmt: skip
-    return renumber([c for c in out if c.kind != "sends" or c.send_days])
 
 
 def renumber(campaigns: list[Campaign]) -> list[Campaign]:

@@ -69,18 +69,58 @@ def build_truth(*, seed: int, people: People, clock: Clock, start: str, clv: Clv
                 spend: dict[int, float]) -> dict:  # fmt: skip
     """The truth dict; dirty_rows, duplicates and rows are added once the files are final."""
     end = clock.end
-    n_orders = len(o)
     incremental = o.cause >= 0
-    inc_total = max(int(incremental.sum()), 1)
+    et = tp["etype"]
+    sends, opens, clicks = et == ET["email_send"], et == ET["email_open"], et == ET["email_click"]
+    return {
+        "format": "omnimetrics-truth/1",
+        "seed": seed,
+        "customers": people.n,
+        "days": clock.days,
+        "start": start,
+        "persons": people.n,
+        "orders": len(o),
+        "revenue": _r(o.revenue.sum(), 2),
+        "orders_by_sales_channel": {
+            s: int((o.sales == i).sum()) for i, s in enumerate(SALES_CHANNELS)
+        },
+        "baseline_orders": int((~incremental).sum()),
+        "baseline_revenue": _r(o.revenue[~incremental].sum(), 2),
+        "incremental_orders": int(incremental.sum()),
+        "incremental_revenue": _r(o.revenue[incremental].sum(), 2),
+        "channel_contribution": _channel_contribution(o, campaigns, stats, spend),
+        "campaign_contribution": _campaign_contribution(o, campaigns, spend),
+        "last_touch_share_of_online_orders": last_touch_shares(tp, o, end),
+        "clv_parameters": _clv_parameters(clv, people, end),
+        "causal_parameters": _causal_parameters(),
+        "campaign_parameters": [_campaign_parameters(c) for c in campaigns],
+        "experiment": _experiment(people, tp, o, stats, sends, clicks),
+        "ropo": _ropo(tp, o, end),
+        "offline_linkage": _offline_linkage(tp, o),
+        "email": {
+            "sends": int(sends.sum()),
+            "opens": int(opens.sum()),
+            "machine_opens": int((opens & tp["machine"]).sum()),
+            "clicks": int(clicks.sum()),
+        },
+        "people": _people_counts(people),
+    }
 
-    def channel_spend(name: str) -> float:
-        return sum(v for k, v in spend.items() if campaigns[k].channel == name)
 
+def _incremental_total(o: Orders) -> int:
+    """Orders caused by marketing (at least 1: a share's denominator)."""
+    return max(int((o.cause >= 0).sum()), 1)
+
+
+def _channel_contribution(o: Orders, campaigns: list[Campaign], stats: TriggerStats,
+                          spend: dict[int, float]) -> list[dict]:  # fmt: skip
+    """Per causal channel: the orders and revenue it caused, its exposures, spend and ROAS."""
+    inc_total = _incremental_total(o)
     channels = []
     for name in CAUSAL:
         mine = o.cause == CH[name]
         revenue = float(o.revenue[mine].sum())
-        cost = channel_spend(name)
+        cost = sum(v for k, v in spend.items() if campaigns[k].channel == name)
         channels.append({
             "channel": name,
             "incremental_orders": int(mine.sum()),
@@ -90,6 +130,13 @@ def build_truth(*, seed: int, people: People, clock: Clock, start: str, clv: Clv
             "spend": _r(cost, 2),
             "incremental_roas": _r(revenue / cost, 4) if cost > 0 else None,
         })  # fmt: skip
+    return channels
+
+
+def _campaign_contribution(o: Orders, campaigns: list[Campaign],
+                           spend: dict[int, float]) -> list[dict]:  # fmt: skip
+    """Per campaign of a causal channel: the orders and revenue it caused, and its spend."""
+    inc_total = _incremental_total(o)
     camps = []
     for c in campaigns:
         if c.channel not in CAUSAL:
@@ -103,28 +150,57 @@ def build_truth(*, seed: int, people: People, clock: Clock, start: str, clv: Clv
             "share_of_incremental_orders": _r(mine.sum() / inc_total),
             "spend": _r(spend.get(c.idx, 0.0), 2),
         })  # fmt: skip
+    return camps
 
-    store_o = o.sales == SC["store"]
-    online = (o.sales == SC["web"]) | (o.sales == SC["app"])
-    settled = o.t >= ROPO_WINDOW_DAYS * DAY
-    web_rows = np.isin(tp["etype"], WEB_ACTIVITY)
-    research = _preceded(tp, web_rows, o.person[store_o & settled], o.t[store_o & settled],
-                         ROPO_WINDOW_DAYS * DAY, end)  # fmt: skip
-    visit_rows = tp["etype"] == ET["store_visit"]
-    visited = _preceded(tp, visit_rows, o.person[online & settled], o.t[online & settled],
-                        ROPO_WINDOW_DAYS * DAY, end)  # fmt: skip
-    qr = (tp["etype"] == ET["qr_scan"]) & (tp["order"] >= 0)
-    qr_orders = np.unique(tp["order"][qr])
 
-    et = tp["etype"]
-    sends = et == ET["email_send"]
-    clicks = et == ET["email_click"]
-    opens = et == ET["email_open"]
+def _clv_parameters(clv: ClvParameters, people: People, end: int) -> dict:
+    clv_dict = asdict(clv)
+    return {
+        **{k: clv_dict[k] for k in ("r", "alpha", "a", "b", "p", "q", "gamma")},
+        "time_unit": "day",
+        "satisfaction_copula": {"rho_dropout": clv.rho_dropout, "rho_spend": clv.rho_spend},
+        "alive_at_end": int((people.death > end).sum()),
+    }
+
+
+def _causal_parameters() -> dict:
+    return {
+        name: {
+            "beta": m.beta,
+            "mean_delay_days": m.mean_delay_days,
+            "cost_per_exposure": m.cost_per_exposure,
+            "exposure_events": m.exposure_events,
+            "frequency_decay": m.frequency_decay,
+            "saturation_window_days": SATURATION_WINDOW_DAYS,
+            "beta_engaged": m.beta_engaged,
+            "engaged_delay_days": m.engaged_delay_days,
+            "store_factor": m.store_factor,
+        }
+        for name, m in CAUSAL.items()
+    }
+
+
+def _campaign_parameters(c: Campaign) -> dict:
+    return {
+        "channel": c.channel,
+        "campaign": c.name,
+        "kind": c.kind,
+        "first_day": int(c.d0),
+        "last_day": int(c.d1 - 1),
+        "beta_multiplier": c.beta_mult,
+        "cost_per_exposure": c.cpe,
+        "promo_code": c.promo_code,
+        "qr_code": c.qr_code,
+    }
+
+
+def _experiment(people: People, tp: dict, o: Orders, stats: TriggerStats, sends: np.ndarray,
+                clicks: np.ndarray) -> dict:  # fmt: skip
+    """The email A/B test: its true lifts and what each variant realised."""
     variant = people.variant
     v_send = variant[tp["person"][sends]]
     v_click = variant[tp["person"][clicks]]
-    email_orders = o.cause == CH["email"]
-    v_orders = variant[o.person[email_orders]]
+    v_orders = variant[o.person[o.cause == CH["email"]]]
     realised = {}
     for v, name in enumerate(("A", "B")):
         n_send = int((v_send == v).sum())
@@ -140,106 +216,66 @@ def build_truth(*, seed: int, people: People, clock: Clock, start: str, clv: Clv
         }
     expected_a = float(stats.email_expected_a.sum())
     lift_conv = float(stats.email_expected_b.sum()) / expected_a if expected_a > 0 else 1.0
-
-    by_sales = {s: int((o.sales == i).sum()) for i, s in enumerate(SALES_CHANNELS)}
-    clv_dict = asdict(clv)
     return {
-        "format": "omnimetrics-truth/1",
-        "seed": seed,
-        "customers": people.n,
-        "days": clock.days,
-        "start": start,
-        "persons": people.n,
-        "orders": n_orders,
-        "revenue": _r(o.revenue.sum(), 2),
-        "orders_by_sales_channel": by_sales,
-        "baseline_orders": int((~incremental).sum()),
-        "baseline_revenue": _r(o.revenue[~incremental].sum(), 2),
-        "incremental_orders": int(incremental.sum()),
-        "incremental_revenue": _r(o.revenue[incremental].sum(), 2),
-        "channel_contribution": channels,
-        "campaign_contribution": camps,
-        "last_touch_share_of_online_orders": last_touch_shares(tp, o, end),
-        "clv_parameters": {
-            **{k: clv_dict[k] for k in ("r", "alpha", "a", "b", "p", "q", "gamma")},
-            "time_unit": "day",
-            "satisfaction_copula": {"rho_dropout": clv.rho_dropout, "rho_spend": clv.rho_spend},
-            "alive_at_end": int((people.death > end).sum()),
+        "name": EXPERIMENT,
+        "variants": ["A", "B"],
+        "unit_type": "customer_id",
+        "units": int((variant >= 0).sum()),
+        "true_relative_lift_click": LIFT_CLICK,
+        "true_relative_lift_conversion": _r(lift_conv - 1),
+        "definitions": {
+            "click": "email clicks per email sent",
+            "conversion": "email-triggered orders per email sent (expected, same sends "
+            "under A and under B)",
         },
-        "causal_parameters": {
-            name: {
-                "beta": m.beta,
-                "mean_delay_days": m.mean_delay_days,
-                "cost_per_exposure": m.cost_per_exposure,
-                "exposure_events": m.exposure_events,
-                "frequency_decay": m.frequency_decay,
-                "saturation_window_days": SATURATION_WINDOW_DAYS,
-                "beta_engaged": m.beta_engaged,
-                "engaged_delay_days": m.engaged_delay_days,
-                "store_factor": m.store_factor,
-            }
-            for name, m in CAUSAL.items()
-        },
-        "campaign_parameters": [
-            {
-                "channel": c.channel,
-                "campaign": c.name,
-                "kind": c.kind,
-                "first_day": int(c.d0),
-                "last_day": int(c.d1 - 1),
-                "beta_multiplier": c.beta_mult,
-                "cost_per_exposure": c.cpe,
-                "promo_code": c.promo_code,
-                "qr_code": c.qr_code,
-            }
-            for c in campaigns
-        ],
-        "experiment": {
-            "name": EXPERIMENT,
-            "variants": ["A", "B"],
-            "unit_type": "customer_id",
-            "units": int((variant >= 0).sum()),
-            "true_relative_lift_click": LIFT_CLICK,
-            "true_relative_lift_conversion": _r(lift_conv - 1),
-            "definitions": {
-                "click": "email clicks per email sent",
-                "conversion": "email-triggered orders per email sent (expected, same sends "
-                "under A and under B)",
-            },
-            "realised": realised,
-        },
-        "ropo": {
-            "window_days": ROPO_WINDOW_DAYS,
-            "research_probability": ROPO_PROBABILITY,
-            "store_orders_with_online_research_share": _r(
-                research.mean() if len(research) else 0.0
-            ),
-            "reverse_probability": REVERSE_ROPO_PROBABILITY,
-            "online_orders_with_store_visit_share": _r(visited.mean() if len(visited) else 0.0),
-            "measured_on": "orders placed at least window_days after start; any web/app "
-            "activity (or store_visit row) of the same person in the window",
-        },
-        "offline_linkage": {
-            "store_orders": int(store_o.sum()),
-            "store_orders_with_loyalty_id": int((store_o & o.loyalty_shown).sum()),
-            "store_orders_with_promo_code": int((store_o & (o.promo >= 0)).sum()),
-            "store_orders_with_qr_scan": int(store_o[qr_orders].sum()) if len(qr_orders) else 0,
-            "store_orders_caused_by_marketing": int((store_o & incremental).sum()),
-        },
-        "email": {
-            "sends": int(sends.sum()),
-            "opens": int(opens.sum()),
-            "machine_opens": int((opens & tp["machine"]).sum()),
-            "clicks": int(clicks.sum()),
-        },
-        "people": {
-            "registered": int(people.registered.sum()),
-            "loyalty_members": int(people.loyalty.sum()),
-            "app_users": int(people.app_user.sum()),
-            "consent_analytics": int(people.consent_analytics.sum()),
-            "consent_marketing": int(people.consent_marketing.sum()),
-            "segments": {s: int((people.segment == i).sum()) for i, s in enumerate(SEGMENTS)},
-        },
+        "realised": realised,
+    }
+
+
+def _ropo(tp: dict, o: Orders, end: int) -> dict:
+    """Research online, purchase offline (and the reverse): true probabilities, realised shares."""
+    store_o = o.sales == SC["store"]
+    online = (o.sales == SC["web"]) | (o.sales == SC["app"])
+    settled = o.t >= ROPO_WINDOW_DAYS * DAY
+    web_rows = np.isin(tp["etype"], WEB_ACTIVITY)
+    research = _preceded(tp, web_rows, o.person[store_o & settled], o.t[store_o & settled],
+                         ROPO_WINDOW_DAYS * DAY, end)  # fmt: skip
+    visit_rows = tp["etype"] == ET["store_visit"]
+    visited = _preceded(tp, visit_rows, o.person[online & settled], o.t[online & settled],
+                        ROPO_WINDOW_DAYS * DAY, end)  # fmt: skip
+    return {
+        "window_days": ROPO_WINDOW_DAYS,
+        "research_probability": ROPO_PROBABILITY,
+        "store_orders_with_online_research_share": _r(research.mean() if len(research) else 0.0),
+        "reverse_probability": REVERSE_ROPO_PROBABILITY,
+        "online_orders_with_store_visit_share": _r(visited.mean() if len(visited) else 0.0),
+        "measured_on": "orders placed at least window_days after start; any web/app "
+        "activity (or store_visit row) of the same person in the window",
+    }
+
+
+def _offline_linkage(tp: dict, o: Orders) -> dict:
+    """How store orders can be linked to a person or to marketing."""
+    store_o = o.sales == SC["store"]
+    qr = (tp["etype"] == ET["qr_scan"]) & (tp["order"] >= 0)
+    qr_orders = np.unique(tp["order"][qr])
+    return {
+        "store_orders": int(store_o.sum()),
+        "store_orders_with_loyalty_id": int((store_o & o.loyalty_shown).sum()),
+        "store_orders_with_promo_code": int((store_o & (o.promo >= 0)).sum()),
+        "store_orders_with_qr_scan": int(store_o[qr_orders].sum()) if len(qr_orders) else 0,
+        "store_orders_caused_by_marketing": int((store_o & (o.cause >= 0)).sum()),
+    }
+
+
+def _people_counts(people: People) -> dict:
+    return {
+        "registered": int(people.registered.sum()),
+        "loyalty_members": int(people.loyalty.sum()),
+        "app_users": int(people.app_user.sum()),
+        "consent_analytics": int(people.consent_analytics.sum()),
+        "consent_marketing": int(people.consent_marketing.sum()),
+        "segments": {s: int((people.segment == i).sum()) for i, s in enumerate(SEGMENTS)},
     }
 
 
