@@ -73,9 +73,31 @@ class People:
 
 def make_people(rng: np.random.Generator, n: int, clock: Clock, clv: ClvParameters) -> People:
     """Draw `n` persons."""
-    year = clock.start.year
+    who = _demographics(rng, n, clock)
+    accounts = _accounts(rng, n, who["segment"], who["store_share"])
+    app = _app(rng, n, who["segment"], clock)
+    devices = _devices(rng, n)
+    email_read = rng.beta(2.0, 8.0, n).astype(np.float32)
+    machine = rng.random(n) < EMAIL_MACHINE_SHARE
+    first_name = rng.integers(0, len(FIRST_NAMES), n).astype(np.int16)
+    last_name = rng.integers(0, len(LAST_NAMES), n).astype(np.int16)
+    behaviour = _purchase_behaviour(rng, n, clv)
+    loyalty, consent_marketing = accounts["loyalty"], accounts["consent_marketing"]
+    signup_day = np.where(
+        loyalty, -rng.integers(30, 6 * 365, n), -rng.integers(1, 4 * 365, n)
+    ).astype(np.int64)
+    variant = np.where(consent_marketing, (rng.random(n) < 0.5).astype(np.int8), -1).astype(np.int8)
+    return People(
+        n=n, **who, **accounts, **app, **devices, email_read=email_read, machine_opens=machine,
+        first_name=first_name, last_name=last_name, **behaviour, signup_day=signup_day,
+        variant=variant, death=np.full(n, clock.end + 1, dtype=np.int64),
+    )  # fmt: skip
+
+
+def _demographics(rng: np.random.Generator, n: int, clock: Clock) -> dict[str, np.ndarray]:
+    """Age, gender, city and home store, shopping segment and online activity."""
     age = np.clip(rng.normal(43, 15, n), 18, 85)
-    birth_year = (year - age).astype(np.int32)
+    birth_year = (clock.start.year - age).astype(np.int32)
     gender = choose(rng, (0.51, 0.47, 0.02), n).astype(np.int8)
     city = choose(rng, [c[2] for c in CITIES], n).astype(np.int8)
     first_store = np.cumsum([0] + [c[3] for c in CITIES])[:-1]
@@ -89,9 +111,16 @@ def make_people(rng: np.random.Generator, n: int, clock: Clock, clv: ClvParamete
     )
     activity = rng.gamma(1.5, 1 / 1.5, n) * np.where(segment == 1, 0.5, 1.0)
     activity = (activity / max(activity.mean(), 1e-9)).astype(np.float32)
+    return {
+        "birth_year": birth_year, "gender": gender, "city": city, "home_store": home_store,
+        "segment": segment, "store_share": store_share, "activity": activity,
+    }  # fmt: skip
 
-    store_shopper = store_share > 0
-    loyalty = store_shopper & (rng.random(n) < LOYALTY_SHARE)
+
+def _accounts(rng: np.random.Generator, n: int, segment: np.ndarray,
+              store_share: np.ndarray) -> dict[str, np.ndarray]:  # fmt: skip
+    """Loyalty membership, registration and its numbers, phone and consents."""
+    loyalty = (store_share > 0) & (rng.random(n) < LOYALTY_SHARE)
     reg_p = np.array([REGISTER_SHARE[s] for s in SEGMENTS])[segment]
     registered = loyalty | (rng.random(n) < reg_p)
     customer_number = np.zeros(n, dtype=np.int64)
@@ -103,12 +132,25 @@ def make_people(rng: np.random.Generator, n: int, clock: Clock, clv: ClvParamete
     has_phone = registered & (rng.random(n) < 0.75)
     consent_analytics = rng.random(n) < 0.90
     consent_marketing = registered & (rng.random(n) < 0.60)
+    return {
+        "loyalty": loyalty, "registered": registered, "customer_number": customer_number,
+        "loyalty_number": loyalty_number, "has_phone": has_phone,
+        "consent_analytics": consent_analytics, "consent_marketing": consent_marketing,
+    }  # fmt: skip
 
+
+def _app(rng: np.random.Generator, n: int, segment: np.ndarray,
+         clock: Clock) -> dict[str, np.ndarray]:  # fmt: skip
+    """App users, when those who install it during the window do, and push opt-ins."""
     app_user = rng.random(n) < np.array([APP_SHARE[s] for s in SEGMENTS])[segment]
     installs_now = app_user & (rng.random(n) < 0.15)
     app_since = np.where(installs_now, rng.integers(0, clock.end, n), -1).astype(np.int64)
     push_optin = app_user & (rng.random(n) < 0.6)
+    return {"app_user": app_user, "app_since": app_since, "push_optin": push_optin}
 
+
+def _devices(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Up to three devices per person, and the lifetime and phase of their cookies."""
     n_devices = (1 + choose(rng, (0.45, 0.40, 0.15), n)).astype(np.int8)
     first_mobile = rng.random(n) < 0.65
     device_type = np.empty((n, 3), dtype=np.int8)
@@ -117,14 +159,17 @@ def make_people(rng: np.random.Generator, n: int, clock: Clock, clv: ClvParamete
     device_type[:, 2] = DT["tablet"]
     rotation = (rng.uniform(30, 90, (n, 3)) * DAY).astype(np.int64)
     phase = (rng.random((n, 3)) * rotation).astype(np.int64)
+    return {"n_devices": n_devices, "device_type": device_type, "rotation": rotation,
+            "phase": phase}  # fmt: skip
 
-    email_read = rng.beta(2.0, 8.0, n).astype(np.float32)
-    machine = rng.random(n) < EMAIL_MACHINE_SHARE
-    first_name = rng.integers(0, len(FIRST_NAMES), n).astype(np.int16)
-    last_name = rng.integers(0, len(LAST_NAMES), n).astype(np.int16)
 
-    # Latent satisfaction drives retention and spend through a Gaussian copula, so the
-    # marginals stay exactly Beta(a, b) and Gamma(q, gamma).
+def _purchase_behaviour(rng: np.random.Generator, n: int,
+                        clv: ClvParameters) -> dict[str, np.ndarray]:  # fmt: skip
+    """Satisfaction, dropout probability, spend rate and purchase rate (BG/NBD, Gamma-Gamma).
+
+    Latent satisfaction drives retention and spend through a Gaussian copula, so the marginals
+    stay exactly Beta(a, b) and Gamma(q, gamma).
+    """
     satisfaction = rng.standard_normal(n)
     e1, e2 = rng.standard_normal(n), rng.standard_normal(n)
     rd, rs = clv.rho_dropout, clv.rho_spend
@@ -133,20 +178,4 @@ def make_people(rng: np.random.Generator, n: int, clock: Clock, clv: ClvParamete
     p_drop = special.betaincinv(clv.a, clv.b, np.clip(u_drop, 1e-12, 1 - 1e-12))
     nu = special.gammaincinv(clv.q, np.clip(u_spend, 1e-12, 1 - 1e-12)) / clv.gamma
     lam = rng.gamma(clv.r, 1.0 / clv.alpha, n)
-
-    signup_day = np.where(
-        loyalty, -rng.integers(30, 6 * 365, n), -rng.integers(1, 4 * 365, n)
-    ).astype(np.int64)
-    variant = np.where(consent_marketing, (rng.random(n) < 0.5).astype(np.int8), -1).astype(np.int8)
-    return People(
-        n=n, birth_year=birth_year, gender=gender, city=city, home_store=home_store,
-        segment=segment, store_share=store_share, activity=activity,
-        consent_analytics=consent_analytics, consent_marketing=consent_marketing,
-        registered=registered, customer_number=customer_number, has_phone=has_phone,
-        loyalty=loyalty, loyalty_number=loyalty_number, app_user=app_user, app_since=app_since,
-        push_optin=push_optin, n_devices=n_devices, device_type=device_type, rotation=rotation,
-        phase=phase, email_read=email_read, machine_opens=machine, first_name=first_name,
-        last_name=last_name, satisfaction=satisfaction, lam=lam, p_drop=p_drop, nu=nu,
-        signup_day=signup_day, variant=variant,
-        death=np.full(n, clock.end + 1, dtype=np.int64),
-    )  # fmt: skip
+    return {"satisfaction": satisfaction, "p_drop": p_drop, "nu": nu, "lam": lam}
