@@ -163,7 +163,7 @@ KPI_SETS_HELP = ("store_chain_ecommerce, pure_online, services_call_centre, acqu
 @app.command()
 def kpis(
     db: Db = DEFAULT_DB,
-    names: Annotated[
+    kpi_names: Annotated[
         str | None,
         typer.Option(
             "--kpis", help=f"Comma-separated KPIs, or a set: {KPI_SETS_HELP} (default: all)."
@@ -198,7 +198,7 @@ def kpis(
 ) -> None:
     """KPIs by period and dimension, with the change against the previous period."""
     with open_workspace(db, config) as ws:
-        result = ws.kpis(names(names) or None, by=names(by), grain=grain, since=day(since),
+        result = ws.kpis(names(kpi_names) or None, by=names(by), grain=grain, since=day(since),
                          until=day(until), shared=shared, forecast=forecast,
                          alerts=alerts)  # fmt: skip
     render(result, out=out, quiet=quiet)

@@ -114,10 +114,17 @@ def _store_aggregates(ws: Workspace, run_id: str) -> dict[str, str]:
         except OmnimetricsError as exc:  # e.g. no orders yet: the others are still stored
             why[name] = str(exc)
             continue
-        tagged = table.append_column("run_id", pa.array([run_id] * table.num_rows, pa.string()))
-        wh.replace_table(name, tagged)
+        wh.replace_table(name, _storable(table, run_id))
         why[name] = ""
     return why
+
+
+def _storable(table: pa.Table, run_id: str) -> pa.Table:
+    """`table` tagged with the run; columns of nulls only typed as text (engines need a type)."""
+    for index, field in enumerate(table.schema):
+        if pa.types.is_null(field.type):
+            table = table.set_column(index, field.name, table.column(index).cast(pa.string()))
+    return table.append_column("run_id", pa.array([run_id] * table.num_rows, pa.string()))
 
 
 def demo(
