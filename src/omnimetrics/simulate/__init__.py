@@ -42,7 +42,8 @@ from omnimetrics.simulate._marketing import (
     push,
     sms,
 )
-from omnimetrics.simulate._orders import mail_scans, make_orders, order_touches
+from omnimetrics.simulate._order_touches import mail_scans, order_touches
+from omnimetrics.simulate._orders import make_orders
 from omnimetrics.simulate._people import make_people
 from omnimetrics.simulate._truth import (
     build_truth,

@@ -128,7 +128,7 @@ def _heard_from(ctx: Ctx, o: Orders, pick: np.ndarray, sales: np.ndarray) -> np.
 def _reviews(ctx: Ctx, o: Orders, chan_of_sales: np.ndarray) -> dict[str, np.ndarray]:
     """Product reviews after delivered online orders."""
     rng, people, clock = ctx.rng, ctx.people, ctx.clock
-    online = (o.sales == SC["web"]) | (o.sales == SC["app"])
+    online = o.online
     done = (o.status == ST["completed"]) | (o.status == ST["partially_returned"])
     pick = np.flatnonzero(online & done & (rng.random(len(o)) < 0.05))
     t = o.t[pick] + rng.integers(5 * DAY, 20 * DAY, len(pick))

@@ -13,17 +13,11 @@ from omnimetrics.simulate._config import (
     CH,
     CITIES,
     EMAIL_CLICK_GIVEN_READ,
-    ET,
     FF,
     LEAKED_CODE_USE,
     LIFT_CLICK,
     LOYALTY_PRESENTED,
-    NAVIGATION_MIX,
     PROMO_CODE_USE,
-    REVERSE_ROPO_PROBABILITY,
-    RL,
-    ROPO_PROBABILITY,
-    ROPO_WINDOW_DAYS,
     SATURATION_WINDOW_DAYS,
     SC,
     ST,
@@ -36,19 +30,13 @@ from omnimetrics.simulate._events import (
     DEVICE,
     EMAIL,
     LOYALTY,
-    P_CART,
-    P_CHECKOUT,
-    P_CODE,
-    P_PRODUCT,
-    P_STORE_SOURCE,
     PHONE,
 )
-from omnimetrics.simulate._marketing import Ctx, loyalty_or_device, service_contacts
+from omnimetrics.simulate._marketing import Ctx
 from omnimetrics.simulate._util import (
     DAY,
     HOUR,
     MINUTE,
-    PROFILE_STORE,
     choose,
     rank_within,
     sort_by,
@@ -85,6 +73,11 @@ class Orders:
 
     def __len__(self) -> int:
         return len(self.t)
+
+    @property
+    def online(self) -> np.ndarray:
+        """Web and app orders."""
+        return (self.sales == SC["web"]) | (self.sales == SC["app"])
 
 
 @dataclass
@@ -249,12 +242,34 @@ def _email_expectations(ctx: Ctx, ex: dict, saturation: np.ndarray) -> TriggerSt
 
 def _attributes(ctx: Ctx, clv: ClvParameters, camps: list[Campaign], person: np.ndarray,
                 t: np.ndarray, f: dict, n: int) -> Orders:  # fmt: skip
-    rng, people, clock = ctx.rng, ctx.people, ctx.clock
+    """Where, how much, which code, what happened next and who is known, for each order."""
+    rng, people = ctx.rng, ctx.people
     sales = f["sales"]
     store_o = sales == SC["store"]
     online = (sales == SC["web"]) | (sales == SC["app"])
+    fulfilment, store = _fulfilment(ctx, person, store_o, online)
+    # How much: Gamma-Gamma, revenue ~ Gamma(p, nu_person).
+    revenue = np.round(np.clip(rng.gamma(clv.p, 1.0 / people.nu[person]), 1.0, 10_000.0), 2)
+    promo, discount = _promo_codes(ctx, camps, t, f["camp"].astype(np.int64), revenue)
+    margin = np.round(revenue * rng.uniform(0.30, 0.45, n), 2)
+    items = np.minimum(1 + rng.poisson(revenue / 60.0), 10_000)
+    status, returned = _status(ctx, store_o, t, revenue)
+    loyalty_shown, ids, dev = _recorded_identifiers(ctx, person, f, store_o, online)
+    return Orders(
+        person=person, t=t, cause=f["cause"], camp=f["camp"], cause_row=f["cause_row"],
+        in_session=f["in_session"], session_row=f["session_row"], dev=dev, sales=sales,
+        fulfilment=fulfilment.astype(np.int8), store=store, revenue=revenue, discount=discount,
+        promo=promo.astype(np.int16), items=items, status=status, returned=returned,
+        margin=margin, loyalty_shown=loyalty_shown, ids=ids,
+    )  # fmt: skip
 
-    # Where: the home store mostly, another store of the city, or anywhere.
+
+def _fulfilment(ctx: Ctx, person: np.ndarray, store_o: np.ndarray,
+                online: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """How each order is fulfilled, and its store: the home store mostly, another store of
+    the city, or anywhere (-1 for home delivery)."""
+    rng, people = ctx.rng, ctx.people
+    n = len(person)
     first_store = np.cumsum([0] + [c[3] for c in CITIES])[:-1]
     city_stores = np.array([c[3] for c in CITIES])
     city = people.city[person]
@@ -270,17 +285,20 @@ def _attributes(ctx: Ctx, clv: ClvParameters, camps: list[Campaign], person: np.
     store = np.select([store_o, online & (fulfilment != FF["delivery"])], [shop, home], -1).astype(
         np.int16
     )
+    return fulfilment, store
 
-    # How much: Gamma-Gamma, revenue ~ Gamma(p, nu_person).
-    revenue = np.round(np.clip(rng.gamma(clv.p, 1.0 / people.nu[person]), 1.0, 10_000.0), 2)
 
-    # Promo codes: campaigns with a code; a few baseline orders use a code found online.
+def _promo_codes(ctx: Ctx, camps: list[Campaign], t: np.ndarray, camp: np.ndarray,
+                 revenue: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The campaign whose code each order used (-1 none) and its discount: campaigns with a
+    code; a few baseline orders use a code found online."""
+    rng = ctx.rng
+    n = len(t)
     code_of = np.array([c.promo_code is not None for c in camps] + [False])
     code_from = np.array([c.code_from for c in camps] + [0])
     code_to = np.array([c.code_to for c in camps] + [0])
     discount_of = np.array([c.discount for c in camps] + [0.0])
-    day = clock.day_of(t)
-    camp = f["camp"].astype(np.int64)
+    day = ctx.clock.day_of(t)
     promo = np.where((camp >= 0) & (rng.random(n) < PROMO_CODE_USE), camp, -1)
     coded = np.flatnonzero(code_of[:-1])
     if len(coded):
@@ -290,10 +308,14 @@ def _attributes(ctx: Ctx, clv: ClvParameters, camps: list[Campaign], person: np.
     promo = np.where(code_of[c] & (day >= code_from[c]) & (day < code_to[c]), promo, -1)
     rate = discount_of[np.where(promo >= 0, promo, len(camps))]
     discount = np.round(revenue * rate / (1 - rate), 2)
-    margin = np.round(revenue * rng.uniform(0.30, 0.45, n), 2)
-    items = np.minimum(1 + rng.poisson(revenue / 60.0), 10_000)
+    return promo, discount
 
-    # What happened next.
+
+def _status(ctx: Ctx, store_o: np.ndarray, t: np.ndarray,
+            revenue: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """What happened next: completed, cancelled, returned (the amount returned) or pending."""
+    rng, clock = ctx.rng, ctx.clock
+    n = len(t)
     s_online = np.array(
         [ST["completed"], ST["cancelled"], ST["returned"], ST["partially_returned"]]
     )[choose(rng, (0.85, 0.03, 0.06, 0.06), n)]
@@ -308,8 +330,16 @@ def _attributes(ctx: Ctx, clv: ClvParameters, camps: list[Campaign], person: np.
         [revenue, np.round(revenue * rng.uniform(0.15, 0.7, n), 2)],
         0.0,
     )
+    return status, returned
 
-    # Who: identifiers each system records.
+
+def _recorded_identifiers(
+    ctx: Ctx, person: np.ndarray, f: dict, store_o: np.ndarray, online: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Who: whether a loyalty card was shown, the identifiers each system records, the device."""
+    rng, people = ctx.rng, ctx.people
+    n = len(person)
+    sales = f["sales"]
     reg = people.registered[person]
     loyalty_shown = store_o & people.loyalty[person] & (rng.random(n) < LOYALTY_PRESENTED)
     web_ids = (ANON | np.where(reg & (rng.random(n) < 0.9), CUSTOMER, 0)
@@ -324,199 +354,4 @@ def _attributes(ctx: Ctx, clv: ClvParameters, camps: list[Campaign], person: np.
     random_slot = people.random_slot(rng, person)
     dev = np.where((sales == SC["web"]) & ~f["in_session"], random_slot, dev)
     dev = np.where(online, dev, -1).astype(np.int8)
-    return Orders(
-        person=person, t=t, cause=f["cause"], camp=f["camp"], cause_row=f["cause_row"],
-        in_session=f["in_session"], session_row=f["session_row"], dev=dev, sales=sales,
-        fulfilment=fulfilment.astype(np.int8), store=store, revenue=revenue, discount=discount,
-        promo=promo.astype(np.int16), items=items, status=status, returned=returned,
-        margin=margin, loyalty_shown=loyalty_shown, ids=ids,
-    )  # fmt: skip
-
-
-def order_touches(ctx: Ctx, o: Orders) -> None:
-    """Visits and contacts around orders. None of them causes the order they precede."""
-    rng, people, clock = ctx.rng, ctx.people, ctx.clock
-    tp = ctx.touches
-    n = len(o)
-    idx = np.arange(n, dtype=np.int64)
-    brand = next(c.idx for c in ctx.campaigns if c.name == "brand_search")
-    online = (o.sales == SC["web"]) | (o.sales == SC["app"])
-    login_ids = np.where(o.dev == APP_SLOT, DEVICE, ANON) | (o.ids & CUSTOMER)
-
-    # The order session: a navigational visit minutes before, unless the order was placed
-    # in the click-through visit of the exposure that caused it.
-    need = online & ~o.in_session
-    s_t = o.t[need] - rng.integers(3 * MINUTE, 40 * MINUTE, int(need.sum()))
-    ok = s_t >= 0
-    sel = np.flatnonzero(need)[ok]
-    s_t = s_t[ok]
-    chan, style, camp = _navigation(ctx, len(sel), o.dev[sel] == APP_SLOT, brand)
-    rows = tp.add(person=o.person[sel], t=s_t, etype=ET["visit"], chan=chan, camp=camp,
-                  role=RL["order_session"], style=style, dev=o.dev[sel],
-                  ids=login_ids[sel], order=sel)  # fmt: skip
-    o.session_row[sel] = rows
-
-    # The purchase funnel inside the session.
-    has = np.flatnonzero(online & (o.session_row >= 0))
-    sess_t = _row_times(tp, o.session_row[has])
-    span = np.maximum(o.t[has] - sess_t, 3)
-    f_chan, f_camp = _session_channel(ctx, o, has, sel, chan, camp)
-    product = rng.integers(1, N_PRODUCTS, len(has))
-    common = {"person": o.person[has], "chan": f_chan, "camp": f_camp, "role": RL["funnel"],
-              "dev": o.dev[has], "ids": login_ids[has], "order": idx[has]}  # fmt: skip
-    viewed = rng.random(len(has)) < 0.8
-    tp.add(**{k: v[viewed] if isinstance(v, np.ndarray) else v for k, v in common.items()},
-           t=(sess_t + span * 0.2).astype(np.int64)[viewed], etype=ET["product_view"],
-           prop=P_PRODUCT, pval=product[viewed])  # fmt: skip
-    tp.add(**common, t=(sess_t + span * 0.6).astype(np.int64), etype=ET["add_to_cart"],
-           prop=P_CART, pval=product)  # fmt: skip
-    tp.add(
-        **common,
-        t=(sess_t + span * 0.9).astype(np.int64),
-        etype=ET["checkout"],
-        prop=P_CHECKOUT,
-        pval=np.round(o.revenue[has] * 100).astype(np.int64),
-    )
-
-    # Earlier navigational visits in the days before an online order.
-    k = rng.poisson(0.6, n) * online
-    which = np.repeat(idx, k)
-    nav_t = o.t[which] - HOUR - rng.exponential(1.5 * DAY, len(which)).astype(np.int64)
-    which, nav_t = which[nav_t >= 0], nav_t[nav_t >= 0]
-    person = o.person[which]
-    slot = people.random_slot(rng, person)
-    chan, style, camp = _navigation(ctx, len(which), np.zeros(len(which), bool), brand)
-    tp.add(person=person, t=nav_t, etype=ET["visit"], chan=chan, camp=camp,
-           role=RL["navigational"], style=style, dev=slot, ids=ctx.web_ids(person, slot, 0.3),
-           order=which)  # fmt: skip
-
-    # Reverse ROPO: a store visit in the week before an online order.
-    person = o.person
-    known = (people.store_share[person] > 0) & (people.app_user[person] | people.loyalty[person])
-    pick = np.flatnonzero(online & known & (rng.random(n) < REVERSE_ROPO_PROBABILITY))
-    v_t = o.t[pick] - rng.integers(2 * HOUR, ROPO_WINDOW_DAYS * DAY, len(pick))
-    v_t = clock.local_times(rng, clock.day_of(v_t), PROFILE_STORE)
-    v_t = np.where(v_t >= o.t[pick], v_t - DAY, v_t)
-    ok = (v_t >= 0) & (v_t > o.t[pick] - ROPO_WINDOW_DAYS * DAY)
-    pick, v_t = pick[ok], v_t[ok]
-    ids = loyalty_or_device(people, o.person[pick], v_t)
-    ok = ids > 0
-    pick, v_t, ids = pick[ok], v_t[ok], ids[ok]
-    tp.add(person=o.person[pick], t=v_t, etype=ET["store_visit"], chan=CH["store"],
-           role=RL["store_visit"], ids=ids, dev=np.where(ids == DEVICE, APP_SLOT, -1),
-           store=people.home_store[o.person[pick]], prop=P_STORE_SOURCE,
-           pval=(ids == LOYALTY).astype(np.int64), order=pick,
-           dur=rng.uniform(5, 40, len(pick)) * MINUTE)  # fmt: skip
-
-    # ROPO: web or app research in the week before a store order.
-    store_o = o.sales == SC["store"]
-    pick = np.flatnonzero(store_o & (rng.random(n) < ROPO_PROBABILITY))
-    r_t = o.t[pick] - rng.integers(HOUR, ROPO_WINDOW_DAYS * DAY, len(pick))
-    pick, r_t = pick[r_t >= 0], r_t[r_t >= 0]
-    person = o.person[pick]
-    app_ok = people.app_user[person] & (r_t >= people.app_since[person])
-    which = choose(rng, (0.5, 0.3, 0.2), len(pick))
-    use_app = (which == 2) & app_ok
-    chan = np.where(which == 0, CH["organic_search"], CH["direct"])
-    chan = np.where(use_app, CH["app"], chan).astype(np.int8)
-    style = np.where(chan == CH["organic_search"], ctx.styles("organic_search", len(pick)),
-                     ctx.styles("direct", len(pick)))  # fmt: skip
-    style = np.where(use_app, 29, style)
-    dev = np.where(use_app, APP_SLOT, people.random_slot(rng, person)).astype(np.int8)
-    ids = ctx.web_ids(person, dev, 0.25)
-    tp.add(person=person, t=r_t, etype=ET["visit"], chan=chan, role=RL["research"],
-           style=style, dev=dev, ids=ids, order=pick)  # fmt: skip
-    pv_t = r_t + rng.integers(30, 400, len(pick))
-    tp.add(person=person, t=pv_t, etype=ET["product_view"], chan=chan, role=RL["funnel"],
-           dev=dev, ids=ids, order=pick, prop=P_PRODUCT,
-           pval=rng.integers(1, N_PRODUCTS, len(pick)))  # fmt: skip
-
-    # QR codes of a mailing scanned in store just before buying.
-    qr_of = np.array([c.qr_code is not None for c in ctx.campaigns] + [False])
-    camp = np.where(o.camp >= 0, o.camp, len(ctx.campaigns))
-    pick = np.flatnonzero(store_o & (o.cause == CH["direct_mail"]) & qr_of[camp]
-                          & (rng.random(n) < 0.4))  # fmt: skip
-    q_t = o.t[pick] - rng.integers(MINUTE, 20 * MINUTE, len(pick))
-    pick, q_t = pick[q_t >= 0], q_t[q_t >= 0]
-    _qr_rows(ctx, o.person[pick], q_t, o.camp[pick], o.store[pick], pick, RL["offline"])
-
-    # Phone orders start with a call; returns often lead to a call or a chat.
-    pick = np.flatnonzero(o.sales == SC["call_centre"])
-    dur_t = o.t[pick] - rng.integers(3 * MINUTE, 15 * MINUTE, len(pick))
-    pick, dur_t = pick[dur_t >= 0], dur_t[dur_t >= 0]
-    service_contacts(ctx, o.person[pick], dur_t, "call", order=pick)
-    ret = (o.status == ST["returned"]) | (o.status == ST["partially_returned"])
-    pick = np.flatnonzero(ret & (rng.random(n) < 0.3))
-    c_t = o.t[pick] + rng.integers(DAY, 10 * DAY, len(pick))
-    pick, c_t = pick[c_t < clock.end], c_t[c_t < clock.end]
-    is_call = rng.random(len(pick)) < 0.6
-    service_contacts(ctx, o.person[pick][is_call], c_t[is_call], "call", order=pick[is_call])
-    service_contacts(ctx, o.person[pick][~is_call], c_t[~is_call], "chat", order=pick[~is_call])
-
-
-def mail_scans(ctx: Ctx) -> None:
-    """A few mail recipients scan the letter's QR code in store without buying."""
-    rng, people, clock = ctx.rng, ctx.people, ctx.clock
-    tp = ctx.touches
-    etype, camp_all = tp.peek("etype"), tp.peek("camp")
-    drops = np.flatnonzero(etype == ET["mail_drop"])
-    qr_of = np.array([c.qr_code is not None for c in ctx.campaigns])
-    drops = drops[qr_of[camp_all[drops]]]
-    pick = drops[rng.random(len(drops)) < 0.03]
-    person = tp.peek("person")[pick].astype(np.int64)
-    t = tp.peek("t")[pick] + rng.integers(2 * DAY, 12 * DAY, len(pick))
-    t = clock.local_times(rng, clock.day_of(t), PROFILE_STORE)
-    ok = t < clock.end
-    _qr_rows(ctx, person[ok], t[ok], camp_all[pick][ok], people.home_store[person[ok]], -1,
-             RL["offline"])  # fmt: skip
-
-
-def _qr_rows(ctx: Ctx, person, t, camp, store, order, role) -> None:
-    people = ctx.people
-    app = people.app_user[person] & (t >= people.app_since[person])
-    dev = np.where(app, APP_SLOT, people.mobile_slot()[person]).astype(np.int8)
-    ctx.touches.add(
-        person=person,
-        t=t,
-        etype=ET["qr_scan"],
-        chan=CH["direct_mail"],
-        camp=camp,
-        role=role,
-        dev=dev,
-        ids=np.where(app, DEVICE, ANON).astype(np.uint8),
-        store=store,
-        prop=P_CODE,
-        pval=camp.astype(np.int64),
-        order=order,
-    )
-
-
-def _navigation(ctx: Ctx, n: int, app: np.ndarray, brand: int) -> tuple:
-    """(true channel, style, campaign) of navigational visits: direct, brand search, app."""
-    which = choose(ctx.rng, [w for _, w in NAVIGATION_MIX], n)
-    names = [c for c, _ in NAVIGATION_MIX]
-    chan = np.array([CH[c] for c in names], dtype=np.int8)[which]
-    style = np.empty(n, dtype=np.int16)
-    for i, c in enumerate(names):
-        style[which == i] = ctx.styles(c, int((which == i).sum()))
-    chan = np.where(app, CH["app"], chan).astype(np.int8)
-    style = np.where(app, 29, style).astype(np.int16)
-    camp = np.where(chan == CH["paid_search"], brand, -1).astype(np.int16)
-    return chan, style, camp
-
-
-def _row_times(tp, rows: np.ndarray) -> np.ndarray:
-    return tp.peek("t")[rows]
-
-
-def _session_channel(ctx: Ctx, o: Orders, has: np.ndarray, new_sel: np.ndarray,
-                     new_chan: np.ndarray, new_camp: np.ndarray) -> tuple:  # fmt: skip
-    """True channel and campaign of each order session (for its funnel rows)."""
-    n = len(o)
-    chan = np.full(n, -1, dtype=np.int8)
-    camp = np.full(n, -1, dtype=np.int16)
-    chan[new_sel], camp[new_sel] = new_chan, new_camp
-    ins = o.in_session
-    chan[ins], camp[ins] = o.cause[ins], o.camp[ins]
-    chan = np.where(ins & (o.cause == CH["push"]), CH["push"], chan)
-    return chan[has], camp[has]
+    return loyalty_shown, ids, dev

@@ -49,7 +49,7 @@ def _preceded(tp: dict, mask: np.ndarray, person: np.ndarray, t: np.ndarray, win
 
 def last_touch_shares(tp: dict, o: Orders, end: int) -> dict[str, float]:
     """Share of online orders whose last touch (30 days, funnel rows aside) is each channel."""
-    online = (o.sales == SC["web"]) | (o.sales == SC["app"])
+    online = o.online
     keep = tp["role"] != RL["funnel"]
     person, t, chan = tp["person"][keep].astype(np.int64), tp["t"][keep], tp["chan"][keep]
     span = end + 10 * DAY
@@ -235,7 +235,7 @@ def _experiment(people: People, tp: dict, o: Orders, stats: TriggerStats, sends:
 def _ropo(tp: dict, o: Orders, end: int) -> dict:
     """Research online, purchase offline (and the reverse): true probabilities, realised shares."""
     store_o = o.sales == SC["store"]
-    online = (o.sales == SC["web"]) | (o.sales == SC["app"])
+    online = o.online
     settled = o.t >= ROPO_WINDOW_DAYS * DAY
     web_rows = np.isin(tp["etype"], WEB_ACTIVITY)
     research = _preceded(tp, web_rows, o.person[store_o & settled], o.t[store_o & settled],
