@@ -23,27 +23,18 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from omnimetrics.simulate._activity import background, funnels
 from omnimetrics.simulate._campaigns import build_campaigns
 from omnimetrics.simulate._config import ClvParameters
+from omnimetrics.simulate._context import Ctx
 from omnimetrics.simulate._dirty import dirty_rows, duplicate_rows, merge
 from omnimetrics.simulate._events import exposures, touches
 from omnimetrics.simulate._feedback import make_feedback
 from omnimetrics.simulate._files import Writer
-from omnimetrics.simulate._marketing import (
-    Ctx,
-    affiliates,
-    background,
-    brand_spend,
-    direct_mail,
-    emails,
-    funnels,
-    message_spend,
-    paid_media,
-    push,
-    sms,
-)
+from omnimetrics.simulate._messages import direct_mail, emails, message_spend, push, sms
 from omnimetrics.simulate._order_touches import mail_scans, order_touches
 from omnimetrics.simulate._orders import make_orders
+from omnimetrics.simulate._paid import affiliates, brand_spend, paid_media
 from omnimetrics.simulate._people import make_people
 from omnimetrics.simulate._truth import (
     build_truth,

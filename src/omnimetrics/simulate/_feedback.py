@@ -15,8 +15,8 @@ from omnimetrics.simulate._config import (
     ST,
     TOPICS_BY_SALES_CHANNEL,
 )
+from omnimetrics.simulate._context import Ctx
 from omnimetrics.simulate._events import CUSTOMER, EMAIL, LOYALTY, PHONE
-from omnimetrics.simulate._marketing import Ctx
 from omnimetrics.simulate._orders import Orders
 from omnimetrics.simulate._util import DAY, choose
 

@@ -7,8 +7,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from omnimetrics.simulate._config import FIRST_NAMES, LAST_NAMES
+from omnimetrics.simulate._context import Ctx
 from omnimetrics.simulate._events import ANON, CUSTOMER, DEVICE, EMAIL, LOYALTY, PHONE
-from omnimetrics.simulate._marketing import Ctx
 from omnimetrics.simulate._util import (
     assemble,
     choose,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from omnimetrics.simulate._activity import loyalty_or_device, service_contacts
 from omnimetrics.simulate._config import (
     CH,
     ET,
@@ -16,6 +17,7 @@ from omnimetrics.simulate._config import (
     SC,
     ST,
 )
+from omnimetrics.simulate._context import Ctx
 from omnimetrics.simulate._events import (
     ANON,
     APP_SLOT,
@@ -28,7 +30,6 @@ from omnimetrics.simulate._events import (
     P_PRODUCT,
     P_STORE_SOURCE,
 )
-from omnimetrics.simulate._marketing import Ctx, loyalty_or_device, service_contacts
 from omnimetrics.simulate._orders import N_PRODUCTS, Orders
 from omnimetrics.simulate._util import DAY, HOUR, MINUTE, PROFILE_STORE, choose
 

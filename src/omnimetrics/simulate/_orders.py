@@ -23,24 +23,9 @@ from omnimetrics.simulate._config import (
     ST,
     ClvParameters,
 )
-from omnimetrics.simulate._events import (
-    ANON,
-    APP_SLOT,
-    CUSTOMER,
-    DEVICE,
-    EMAIL,
-    LOYALTY,
-    PHONE,
-)
-from omnimetrics.simulate._marketing import Ctx
-from omnimetrics.simulate._util import (
-    DAY,
-    HOUR,
-    MINUTE,
-    choose,
-    rank_within,
-    sort_by,
-)
+from omnimetrics.simulate._context import Ctx
+from omnimetrics.simulate._events import ANON, APP_SLOT, CUSTOMER, DEVICE, EMAIL, LOYALTY, PHONE
+from omnimetrics.simulate._util import DAY, HOUR, MINUTE, choose, rank_within, sort_by
 
 IN_SESSION_SECONDS = 45 * MINUTE
 N_PRODUCTS = 5_000
