@@ -26,14 +26,14 @@ import pyarrow.parquet as pq
 from omnimetrics.simulate._activity import background, funnels
 from omnimetrics.simulate._campaigns import build_campaigns
 from omnimetrics.simulate._config import ClvParameters
-from omnimetrics.simulate._context import Ctx
+from omnimetrics.simulate._context import Ctx, Spend
 from omnimetrics.simulate._dirty import dirty_rows, duplicate_rows, merge
 from omnimetrics.simulate._events import exposures, touches
 from omnimetrics.simulate._feedback import make_feedback
 from omnimetrics.simulate._files import Writer
 from omnimetrics.simulate._messages import direct_mail, emails, message_spend, push, sms
 from omnimetrics.simulate._order_touches import mail_scans, order_touches
-from omnimetrics.simulate._orders import make_orders
+from omnimetrics.simulate._orders import Orders, TriggerStats, make_orders
 from omnimetrics.simulate._paid import affiliates, brand_spend, paid_media
 from omnimetrics.simulate._people import make_people
 from omnimetrics.simulate._truth import (
@@ -150,13 +150,7 @@ def simulate(
     The same arguments always give the same world (byte for byte). `progress(step, fraction)`
     is called a handful of times when given.
     """
-    customers = _check_int("customers", customers, 1, MAX_CUSTOMERS)
-    days = _check_int("days", days, 1, MAX_DAYS)
-    seed = _check_int("seed", seed, 0, 2**63 - 1)
-    first = _check_start(start, days)
-    if progress is not None and not callable(progress):
-        raise ValueError(f"progress must be a callable progress(step, fraction) or None; "
-                         f"got {progress!r}")  # fmt: skip
+    customers, days, seed, first = _check_arguments(customers, days, seed, start, progress)
 
     def report(step: str, fraction: float) -> None:
         release_memory()
@@ -173,6 +167,53 @@ def simulate(
     ctx = Ctx(rng, people, clock, campaigns, touches(), exposures())
 
     report("marketing", 0.1)
+    _marketing(ctx)
+
+    report("orders", 0.3)
+    orders, stats = _orders(ctx, clv)
+
+    report("touchpoints", 0.5)
+    tp = _touchpoints_by_time(ctx, orders)
+    writer = Writer(ctx)
+    event_id = writer.event_ids(len(tp["t"]))
+    files = {"touchpoints.parquet": writer.touchpoints(tp, event_id)}
+
+    report("files", 0.6)
+    order_id, rereported = _user_files(writer, ctx, orders, tp, event_id, files)
+
+    report("truth", 0.75)
+    start_text = first.isoformat()
+    truth = build_truth(
+        seed=seed, people=people, clock=clock, start=start_text, clv=clv, campaigns=campaigns,
+        o=orders, tp=tp, stats=stats, spend=_spend_by_campaign(ctx.spend),
+    )  # fmt: skip
+    tables = _truth_tables(writer, ctx, orders, tp, event_id, order_id)
+    del tp, event_id, order_id
+
+    report("dirty rows", 0.85)
+    files, truth["dirty_rows"], truth["duplicates"] = _dirty_files(rng, files, rereported)
+    truth["rows"] = {name: t.num_rows for name, t in files.items()}
+    manifest = _manifest(seed, customers, days, start_text)
+    report("done", 1.0)
+    return World(files=files, manifest=manifest, truth=truth, truth_tables=tables)
+
+
+def _check_arguments(
+    customers: object, days: object, seed: object, start: object, progress: object
+) -> tuple[int, int, int, date]:
+    """The arguments of `simulate`, checked: customers, days, seed and the first day."""
+    customers = _check_int("customers", customers, 1, MAX_CUSTOMERS)
+    days = _check_int("days", days, 1, MAX_DAYS)
+    seed = _check_int("seed", seed, 0, 2**63 - 1)
+    first = _check_start(start, days)
+    if progress is not None and not callable(progress):
+        raise ValueError(f"progress must be a callable progress(step, fraction) or None; "
+                         f"got {progress!r}")  # fmt: skip
+    return customers, days, seed, first
+
+
+def _marketing(ctx: Ctx) -> None:
+    """Paid exposures, owned messages, affiliates and background activity, in draw order."""
     paid_media(ctx)
     emails(ctx)
     sms(ctx)
@@ -181,15 +222,21 @@ def simulate(
     affiliates(ctx)
     background(ctx)
 
-    report("orders", 0.3)
+
+def _orders(ctx: Ctx, clv: ClvParameters) -> tuple[Orders, TriggerStats]:
+    """Orders and the touches around them, then what follows the touches: mail scans,
+    funnels inside visits, brand search and message costs."""
     orders, stats = make_orders(ctx, clv)
     order_touches(ctx, orders)
     mail_scans(ctx)
     funnels(ctx)
     brand_spend(ctx)
     message_spend(ctx)
+    return orders, stats
 
-    report("touchpoints", 0.5)
+
+def _touchpoints_by_time(ctx: Ctx, orders: Orders) -> dict[str, np.ndarray]:
+    """The touchpoint rows sorted by time; the orders' row references follow them."""
     tp = ctx.touches.build()
     order = np.argsort(tp["t"], kind="stable")
     tp = {k: v[order] for k, v in tp.items()}
@@ -200,14 +247,19 @@ def simulate(
     orders.session_row = np.where(
         orders.session_row >= 0, new_row[np.maximum(orders.session_row, 0)], -1
     )
-    del order, new_row
+    return tp
 
-    writer = Writer(ctx)
-    files: dict[str, pa.Table] = {}
-    event_id = writer.event_ids(len(tp["t"]))
-    files["touchpoints.parquet"] = writer.touchpoints(tp, event_id)
 
-    report("files", 0.6)
+def _user_files(
+    writer: Writer,
+    ctx: Ctx,
+    orders: Orders,
+    tp: dict[str, np.ndarray],
+    event_id: pa.Array,
+    files: dict[str, pa.Table],
+) -> tuple[pa.Array, dict[str, int]]:
+    """Add the reference, order, survey and experiment files to `files`; return the order
+    ids and the rows each file reports again (re-exports, re-reports)."""
     customers_table, registered, created, reexports = writer.customers()
     files["customers.csv"] = customers_table
     files["identities.csv"] = writer.identities(tp, registered, created)
@@ -218,23 +270,33 @@ def simulate(
     feedback = make_feedback(ctx, orders, tp)
     files["feedback.csv"] = writer.feedback(feedback, order_id, event_id)
     files["experiment_assignments.csv"] = writer.experiment()
-    del feedback, customers_table, order_tables
+    return order_id, {"orders_crm.csv": rereports, "customers.csv": reexports}
 
-    report("truth", 0.75)
+
+def _spend_by_campaign(spend: Spend) -> dict[int, float]:
+    """Total spend per campaign index."""
     spend_total: dict[int, float] = {}
-    for camp_arr, spend_arr in zip(ctx.spend.camp, ctx.spend.spend, strict=True):
+    for camp_arr, spend_arr in zip(spend.camp, spend.spend, strict=True):
         for c in np.unique(camp_arr):  # a loop over campaigns
             spend_total[int(c)] = spend_total.get(int(c), 0.0) + float(
                 spend_arr[camp_arr == c].sum()
             )
-    start_text = first.isoformat()
-    truth = build_truth(
-        seed=seed, people=people, clock=clock, start=start_text, clv=clv, campaigns=campaigns,
-        o=orders, tp=tp, stats=stats, spend=spend_total,
-    )  # fmt: skip
+    return spend_total
+
+
+def _truth_tables(
+    writer: Writer,
+    ctx: Ctx,
+    orders: Orders,
+    tp: dict[str, np.ndarray],
+    event_id: pa.Array,
+    order_id: pa.Array,
+) -> dict[str, pa.Table]:
+    """truth_identifiers, truth_touchpoints, truth_orders and truth_persons."""
+    people, clock, campaigns = ctx.people, ctx.clock, ctx.campaigns
     camp_names = [c.name for c in campaigns]
     codes = [c.promo_code or "" for c in campaigns]
-    tables = {
+    return {
         "truth_identifiers": writer.truth_identifiers(),
         "truth_touchpoints": truth_touchpoints(
             tp, event_id, writer.person_id(tp["person"].astype(np.int64)), order_id, camp_names
@@ -247,9 +309,13 @@ def simulate(
             writer.customer_id(np.arange(people.n)), clock.end,
         ),
     }  # fmt: skip
-    del tp, event_id, order_id
 
-    report("dirty rows", 0.85)
+
+def _dirty_files(
+    rng: np.random.Generator, files: dict[str, pa.Table], rereported: dict[str, int]
+) -> tuple[dict[str, pa.Table], dict, dict]:
+    """The files with dirty rows and duplicates inserted, in load order; the dirty rows per
+    file and reason; the duplicate rows per file."""
     dup_rows, dup_at = duplicate_rows(rng, files["touchpoints.parquet"])
     dirty: dict[str, dict[str, int]] = {}
     for _, name, _ in FILES:
@@ -260,23 +326,21 @@ def simulate(
         files[name] = merge(files, name, extras)
         del bad, extras
         release_memory()
-    files = {name: files[name] for _, name, _ in FILES}
     duplicates = {name: 0 for _, name, _ in FILES}
-    duplicates.update({"touchpoints.parquet": dup_rows.num_rows, "orders_crm.csv": rereports,
-                       "customers.csv": reexports})  # fmt: skip
-    truth["dirty_rows"] = dirty
-    truth["duplicates"] = duplicates
-    truth["rows"] = {name: t.num_rows for name, t in files.items()}
-    manifest = {
+    duplicates.update({"touchpoints.parquet": dup_rows.num_rows, **rereported})
+    return {name: files[name] for _, name, _ in FILES}, dirty, duplicates
+
+
+def _manifest(seed: int, customers: int, days: int, start: str) -> dict:
+    """manifest.json: the arguments, and the files in load order with their source."""
+    return {
         "format": FORMAT,
         "seed": seed,
         "customers": customers,
         "days": days,
-        "start": start_text,
+        "start": start,
         "files": [
             {"table": table, "path": name, **({"source": source} if source else {})}
             for table, name, source in FILES
         ],
     }
-    report("done", 1.0)
-    return World(files=files, manifest=manifest, truth=truth, truth_tables=tables)
