@@ -12,8 +12,6 @@ parsed by Arrow's multithreaded reader and paths are split and encoded by Arrow,
 from __future__ import annotations
 
 import csv
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -294,14 +292,10 @@ def parse_paths(
     """(labels, codes, offsets) of paths given as text ("a > b") or as lists of labels.
 
     Labels are trimmed and sorted; empty ones (an empty path, a doubled separator) are dropped.
-    Arrow splits and encodes each chunk (in threads); only the few distinct labels reach Python.
+    Arrow splits and encodes each chunk; only the few distinct labels reach Python.
     """
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-    if len(chunks) > 1:
-        with ThreadPoolExecutor(min(len(chunks), os.cpu_count() or 1)) as pool:
-            parts = list(pool.map(lambda chunk: _encoded(chunk, separator), chunks))
-    else:
-        parts = [_encoded(chunk, separator) for chunk in chunks]
+    parts = [_encoded(chunk, separator) for chunk in chunks]
     labels = sorted({label.strip() for words, _, _ in parts for label in words} - {""})
     index = {label: code for code, label in enumerate(labels)}
     recoded = [np.array([index.get(w.strip(), -1) for w in words], np.int32)[codes]
