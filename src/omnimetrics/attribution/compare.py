@@ -133,24 +133,8 @@ def compare_models(attribution: ir.Table | pd.DataFrame, by: str = "channel") ->
         compared = tuple(m for m in models if bool(additive[m]))
     else:
         compared = models
-
-    pivot = (
-        frame.groupby([by, "model"], dropna=False, sort=False)["share"]
-        .sum()
-        .unstack("model", fill_value=0.0)
-        .reindex(columns=list(models), fill_value=0.0)
-        .astype("float64")
-    )
-    pivot.columns.name = None
+    pivot = _pivot(frame, by, models, compared)
     attributable = pivot.index != NO_TOUCH
-    if not attributable.all():
-        no_touch = pivot.loc[~attributable].iloc[0]
-        for model in compared:
-            if 0 < no_touch[model] < 1:
-                pivot.loc[attributable, model] = pivot.loc[attributable, model] / (
-                    1 - no_touch[model]
-                )
-
     ranked = pivot.loc[attributable, list(compared)]
     shares = pivot.copy()
     if compared:
@@ -177,6 +161,30 @@ def compare_models(attribution: ir.Table | pd.DataFrame, by: str = "channel") ->
         shares=shares,
         agreement=_agreement(ranked, by),
     )
+
+
+def _pivot(
+    frame: pd.DataFrame, by: str, models: tuple[str, ...], compared: tuple[str, ...]
+) -> pd.DataFrame:
+    """Share per <by> value (rows) and model (columns), of the attributable credit for the
+    compared models (NO_TOUCH keeps its share of all orders)."""
+    pivot = (
+        frame.groupby([by, "model"], dropna=False, sort=False)["share"]
+        .sum()
+        .unstack("model", fill_value=0.0)
+        .reindex(columns=list(models), fill_value=0.0)
+        .astype("float64")
+    )
+    pivot.columns.name = None
+    attributable = pivot.index != NO_TOUCH
+    if not attributable.all():
+        no_touch = pivot.loc[~attributable].iloc[0]
+        for model in compared:
+            if 0 < no_touch[model] < 1:
+                pivot.loc[attributable, model] = pivot.loc[attributable, model] / (
+                    1 - no_touch[model]
+                )
+    return pivot
 
 
 def _top(column: pd.Series) -> str | None:

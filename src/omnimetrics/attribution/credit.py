@@ -49,26 +49,11 @@ def attribute(
     """
     specs = [get_model(name, registry) for name in models]
     by = list(by)
-    if isinstance(touches, PathTable):
-        paths = touches
-        if len(by) != 1:
-            raise ConfigError("A path table has one label per touch: attribute it by one name.")
-        if all(spec.data_driven for spec in specs):
-            credit = path_credit(paths, specs, by, intervals=intervals, seed=seed)
-            return _ordered(ibis.memtable(credit), by)
-        untouched = path_untouched(paths)
-        touches, orders = _path_touches(paths, by[0])
-    else:
-        paths = None
-        if any(spec.data_driven for spec in specs):
-            if non_converting is None:
-                raise ConfigError(
-                    f"{', '.join(s.name for s in specs if s.data_driven)} need the non-converting "
-                    "journeys (non_converting=journeys.non_conversion_touches(wh))."
-                )
-            aggregated = journey_paths(touches, non_converting, by=by).to_pyarrow()
-            paths = PathTable.from_arrow(aggregated)
-        untouched = _untouched(orders, touches)
+    if isinstance(touches, PathTable) and all(spec.data_driven for spec in specs):
+        _one_label(by)
+        credit = path_credit(touches, specs, by, intervals=intervals, seed=seed)
+        return _ordered(ibis.memtable(credit), by)
+    touches, paths, untouched = _inputs(touches, specs, by, orders, non_converting)
     parts, bands = [], []
     together = [s for s in specs if not s.data_driven and s.additive]
     if together:
@@ -101,6 +86,35 @@ def attribute(
 
 def _ordered(result: ir.Table, by: list[str]) -> ir.Table:
     return result.order_by(["model", ibis.desc("conversions"), *by])
+
+
+def _one_label(by: list[str]) -> None:
+    if len(by) != 1:
+        raise ConfigError("A path table has one label per touch: attribute it by one name.")
+
+
+def _inputs(
+    touches: ir.Table | PathTable,
+    specs: list[AttributionModel],
+    by: list[str],
+    orders: ir.Table | None,
+    non_converting: ir.Table | None,
+) -> tuple[ir.Table, PathTable | None, tuple[float, float]]:
+    """The touches rule models weigh, the path table data-driven models learn from, and the
+    (conversions, revenue) of orders without any touch."""
+    if isinstance(touches, PathTable):
+        _one_label(by)
+        return _path_touches(touches, by[0]), touches, path_untouched(touches)
+    paths = None
+    if any(spec.data_driven for spec in specs):
+        if non_converting is None:
+            raise ConfigError(
+                f"{', '.join(s.name for s in specs if s.data_driven)} need the non-converting "
+                "journeys (non_converting=journeys.non_conversion_touches(wh))."
+            )
+        aggregated = journey_paths(touches, non_converting, by=by).to_pyarrow()
+        paths = PathTable.from_arrow(aggregated)
+    return touches, paths, _untouched(orders, touches)
 
 
 def select_orders(
@@ -204,8 +218,8 @@ def _ruled_together(
     return ibis.memtable(table, schema=schema)
 
 
-def _path_touches(paths: PathTable, label: str) -> tuple[ir.Table, ir.Table]:
-    """A path table as weighted touches (one order per converting path) and its orders."""
+def _path_touches(paths: PathTable, label: str) -> ir.Table:
+    """A path table as weighted touches: one order per converting path, of its conversions."""
     converting = np.flatnonzero(paths.conversions > 0)
     won = paths.subset(paths.conversions > 0)
     labels = np.array(paths.labels, dtype=object)
@@ -217,9 +231,4 @@ def _path_touches(paths: PathTable, label: str) -> tuple[ir.Table, ir.Table]:
         "revenue": pa.array(won.value[won.path_of_touch], pa.float64()),
         "conversions": pa.array(won.conversions[won.path_of_touch], pa.float64()),
     })  # fmt: skip
-    orders = pa.table({
-        "order_id": pa.array(converting.astype(str), pa.string()),
-        "revenue": pa.array(won.value, pa.float64()),
-        "conversions": pa.array(won.conversions, pa.float64()),
-    })  # fmt: skip
-    return ibis.memtable(touches), ibis.memtable(orders)
+    return ibis.memtable(touches)
