@@ -107,10 +107,10 @@ def test_the_readme_configuration_loads(tmp_path):
     settings = Settings.load(config, environ={"OMNIMETRICS_SECRET": "x" * 32})
     assert settings.column_maps == {"orders": {"OrderID": "order_id"}}
     assert ChannelRules.from_config(settings.channel_rules).rules[0].channel == "paid_social"
-    from omnimetrics.attribution import define_models, get_model
+    from omnimetrics.attribution import get_model, models_for
 
-    define_models(settings.attribution_models)
-    assert get_model("u_30_50").doc.startswith("30% first, 50% last")
+    models = models_for(settings.attribution_models)
+    assert get_model("u_30_50", models).doc.startswith("30% first, 50% last")
     from omnimetrics.metrics.goals import goals_from_config
 
     assert goals_from_config(settings.goals)[0].kpi == "retention_rate"
