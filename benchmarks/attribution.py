@@ -130,27 +130,42 @@ print(len(result))
 """
 
 
-def whole_process(command: list[str]) -> tuple[float, float]:
+def whole_process(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one process, from start to exit."""
-    started = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - started
-    if status != 0:
-        message = child.stderr.read().decode().strip().splitlines() if child.stderr else []
-        raise RuntimeError(message[-1] if message else f"exit status {status}")
+    with tempfile.TemporaryFile() as errors:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors,
+                                 env={**os.environ, **(env or {})})  # fmt: skip
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        if status != 0:
+            errors.seek(0)
+            lines = errors.read().decode().strip().splitlines()
+            raise RuntimeError(lines[-1] if lines else f"exit status {status}")
     return seconds, usage.ru_maxrss / 1024
 
 
-def timed(command: list[str], repeat: int) -> dict:
-    """Best and median wall seconds of `repeat` runs, and the peak RSS, or why it failed."""
-    try:
-        runs = [whole_process(command) for _ in range(repeat)]
-    except (RuntimeError, OSError) as exc:
-        return {"error": str(exc)[:120]}
-    seconds = [run[0] for run in runs]
-    return {"best": min(seconds), "median": statistics.median(seconds),
-            "peak_mb": max(run[1] for run in runs)}  # fmt: skip
+def interleaved(commands: dict[str, tuple[list[str], dict]], repeat: int) -> dict:
+    """Each command `repeat` times, taking turns (so load from elsewhere hits them alike):
+    best and median wall seconds and peak RSS of each, or why it failed."""
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    failed: dict[str, str] = {}
+    for _ in range(repeat):
+        for name, (command, env) in commands.items():
+            if name not in failed:
+                try:
+                    runs[name].append(whole_process(command, env))
+                except (RuntimeError, OSError) as exc:
+                    failed[name] = str(exc)[:120]
+    figures: dict = {f"{name}_error": why for name, why in failed.items()}
+    for name, done in runs.items():
+        if name in failed:
+            continue
+        seconds = [run[0] for run in done]
+        figures[f"{name}_best"] = min(seconds)
+        figures[f"{name}_median"] = statistics.median(seconds)
+        figures[f"{name}_peak_mb"] = max(run[1] for run in done)
+    return figures
 
 
 def cli() -> dict:
@@ -162,25 +177,27 @@ def cli() -> dict:
     table = path_table(1_000_000, 8)
     readable = table.set_column(0, "path", pc.binary_join(table.column("path"), " > "))
     pacsv.write_csv(readable, file)
+    del table, readable
     size = Path(file).stat().st_size / 1e6
     figures: dict = {"case": f"Markov on a 1M-path CSV ({size:.0f} MB), whole processes"}
     repeat = int(os.environ.get("OMNIMETRICS_BENCH_REPEAT", "3"))
     omnimetrics = str(Path(sys.executable).parent / "omnimetrics")
     for order in (1, 3):
         model = "markov" if order == 1 else f"markov_{order}"
-        runs = {
-            "cli": timed([omnimetrics, "attribution", "--paths", file, "--models", model,
-                          "--quiet"], repeat),
-            "library": timed([sys.executable, "-c", LIBRARY, file, model], repeat),
-            "channelattribution": timed([sys.executable, "-c", CHANNEL_ATTRIBUTION, file,
-                                         str(order)], repeat),
+        library = [sys.executable, "-c", LIBRARY, file, model]
+        commands = {
+            "cli": ([omnimetrics, "attribution", "--paths", file, "--models", model, "--quiet"],
+                    {}),
+            "library": (library, {}),
+            "library_no_hugepages": (library, {"NUMPY_MADVISE_HUGEPAGE": "0"}),
+            "channelattribution": ([sys.executable, "-c", CHANNEL_ATTRIBUTION, file, str(order)],
+                                   {}),
         }  # fmt: skip
-        for name, run in runs.items():
-            for key, number in run.items():
-                figures[f"order_{order}_{name}_{key}"] = number
-        theirs = runs["channelattribution"].get("best")
-        for name in ("cli", "library"):
-            ours = runs[name].get("best")
+        runs = interleaved(commands, repeat)
+        figures.update({f"order_{order}_{key}": value for key, value in runs.items()})
+        theirs = runs.get("channelattribution_best")
+        for name in ("cli", "library", "library_no_hugepages"):
+            ours = runs.get(f"{name}_best")
             if ours and theirs:
                 figures[f"order_{order}_{name}_speedup"] = theirs / ours
     return figures
