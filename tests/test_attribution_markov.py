@@ -9,6 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from omnimetrics.attribution import MarkovAttribution, PathTable, attribute, journey_paths
 from omnimetrics.attribution.markov import chain_counts, conversion_probability, removal_effects
@@ -146,3 +148,22 @@ def test_fitted_models_follow_the_scikit_learn_contract():
         MarkovAttribution().state_names()
     with pytest.raises(NotFittedError):
         ShapleyAttribution().position_credits()
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.tuples(st.lists(st.sampled_from("ABCD"), min_size=1, max_size=6),
+                       st.integers(0, 4), st.integers(0, 4)), min_size=1, max_size=30),
+    st.integers(1, 4),
+)  # fmt: skip
+def test_counts_in_blocks_and_sparse_equal_counts_in_one_go(rows, order):
+    from omnimetrics.attribution import markov
+
+    table = paths([(path, c, n, 0) for path, c, n in rows])
+    slots, whole = markov.chain_counts(table, order)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(markov, "BLOCK", 3)  # a block every 3 touches (whole paths)
+        patch.setattr(markov, "DENSE_LIMIT", 4)  # sparse sums and np.unique states
+        block_slots, blocks = markov.chain_counts(table, order)
+    assert block_slots.tolist() == slots.tolist()
+    assert (blocks != whole).nnz == 0

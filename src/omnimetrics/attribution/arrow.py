@@ -22,30 +22,32 @@ def _valid(array: pa.Array) -> np.ndarray:
 
 
 def _values(array: pa.Array, dtype: np.dtype) -> np.ndarray:
+    """The values buffer of `array` as a read-only numpy view (no copy)."""
     if not len(array):
         return np.zeros(0, dtype)
     data = np.frombuffer(array.buffers()[1], dtype, count=array.offset + len(array))
-    return data[array.offset :].copy()
+    return data[array.offset :]
 
 
 def to_floats(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """The values of a numeric array as float64, NaN where null (casting may raise ArrowInvalid)."""
+    """The values of a numeric array as float64 (read-only), NaN where null; casting may raise
+    ArrowInvalid."""
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     if array.type != pa.float64():
         array = pc.cast(array, pa.float64())
     values = _values(array, np.dtype(np.float64))
     if array.null_count:
-        values[~_valid(array)] = np.nan
+        values = np.where(_valid(array), values, np.nan)
     return values
 
 
 def to_integers(array: pa.Array) -> np.ndarray:
-    """The values of an integer array (indices, lengths), 0 where null."""
+    """The values of an integer array (indices, lengths; read-only), 0 where null."""
     kind = "int" if pa.types.is_signed_integer(array.type) else "uint"
     values = _values(array, np.dtype(f"{kind}{array.type.bit_width}"))
     if array.null_count:
-        values[~_valid(array)] = 0
+        values = np.where(_valid(array), values, 0)
     return values
 
 

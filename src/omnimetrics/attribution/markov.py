@@ -14,6 +14,7 @@ by random walks.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
 ORDERS = (1, 2, 3, 4)
 DENSE_LIMIT = 1 << 24  # up to this many cells, count with a dense array rather than a sort
+BLOCK = 1 << 18  # touches counted at once: a few MB of temporaries, reused, whatever the size
 DENSE_SOLVE = 100  # up to this many transient states, a dense solve (no sparse solver to load)
 
 
@@ -46,41 +48,41 @@ def chain_counts(paths: PathTable, order: int = 1) -> tuple[np.ndarray, sp.csr_m
             f"A Markov chain of order {order} over {base - 1} labels has too many states; "
             "lower the order or attribute by channel rather than campaign."
         )
-    starts, lengths = paths.offsets[:-1], paths.lengths
+    blocks = _blocks(paths.offsets)
     if order == 1:  # every label occurs in some path: the label codes are the states
-        unique, touch_state = np.arange(1, base), paths.codes + 1
+        unique, touch_state = np.arange(1, base), paths.codes
     else:
-        unique, touch_state = _compact(_histories(paths, order, base), base**order)
-        touch_state += 1
-    m = len(unique)
-    previous = np.empty_like(touch_state)
-    previous[1:] = touch_state[:-1]
-    previous[starts] = 0
-    last = touch_state[paths.offsets[1:] - 1]
-    counts = _summed(m + 3, [
-        (previous, touch_state, np.repeat(paths.conversions + paths.nulls, lengths)),
-        (last, m + 1, paths.conversions),
-        (last, m + 2, paths.nulls),
-    ])  # fmt: skip
+        unique, touch_state = _compact(_histories(paths, order, base, blocks), base**order)
+    counts = _summed(len(unique) + 3, _moves(paths, touch_state, len(unique), blocks))
     slots = np.stack([(unique // base**j) % base - 1 for j in range(order)], axis=1)
     return slots, counts
 
 
-def _histories(paths: PathTable, order: int, base: int) -> np.ndarray:
+def _blocks(offsets: np.ndarray) -> list[tuple[int, int]]:
+    """(first, end) ranges of whole paths of about BLOCK touches each."""
+    cuts = np.searchsorted(offsets, np.arange(0, offsets[-1], BLOCK), side="right") - 1
+    bounds = np.unique(np.concatenate([cuts, [len(offsets) - 1]]))
+    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
+
+
+def _histories(
+    paths: PathTable, order: int, base: int, blocks: list[tuple[int, int]]
+) -> np.ndarray:
     """Each touch's last `order` labels (code + 1; 0 before the path) as one base-`base` number."""
-    starts, lengths = paths.offsets[:-1], paths.lengths
     dtype = np.int32 if base**order < 2**31 else np.int64  # half the memory when it fits
-    current = paths.codes.astype(dtype)
-    current += 1
-    state = current.copy()
-    shifted = np.empty_like(current)
-    for lag in range(1, order):
-        shifted[:lag] = 0
-        shifted[lag:] = current[:-lag]
-        for position in range(lag):  # touches with fewer than `lag` predecessors
-            shifted[starts[lengths > position] + position] = 0
-        state *= base
-        state += shifted
+    offsets, lengths = paths.offsets, paths.lengths
+    state = np.empty(len(paths.codes), dtype)
+    for first, end in blocks:
+        a, b = offsets[first], offsets[end]
+        current = paths.codes[a:b].astype(dtype) + 1
+        position = np.arange(b - a) - np.repeat(offsets[first:end] - a, lengths[first:end])
+        history = current.copy()
+        for lag in range(1, order):
+            shifted = np.zeros_like(current)
+            shifted[lag:] = current[:-lag]
+            shifted[position < lag] = 0  # touches with fewer than `lag` predecessors
+            history = history * base + shifted
+        state[a:b] = history
     return state
 
 
@@ -95,9 +97,30 @@ def _compact(values: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(present), lookup[values]
 
 
-def _summed(
-    size: int, parts: list[tuple[np.ndarray, np.ndarray | int, np.ndarray]]
-) -> sp.csr_matrix:
+Moves = Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def _moves(
+    paths: PathTable, touch_state: np.ndarray, m: int, blocks: list[tuple[int, int]]
+) -> Moves:
+    """(from, to, weight) of the moves of every path, block by block: into each touch state
+    (from `(start)`, 0, at a path's start), then from the last one to `(conversion)` and
+    `(null)`. Touch states are 1..m (`touch_state` + 1)."""
+    offsets, lengths = paths.offsets, paths.lengths
+    journeys = paths.conversions + paths.nulls
+    for first, end in blocks:
+        a, b = offsets[first], offsets[end]
+        into = touch_state[a:b] + 1
+        source = np.empty_like(into)
+        source[1:] = into[:-1]
+        source[offsets[first:end] - a] = 0
+        yield source, into, np.repeat(journeys[first:end], lengths[first:end])
+    last = touch_state[offsets[1:] - 1] + 1
+    yield last, np.full_like(last, m + 1), paths.conversions
+    yield last, np.full_like(last, m + 2), paths.nulls
+
+
+def _summed(size: int, parts: Moves) -> sp.csr_matrix:
     """A size x size sparse matrix of the summed weights of (rows, cols, weights) parts."""
     if size * size <= DENSE_LIMIT:
         flat = np.zeros(size * size)
@@ -108,10 +131,9 @@ def _summed(
             flat += np.bincount(cells, weights, minlength=size * size)
         cells = np.flatnonzero(flat)
         return sp.csr_matrix((flat[cells], (cells // size, cells % size)), shape=(size, size))
-    rows = np.concatenate([part[0] for part in parts])
-    cols = np.concatenate([np.broadcast_to(part[1], part[0].shape) for part in parts])
-    weights = np.concatenate([part[2] for part in parts])
-    counts = sp.coo_matrix((weights, (rows, cols)), shape=(size, size)).tocsr()
+    counts = sp.csr_matrix((size, size))
+    for rows, cols, weights in parts:
+        counts = counts + sp.coo_matrix((weights, (rows, cols)), shape=(size, size)).tocsr()
     counts.sum_duplicates()
     counts.eliminate_zeros()
     return counts
