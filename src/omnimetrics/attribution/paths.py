@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,7 @@ class PathTable:
     def __len__(self) -> int:
         return len(self.conversions)
 
-    @property
+    @cached_property
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
 
@@ -298,16 +299,22 @@ def parse_paths(
     parts = [_encoded(chunk, separator) for chunk in chunks]
     labels = sorted({label.strip() for words, _, _ in parts for label in words} - {""})
     index = {label: code for code, label in enumerate(labels)}
-    recoded = [np.array([index.get(w.strip(), -1) for w in words], np.int32)[codes]
-               for words, codes, _ in parts]  # fmt: skip
-    codes = np.concatenate([np.zeros(0, np.int32), *recoded])
-    lengths = np.concatenate([np.zeros(0, np.int64), *(part[2] for part in parts)])
-    if (codes < 0).any():
-        owner = np.repeat(np.arange(len(lengths)), lengths)
+    codes = np.empty(sum(len(part[1]) for part in parts), np.int32)  # each array made once
+    offsets = np.zeros(sum(len(part[2]) for part in parts) + 1, np.int64)
+    touch = path = 0
+    for words, chunk_codes, lengths in parts:
+        recode = np.array([index.get(word.strip(), -1) for word in words], np.int32)
+        np.take(recode, chunk_codes, out=codes[touch : touch + len(chunk_codes)])
+        ends = offsets[path + 1 : path + 1 + len(lengths)]
+        np.cumsum(lengths, dtype=np.int64, out=ends)
+        ends += touch
+        touch, path = touch + len(chunk_codes), path + len(lengths)
+    if (codes < 0).any():  # '' labels: an empty path ('' splits into ['']), doubled separators
+        lengths = np.diff(offsets)
         kept = codes >= 0
+        owner = np.repeat(np.arange(len(lengths)), lengths)
         codes, lengths = codes[kept], np.bincount(owner[kept], minlength=len(lengths))
-    offsets = np.zeros(len(lengths) + 1, np.int64)
-    np.cumsum(lengths, out=offsets[1:])
+        np.cumsum(lengths, out=offsets[1:])
     return tuple(labels), codes, offsets
 
 
@@ -322,7 +329,7 @@ def _encoded(chunk: pa.Array, separator: str) -> tuple[list[str], np.ndarray, np
     if not pa.types.is_string(flat.type):
         flat = flat.cast(pa.string())
     encoded = pc.dictionary_encode(flat)
-    lengths = to_integers(pc.list_value_length(lists)).astype(np.int64)
+    lengths = to_integers(pc.list_value_length(lists))
     return encoded.dictionary.to_pylist(), to_integers(encoded.indices), lengths
 
 
