@@ -111,7 +111,7 @@ class Warehouse:
 
         return classify_touchpoints(self)
 
-    def ensure_table(self, name: str, schema: Mapping[str, dt.DataType]) -> None:
+    def ensure_table(self, name: str, schema: Mapping[str, dt.DataType | str]) -> None:
         if name not in self.backend.list_tables():
             self.backend.create_table(name, schema=ibis.schema(schema))
 
@@ -217,7 +217,7 @@ class Warehouse:
         return self.backend.create_table(name, expr, overwrite=True)
 
     def append_rows(
-        self, name: str, schema: Mapping[str, dt.DataType], rows: pa.Table
+        self, name: str, schema: Mapping[str, dt.DataType | str], rows: pa.Table
     ) -> None:
         """Append Arrow rows to `name`, created with `schema` if it is not there yet."""
         self.ensure_table(name, schema)

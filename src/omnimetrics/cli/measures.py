@@ -111,7 +111,7 @@ def attribution(
         "transitions": transitions is not None,
     }  # fmt: skip
     if paths is not None:
-        from omnimetrics.attribution import attribute_path_file
+        from omnimetrics.workspace.measures import attribute_path_file
 
         result = attribute_path_file(
             paths, config=config, path=path_column, conversions=conversions_column,

@@ -15,13 +15,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omnimetrics.config import JourneySettings, Settings
-from omnimetrics.warehouse import Warehouse, connect
 from omnimetrics.workspace.data import DataMethods
 from omnimetrics.workspace.measures import MeasureMethods
 from omnimetrics.workspace.pipeline import PipelineMethods, demo
+
+if TYPE_CHECKING:
+    from omnimetrics.warehouse import Warehouse
 
 __all__ = ["Workspace", "demo", "open"]
 
@@ -38,6 +40,8 @@ def open(
     `target` is a DuckDB file (default ./omnimetrics.duckdb), ":memory:", "spark", a SparkSession
     or an Ibis backend.
     """
+    from omnimetrics.warehouse import connect  # the engines load here, not at import
+
     if isinstance(config, Settings):
         settings = config.with_(demo=True) if demo else config
     elif isinstance(config, Mapping):

@@ -229,6 +229,32 @@ class MeasureMethods:
         return Result("audience", f"Audience {segment}{'=' + value if value else ''}", table)
 
 
+def attribute_path_file(
+    source: str | Path,
+    models: Sequence[str] = DEFAULT_MODELS,
+    *,
+    config: str | Path | None = None,
+    path: str = "path",
+    conversions: str = "conversions",
+    nulls: str = "nulls",
+    value: str | None = "value",
+    separator: str = ">",
+    **options: Any,
+) -> Result:
+    """Attribution of a ready-made path table file (no warehouse, no engine for data-driven
+    models); the project's own models of `config` count. `options`: transform, drop,
+    max_touches, intervals, seed, compare, transitions."""
+    from omnimetrics.attribution import models_for, path_file_report
+    from omnimetrics.config import Settings
+
+    registry = models_for(Settings.load(config).attribution_models)
+    report = path_file_report(
+        source, path=path, conversions=conversions, nulls=nulls, value=value,
+        separator=separator, models=list(models), registry=registry, **options,
+    )  # fmt: skip
+    return attribution_result(report, f"Attribution of {Path(source).name}", "channel")
+
+
 def attribution_result(report: Any, title: str, by: str) -> Result:
     """An attribution report (credit, comparison, roles, transitions) as one result."""
     parts: list[Result] = []

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import ibis.expr.datatypes as dt
 import pyarrow as pa
 
 from omnimetrics.errors import OmnimetricsError
@@ -31,12 +30,12 @@ if TYPE_CHECKING:
 
 RUNS_TABLE = "omnimetrics_runs"
 RUNS_SCHEMA = {
-    "run_id": dt.string,
-    "started_at": dt.Timestamp(timezone="UTC"),
-    "finished_at": dt.Timestamp(timezone="UTC"),
-    "settings_hash": dt.string,
-    "rules_version": dt.string,
-    "row_counts": dt.string,
+    "run_id": "string",
+    "started_at": "timestamp('UTC')",
+    "finished_at": "timestamp('UTC')",
+    "settings_hash": "string",
+    "rules_version": "string",
+    "row_counts": "string",
 }
 """One row per run; `row_counts` is a JSON object: table -> rows after the run."""
 AGGREGATE_MODELS = ("last_touch", "linear", "position_based", "markov")
