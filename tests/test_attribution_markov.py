@@ -156,7 +156,7 @@ def test_fitted_models_follow_the_scikit_learn_contract():
                        st.integers(0, 4), st.integers(0, 4)), min_size=1, max_size=30),
     st.integers(1, 4),
 )  # fmt: skip
-def test_counts_in_blocks_and_sparse_equal_counts_in_one_go(rows, order):
+def test_counts_in_blocks_and_sparse_matrices_equal_dense_counts_in_one_go(rows, order):
     from omnimetrics.attribution import markov
 
     table = paths([(path, c, n, 0) for path, c, n in rows])
@@ -164,6 +164,12 @@ def test_counts_in_blocks_and_sparse_equal_counts_in_one_go(rows, order):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(markov, "BLOCK", 3)  # a block every 3 touches (whole paths)
         patch.setattr(markov, "DENSE_LIMIT", 4)  # sparse sums and np.unique states
+        patch.setattr(markov, "DENSE_STATES", 0)
         block_slots, blocks = markov.chain_counts(table, order)
+        sparse = MarkovAttribution(order).fit(table)
     assert block_slots.tolist() == slots.tolist()
-    assert (blocks != whole).nnz == 0
+    assert isinstance(whole, np.ndarray) and sp.issparse(blocks)
+    assert np.array_equal(blocks.toarray(), whole)
+    dense = MarkovAttribution(order).fit(table)
+    assert sparse.credits() == pytest.approx(dense.credits(), abs=1e-12)
+    assert sparse.transitions().equals(dense.transitions())

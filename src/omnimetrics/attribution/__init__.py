@@ -4,7 +4,7 @@ Every model is a named entry of one registry (`MODELS`, or `models_for(...)` wit
 own): rule-based models are engine expressions over journey touches; data-driven ones (Markov,
 Shapley) learn from the distinct paths of converting and non-converting journeys, aggregated by
 the engine. Names are imported when first used, so attributing a path table file with Markov
-loads numpy, SciPy and Arrow but no engine.
+loads numpy and Arrow, not the engine.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ channel c removes every state that contains c (its inflow is lost, i.e. goes to 
 removal effect RE_c = 1 - P_without_c / P; credit_c = RE_c / sum(RE) (Anderl et al., 2016,
 "Mapping the customer journey: Lessons learned from graph-based online attribution modeling").
 The linear systems are solved exactly (dense LU for small chains, sparse LU for large ones), never
-by random walks.
+by random walks. Chains of up to DENSE_STATES states are dense numpy arrays throughout (no sparse
+machinery to load); larger ones are SciPy sparse matrices.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from omnimetrics.attribution.learned import Learner
 from omnimetrics.attribution.paths import PathTable
@@ -26,20 +26,25 @@ from omnimetrics.errors import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
+    import scipy.sparse as sp
+
+    Matrix = np.ndarray | sp.csr_matrix
 
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
 ORDERS = (1, 2, 3, 4)
 DENSE_LIMIT = 1 << 24  # up to this many cells, count with a dense array rather than a sort
 BLOCK = 1 << 18  # touches counted at once: a few MB of temporaries, reused, whatever the size
 DENSE_SOLVE = 100  # up to this many transient states, a dense solve (no sparse solver to load)
+DENSE_STATES = 100  # up to this many transient states, matrices are dense arrays
 
 
-def chain_counts(paths: PathTable, order: int = 1) -> tuple[np.ndarray, sp.csr_matrix]:
+def chain_counts(paths: PathTable, order: int = 1) -> tuple[np.ndarray, Matrix]:
     """Transition counts of the order-k chain of a path table.
 
     Returns (states, counts): states[i] is the i-th touch state as a row of k label codes (-1 =
     empty slot, oldest first); matrix index 0 is `(start)`, 1..m the touch states, m+1
-    `(conversion)`, m+2 `(null)`.
+    `(conversion)`, m+2 `(null)`. counts is a dense array up to DENSE_STATES states, a sparse
+    CSR matrix above.
     """
     paths = paths.touched
     base = len(paths.labels) + 1
@@ -120,8 +125,9 @@ def _moves(
     yield last, np.full_like(last, m + 2), paths.nulls
 
 
-def _summed(size: int, parts: Moves) -> sp.csr_matrix:
-    """A size x size sparse matrix of the summed weights of (rows, cols, weights) parts."""
+def _summed(size: int, parts: Moves) -> Matrix:
+    """The size x size matrix of the summed weights of (rows, cols, weights) parts: dense up to
+    DENSE_STATES + 2 rows, else sparse."""
     if size * size <= DENSE_LIMIT:
         flat = np.zeros(size * size)
         for rows, cols, weights in parts:
@@ -129,8 +135,14 @@ def _summed(size: int, parts: Moves) -> sp.csr_matrix:
             cells *= size
             cells += cols
             flat += np.bincount(cells, weights, minlength=size * size)
+        if size - 2 <= DENSE_STATES:
+            return flat.reshape(size, size)
+        import scipy.sparse as sp
+
         cells = np.flatnonzero(flat)
         return sp.csr_matrix((flat[cells], (cells // size, cells % size)), shape=(size, size))
+    import scipy.sparse as sp
+
     counts = sp.csr_matrix((size, size))
     for rows, cols, weights in parts:
         counts = counts + sp.coo_matrix((weights, (rows, cols)), shape=(size, size)).tocsr()
@@ -139,7 +151,7 @@ def _summed(size: int, parts: Moves) -> sp.csr_matrix:
     return counts
 
 
-def transition_probabilities(counts: sp.csr_matrix) -> sp.csr_matrix:
+def transition_probabilities(counts: Matrix) -> Matrix:
     """Row-normalised counts. `(conversion)` and `(null)` absorb; a state never left (only
     `(start)` of an empty table) goes to `(null)`."""
     totals = np.asarray(counts.sum(axis=1)).ravel()
@@ -147,30 +159,41 @@ def transition_probabilities(counts: sp.csr_matrix) -> sp.csr_matrix:
     n = counts.shape[0]
     stuck = np.flatnonzero(totals == 0)
     sink = np.where(stuck == n - 2, n - 2, n - 1)
+    if isinstance(counts, np.ndarray):
+        matrix = counts * scale[:, None]
+        matrix[stuck, sink] += 1.0
+        return matrix
+    import scipy.sparse as sp
+
     absorb = sp.coo_matrix((np.ones(len(stuck)), (stuck, sink)), shape=counts.shape)
     return (sp.diags(scale) @ counts + absorb).tocsr()
 
 
-def conversion_probability(matrix: sp.csr_matrix, keep: np.ndarray | None = None) -> float:
+def conversion_probability(matrix: Matrix, keep: np.ndarray | None = None) -> float:
     """P(reaching `(conversion)` from `(start)`, index 0) through the transient states kept.
 
-    matrix: (m+3)x(m+3) transition probabilities laid out as in `chain_counts`; keep: boolean
-    mask over the m+1 transient states (start first), False for removed states.
+    matrix: (m+3)x(m+3) transition probabilities laid out as in `chain_counts` (dense or
+    sparse); keep: boolean mask over the m+1 transient states (start first), False for removed
+    states.
     """
     transient = matrix.shape[0] - 2
     keep = np.ones(transient, bool) if keep is None else keep
     kept = np.flatnonzero(keep)
+    if isinstance(matrix, np.ndarray):
+        q, r = matrix[np.ix_(kept, kept)], matrix[kept, transient]
+        return float(np.linalg.solve(np.identity(len(kept)) - q, r)[0])
     q = matrix[kept][:, kept]
     r = matrix[kept, transient].toarray().ravel()
     if len(kept) <= DENSE_SOLVE:
         return float(np.linalg.solve(np.identity(len(kept)) - q.toarray(), r)[0])
+    import scipy.sparse as sp
     import scipy.sparse.linalg as spla  # only large chains need the sparse solver
 
     system = (sp.identity(len(kept), format="csc") - q.tocsc()).tocsc()
     return float(np.atleast_1d(spla.spsolve(system, r))[0])
 
 
-def removal_effects(slots: np.ndarray, matrix: sp.csr_matrix, labels: int) -> np.ndarray:
+def removal_effects(slots: np.ndarray, matrix: Matrix, labels: int) -> np.ndarray:
     """Removal effect of every label code 0..labels-1 (1 - P without it / P)."""
     base = conversion_probability(matrix)
     effects = np.zeros(labels)
@@ -216,9 +239,16 @@ class MarkovAttribution(Learner):
         import pandas as pd
 
         names = np.array(self.state_names(), dtype=object)
-        counts = self.transition_counts_.tocoo()
-        probabilities = self.transition_matrix_.tocsr()[counts.row, counts.col]
+        counts, matrix = self.transition_counts_, self.transition_matrix_
+        if isinstance(counts, np.ndarray):
+            rows, cols = np.nonzero(counts)
+            moves = counts[rows, cols]
+        else:
+            cells = counts.tocoo()
+            rows, cols, moves = cells.row, cells.col, cells.data
+            matrix = matrix.tocsr()
+        probabilities = np.asarray(matrix[rows, cols]).ravel() if len(rows) else np.zeros(0)
         return pd.DataFrame({
-            "from_state": names[counts.row], "to_state": names[counts.col],
-            "transitions": counts.data, "probability": np.asarray(probabilities).ravel(),
+            "from_state": names[rows], "to_state": names[cols], "transitions": moves,
+            "probability": probabilities,
         }).sort_values(["from_state", "to_state"], ignore_index=True)  # fmt: skip
