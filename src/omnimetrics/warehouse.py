@@ -319,12 +319,14 @@ def connect(
     *,
     settings: Settings | None = None,
     demo: bool = False,
+    create: bool = True,
 ) -> Warehouse:
     """Open a warehouse.
 
     `target` is a DuckDB file path (default ./omnimetrics.duckdb, created if needed), ":memory:",
     an Ibis URL ("duckdb://file.db"), "spark" for a local PySpark session, a SparkSession, or an
-    Ibis backend already connected.
+    Ibis backend already connected. `create=False` refuses a DuckDB file that does not exist
+    (a mistyped path is an error, not a new empty warehouse).
     """
     settings = settings or Settings.load(demo=demo)
     if demo and not settings.demo:
@@ -342,6 +344,11 @@ def connect(
         except Exception as exc:
             raise EngineError(f"Cannot connect to {text!r}: {exc}") from None
     if text != ":memory:":
+        if not create and not Path(text).expanduser().exists():
+            raise ConfigError(
+                f"No warehouse at {text}: check the path (--db), or create one by loading data "
+                "(`omnimetrics ingest`, `omnimetrics load`, `omnimetrics demo`)."
+            )
         parent = Path(text).expanduser().resolve().parent
         if not parent.exists():
             raise ConfigError(f"Folder {parent} does not exist; create it or choose another path.")

@@ -124,7 +124,7 @@ def ingest(
         header=header,
         column_names=tuple(c.strip() for c in columns.split(",")) if columns else None,
     )
-    with open_workspace(db, config, demo) as ws, progress_bar(quiet) as notify:
+    with open_workspace(db, config, demo, create=True) as ws, progress_bar(quiet) as notify:
         result = ws.ingest(table, path, columns=mapping, source_name=source, csv=csv,
                            format=file_format, timezone=timezone, progress=notify)  # fmt: skip
     render(result, out=out, quiet=quiet)
@@ -140,7 +140,7 @@ def load(
     quiet: Quiet = False,
 ) -> None:
     """Ingest every file of a folder described by its manifest.json."""
-    with open_workspace(db, config, demo) as ws, progress_bar(quiet) as notify:
+    with open_workspace(db, config, demo, create=True) as ws, progress_bar(quiet) as notify:
         result = ws.load(folder, progress=notify)
     render(result, out=out, quiet=quiet)
 

@@ -144,10 +144,13 @@ def progress_bar(quiet: bool) -> Iterator[Callable[[str, float], None]]:
         yield lambda step, fraction: bar.update(task, description=step, completed=fraction)
 
 
-def open_workspace(db: str, config: Path | None, demo: bool = False) -> Workspace:
+def open_workspace(
+    db: str, config: Path | None, demo: bool = False, *, create: bool = False
+) -> Workspace:
+    """The workspace of --db; only commands that load data may create the file."""
     from omnimetrics.workspace import open as open_workspace
 
-    return open_workspace(db, config, demo=demo)
+    return open_workspace(db, config, demo=demo, create=create)
 
 
 def names(text: str | None) -> list[str]:

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from omnimetrics.errors import ConfigError
 from omnimetrics.simulate._activity import background, funnels
 from omnimetrics.simulate._campaigns import build_campaigns
 from omnimetrics.simulate._config import ClvParameters
@@ -111,7 +112,7 @@ def _check_int(name: str, value: object, low: int, high: int) -> int:
         or not (low <= int(value) <= high)
     ):
         what = "a positive integer" if low == 1 else f"an integer >= {low}"
-        raise ValueError(f"{name} must be {what} (at most {high:,}); got {value!r}")
+        raise ConfigError(f"{name} must be {what} (at most {high:,}); got {value!r}")
     return int(value)
 
 
@@ -122,15 +123,15 @@ def _check_start(start: object, days: int) -> date:
         try:
             start = date.fromisoformat(start)
         except ValueError:
-            raise ValueError(
+            raise ConfigError(
                 f"start must be a date written YYYY-MM-DD (e.g. '2025-01-01'); got {start!r}"
             ) from None
     if not isinstance(start, date):
-        raise ValueError(f"start must be a date written YYYY-MM-DD; got {start!r}")
+        raise ConfigError(f"start must be a date written YYYY-MM-DD; got {start!r}")
     if start.year < 2000:
-        raise ValueError(f"start must be in 2000 or later; got {start.isoformat()}")
+        raise ConfigError(f"start must be in 2000 or later; got {start.isoformat()}")
     if (LATEST_END - start).days < days:
-        raise ValueError(
+        raise ConfigError(
             f"start + days must end by {LATEST_END.isoformat()} so that every timestamp is in "
             f"the past; got start={start.isoformat()} and days={days}: choose an earlier start "
             "or fewer days"
@@ -207,7 +208,7 @@ def _check_arguments(
     seed = _check_int("seed", seed, 0, 2**63 - 1)
     first = _check_start(start, days)
     if progress is not None and not callable(progress):
-        raise ValueError(f"progress must be a callable progress(step, fraction) or None; "
+        raise ConfigError(f"progress must be a callable progress(step, fraction) or None; "
                          f"got {progress!r}")  # fmt: skip
     return customers, days, seed, first
 

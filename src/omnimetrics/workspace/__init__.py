@@ -33,12 +33,13 @@ def open(
     config: str | Path | Mapping[str, Any] | Settings | None = None,
     *,
     demo: bool = False,
+    create: bool = True,
 ) -> Workspace:
     """Open a warehouse with its settings: `config` is a TOML path (default ./omnimetrics.toml),
     a mapping of the same sections, or Settings.
 
     `target` is a DuckDB file (default ./omnimetrics.duckdb), ":memory:", "spark", a SparkSession
-    or an Ibis backend.
+    or an Ibis backend; `create=False` refuses a DuckDB file that does not exist yet.
     """
     from omnimetrics.warehouse import connect  # the engines load here, not at import
 
@@ -48,7 +49,7 @@ def open(
         settings = Settings.from_mapping(config, demo=demo)
     else:
         settings = Settings.load(config, demo=demo)
-    return Workspace(connect(target, settings=settings))
+    return Workspace(connect(target, settings=settings, create=create))
 
 
 class Workspace(DataMethods, MeasureMethods, PipelineMethods):
