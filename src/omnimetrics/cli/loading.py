@@ -3,6 +3,7 @@ channels, journeys, run, timeline, erase, demo."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,6 +19,8 @@ from omnimetrics.cli.shell import (
     LookbackDays,
     Out,
     Quiet,
+    Rows,
+    ShowAll,
     app,
     console,
     names,
@@ -60,6 +63,8 @@ def simulate(
     customers: Annotated[int, typer.Option(help="Number of customers.")] = 10_000,
     days: Annotated[int, typer.Option(help="Days of history.")] = 180,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same world).")] = 42,
+    rows: Rows = 50,
+    show_all: ShowAll = False,
     quiet: Quiet = False,
 ) -> None:
     """Write a simulated omnichannel retailer (input files + its ground truth) to a folder."""
@@ -105,6 +110,8 @@ def ingest(
     config: Config = None,
     demo: Demo = False,
     out: Out = None,
+    rows: Rows = 50,
+    show_all: ShowAll = False,
     quiet: Quiet = False,
 ) -> None:
     """Validate, pseudonymise and load files into a warehouse table; rejects go to quarantine."""
@@ -127,7 +134,7 @@ def ingest(
     with open_workspace(db, config, demo, create=True) as ws, progress_bar(quiet) as notify:
         result = ws.ingest(table, path, columns=mapping, source_name=source, csv=csv,
                            format=file_format, timezone=timezone, progress=notify)  # fmt: skip
-    render(result, out=out, quiet=quiet)
+    render(result, out=out, quiet=quiet, limit=rows, show_all=show_all)
 
 
 @app.command()
@@ -137,12 +144,14 @@ def load(
     config: Config = None,
     demo: Demo = False,
     out: Out = None,
+    rows: Rows = 50,
+    show_all: ShowAll = False,
     quiet: Quiet = False,
 ) -> None:
     """Ingest every file of a folder described by its manifest.json."""
     with open_workspace(db, config, demo, create=True) as ws, progress_bar(quiet) as notify:
         result = ws.load(folder, progress=notify)
-    render(result, out=out, quiet=quiet)
+    render(result, out=out, quiet=quiet, limit=rows, show_all=show_all)
 
 
 @app.command()
@@ -187,6 +196,8 @@ def identity(
     ] = None,
     config: Config = None,
     out: Out = None,
+    rows: Rows = 50,
+    show_all: ShowAll = False,
     quiet: Quiet = False,
 ) -> None:
     """Resolve identities into persons and show how much of the data they link."""
@@ -195,7 +206,7 @@ def identity(
             max_links=type_limits("--max-links", max_links),
             max_per_person=type_limits("--max-per-person", max_per_person),
         )
-    render(result, out=out, quiet=quiet)
+    render(result, out=out, quiet=quiet, limit=rows, show_all=show_all)
 
 
 @app.command()
@@ -225,13 +236,15 @@ def journeys(
     ] = None,
     config: Config = None,
     out: Out = None,
+    rows: Rows = 50,
+    show_all: ShowAll = False,
     quiet: Quiet = False,
 ) -> None:
     """Resolve identities, classify channels, build sessions; show paths, ROPO, funnel."""
     with open_workspace(db, config) as opened, progress_bar(quiet) as notify:
         ws = opened.using(lookback_days=lookback_days, session_timeout_minutes=timeout)
         result = ws.journeys(top=top, funnel=names(steps), by=by, progress=notify)
-    render(result, out=out, quiet=quiet)
+    render(result, out=out, quiet=quiet, limit=rows, show_all=show_all)
 
 
 @app.command()
@@ -250,12 +263,14 @@ def timeline(
     db: Db = DEFAULT_DB,
     config: Config = None,
     out: Out = None,
+    rows: Rows = 50,
+    show_all: ShowAll = False,
     quiet: Quiet = False,
 ) -> None:
     """Every interaction of one person on every channel, in order."""
     with open_workspace(db, config) as ws:
         result = ws.timeline(identifier, identifier_type)
-    render(result, out=out, quiet=quiet)
+    render(result, out=out, quiet=quiet, limit=rows, show_all=show_all)
 
 
 @app.command()
@@ -265,14 +280,20 @@ def erase(
     db: Db = DEFAULT_DB,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     config: Config = None,
+    rows: Rows = 50,
+    show_all: ShowAll = False,
     quiet: Quiet = False,
 ) -> None:
     """Erase a person (every linked identifier) from every table; suppress their later data."""
+    if not yes and not sys.stdin.isatty():
+        raise OmnimetricsError(
+            "erase asks for confirmation and there is no terminal to ask on: pass --yes."
+        )
     if not yes and not typer.confirm(f"Erase everything about the person behind {identifier!r}?"):
         raise typer.Exit(1)
     with open_workspace(db, config) as ws:
         result = ws.erase(identifier, identifier_type)
-    render(result, quiet=quiet)
+    render(result, quiet=quiet, limit=rows, show_all=show_all)
 
 
 @app.command()
@@ -284,6 +305,8 @@ def demo(
     customers: Annotated[int, typer.Option(help="Number of simulated customers.")] = 5_000,
     days: Annotated[int, typer.Option(help="Days of simulated history.")] = 120,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    rows: Rows = 50,
+    show_all: ShowAll = False,
     quiet: Quiet = False,
 ) -> None:
     """Simulate a retailer, load it into a fresh warehouse, run the pipeline, show the results."""
@@ -293,8 +316,8 @@ def demo(
         ws, loaded, ran = run_demo(db, folder, customers=customers, days=days, seed=seed,
                                    progress=notify)  # fmt: skip
     with ws:
-        render(loaded, quiet=quiet)
-        render(ran, quiet=quiet, figures=True)
+        render(loaded, quiet=quiet, limit=rows, show_all=show_all)
+        render(ran, quiet=quiet, limit=rows, show_all=show_all, figures=True)
         render(ws.journeys(top=10, build=False), quiet=quiet)
     if not quiet:
         console().print(

@@ -17,6 +17,8 @@ from omnimetrics.cli.shell import (
     LookbackDays,
     Out,
     Quiet,
+    Rows,
+    ShowAll,
     Since,
     Until,
     app,
@@ -98,6 +100,8 @@ def attribution(
     transitions: Transitions = None,
     config: Config = None,
     out: Out = None,
+    rows: Rows = 50,
+    show_all: ShowAll = False,
     quiet: Quiet = False,
 ) -> None:
     """Credit each channel (or campaign) with conversions and revenue under each model.
@@ -128,7 +132,7 @@ def attribution(
         result = replace_parts(result, keep=lambda p: p.name != "transitions")
         if not quiet:
             console().print(f"transition matrix written to {transitions}", markup=False)
-    render(result, out=out, quiet=quiet)
+    render(result, out=out, quiet=quiet, limit=rows, show_all=show_all)
 
 
 def replace_parts(result: Result, keep: Callable[[Result], bool]) -> Result:
@@ -147,13 +151,15 @@ def influence(
     lookback_days: LookbackDays = None,
     config: Config = None,
     out: Out = None,
+    rows: Rows = 50,
+    show_all: ShowAll = False,
     quiet: Quiet = False,
 ) -> None:
     """Cross-channel influence: credit each touch channel earns on sales made in each sales
     channel (online touchpoints behind store sales, and the reverse)."""
     with open_workspace(db, config) as opened:
         result = opened.using(lookback_days=lookback_days).influence(model, by=by)
-    render(result, out=out, quiet=quiet)
+    render(result, out=out, quiet=quiet, limit=rows, show_all=show_all)
 
 
 KPI_SETS_HELP = ("store_chain_ecommerce, pure_online, services_call_centre, acquisition, "
@@ -194,6 +200,8 @@ def kpis(
     ] = False,
     config: Config = None,
     out: Out = None,
+    rows: Rows = 50,
+    show_all: ShowAll = False,
     quiet: Quiet = False,
 ) -> None:
     """KPIs by period and dimension, with the change against the previous period."""
@@ -201,7 +209,7 @@ def kpis(
         result = ws.kpis(names(kpi_names) or None, by=names(by), grain=grain, since=day(since),
                          until=day(until), shared=shared, forecast=forecast,
                          alerts=alerts)  # fmt: skip
-    render(result, out=out, quiet=quiet)
+    render(result, out=out, quiet=quiet, limit=rows, show_all=show_all)
 
 
 @app.command()
@@ -213,6 +221,8 @@ def goals(
     ] = None,
     config: Config = None,
     out: Out = None,
+    rows: Rows = 50,
+    show_all: ShowAll = False,
     quiet: Quiet = False,
 ) -> None:
     """SMART goals of omnimetrics.toml ([[goals]]): progress, projection, chance of success."""
@@ -220,7 +230,7 @@ def goals(
         result = ws.goals(grain=grain, today=day(today))
     brief = ["goal", "kpi", "status", "current", "target", "progress", "projection",
              "probability", "days_left"]  # fmt: skip
-    render(result, out=out, quiet=quiet, columns=brief)
+    render(result, out=out, quiet=quiet, limit=rows, show_all=show_all, columns=brief)
 
 
 @app.command()
@@ -242,6 +252,8 @@ def maturity(
     ] = False,
     config: Config = None,
     out: Out = None,
+    rows: Rows = 50,
+    show_all: ShowAll = False,
     quiet: Quiet = False,
 ) -> None:
     """Omnichannel maturity: a 0-100 score from the data (and a questionnaire), levels per
@@ -253,7 +265,7 @@ def maturity(
         return
     with open_workspace(db, config) as ws:
         result = ws.maturity(answers=answers, as_of=day(as_of), compare=day(compare_with))
-    render(result, out=out, quiet=quiet)
+    render(result, out=out, quiet=quiet, limit=rows, show_all=show_all)
     if not quiet:
         score = result.figures
         console().print(
@@ -280,6 +292,8 @@ def business_case(
     until: Until = None,
     config: Config = None,
     out: Out = None,
+    rows: Rows = 50,
+    show_all: ShowAll = False,
     quiet: Quiet = False,
 ) -> None:
     """If the KPIs reached these targets: projected orders, revenue, margin and ROI, from the
@@ -289,7 +303,7 @@ def business_case(
             conversion_rate=conversion_rate, average_basket=average_basket, retention=retention,
             spend=spend, margin_rate=margin_rate, since=day(since), until=day(until),
         )  # fmt: skip
-    render(result, out=out, quiet=quiet)
+    render(result, out=out, quiet=quiet, limit=rows, show_all=show_all)
 
 
 @app.command()
@@ -304,12 +318,14 @@ def segments(
     ] = None,
     config: Config = None,
     out: Out = None,
+    rows: Rows = 50,
+    show_all: ShowAll = False,
     quiet: Quiet = False,
 ) -> None:
     """Persons per segment value, or the segments most responsive to a campaign."""
     with open_workspace(db, config) as ws:
         result = ws.segments(by, campaign=campaign)
-    render(result, out=out, quiet=quiet)
+    render(result, out=out, quiet=quiet, limit=rows, show_all=show_all)
 
 
 @app.command()
@@ -321,6 +337,8 @@ def audience(
     db: Db = DEFAULT_DB,
     config: Config = None,
     out: Out = None,
+    rows: Rows = 50,
+    show_all: ShowAll = False,
     quiet: Quiet = False,
 ) -> None:
     """Export a segment as hashed identifiers (SHA-256, as ad platforms match them): persons who
@@ -330,4 +348,4 @@ def audience(
     if out is None and not quiet:
         console().print("Tip: --out audience.csv writes the file to upload.", style="dim",
                          markup=False)  # fmt: skip
-    render(result, out=out, quiet=quiet)
+    render(result, out=out, quiet=quiet, limit=rows, show_all=show_all)

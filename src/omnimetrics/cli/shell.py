@@ -37,6 +37,11 @@ Out = Annotated[
     Path | None, typer.Option("--out", help="Also write the table to FILE (.csv, .parquet, .json).")
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no tables.")]
+Rows = Annotated[
+    int,
+    typer.Option("--limit", help="Rows of each table to print; 0 prints all (--out writes all)."),
+]
+ShowAll = Annotated[bool, typer.Option("--all", help="Print every row (same as --limit 0).")]
 Config = Annotated[
     Path | None, typer.Option("--config", help="Settings file (default ./omnimetrics.toml).")
 ]
@@ -63,7 +68,10 @@ Demo = Annotated[
 def console(stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped or redirected output keeps every column whole instead of cutting it at 80 characters.
+    width = None if stream.isatty() else 1_000
+    return Console(stderr=stderr, highlight=False, width=width)
 
 
 def render(
@@ -73,6 +81,8 @@ def render(
     quiet: bool = False,
     columns: list[str] | None = None,
     figures: bool = False,
+    limit: int = 50,
+    show_all: bool = False,
 ) -> None:
     """Write the main table to `out`; print it, its parts, its figures and its notes."""
     screen = console()
@@ -82,7 +92,7 @@ def render(
         return
     for index, part in enumerate((result, *result.parts)):
         table = part.table.select(columns) if columns and index == 0 else part.table
-        _print_table(screen, table, part.title)
+        _print_table(screen, table, part.title, 0 if show_all else limit)
         if index == 0 and out is not None:
             screen.print(f"written to {out}", style="dim", markup=False)
         for note in part.notes if index else ():
@@ -94,7 +104,7 @@ def render(
         screen.print(f"- {note}", markup=False)
 
 
-def _print_table(screen: Console, table: Any, title: str, limit: int = 50) -> None:
+def _print_table(screen: Console, table: Any, title: str, limit: int) -> None:
     import pyarrow as pa
     from rich.table import Table
     from rich.text import Text
@@ -103,10 +113,11 @@ def _print_table(screen: Console, table: Any, title: str, limit: int = 50) -> No
     for field in table.schema:
         numeric = pa.types.is_integer(field.type) or pa.types.is_floating(field.type)
         view.add_column(Text(field.name), justify="right" if numeric else "left")
-    for row in table.slice(0, limit).to_pylist():
+    shown = table.num_rows if limit <= 0 else min(limit, table.num_rows)
+    for row in table.slice(0, shown).to_pylist():
         view.add_row(*(Text(_cell(v)) for v in row.values()))
-    if table.num_rows > limit:
-        view.caption = f"first {limit} of {table.num_rows} rows (all of them with --out FILE)"
+    if shown < table.num_rows:
+        view.caption = f"first {shown:,} of {table.num_rows:,} rows (--all prints them all)"
     screen.print(view)
 
 
@@ -118,6 +129,8 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         if value != value:
             return ""
+        if abs(value) < 1e-9:  # float noise around zero (-2.8e-17) is zero
+            return "0"
         if value.is_integer() and abs(value) < 1e15:
             return f"{value:,.0f}"
         return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
@@ -202,6 +215,9 @@ def main() -> None:
     except (typer.Exit, SystemExit) as exc:
         code = getattr(exc, "exit_code", getattr(exc, "code", 0))
         _exit(code or 0)
+    except typer.Abort:
+        console(stderr=True).print("aborted: nothing was changed.", markup=False)
+        _exit(1)
     except KeyboardInterrupt:
         console(stderr=True).print("interrupted: nothing partial was committed.", markup=False)
         _exit(130)

@@ -97,7 +97,14 @@ class DataMethods:
         shares = {f"{k} of identified persons": v for k, v in report.match.items()}
         values = [f"{v:,}" for v in counts.values()] + [f"{v:.1%}" for v in shares.values()]
         table = pa.table({"figure": [*counts, *shares], "value": values})
-        return Result("identity", "Identity resolution", table, figures={**counts, **shares})
+        note = (
+            "Persons are everyone the data can tell apart, not only customers: a cookie or a "
+            "device never linked to an email, a login or a loyalty card is a person of its own "
+            "(so there are more persons than customers). The shares above are of identified "
+            "persons: those with a customer id, loyalty card, email or phone."
+        )
+        return Result("identity", "Identity resolution", table, figures={**counts, **shares},
+                      notes=(note,))  # fmt: skip
 
     def channels(self) -> Result:
         """Touchpoints by channel, and the sources no rule matched."""
@@ -135,7 +142,10 @@ class DataMethods:
     ) -> Result:
         """Paths, ROPO, channel switches, funnel, exits, lengths and time to convert."""
         from omnimetrics import journeys as jr
+        from omnimetrics.workspace import checks
 
+        checks.funnel_steps(funnel)
+        checks.at_least("--top", top, 1)
         if build:
             self.build_journeys(progress=progress)
         progress("summarising", 0.8)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from omnimetrics.errors import OmnimetricsError
 from omnimetrics.results import Result, as_arrow
+from omnimetrics.workspace import checks
 
 if TYPE_CHECKING:
     from omnimetrics.config import Settings
@@ -56,6 +57,10 @@ class MeasureMethods:
         from omnimetrics.attribution import attribution_report
 
         wh = self.warehouse
+        checks.known("--by", by, checks.ATTRIBUTION_KEYS, "attribution key")
+        checks.at_least("--intervals", intervals, 0)
+        checks.sales_channels(sales_channels)
+        checks.period(wh, since, until)
         report = attribution_report(
             jr.journey_touches(wh), jr.conversions(wh), jr.non_conversion_touches(wh),
             models=list(models), by=list(by), transform=transform, drop=list(drop),
@@ -104,8 +109,9 @@ class MeasureMethods:
         their forecast and the periods where they left their expected range."""
         from omnimetrics.metrics.kpis import compute_kpis
 
-        if forecast < 0:
-            raise OmnimetricsError(f"forecast must be 0 or more periods; got {forecast}.")
+        checks.at_least("--forecast", forecast, 0)
+        checks.period(self.warehouse, since, until)
+        self._check_kpi_dimensions(by)
         measured = compute_kpis(
             self.warehouse, list(kpis) if kpis else None, by=list(by), grain=grain,
             since=since, until=until,
@@ -128,6 +134,18 @@ class MeasureMethods:
         table = measured.table.drop(columns=["numerator", "denominator"])
         notes = tuple(f"{name}: {reason}" for name, reason in measured.unavailable.items())
         return Result.of("kpis", f"KPIs by {grain}", table, parts=tuple(parts), notes=notes)
+
+    def _check_kpi_dimensions(self, by: Sequence[str]) -> None:
+        from omnimetrics.metrics.kpis import FACT_DIMS
+        from omnimetrics.metrics.segments import person_segments
+
+        unknown = [dim for dim in by if dim not in FACT_DIMS]
+        if unknown:
+            try:
+                segments = [c for c in person_segments(self.warehouse).columns if c != "person_id"]
+            except OmnimetricsError:  # the tables segments need are missing
+                segments = []
+            checks.known("--by", unknown, sorted(FACT_DIMS) + segments, "dimension")
 
     def goals(self, *, grain: str = "month", today: date | None = None) -> Result:
         """SMART goals of [[goals]]: progress, projection and chance of success."""
@@ -184,6 +202,7 @@ class MeasureMethods:
         from omnimetrics.metrics.kpis import compute_kpis
         from omnimetrics.metrics.maturity import business_case as project
 
+        checks.period(self.warehouse, since, until)
         measured = compute_kpis(self.warehouse, list(CASE_INPUTS), grain="total", since=since,
                                 until=until)  # fmt: skip
         now = dict(zip(measured.table.kpi, measured.table.value, strict=True))
@@ -247,6 +266,7 @@ def attribute_path_file(
     from omnimetrics.attribution import models_for, path_file_report
     from omnimetrics.config import Settings
 
+    checks.at_least("--intervals", options.get("intervals", 0), 0)
     registry = models_for(Settings.load(config).attribution_models)
     report = path_file_report(
         source, path=path, conversions=conversions, nulls=nulls, value=value,
