@@ -40,12 +40,9 @@ class Warehouse:
         self.backend = backend
         self.settings = settings or Settings.load()
         self.engine: str = backend.name
-        if self.engine == "duckdb":
-            self._sql("SET TimeZone = 'UTC'")
-            if self.settings.memory_limit:
-                self._sql(f"SET memory_limit = '{self.settings.memory_limit}'")
+        self._configure()
         self._drop_leftover_staging()
-        if not self.settings.secret and self._meta("demo") == "true":
+        if self._meta("demo") == "true":
             # A warehouse made from simulated data keeps using the public demo key.
             self.settings = self.settings.with_(demo=True)
 
@@ -122,8 +119,19 @@ class Warehouse:
         values = meta.filter(meta.key == key).value.to_pyarrow().to_pylist()
         return values[0] if values else None
 
+    def verify_key(self) -> None:
+        """Refuse to look up or add hashes made with another secret than the warehouse's."""
+        stored = self._meta("key_fingerprint")
+        if stored is not None and stored != self.settings.key_fingerprint():
+            raise ConfigError(
+                "This warehouse was built with another secret: emails and phones hashed with "
+                "this one would not match. Use the secret of earlier ingests (OMNIMETRICS_SECRET "
+                "or the [privacy] secret_file of its omnimetrics.toml), or a new warehouse."
+            )
+
     def check_key(self) -> None:
         """Refuse to mix hashes made with two different secrets in one warehouse."""
+        self.verify_key()
         fingerprint = self.settings.key_fingerprint()
         stored = self._meta("key_fingerprint")
         self.ensure_table(META_TABLE, {"key": dt.string, "value": dt.string})
@@ -135,11 +143,6 @@ class Warehouse:
             }
             arrow = pa.table(rows, schema=meta.schema().to_pyarrow())
             self.backend.insert(META_TABLE, ibis.memtable(arrow))
-        elif stored != fingerprint:
-            raise ConfigError(
-                "This warehouse was pseudonymised with another secret: hashes would not match. "
-                "Use the same OMNIMETRICS_SECRET as for earlier ingests (or a new warehouse)."
-            )
 
     def from_local_time(self, naive: ir.TimestampValue, zone: str) -> ir.TimestampValue:
         """Naive timestamps read as wall-clock time in `zone` (IANA name) -> UTC instants."""
@@ -273,6 +276,65 @@ class Warehouse:
 
         return erase(self, identifier, identifier_type)
 
+    def rewrite_file(self) -> bool:
+        """Copy the DuckDB file into a fresh one that replaces it: deleted rows leave no bytes.
+
+        DuckDB reuses the blocks of deleted rows without wiping them (CHECKPOINT and VACUUM do
+        not either), so a byte scan of the file still finds them; a copy (`COPY FROM DATABASE`)
+        holds only the live rows. The connection is reopened on the new file, transparently for
+        every `using()` copy. False when there is no file to rewrite (in memory, other engines).
+        """
+        if self.engine != "duckdb":
+            return False
+        con = self.backend.con
+        catalog, location, tags = con.execute(
+            "SELECT database_name, path, tags FROM duckdb_databases() "
+            "WHERE database_name = current_database()"
+        ).fetchone()
+        if not location or location == ":memory:":
+            return False
+        path = Path(location)
+        if not getattr(self.backend, "_can_reconnect", False):
+            raise EngineError(
+                f"Cannot rewrite {path}: this warehouse was opened on a DuckDB connection it "
+                "cannot reopen. Open it with omnimetrics.connect(PATH) and call rewrite_file()."
+            )
+        fresh = path.with_name(f".{path.name}.rewrite-{uuid.uuid4().hex[:12]}")
+        alias = f"omni_rewrite_{uuid.uuid4().hex[:12]}"
+        version = dict(tags or {}).get("storage_version", "").rstrip("+")
+        options = f" (STORAGE_VERSION '{version}')" if version else ""
+        try:
+            con.execute(f"ATTACH '{_quoted(fresh)}' AS {alias}{options}")
+            try:
+                con.execute(f"COPY FROM DATABASE {_identifier(catalog)} TO {alias}")
+            finally:
+                con.execute(f"DETACH {alias}")
+            # Another connection of this process to the same file would keep the old file alive
+            # behind the new one: a probe attached to the database instance shows whether the
+            # instance outlives this connection.
+            con.execute(f"ATTACH ':memory:' AS {alias}")
+            self.backend.disconnect()
+            self._reopen()
+            if alias in self._databases():
+                self.backend.con.execute(f"DETACH {alias}")
+                raise EngineError(
+                    f"Cannot rewrite {path}: another connection of this process has it open. The "
+                    "changes are saved, but the old bytes of deleted rows stay in the file until "
+                    "it is rewritten: close the other connection, then call rewrite_file()."
+                )
+            self.backend.disconnect()
+            try:
+                wal = path.with_name(path.name + ".wal")
+                if wal.exists():  # it would be replayed onto the new file
+                    raise EngineError(f"Cannot rewrite {path}: its write-ahead log {wal} remains.")
+                fresh.replace(path)
+            finally:
+                self._reopen()
+        except BaseException:
+            fresh.unlink(missing_ok=True)
+            raise
+        return True
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """All writes inside commit together or not at all (DuckDB); others: best effort."""
@@ -301,6 +363,24 @@ class Warehouse:
         return f"Warehouse(engine={self.engine!r}, tables={self.tables()})"
 
     # -- engine specifics ----------------------------------------------------------------------
+    def _configure(self) -> None:
+        """Session settings of a new connection: UTC, and the memory limit of the settings."""
+        if self.engine == "duckdb":
+            self._sql("SET TimeZone = 'UTC'")
+            if self.settings.memory_limit:
+                self._sql(f"SET memory_limit = '{self.settings.memory_limit}'")
+
+    def _databases(self) -> set[str]:
+        rows = self.backend.con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+        return {row[0] for row in rows}
+
+    def _reopen(self) -> None:
+        """Connect the backend again (same object, same file path) and set the session up."""
+        self.backend.reconnect()
+        # In-memory tables registered on the old connection are gone: register them again.
+        self.backend._memtables.clear()
+        self._configure()
+
     def _sql(self, statement: str) -> None:
         if self.engine == "duckdb":
             self.backend.con.execute(statement)
@@ -380,3 +460,13 @@ def _spark_backend(session: Any | None) -> BaseBackend:
         )
     session.conf.set("spark.sql.session.timeZone", "UTC")
     return ibis.pyspark.connect(session)
+
+
+def _quoted(path: Path) -> str:
+    """A path inside a single-quoted SQL string."""
+    return str(path).replace("'", "''")
+
+
+def _identifier(name: str) -> str:
+    """A name quoted as an SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'

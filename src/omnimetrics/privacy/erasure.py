@@ -4,7 +4,9 @@ Erasure removes every row that carries any identifier of the person (all identif
 the one given) from every table — sources, evidence, quarantine, derived tables and the
 activation hashes of `activation_identifiers` — in one
 transaction, and records a keyed hash of each identifier in `erased_identifiers` so that later
-rows carrying them are suppressed at the door and counted, never stored.
+rows carrying them are suppressed at the door and counted, never stored. A DuckDB warehouse file
+is then rewritten (`Warehouse.rewrite_file`): deleted rows would otherwise stay as bytes in the
+file's free blocks, readable by anyone who scans it.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class ErasureReport:
     person_id: str
     identifiers: int
     rows_deleted: dict[str, int]
+    file_rewritten: bool = False
+    """Whether the warehouse file was rewritten without the deleted rows' bytes (DuckDB files)."""
 
 
 def _carries(table: ir.Table, name: str, ids: dict[str, list[str]]) -> ir.BooleanValue | None:
@@ -91,4 +95,7 @@ def erase(wh: Warehouse, identifier: str, identifier_type: str | None = None) ->
                 schema=ERASED_SCHEMA,
             ),
         )
-    return ErasureReport(person_id=person, identifiers=len(keys), rows_deleted=deleted)
+    rewritten = wh.rewrite_file()
+    return ErasureReport(
+        person_id=person, identifiers=len(keys), rows_deleted=deleted, file_rewritten=rewritten
+    )
