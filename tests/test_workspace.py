@@ -146,7 +146,7 @@ def test_cli_prints_the_workspace_numbers(world_ws):
             printed = json.loads((folder / name).read_text())
             mine = json.loads(json.dumps(result.to_records(), default=str))
             assert len(printed) == len(mine), name
-            for shown, returned in zip(printed, mine, strict=True):
+            for shown, returned in zip(_by_labels(printed), _by_labels(mine), strict=True):
                 # equal up to the order of float additions (the engine sums in parallel)
                 numbers = {k for k, v in returned.items() if isinstance(v, float)}
                 assert {k: shown[k] for k in numbers} == pytest.approx(
@@ -157,6 +157,12 @@ def test_cli_prints_the_workspace_numbers(world_ws):
                 }, name
     finally:
         reopened.close()
+
+
+def _by_labels(records: list[dict]) -> list[dict]:
+    """Records in the order of their text fields (rows tied on the sort key may come in any
+    order from a parallel engine)."""
+    return sorted(records, key=lambda r: [str(v) for v in r.values() if not isinstance(v, float)])
 
 
 def test_help_starts_without_loading_an_engine():
@@ -171,3 +177,77 @@ def test_version_and_markup_safe_help():
     assert done.returncode == 0 and done.stdout.startswith("omnimetrics ")
     done = cli("goals", "--help", cwd=None)
     assert "[[goals]]" in done.stdout
+
+
+def test_a_lookup_with_another_secret_says_so(tmp_path):
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        "order_id,timestamp,sales_channel,revenue,currency,email\n"
+        "A,2025-03-01,web,10,EUR,jane@example.com\n"
+    )
+    first = omnimetrics.open(tmp_path / "w.duckdb", Settings(secret=b"a" * 20))
+    first.ingest("orders", orders)
+    first.identity()
+    assert first.timeline("jane@example.com").num_rows == 1
+    first.close()
+    other = omnimetrics.open(tmp_path / "w.duckdb", Settings(secret=b"b" * 20))
+    with pytest.raises(ConfigError, match="built with another secret"):
+        other.timeline("jane@example.com")
+    with pytest.raises(ConfigError, match="built with another secret"):
+        other.ingest("orders", orders)
+    other.close()
+
+
+def test_demo_mode_is_never_overridden_by_a_secret_in_the_environment(tmp_path):
+    settings = Settings.from_mapping({}, environ={"OMNIMETRICS_SECRET": "s" * 32}, demo=True)
+    assert settings.require_secret() == Settings(demo=True).require_secret()
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        "order_id,timestamp,sales_channel,revenue,currency,email\n"
+        "A,2025-03-01,web,10,EUR,jane@example.com\n"
+    )
+    demo = omnimetrics.open(tmp_path / "d.duckdb", settings)
+    demo.ingest("orders", orders)
+    demo.close()
+    # reopened later with the secret set and no --demo: still the demo key, lookups still work
+    reopened = omnimetrics.open(tmp_path / "d.duckdb", Settings(secret=b"s" * 32))
+    reopened.identity()
+    assert reopened.settings.demo and reopened.timeline("jane@example.com").num_rows == 1
+    reopened.close()
+
+
+def test_a_mistyped_warehouse_path_is_an_error_not_a_new_file(tmp_path):
+    with pytest.raises(ConfigError, match="No warehouse at"):
+        omnimetrics.open(tmp_path / "typo.duckdb", demo=True, create=False)
+    assert not (tmp_path / "typo.duckdb").exists()
+    done = cli("tables", "--db", str(tmp_path / "typo.duckdb"), cwd=tmp_path)
+    assert done.returncode == 2 and "No warehouse at" in done.stderr
+    assert not (tmp_path / "typo.duckdb").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["attribution", "--by", "region"], "not a known attribution key"),
+        (["attribution", "--intervals", "-3"], "at least 0"),
+        (["attribution", "--since", "2025-03-01", "--until", "2025-01-01"], "swap them"),
+        (["attribution", "--sales-channel", "shop"], "not a known sales channel"),
+        (["attribution", "--since", "2031-01-01"], "the data covers"),
+        (["kpis", "--by", "nonsense"], "not a known dimension"),
+        (["kpis", "--forecast", "-2"], "at least 0"),
+        (["journeys", "--lookback-days", "-5"], "at least 1"),
+        (["journeys", "--funnel", "visit,teleport"], "'teleport': not a known event type"),
+        (["erase", "C000001"], "pass --yes"),
+        (["simulate", "--customers", "0"], "customers must be a positive integer"),
+        (["simulate", "--days", "5000"], "days must be"),
+    ],
+)
+def test_bad_input_gets_a_message_not_a_traceback(world_ws, args, message):
+    folder, _ = world_ws
+    db = [] if args[0] == "simulate" else ["--db", str(folder / "w.duckdb")]
+    done = subprocess.run(
+        [sys.executable, "-m", "omnimetrics.cli", *args, *db], cwd=folder, capture_output=True,
+        text=True, stdin=subprocess.DEVNULL, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert message in " ".join(done.stderr.split()) and "Traceback" not in done.stderr

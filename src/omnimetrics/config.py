@@ -109,11 +109,12 @@ class Settings:
     """Sessions and journeys ([journeys]), the same for every number."""
 
     def require_secret(self) -> bytes:
-        """The HMAC key; in demo mode the public demo key."""
-        if self.secret:
-            return self.secret
+        """The HMAC key; in demo mode always the public demo key (a secret in the environment
+        never silently replaces it: a demo warehouse is pseudonymised with the demo key only)."""
         if self.demo:
             return DEMO_SECRET
+        if self.secret:
+            return self.secret
         raise ConfigError(
             "No secret to pseudonymise emails and phones. Run `omnimetrics init` (it writes "
             "omnimetrics.toml and a secret file readable only by you), or set the environment "

@@ -78,7 +78,10 @@ def find_person(wh: Warehouse, identifier: str, identifier_type: str | None = No
         if identifier_type
         else ["email", "phone", "customer_id", "loyalty_id", "anonymous_id", "device_id"]
     )
-    keyed = Pseudonymiser(wh.settings) if {"email", "phone"} & set(kinds) else None
+    keyed = None
+    if {"email", "phone"} & set(kinds):
+        wh.verify_key()
+        keyed = Pseudonymiser(wh.settings)
     try:
         for kind in kinds:
             value = keyed.hash_values(kind, [identifier])[0] if keyed else identifier

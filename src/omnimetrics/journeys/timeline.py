@@ -23,8 +23,9 @@ def timeline(wh: Warehouse, person_id: str) -> ir.Table:
     source tables directly, whatever the analysis consent."""
     ids = identifiers_of(wh, person_id)
     parts = []
-    touch = wh.table("touchpoints")
-    if (mine := rows_carrying(touch, ids)) is not None:
+    present = set(wh.tables())
+    touch = wh.table("touchpoints") if "touchpoints" in present else None
+    if touch is not None and (mine := rows_carrying(touch, ids)) is not None:
         rules = ChannelRules.from_config(wh.settings.channel_rules)
         own = classify(touch.filter(mine), rules, keep=("timestamp", "event_type"))
         parts.append(own.select(
@@ -32,15 +33,15 @@ def timeline(wh: Warehouse, person_id: str) -> ir.Table:
             channel=own.channel, detail=own.campaign, amount=ibis.null(dt.float64),
             reference=own.event_id,
         ))  # fmt: skip
-    orders = wh.table("orders")
-    if (mine := rows_carrying(orders, ids)) is not None:
+    orders = wh.table("orders") if "orders" in present else None
+    if orders is not None and (mine := rows_carrying(orders, ids)) is not None:
         orders = orders.filter(mine)
         parts.append(orders.select(
             at=orders.timestamp, kind=ibis.literal("order"),
             what=orders.status.fill_null("completed"), channel=orders.sales_channel,
             detail=orders.fulfilment, amount=orders.revenue, reference=orders.order_id,
         ))  # fmt: skip
-    if "feedback" in wh.tables():
+    if "feedback" in present:
         answers = wh.table("feedback")
         if (mine := rows_carrying(answers, ids)) is not None:
             answers = answers.filter(mine)
