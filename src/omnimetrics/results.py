@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -113,6 +113,11 @@ class Result:
     # -- building ------------------------------------------------------------------------------
     def with_part(self, part: Result) -> Result:
         return replace(self, parts=(*self.parts, part))
+
+    def brief(self, columns: Sequence[str]) -> Result:
+        """The same answer with only these columns of the main table (those it has)."""
+        keep = [c for c in columns if c in self.table.column_names]
+        return replace(self, table=self.table.select(keep))
 
     def with_notes(self, *notes: str) -> Result:
         return replace(self, notes=(*self.notes, *notes))

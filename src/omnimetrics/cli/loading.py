@@ -4,6 +4,7 @@ channels, journeys, run, timeline, erase, demo."""
 from __future__ import annotations
 
 import sys
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,6 +24,7 @@ from omnimetrics.cli.shell import (
     ShowAll,
     app,
     console,
+    day,
     names,
     open_workspace,
     progress_bar,
@@ -33,6 +35,14 @@ from omnimetrics.errors import OmnimetricsError
 
 if TYPE_CHECKING:
     pass
+
+
+Start = Annotated[
+    datetime | None,
+    typer.Option(
+        formats=["%Y-%m-%d"], help="First simulated day (default: the history ends yesterday)."
+    ),
+]
 
 
 @app.command()
@@ -63,6 +73,7 @@ def simulate(
     customers: Annotated[int, typer.Option(help="Number of customers.")] = 10_000,
     days: Annotated[int, typer.Option(help="Days of history.")] = 180,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same world).")] = 42,
+    start: Start = None,
     rows: Rows = 50,
     show_all: ShowAll = False,
     quiet: Quiet = False,
@@ -73,12 +84,15 @@ def simulate(
     from omnimetrics.results import Result
     from omnimetrics.simulate import simulate as make_world
 
+    first = day(start) or date.today() - timedelta(days=days)
     with progress_bar(quiet) as notify:
-        world = make_world(customers=customers, days=days, seed=seed, progress=notify)
+        world = make_world(customers=customers, days=days, seed=seed, start=first,
+                           progress=notify)  # fmt: skip
         folder = world.write(out)
-    rows = world.truth.get("rows", {})
-    table = pa.table({"file": list(rows), "rows": [int(v) for v in rows.values()]})
-    render(Result("simulate", f"Simulated world in {folder}", table), quiet=quiet)
+    written = world.truth.get("rows", {})
+    table = pa.table({"file": list(written), "rows": [int(v) for v in written.values()]})
+    title = f"Simulated world in {folder}: {first} to {first + timedelta(days=days - 1)}"
+    render(Result("simulate", title, table), quiet=quiet, limit=rows, show_all=show_all)
 
 
 @app.command()
@@ -305,23 +319,29 @@ def demo(
     customers: Annotated[int, typer.Option(help="Number of simulated customers.")] = 5_000,
     days: Annotated[int, typer.Option(help="Days of simulated history.")] = 120,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    start: Start = None,
     rows: Rows = 50,
     show_all: ShowAll = False,
     quiet: Quiet = False,
 ) -> None:
-    """Simulate a retailer, load it into a fresh warehouse, run the pipeline, show the results."""
+    """Simulate a retailer, load it into a fresh warehouse, run the pipeline, and show the main
+    results: KPIs with their change, attribution models side by side, goals, maturity."""
     from omnimetrics.workspace import demo as run_demo
 
     with progress_bar(quiet) as notify:
-        ws, loaded, ran = run_demo(db, folder, customers=customers, days=days, seed=seed,
-                                   progress=notify)  # fmt: skip
-    with ws:
-        render(loaded, quiet=quiet, limit=rows, show_all=show_all)
-        render(ran, quiet=quiet, limit=rows, show_all=show_all, figures=True)
-        render(ws.journeys(top=10, build=False), quiet=quiet)
+        ws, answers = run_demo(db, folder, customers=customers, days=days, seed=seed,
+                               start=day(start), progress=notify)  # fmt: skip
+    ws.close()
+    for answer in answers:
+        render(answer, quiet=quiet, limit=rows, show_all=show_all, figures=answer.name == "run")
     if not quiet:
+        where = Path(db).resolve()
         console().print(
-            f"Next: `omnimetrics attribution --db {db} --compare`, "
-            f"`omnimetrics kpis --db {db}`, `omnimetrics timeline C000001 --db {db}`.",
+            f"The warehouse is {where}; the simulated files and their truth are in "
+            f"{Path(folder).resolve()}. Next:\n"
+            f"  omnimetrics attribution --db {where} --compare\n"
+            f"  omnimetrics kpis --db {where} --by channel\n"
+            f"  omnimetrics journeys --db {where}\n"
+            f"  omnimetrics timeline C000001 --db {where}",
             markup=False,
         )

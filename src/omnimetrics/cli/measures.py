@@ -228,9 +228,9 @@ def goals(
     """SMART goals of omnimetrics.toml ([[goals]]): progress, projection, chance of success."""
     with open_workspace(db, config) as ws:
         result = ws.goals(grain=grain, today=day(today))
-    brief = ["goal", "kpi", "status", "current", "target", "progress", "projection",
-             "probability", "days_left"]  # fmt: skip
-    render(result, out=out, quiet=quiet, limit=rows, show_all=show_all, columns=brief)
+    from omnimetrics.workspace.pipeline import GOAL_COLUMNS
+
+    render(result, out=out, quiet=quiet, limit=rows, show_all=show_all, columns=GOAL_COLUMNS)
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -79,7 +79,7 @@ def render(
     *,
     out: Path | None = None,
     quiet: bool = False,
-    columns: list[str] | None = None,
+    columns: Sequence[str] | None = None,
     figures: bool = False,
     limit: int = 50,
     show_all: bool = False,
@@ -91,7 +91,9 @@ def render(
     if quiet:
         return
     for index, part in enumerate((result, *result.parts)):
-        table = part.table.select(columns) if columns and index == 0 else part.table
+        table = part.table
+        if columns and index == 0:
+            table = table.select([c for c in columns if c in table.column_names])
         _print_table(screen, table, part.title, 0 if show_all else limit)
         if index == 0 and out is not None:
             screen.print(f"written to {out}", style="dim", markup=False)

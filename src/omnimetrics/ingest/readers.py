@@ -1,8 +1,9 @@
 """Read source files (CSV, Parquet, JSON Lines) as streams of Arrow record batches.
 
 Every batch carries `source_row`: the 1-based position of the record in its file, header excluded,
-so a rejected row can be found again. Rows a CSV parser cannot split (wrong number of fields) are
-kept as `Malformed` with their line number and text, never dropped.
+so a rejected row can be found again. Rows a CSV parser cannot split (wrong number of fields) and
+JSON Lines lines that are not a JSON object are kept as `Malformed` with their line number and
+text, never dropped.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -53,11 +55,14 @@ class CsvOptions:
 
 @dataclass
 class Malformed:
-    """A CSV line the parser could not split into the header's columns."""
+    """A line no parser could read as a record: a CSV line that does not split into the
+    header's columns, a JSON Lines line that is not a JSON object."""
 
     source_row: int | None
     line: int | None
     text: str
+    message: str | None = None
+    """What is wrong with the line, when it is not the CSV case."""
 
 
 @dataclass
@@ -298,11 +303,82 @@ def _read_parquet(source: SourceFile) -> tuple[pa.Schema, Iterator[pa.RecordBatc
 
 
 def _read_jsonl(source: SourceFile) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """Arrow's reader, typed by inference; a file it refuses is read line by line as text."""
     try:
         table = pajson.read_json(source.path, read_options=pajson.ReadOptions(block_size=16 << 20))
-    except pa.ArrowInvalid as exc:
-        raise SourceError(
-            f"{source.path}: not valid JSON Lines ({exc}). Each line must be one JSON object."
-        ) from None
+    except pa.ArrowInvalid:
+        # A field whose JSON type changes between lines (10, then "abc" or an object), or a line
+        # that is not JSON: Arrow infers one type per column and refuses the whole file.
+        table = _read_jsonl_as_text(source)
     source.columns = tuple(table.column_names)
     return _with_row_numbers(source, iter(table.to_batches(BATCH_ROWS)), table.schema)
+
+
+JSONL_LINES = """
+SELECT line, text,
+       coalesce(CASE WHEN json_valid(text) THEN json_type(text) END = 'OBJECT', false)
+           AS is_object,
+       row_number() OVER (ORDER BY line) AS record
+FROM (
+    SELECT i AS line, rtrim(parts[i], chr(13)) AS text
+    FROM (SELECT string_split(content, chr(10)) AS parts FROM read_text(?)) AS f,
+         range(1, len(parts) + 1) AS r(i)
+)
+WHERE trim(text, ' ' || chr(9)) <> ''
+"""
+"""The non-blank lines of a JSON Lines file: number, text, whether a JSON object, record number."""
+
+
+def _read_jsonl_as_text(source: SourceFile) -> pa.Table:
+    """Every field of every JSON object as text, as a CSV is read; other lines are `Malformed`.
+
+    The door then judges the values as it judges CSV text: "abc" or an object where a number
+    belongs is quarantined (`invalid_type`), "10" is 10; nested objects are JSON text. Runs in a
+    private in-memory DuckDB, set-wise (no Python loop over lines).
+    """
+    kernel = duckdb.connect(":memory:")
+    try:
+        # Raw emails and phones are in these lines: held in memory, never spilled to disk.
+        kernel.execute("SET temp_directory = ''")
+        try:
+            kernel.execute(f"CREATE TEMP TABLE lines AS {JSONL_LINES}", [str(source.path)])
+        except duckdb.Error as exc:
+            raise SourceError(f"{source.path}: cannot be read as JSON Lines ({exc}).") from None
+        first = kernel.execute("SELECT line, is_object FROM lines ORDER BY line LIMIT 1").fetchone()
+        if first is not None and not first[1]:
+            raise SourceError(
+                f"{source.path}: not JSON Lines: line {first[0]}, the first one, is not a JSON "
+                "object. Each line must be one JSON object; a JSON array or a pretty-printed "
+                "file is not JSON Lines."
+            )
+        bad = kernel.execute(
+            "SELECT record, line, text FROM lines WHERE NOT is_object ORDER BY line"
+        ).fetchall()
+        source.malformed.extend(
+            Malformed(record, line, text, f"line {line}: not a JSON object (one per line)")
+            for record, line, text in bad
+        )
+        keys = [
+            key
+            for (key,) in kernel.execute(
+                "SELECT key FROM (SELECT line, unnest(json_keys(text)) AS key, "
+                "generate_subscripts(json_keys(text), 1) AS position FROM lines WHERE is_object) "
+                "GROUP BY key ORDER BY min(line), arg_min(position, line)"
+            ).fetchall()
+        ]
+        if not keys:
+            raise SourceError(f"{source.path}: its JSON objects have no field; nothing to ingest.")
+        pointers = ["/" + key.replace("~", "~0").replace("/", "~1") for key in keys]
+        values = ", ".join(f"v[{n}] AS {_quoted_name(key)}" for n, key in enumerate(keys, 1))
+        rows = kernel.execute(
+            f"SELECT {values} FROM (SELECT line, json_extract_string(text, ?::VARCHAR[]) AS v "
+            "FROM lines WHERE is_object) ORDER BY line",
+            [pointers],
+        ).to_arrow_table()
+    finally:
+        kernel.close()
+    return rows.cast(pa.schema([pa.field(key, pa.string()) for key in keys]))
+
+
+def _quoted_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

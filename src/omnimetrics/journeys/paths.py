@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from omnimetrics.warehouse import Warehouse
 
 SEPARATOR = " > "
+NO_TOUCH_PATH = "(none)"
+"""The path of an order with no touch in its journey: kept, so that paths count every order."""
 
 
 def conversions(wh: Warehouse, settings: JourneySettings | None = None) -> ir.Table:
@@ -155,7 +157,7 @@ def conversion_paths(wh: Warehouse, settings: JourneySettings | None = None) -> 
         order_at=orders.timestamp,
         revenue=orders.revenue,
         sales_channel=orders.sales_channel,
-        path=joined.path.fill_null("(none)"),
+        path=joined.path.fill_null(NO_TOUCH_PATH),
         touches=joined.touches.fill_null(0),
         hours_to_convert=orders.timestamp.delta(joined.first_touch_at, unit="second") / 3600.0,
     )
@@ -233,9 +235,13 @@ def time_to_convert(wh: Warehouse, settings: JourneySettings | None = None) -> i
 
 
 def path_summary(wh: Warehouse, settings: JourneySettings | None = None, top: int = 20) -> ir.Table:
-    """Top paths: conversions, non-conversions, conversion rate, revenue, median time to convert."""
+    """Top paths: conversions, non-conversions, conversion rate, revenue, median time to convert.
+
+    Every order of the journeys is in a path: orders with no touch are the path "(none)" (as in
+    attribution), so the conversions of all paths sum to the orders. Its conversion rate is
+    empty: persons who had no touch and did not buy leave no journey to count.
+    """
     converted = conversion_paths(wh, settings)
-    converted = converted.filter(converted.path != "(none)")
     won = converted.group_by("path").agg(
         conversions=converted.count(),
         revenue=converted.revenue.sum(),
@@ -252,8 +258,10 @@ def path_summary(wh: Warehouse, settings: JourneySettings | None = None, top: in
         revenue=both.revenue.fill_null(0.0),
         median_hours_to_convert=both.median_hours_to_convert,
     )
+    rate = summary.conversions / (summary.conversions + summary.non_conversions)
+    no_touch = summary.path == NO_TOUCH_PATH
     summary = summary.mutate(
-        conversion_rate=summary.conversions / (summary.conversions + summary.non_conversions)
+        conversion_rate=ibis.cases((no_touch, ibis.null(dt.float64)), else_=rate)
     )
     return summary.order_by([ibis.desc("conversions"), "path"]).limit(top)
 

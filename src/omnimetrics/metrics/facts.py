@@ -25,6 +25,7 @@ import ibis.expr.types as ir
 
 from omnimetrics.errors import ConfigError
 from omnimetrics.privacy import refusing_persons
+from omnimetrics.vocabulary import SESSION_EVENTS
 
 if TYPE_CHECKING:
     from omnimetrics.warehouse import Warehouse
@@ -32,6 +33,12 @@ if TYPE_CHECKING:
 GRAINS = {"day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y", "total": None}
 OPEN_SECONDS_MACHINE = 60
 """An email open this soon after its send is taken as machine-made (privacy proxies prefetch)."""
+ENGAGING_EVENTS = (*SESSION_EVENTS, "ad_click", "email_click", "sms_click", "push_open",
+                   "social_engagement", "store_visit", "call", "chat", "qr_scan",
+                   "promo_redemption", "app_install")  # fmt: skip
+"""Interactions a person makes (a visit, a click, a call, a store visit), as opposed to what is
+sent or shown to them (sends, impressions, mail drops) and email opens (which privacy proxies
+make on delivery): the interactions that count in the omnichannel conversion rate."""
 
 
 class Facts:
@@ -119,19 +126,21 @@ class Facts:
 
     def unlinked_if_refused(self, table: ir.Table) -> ir.Table:
         """`table` with no person on the rows of persons who refused the journeys' consent
-        purpose: their rows still count in totals, never in person-level figures."""
+        purpose: their rows still count in totals, never in person-level figures. `tracked` is
+        false on those rows: their behaviour (sessions, clicks) is not in `events` either."""
         purpose = self.wh.settings.journeys.consent_purpose
         refusing = refusing_persons(self.wh, purpose) if purpose else None
         if refusing is None:
-            return table
-        refused = table.person_id.isin(refusing.person_id)
+            return table.mutate(tracked=ibis.literal(True))
+        refused = table.person_id.isin(refusing.person_id).fill_null(False)
         return table.mutate(person_id=ibis.cases((refused, ibis.null(dt.string)),
-                                                 else_=table.person_id))  # fmt: skip
+                                                 else_=table.person_id),
+                            tracked=~refused)  # fmt: skip
 
     @cached_property
     def orders(self) -> ir.Table:
         """Every valid (not cancelled) order: business totals count them all; a person who
-        refused consent is not linked to theirs (no person, no first order)."""
+        refused consent is not linked to theirs (no person, no first order, `tracked` false)."""
         from omnimetrics.journeys import conversions
 
         every = replace(self.wh.settings.journeys, consent_purpose=None)
@@ -148,7 +157,7 @@ class Facts:
             returned=orders.returned_amount.fill_null(0.0).cast(dt.float64),
             first_order=orders.first_order, channel=orders.sales_channel,
             sales_channel=orders.sales_channel, fulfilment=orders.fulfilment,
-            store=orders.store_id,
+            store=orders.store_id, tracked=orders.tracked,
         )  # fmt: skip
         return self.wh.materialize(self.window(fact))
 
@@ -282,18 +291,19 @@ class Facts:
 
     @cached_property
     def activity(self) -> ir.Table:
-        """One row per person and period: distinct channels used (touch and sales channels) and
-        whether they bought: the base of the omnichannel conversion rate."""
-        touches = self.events.filter(self.events.channel.notnull())
-        touch = touches.select("person_id", "at", "channel")
+        """One row per person and period in which they engaged: distinct marketing channels of
+        the interactions they made themselves (`ENGAGING_EVENTS`) and whether they bought in the
+        period: the base of the omnichannel conversion rate. Sends, impressions, opens and mail
+        drops are left out: they measure how much was sent, not what the person did."""
+        events = self.events
+        engaging = events.event_type.isin(list(ENGAGING_EVENTS))
+        engaged = events.filter(engaging & events.channel.notnull() & events.person_id.notnull())
+        engaged = engaged.mutate(period=self.period(engaged.at))
         sold = self.orders.filter(self.orders.person_id.notnull())
-        sold = sold.select("person_id", "at", channel=sold.sales_channel)
-        both = ibis.union(touch, sold)
-        both = both.mutate(period=self.period(both.at), bought=ibis.literal(False))
-        sold = sold.mutate(period=self.period(sold.at))
-        buyers = sold.select("person_id", "period").distinct().mutate(_bought=ibis.literal(True))
-        per = both.group_by(["person_id", "period"]).agg(channels=both.channel.nunique(),
-                                                          at=both.at.min())  # fmt: skip
+        buyers = sold.select("person_id", period=self.period(sold.at)).distinct()
+        buyers = buyers.mutate(_bought=ibis.literal(True))
+        per = engaged.group_by(["person_id", "period"]).agg(channels=engaged.channel.nunique(),
+                                                             at=engaged.at.min())  # fmt: skip
         per = per.left_join(buyers, ["person_id", "period"])
         return per.select("person_id", "period", "at", "channels",
                           bought=per._bought.fill_null(False))  # fmt: skip

@@ -6,7 +6,9 @@ prediction interval of a new observation from the t distribution:
     yhat(t0) ± t_{(1+level)/2, n-2} · s · sqrt(1 + 1/n + (t0 - tbar)² / Sxx)
 
 (Montgomery, Peck & Vining, "Introduction to Linear Regression Analysis", 5th ed., §2.5;
-formulas and decisions in docs/goals-and-forecasts.md).
+formulas and decisions in docs/goals-and-forecasts.md). A line leaves any range in time: given
+the KPI's `bounds` (its possible values: no negative revenue, no share above 1), the forecast
+and its interval are clipped to them.
 """
 
 from __future__ import annotations
@@ -46,6 +48,39 @@ ALERT_COLUMNS = ("period", "value", "expected", "low", "high", "direction", "bad
 
 _RELATIVE_TOLERANCE = 1e-9
 """Residuals this small relative to the values are rounding: the points lie on a line."""
+
+Bounds = tuple[float, float]
+"""(low, high): the values a KPI can take (`KPI.bounds`); either end may be infinite."""
+
+
+def check_bounds(bounds: object, caller: str) -> Bounds | None:
+    """`bounds` as (low, high) floats with low < high, or None; anything else is refused."""
+    if bounds is None:
+        return None
+    try:
+        low, high = (float(v) for v in bounds)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        low = high = math.nan
+    if math.isnan(low) or math.isnan(high) or not low < high:
+        raise ConfigError(
+            f"The 'bounds' parameter of {caller} must be (low, high) with low < high, e.g. "
+            f"(0, 1) for a share or (0, inf) for an amount. Got {bounds!r} instead."
+        )
+    return low, high
+
+
+def clip_to(bounds: Bounds | None, values: np.ndarray) -> np.ndarray:
+    """`values` kept inside `bounds` (NaN stays NaN); unchanged without bounds."""
+    values = np.asarray(values, dtype=float)
+    return values if bounds is None else np.clip(values, bounds[0], bounds[1])
+
+
+def range_note(bounds: Bounds) -> str:
+    """How a note names the range: [0, 1], [0, inf)."""
+    low, high = bounds
+    left = "(-inf" if math.isinf(low) else f"[{low:g}"
+    right = "inf)" if math.isinf(high) else f"{high:g}]"
+    return f"{left}, {right}"
 
 
 @dataclass(frozen=True)
@@ -235,7 +270,9 @@ class RegularSeries:
             self.index[:count], self.naive[:count], self.values[:count], positions, self.grid
         )
 
-    def forecast(self, horizon: int, *, level: float = LEVEL) -> Forecast:
+    def forecast(
+        self, horizon: int, *, level: float = LEVEL, bounds: Bounds | None = None
+    ) -> Forecast:
         """The next `horizon` periods after the last one (see `forecast`)."""
         mask = self.defined
         n = int(mask.sum())
@@ -258,23 +295,37 @@ class RegularSeries:
         assert self.positions is not None
         fit = fit_trend(self.positions[mask].astype(float), self.values[mask])
         yhat, se, low, high = prediction_interval(fit, ahead, level)
-        note = None
+        notes = []
         if fit.residual_sd == 0.0:
             shape = "constant" if fit.slope == 0.0 else "exactly on a line"
-            note = (
+            notes.append(
                 f"The {n} points are {shape} (zero residual variance): the forecast is exact "
                 "and each interval is the point itself."
             )
+        kept = [clip_to(bounds, values) for values in (yhat, low, high)]
+        if bounds is not None and any(
+            not np.array_equal(a, b) for a, b in zip(kept, (yhat, low, high), strict=True)
+        ):
+            notes.append(
+                f"The trend leaves the KPI's possible range {range_note(bounds)}: forecasts "
+                "and intervals are clipped to it."
+            )
+        yhat, low, high = kept
+        note = " ".join(notes) or None
         table = _forecast_table(periods, yhat, low, high, se)
         return Forecast(table, fit.slope, fit.intercept, fit.residual_sd, n, level, note)
 
 
-def forecast(series: pd.Series, horizon: int, *, level: float = LEVEL) -> Forecast:
+def forecast(
+    series: pd.Series, horizon: int, *, level: float = LEVEL, bounds: Bounds | None = None
+) -> Forecast:
     """Project the next `horizon` periods on the OLS linear trend, with prediction intervals.
 
     Periods continue the index's frequency (month starts stay month starts). Fewer than 3
     defined points give NaN values and a `note`, never an exception. Points exactly on a line
-    (zero residual variance) give exact forecasts whose interval is the point itself.
+    (zero residual variance) give exact forecasts whose interval is the point itself. With
+    `bounds` (low, high), the KPI's possible values, forecast, low and high are clipped to them
+    and the `note` says so (`se` is the line's).
 
     >>> import pandas as pd
     >>> kpi = pd.Series([10.0, 12.0, 14.0, 16.0],
@@ -286,7 +337,8 @@ def forecast(series: pd.Series, horizon: int, *, level: float = LEVEL) -> Foreca
     """
     _check_int("horizon", horizon, "forecast", minimum=1)
     _check_level(level, "forecast")
-    return RegularSeries.from_series(series).forecast(horizon, level=level)
+    bounds = check_bounds(bounds, "forecast")
+    return RegularSeries.from_series(series).forecast(horizon, level=level, bounds=bounds)
 
 
 def alerts(
@@ -295,14 +347,17 @@ def alerts(
     level: float = LEVEL,
     min_history: int = 6,
     higher_is_better: bool = True,
+    bounds: Bounds | None = None,
 ) -> pd.DataFrame:
     """The periods whose value falls outside the prediction interval of the trend before them.
 
     Each period with at least `min_history` defined values before it is compared with the
-    interval of an OLS trend fitted on all those earlier values (an expanding window). Only the
-    surprising periods are returned; `bad` is a drop when higher is better, a rise otherwise.
+    interval of an OLS trend fitted on all those earlier values (an expanding window), clipped
+    to `bounds` when given. Only the surprising periods are returned; `bad` is a drop when
+    higher is better, a rise otherwise.
     """
     _check_level(level, "alerts")
+    bounds = check_bounds(bounds, "alerts")
     _check_int("min_history", min_history, "alerts", minimum=MIN_POINTS)
     if not isinstance(higher_is_better, bool | np.bool_):
         raise ConfigError(
@@ -319,7 +374,8 @@ def alerts(
         for row in candidates:  # one small fit per period; series are tens to hundreds long
             past = defined[:row]
             fit = fit_trend(t[:row][past], regular.values[:row][past])
-            yhat, _, low, high = (float(v) for v in prediction_interval(fit, t[row], level))
+            yhat, _, low, high = prediction_interval(fit, t[row], level)
+            yhat, low, high = (float(clip_to(bounds, v)) for v in (yhat, low, high))
             value = float(regular.values[row])
             slack = _RELATIVE_TOLERANCE * max(abs(value), abs(yhat))
             if low - slack <= value <= high + slack:
@@ -349,9 +405,11 @@ def kpi_table_series(
 def kpi_forecasts(
     kpi_table: pd.DataFrame, by: Sequence[str], horizon: int, *, level: float = LEVEL
 ) -> pd.DataFrame:
-    """The next `horizon` periods of every KPI and dimension value of a KPI table.
+    """The next `horizon` periods of every KPI and dimension value of a KPI table, kept within
+    each KPI's possible values (`KPI.bounds`).
 
-    Columns: kpi, [by...], period, forecast, low, high, note (why a forecast is NaN or exact).
+    Columns: kpi, [by...], period, forecast, low, high, note (why a forecast is NaN, exact or
+    clipped).
     """
     _check_int("horizon", horizon, "kpi_forecasts", minimum=1)
     _check_level(level, "kpi_forecasts")
@@ -359,7 +417,7 @@ def kpi_forecasts(
     parts = []
     for labels, series in kpi_table_series(kpi_table, by):
         projected = RegularSeries.from_series(series, caller="kpi_forecasts").forecast(
-            horizon, level=level
+            horizon, level=level, bounds=get_kpi(labels["kpi"]).bounds
         )
         part = projected.table.drop(columns="se").assign(**labels, note=projected.note)
         parts.append(part)
@@ -375,15 +433,17 @@ def kpi_alerts(
     min_history: int = 6,
 ) -> pd.DataFrame:
     """The periods where a KPI (per dimension value) of a KPI table left the prediction interval
-    of its trend (see `alerts`); `bad` follows the KPI's direction in the catalogue.
+    of its trend (see `alerts`), kept within the KPI's possible values; `bad` follows the KPI's
+    direction in the catalogue.
 
     Columns: kpi, [by...], period, value, expected, low, high, direction, bad.
     """
     keys = ["kpi", *by]
     parts = []
     for labels, series in kpi_table_series(kpi_table, by):
-        better = get_kpi(labels["kpi"]).higher_is_better
-        found = alerts(series, level=level, min_history=min_history, higher_is_better=better)
+        kpi = get_kpi(labels["kpi"])
+        found = alerts(series, level=level, min_history=min_history,
+                       higher_is_better=kpi.higher_is_better, bounds=kpi.bounds)  # fmt: skip
         parts.append(found.assign(**labels))
     return _kpi_rows(parts, [*keys, *ALERT_COLUMNS])
 

@@ -17,7 +17,15 @@ import pandas as pd
 from scipy import stats
 
 from omnimetrics.errors import ConfigError
-from omnimetrics.metrics.forecast import LEVEL, RegularSeries, _check_level
+from omnimetrics.metrics.forecast import (
+    LEVEL,
+    Bounds,
+    RegularSeries,
+    _check_level,
+    check_bounds,
+    clip_to,
+    range_note,
+)
 from omnimetrics.metrics.goal_definition import Goal
 
 STATUSES = ("met", "missed", "on_track", "at_risk", "unknown")
@@ -87,13 +95,17 @@ def goal_status(
     today: date,
     baseline: float | None = None,
     level: float = LEVEL,
+    bounds: Bounds | None = None,
 ) -> GoalStatus:
     """Measure a goal on its KPI series (one value per period, full history) as of `today`.
 
     Only periods complete by `today` count (a period is complete once the next one has begun),
-    so a half-finished month never looks like a drop.
+    so a half-finished month never looks like a drop. `bounds` (low, high) are the KPI's
+    possible values (`KPI.bounds`): the projection and its interval stay inside them, and a
+    target beyond them cannot be met.
     """
     today = _checked_arguments(goal, higher_is_better, today, baseline, level)
+    bounds = check_bounds(bounds, "goal_status")
     better = bool(higher_is_better)
     regular = RegularSeries.from_series(series, caller="goal_status")
     days_left = max(0, (goal.deadline - today).days)
@@ -107,6 +119,9 @@ def goal_status(
     current, current_position, current_period = _current(periods, today, notes)
     progress = _progress(current, base_value, target, notes)
     projection, low, high, probability = _projection(periods, target, better, level, notes)
+    projection, low, high, probability = _within(
+        bounds, target, better, (projection, low, high), probability, notes
+    )
     status = _verdict(goal, today, current, target, probability, better)
     if status == "missed" and current_position is not None and current_position < periods.deadline:
         notes.append(
@@ -282,6 +297,40 @@ def _projection(
     if projected.note is not None and math.isnan(projection):
         notes.append(f"The history is too short to project: {projected.note}")
     return projection, float(row["low"]), float(row["high"]), probability
+
+
+def _within(
+    bounds: Bounds | None,
+    target: float,
+    better: bool,
+    projected: tuple[float, float, float],
+    probability: float,
+    notes: list[str],
+) -> tuple[float, float, float, float]:
+    """Projection, low and high clipped to the KPI's possible values; the probability of
+    meeting the target read on that clipped (censored) distribution: the same inside the range,
+    0 for a target beyond it, 1 for a target every possible value meets."""
+    if bounds is None:
+        return (*projected, probability)
+    kept = tuple(float(clip_to(bounds, np.array(v))) for v in projected)
+    if any(a != b for a, b in zip(kept, projected, strict=True) if not math.isnan(b)):
+        notes.append(
+            f"The trend leaves the KPI's possible range {range_note(bounds)}: the projection "
+            "and its interval are clipped to it."
+        )
+    low, high = bounds
+    if not math.isnan(target) and not math.isnan(probability):
+        beyond = target > high if better else target < low
+        always = target <= low if better else target >= high
+        if beyond:
+            notes.append(
+                f"The target ({target:g}) is outside the KPI's possible range "
+                f"{range_note(bounds)}: it cannot be met."
+            )
+            probability = 0.0
+        elif always:
+            probability = 1.0
+    return (*kept, probability)  # type: ignore[return-value]
 
 
 def _verdict(

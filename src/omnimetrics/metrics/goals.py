@@ -47,6 +47,7 @@ def evaluate_goals(
     statuses = []
     for goal in declared:
         series = kpi_series(wh, goal.kpi, grain=grain, where=goal.where)
-        better = get_kpi(goal.kpi).higher_is_better
-        statuses.append(goal_status(goal, series, higher_is_better=better, today=today))
+        kpi = get_kpi(goal.kpi)
+        statuses.append(goal_status(goal, series, higher_is_better=kpi.higher_is_better,
+                                    today=today, bounds=kpi.bounds))  # fmt: skip
     return statuses

@@ -6,11 +6,13 @@ several KPIs are declared once, so that the engine fetches each in one scan of i
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from typing import Any
 
 from omnimetrics.metrics.kpi_definition import KPI, Measure
 from omnimetrics.registry import Registry
+from omnimetrics.vocabulary import SCORE_RANGES
 
 
 @cache
@@ -39,7 +41,28 @@ SPEND_DIMS = ("channel", "campaign")
 SURVEY_DIMS = ("channel", "store", "preceding_channel")
 FULFILMENT_DIMS = ("channel", "sales_channel", "store")
 
+SESSION_SALES_CHANNELS = ("web", "app")
+"""Sales channels whose orders are placed in a tracked session (web and app hits make sessions):
+the orders a conversion rate on sessions counts. A marketplace sale is online but not in our
+sessions; a store or call-centre sale is in none."""
+UNBOUNDED = (-math.inf, math.inf)
+
 REVENUE = Measure(fact="orders", column="revenue", agg="sum")
+BUYER_REVENUE = Measure(
+    fact="orders", column="revenue", agg="sum", where=lambda t: t.person_id.notnull()
+)
+"""Revenue of the orders linked to a person: the customers that buyer counts are."""
+BUYER_MARGIN = Measure(
+    fact="orders", column="margin", agg="sum", where=lambda t: t.person_id.notnull()
+)
+SESSION_ORDERS = Measure(
+    fact="orders",
+    column="order_id",
+    agg="count",
+    where=lambda t: t.sales_channel.isin(list(SESSION_SALES_CHANNELS)) & t.tracked,
+)
+"""Web and app orders of persons whose sessions are tracked (not those of persons who refused
+the journeys' consent purpose, whose sessions are not in `events`): the orders of sessions."""
 ORDERS = Measure(fact="orders", column="order_id", agg="count")
 MARGIN = Measure(fact="orders", column="margin", agg="sum")
 RETURNED = Measure(fact="orders", column="returned", agg="sum")
@@ -76,7 +99,13 @@ AD_IMPRESSIONS = Measure(fact="spend", column="impressions", agg="sum")
 SERVICE_SPEND = Measure(
     fact="spend", column="spend", agg="sum", where=lambda t: t.channel.isin(["call_centre", "chat"])
 )
-CREDITED_ORDERS = Measure(fact="credited", column="credit", agg="sum")
+CREDITED_SESSION_ORDERS = Measure(
+    fact="credited",
+    column="credit",
+    agg="sum",
+    where=lambda t: t.sales_channel.isin(list(SESSION_SALES_CHANNELS)),
+    tally=True,
+)
 CREDITED_NEW = Measure(fact="credited", column="credit", agg="sum", where=lambda t: t.first_order)
 CREDITED_REVENUE = Measure(fact="credited", column="revenue", agg="sum")
 CREDITED_MARGIN = Measure(fact="credited", column="margin", agg="sum")
@@ -164,6 +193,7 @@ declare(
     name="margin", label="Margin", unit="currency", higher_is_better=True,
     formula="sum of margin (or revenue - cost of goods)",
     numerator=MARGIN, needs=("orders.margin|orders.cost_of_goods",), dimensions=ORDER_DIMS,
+    bounds=UNBOUNDED,
 )  # fmt: skip
 
 # --- customers --------------------------------------------------------------------------
@@ -205,15 +235,18 @@ declare(
 declare(
     name="clv_historical", label="Historical customer value", unit="currency",
     higher_is_better=True, group="customers",
-    formula="revenue / buyers over the period (grain total: lifetime so far); cut by "
-    "channel_mix to compare omnichannel and single-channel customers",
-    numerator=REVENUE, denominator=BUYERS, needs=("orders",), dimensions=ORDER_DIMS,
+    formula="revenue of the orders of identified persons / those persons (buyers) over the "
+    "period (grain total: lifetime so far): orders linked to no person (no identifier, or "
+    "consent refused) are in neither; cut by channel_mix to compare omnichannel and "
+    "single-channel customers",
+    numerator=BUYER_REVENUE, denominator=BUYERS, needs=("orders",), dimensions=ORDER_DIMS,
 )  # fmt: skip
 declare(
     name="clv_margin", label="Historical customer margin", unit="currency",
-    higher_is_better=True, group="customers", formula="margin / buyers",
-    numerator=MARGIN, denominator=BUYERS, needs=("orders.margin|orders.cost_of_goods",),
-    dimensions=ORDER_DIMS, stand_in="clv_historical",
+    higher_is_better=True, group="customers",
+    formula="margin of the orders of identified persons / those persons (buyers)",
+    numerator=BUYER_MARGIN, denominator=BUYERS, needs=("orders.margin|orders.cost_of_goods",),
+    dimensions=ORDER_DIMS, stand_in="clv_historical", bounds=UNBOUNDED,
 )  # fmt: skip
 
 # --- marketing --------------------------------------------------------------------------
@@ -241,13 +274,14 @@ declare(
     formula="(margin - spend) / spend; by channel or campaign: credited margin",
     numerator=MARGIN, denominator=SPEND, net=True, credited_numerator=CREDITED_MARGIN,
     needs=("spend", "orders.margin|orders.cost_of_goods"), dimensions=SPEND_DIMS,
+    bounds=UNBOUNDED,
 )  # fmt: skip
 declare(
     name="ltv_cac", label="LTV / CAC", unit="ratio", higher_is_better=True, group="marketing",
-    formula="historical customer margin (revenue when no margin is known) / CAC; under 3 is "
-    "flagged",
-    numerator=REVENUE, ratio_of=("clv_margin", "cac"), flag_below=3.0,
-    needs=("orders", "spend"),
+    formula="historical customer margin (customer value when no margin is known) / CAC; "
+    "under 3 is flagged",
+    numerator=BUYER_MARGIN, ratio_of=("clv_margin", "cac"), flag_below=3.0,
+    needs=("orders", "spend"), bounds=UNBOUNDED,
 )  # fmt: skip
 
 # --- conversion -------------------------------------------------------------------------
@@ -255,15 +289,20 @@ declare(
 declare(
     name="conversion_rate", label="Conversion rate", unit="share", higher_is_better=True,
     group="conversion",
-    formula="orders credited to the channel (last touch) / sessions of the channel",
-    numerator=CREDITED_ORDERS, denominator=SESSIONS, needs=("events", "orders"),
-    dimensions=("channel", "campaign"),
+    formula="web and app orders / sessions (web and app visits), both of the persons whose "
+    "sessions are tracked (consent); by channel or campaign: web and app orders credited to "
+    "it (last touch) / its sessions",
+    numerator=SESSION_ORDERS, credited_numerator=CREDITED_SESSION_ORDERS, denominator=SESSIONS,
+    needs=("events", "orders"), dimensions=("channel", "campaign"),
 )  # fmt: skip
 declare(
     name="omnichannel_conversion_rate", label="Omnichannel conversion rate", unit="share",
     higher_is_better=True, group="conversion",
-    formula="persons active on 2+ channels (touch or sales) who bought / persons active on 2+ "
-    "channels, per period",
+    formula="persons who interacted on 2+ marketing channels in the period and ordered in it "
+    "(any sales channel) / persons who interacted on 2+ channels; interactions are what the "
+    "person does (visits, clicks, push opens, store visits, calls, chats, QR scans, promo "
+    "redemptions, app installs), not what is sent or shown (sends, impressions, email opens, "
+    "mail drops), and a purchase is not a channel",
     numerator=OMNICHANNEL_BUYERS, denominator=OMNICHANNEL, needs=("events", "orders"),
 )  # fmt: skip
 
@@ -312,8 +351,11 @@ declare(
 )  # fmt: skip
 declare(
     name="email_click_to_open_rate", label="Email click-to-open rate", unit="share",
-    higher_is_better=True, group="engagement", formula="email clicks / human email opens",
+    higher_is_better=True, group="engagement",
+    formula="email clicks / human email opens (a click after a machine open only counts too, so "
+    "it can pass 1)",
     numerator=EMAIL_CLICKS, denominator=HUMAN_OPENS, needs=("events",), dimensions=TOUCH_DIMS,
+    bounds=(0.0, math.inf),
 )  # fmt: skip
 declare(
     name="sms_click_rate", label="SMS click rate", unit="share", higher_is_better=True,
@@ -352,6 +394,7 @@ declare(
     formula="% promoters (9-10) - % detractors (0-6) of NPS answers",
     numerator=answers("nps", at_least=9), minus=answers("nps", at_most=6),
     denominator=answers("nps"), scale=100.0, needs=("feedback",), dimensions=SURVEY_DIMS,
+    bounds=(-100.0, 100.0),
 )  # fmt: skip
 declare(
     name="csat", label="CSAT", unit="share", higher_is_better=True, group="surveys",
@@ -363,11 +406,13 @@ declare(
     name="ces", label="CES", unit="score", higher_is_better=False, group="surveys",
     formula="mean Customer Effort Score (1-7, lower is easier)",
     numerator=mean_score("ces"), needs=("feedback",), dimensions=SURVEY_DIMS,
+    bounds=SCORE_RANGES["ces"],
 )  # fmt: skip
 declare(
     name="review_score", label="Review score", unit="score", higher_is_better=True,
     group="surveys", formula="mean review score (1-5)",
     numerator=mean_score("review"), needs=("feedback",), dimensions=SURVEY_DIMS,
+    bounds=SCORE_RANGES["review"],
 )  # fmt: skip
 
 # --- operations -------------------------------------------------------------------------

@@ -6,6 +6,7 @@ them and never asks for a KPI by name: every behaviour of a KPI is one of its fi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,6 +30,25 @@ CREDITED_CUTS = ("channel", "campaign")
 
 UNITS = ("share", "currency", "count", "seconds", "score", "ratio")
 
+CHANGE_KINDS = ("relative", "points")
+"""How the change against the previous period reads: `relative` is (value - previous) /
+|previous| (revenue +12 %); `points` is value - previous in the KPI's own unit (NPS -15 points,
+a share +0.02, i.e. two percentage points)."""
+
+UNIT_CHANGE_KINDS = {"share": "points", "score": "points"}
+"""The change kind of a KPI that declares none, by unit (`relative` for the others): shares and
+scores are compared by difference, amounts and counts by ratio."""
+
+UNIT_BOUNDS: dict[str, tuple[float, float]] = {
+    "share": (0.0, 1.0),
+    "currency": (0.0, math.inf),
+    "count": (0.0, math.inf),
+    "seconds": (0.0, math.inf),
+    "ratio": (0.0, math.inf),
+    "score": (-math.inf, math.inf),
+}
+"""The possible values of a KPI that declares no `bounds`, by unit (a score declares its scale)."""
+
 
 @dataclass(frozen=True)
 class Measure:
@@ -39,6 +59,8 @@ class Measure:
     column: str
     agg: str = "sum"
     where: Filter | None = None
+    tally: bool = False
+    """A sum that counts (orders credited as fractions): no row kept is zero, not unknown."""
 
     def __post_init__(self) -> None:
         if self.agg not in AGGREGATES:
@@ -64,7 +86,7 @@ class Measure:
     @property
     def counts(self) -> bool:
         """Whether it counts rows or persons (no row counted is zero, not unknown)."""
-        return self.agg in ("count", "nunique")
+        return self.agg in ("count", "nunique") or self.tally
 
 
 @dataclass(frozen=True)
@@ -102,12 +124,33 @@ class KPI:
     flag_below: float | None = None
     """Cells under this value are flagged (`flag` column): LTV/CAC under 3."""
     group: str = "sales"
+    bounds: tuple[float, float] | None = None
+    """(low, high): the values the KPI can take (NPS: -100 to 100); forecasts and goal
+    projections are kept inside. Default by unit (`UNIT_BOUNDS`): a share in [0, 1], an amount,
+    count or ratio at least 0."""
+    change_kind: str | None = None
+    """One of CHANGE_KINDS: how the change against the previous period is computed. Default by
+    unit (`UNIT_CHANGE_KINDS`): points for shares and scores, relative for the others."""
 
     def __post_init__(self) -> None:
         if self.unit not in UNITS:
             raise ConfigError(
                 f"KPI {self.name!r}: unknown unit {self.unit!r}. " + did_you_mean(self.unit, UNITS)
             )
+        kind = self.change_kind or UNIT_CHANGE_KINDS.get(self.unit, "relative")
+        if kind not in CHANGE_KINDS:
+            raise ConfigError(
+                f"KPI {self.name!r}: unknown change_kind {kind!r}. "
+                + did_you_mean(kind, CHANGE_KINDS)
+            )
+        object.__setattr__(self, "change_kind", kind)
+        low, high = self.bounds if self.bounds is not None else UNIT_BOUNDS[self.unit]
+        if math.isnan(low) or math.isnan(high) or not low < high:
+            raise ConfigError(
+                f"KPI {self.name!r}: bounds must be (low, high) with low < high; got "
+                f"{self.bounds!r}."
+            )
+        object.__setattr__(self, "bounds", (float(low), float(high)))
 
     def measures(self, by: list[str]) -> tuple[Measure, Measure | None]:
         """Numerator and denominator for these dimensions (credited ones by channel/campaign)."""

@@ -9,6 +9,7 @@ name: what sets a KPI apart is a field of its declaration. Formulas: docs/metric
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -58,7 +59,9 @@ def compute_kpis(
     """KPIs per period (`grain`: day, week, month, quarter, year or total) and dimensions.
 
     Columns: kpi, period, [by...], value, numerator, denominator, persons, previous, change
-    (relative to the previous period), suppressed, flag. With `min_cell_persons`, cells of fewer
+    (against the previous period), change_kind ("relative": (value - previous) / |previous|;
+    "points": value - previous, for shares and scores), change_note (why a change is missing),
+    flag, suppressed. With `min_cell_persons`, cells of fewer
     persons have no value (outputs meant for sharing). A KPI whose inputs are missing, or that
     cannot be cut by a dimension, is listed in `unavailable` with the reason. Journeys (credited
     orders) follow the warehouse's `settings.journeys`.
@@ -122,6 +125,7 @@ def _suppressed(table: pd.DataFrame, min_cell_persons: int | None) -> pd.DataFra
     if min_cell_persons:
         small = table.persons.notna() & (table.persons < min_cell_persons)
         table.loc[small, ["value", "numerator", "denominator", "previous", "change"]] = np.nan
+        table.loc[small, "change_note"] = None
         table.loc[small, "suppressed"] = True
     return table
 
@@ -266,14 +270,23 @@ def _ratio_of_kpis(kpi: KPI, facts: Facts, by: list[str]) -> pd.DataFrame:
 
 
 def _with_change(table: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """previous = the value of the period before (same KPI and dimensions); change = relative."""
+    """previous = the value of the period before (same KPI and dimensions); change as the KPI
+    declares (`change_kind`): relative, (value - previous) / |previous|, or in points, value -
+    previous. A relative change from 0 has no value, and `change_note` says why."""
     if table.empty:
-        return table.assign(previous=np.nan, change=np.nan)
+        return table.assign(previous=np.nan, change=np.nan, change_kind=None, change_note=None)
     table = table.sort_values(["kpi", *by, "period"], ignore_index=True)
     keys = ["kpi", *by]
     previous = table.groupby(keys, dropna=False, sort=False).value.shift(1)
+    kinds = table.kpi.map({name: get_kpi(name).change_kind for name in table.kpi.unique()})
+    points = kinds == "points"
+    relative = (table.value - previous) / previous.abs().where(previous != 0)
     table["previous"] = previous
-    table["change"] = (table.value - previous) / previous.abs().where(previous != 0)
+    table["change"] = relative.where(~points, table.value - previous)
+    table["change_kind"] = kinds
+    from_zero = ~points & (previous == 0) & table.value.notna()
+    table["change_note"] = None
+    table.loc[from_zero, "change_note"] = "previous value is 0: no relative change"
     return table
 
 
@@ -331,8 +344,15 @@ METRICS_INTRO = [
     "Generated from `omnimetrics.metrics.kpi_catalogue.KPIS` (`make docs`); do not edit by hand.",
     "",
     "A KPI is a numerator and, for rates and averages, a denominator, each aggregated per "
-    "period (day, week, month, quarter, year or total) and per dimension value. `change` is "
-    "(value - previous period's value) / |previous value|. With `--shared` (or "
+    "period (day, week, month, quarter, year or total) and per dimension value. `change` "
+    "compares it with the previous period as the KPI declares (column `change` of the table "
+    "below, told by `change_kind`): `relative` is (value - previous) / |previous value| "
+    "(revenue +12 %), left empty when the previous value is 0 (`change_note` says so); "
+    "`points` is value - previous in the KPI's unit, for shares and scores (NPS from 10 to -5 "
+    "is -15 points, not -150 %; a share from 0.20 to 0.22 is +0.02, two percentage points). "
+    "`range` is the values the KPI can take: forecasts, their intervals and goal projections "
+    "are kept inside it (no negative revenue, no share above 1, NPS within -100..100). "
+    "With `--shared` (or "
     "`min_cell_persons=`), cells counting fewer persons than `[metrics] min_cell_persons` "
     "(default 10) are left empty and marked suppressed. A KPI whose inputs are missing is "
     "listed as unavailable with the table or column it needs, never shown as 0.",
@@ -380,16 +400,30 @@ METRICS_SOURCES = [
 ]
 
 
+def _range_text(kpi: KPI) -> str:
+    """The KPI's bounds as the doc shows them: 0..1, >= 0, -100..100, any."""
+    low, high = kpi.bounds  # type: ignore[misc]
+    if math.isinf(low) and math.isinf(high):
+        return "any"
+    if math.isinf(high):
+        return f">= {low:g}"
+    if math.isinf(low):
+        return f"<= {high:g}"
+    return f"{low:g}..{high:g}"
+
+
 def metrics_markdown() -> str:
     """docs/metrics.md, generated from the catalogue: it always states the formulas in use."""
-    lines = [*METRICS_INTRO, "| KPI | unit | better | formula | needs | dimensions |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [*METRICS_INTRO,
+             "| KPI | unit | better | change | range | formula | needs | dimensions |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for kpi in sorted(KPIS.values(), key=lambda k: (k.group, k.name)):
         needs = ", ".join(n.replace("|", " or ") for n in kpi.needs)
         better = "higher" if kpi.higher_is_better else "lower"
         dims = ", ".join(kpi.dimensions) or "segments only"
-        lines.append(f"| `{kpi.name}` ({kpi.group}) | {kpi.unit} | {better} | {kpi.formula} | "
-                     f"{needs} | {dims} |")  # fmt: skip
+        lines.append(f"| `{kpi.name}` ({kpi.group}) | {kpi.unit} | {better} | "
+                     f"{kpi.change_kind} | {_range_text(kpi)} | {kpi.formula} | {needs} | "
+                     f"{dims} |")  # fmt: skip
     sets = "; ".join(f"`{name}`: {', '.join(names)}" for name, names in KPI_SETS.items())
     lines += ["", f"Sets to start from (`--kpis SET`): {sets}.", "", *METRICS_SOURCES]
     return "\n".join(lines) + "\n"

@@ -48,8 +48,6 @@ from omnimetrics.simulate._util import Clock, release_memory
 __all__ = ["World", "simulate"]
 
 FORMAT = "omnimetrics-world/1"
-LATEST_END = date(2026, 6, 1)
-"""Every simulated timestamp lies before this day, so ingest never sees a future timestamp."""
 MAX_CUSTOMERS = 5_000_000
 MAX_DAYS = 3_650
 
@@ -130,9 +128,10 @@ def _check_start(start: object, days: int) -> date:
         raise ConfigError(f"start must be a date written YYYY-MM-DD; got {start!r}")
     if start.year < 2000:
         raise ConfigError(f"start must be in 2000 or later; got {start.isoformat()}")
-    if (LATEST_END - start).days < days:
+    latest_end = date.today()  # every timestamp in the past: ingest never sees a future one
+    if (latest_end - start).days < days:
         raise ConfigError(
-            f"start + days must end by {LATEST_END.isoformat()} so that every timestamp is in "
+            f"start + days must end by {latest_end.isoformat()} so that every timestamp is in "
             f"the past; got start={start.isoformat()} and days={days}: choose an earlier start "
             "or fewer days"
         )

@@ -7,6 +7,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from omnimetrics.errors import OmnimetricsError
 from omnimetrics.results import Result, as_arrow
 from omnimetrics.workspace import checks
@@ -149,8 +151,12 @@ class MeasureMethods:
 
     def goals(self, *, grain: str = "month", today: date | None = None) -> Result:
         """SMART goals of [[goals]]: progress, projection and chance of success."""
-        from omnimetrics.metrics.goals import evaluate_goals
+        from omnimetrics.metrics.goals import GOAL_EXAMPLE, evaluate_goals
 
+        if not self.settings.goals:
+            advice = f"No goals declared yet: add them to omnimetrics.toml, e.g.\n{GOAL_EXAMPLE}"
+            return Result("goals", "Goals", pa.table({"goal": pa.array([], pa.string())}),
+                          notes=(advice,))  # fmt: skip
         statuses = evaluate_goals(self.warehouse, grain=grain, today=today or date.today())
         rows = [status.to_row() for status in statuses]
         notes = tuple(f"{r['goal']}: {r['note']}" for r in rows if r.get("note"))
@@ -277,7 +283,12 @@ def attribute_path_file(
 
 def attribution_result(report: Any, title: str, by: str) -> Result:
     """An attribution report (credit, comparison, roles, transitions) as one result."""
-    parts: list[Result] = []
+    credit = as_arrow(report.credit)
+    shares = credit.to_pandas().pivot_table(index=by, columns="model", values="share",
+                                            aggfunc="sum", sort=False)  # fmt: skip
+    shares = shares.reset_index()
+    shares = shares.sort_values(list(shares.columns[1:2]), ascending=False)
+    parts: list[Result] = [Result.of("shares", f"Share of credit by {by}, model by model", shares)]
     notes: list[str] = []
     if report.comparison is not None:
         comparison = report.comparison
@@ -293,5 +304,4 @@ def attribution_result(report: Any, title: str, by: str) -> Result:
     if report.transitions is not None:
         title_t = f"{report.markov_model} transition matrix"
         parts.append(Result.of("transitions", title_t, report.transitions))
-    return Result("attribution", title, as_arrow(report.credit), parts=tuple(parts),
-                  notes=tuple(notes))  # fmt: skip
+    return Result("attribution", title, credit, parts=tuple(parts), notes=tuple(notes))

@@ -13,7 +13,8 @@ import dataclasses
 import hashlib
 import json
 import uuid
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -126,6 +127,13 @@ def _storable(table: pa.Table, run_id: str) -> pa.Table:
     return table.append_column("run_id", pa.array([run_id] * table.num_rows, pa.string()))
 
 
+GOAL_COLUMNS = ("goal", "kpi", "status", "current", "target", "progress", "projection",
+                "probability", "days_left")  # fmt: skip
+"""What a goal's row shows at a glance (every column is kept in --out files)."""
+DEMO_KPIS = ("revenue", "orders", "conversion_rate", "average_basket", "new_customers", "roas")
+DEMO_MODELS = ("last_touch", "linear", "position_based", "markov", "shapley")
+
+
 def demo(
     db: str | Path = "omnimetrics-demo.duckdb",
     folder: str | Path = "demo-world",
@@ -133,19 +141,57 @@ def demo(
     customers: int = 5_000,
     days: int = 120,
     seed: int = 42,
+    start: date | None = None,
     progress: Progress = quiet,
-) -> tuple[Workspace, Result, Result]:
-    """Simulate a retailer, load it into a fresh demo warehouse and run the pipeline.
+) -> tuple[Workspace, list[Result]]:
+    """Simulate a retailer, load it into a fresh demo warehouse, run the pipeline, and answer the
+    main questions: KPIs with their change, attribution models compared, goals and maturity.
+    The simulated history ends yesterday unless `start` is given.
 
-    Returns the open workspace, the load result and the run result.
+    Returns the open workspace and the results to show, in order.
     """
+    from omnimetrics.config import Settings
     from omnimetrics.simulate import simulate
     from omnimetrics.workspace import open as open_workspace
 
     for stale in (Path(db), Path(f"{db}.wal")):
         stale.unlink(missing_ok=True)
-    world = simulate(customers=customers, days=days, seed=seed, progress=progress)
+    start = start or date.today() - timedelta(days=days)
+    world = simulate(customers=customers, days=days, seed=seed, start=start, progress=progress)
     world.write(folder)
-    ws = open_workspace(db, demo=True)
+    settings = Settings.load(demo=True)
+    if not settings.goals:
+        settings = settings.with_(goals=demo_goals(start, days))
+    ws = open_workspace(db, settings)
     loaded = ws.load(folder, progress=progress)
-    return ws, loaded, ws.run(progress=progress)
+    ran = ws.run(progress=progress)
+    progress("answering", 0.9)
+    compared = ws.attribution(DEMO_MODELS, compare=True)
+    answers = [
+        loaded,
+        ran,
+        ws.kpis(DEMO_KPIS, grain="month"),
+        replace(compared.part("shares"), notes=compared.notes),
+        ws.goals(today=start + timedelta(days=days - 1)).brief(GOAL_COLUMNS),
+        _maturity_brief(ws.maturity()),
+    ]
+    return ws, answers
+
+
+def demo_goals(start: date, days: int) -> tuple[dict[str, object], ...]:
+    """Two SMART goals over the second half of a simulated world, for the demo."""
+    half = start + timedelta(days=days // 2)
+    end = start + timedelta(days=days - 1)
+    return (
+        {"name": "revenue +5% in the second half", "kpi": "revenue", "target_change": 0.05,
+         "start": half, "deadline": end},
+        {"name": "conversion rate +10%", "kpi": "conversion_rate", "target_change": 0.10,
+         "start": half, "deadline": end},
+    )  # fmt: skip
+
+
+def _maturity_brief(result: Result) -> Result:
+    """The maturity score and its dimensions, with the first pieces of advice."""
+    score = result.figures
+    title = f"Maturity {score['score']:.0f}/100: level {score['level']} ({score['level_name']})"
+    return replace(result.part("dimensions"), title=title, notes=result.notes[:3])

@@ -1,14 +1,24 @@
 """The business case of a change: projected orders, revenue, margin and ROI if KPIs reach their
-targets (formulas: docs/maturity.md)."""
+targets (formulas: docs/maturity.md).
+
+One base: the conversion rate is web and app orders per session, so it moves the orders of
+sessions only; store, call-centre and marketplace orders (and those of persons whose sessions
+are not tracked) are held. `business_case_inputs` measures every input on that base.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from omnimetrics.errors import ConfigError, did_you_mean
+from omnimetrics.errors import ConfigError, OmnimetricsError, did_you_mean
+
+if TYPE_CHECKING:
+    from omnimetrics.warehouse import Warehouse
 
 CASE_KPIS = ("conversion_rate", "average_basket", "retention")
 CASE_TARGETS = (*CASE_KPIS, "spend")
@@ -41,6 +51,8 @@ def _check_case(
     revenue: float,
     spend: float,
     margin_rate: float | None,
+    session_orders: float,
+    session_revenue: float,
 ) -> None:
     """Refuse a business case that cannot be projected, saying which input is wrong."""
     _check_kpis(current, CASE_KPIS, "current")
@@ -48,6 +60,13 @@ def _check_case(
     for name, value in (("orders", orders), ("revenue", revenue)):
         if not value > 0:
             raise ConfigError(f"The {name!r} of the business case must be > 0. Got {value!r}.")
+    for name, value, total in (("session_orders", session_orders, orders),
+                               ("session_revenue", session_revenue, revenue)):  # fmt: skip
+        if not 0 <= value <= total:
+            raise ConfigError(
+                f"The {name!r} of the business case (the part the conversion rate counts) must "
+                f"be between 0 and the whole ({total!r}). Got {value!r}."
+            )
     if not spend >= 0:
         raise ConfigError(f"The 'spend' of the business case must be >= 0. Got {spend!r}.")
     if margin_rate is not None and not 0 <= margin_rate <= 1:
@@ -71,14 +90,24 @@ def business_case(
     revenue: float,
     spend: float,
     margin_rate: float | None = None,
+    session_orders: float | None = None,
+    session_revenue: float | None = None,
 ) -> pd.DataFrame:
     """Projected orders, revenue, margin and ROI if the KPIs reach their targets.
 
-    revenue = traffic x conversion_rate x (1 + retention) x average_basket, traffic held at its
-    current value; KPIs missing from `targets` stay at their current value. Columns: measure,
-    current, projected, change, relative_change, formula. See docs/maturity.md.
+    The conversion rate counts `session_orders` (default: every order) per session: traffic =
+    session_orders / conversion_rate, held; projected session orders = traffic x target
+    conversion_rate; the other orders are held. Retention scales every order by (1 + target) /
+    (1 + current), the basket every order's revenue by target / current. KPIs missing from
+    `targets` stay at their current value. Columns: measure, current, projected, change,
+    relative_change, formula. See docs/maturity.md.
     """
-    _check_case(current, targets, orders, revenue, spend, margin_rate)
+    session_orders = float(orders if session_orders is None else session_orders)
+    if session_revenue is None:
+        session_revenue = revenue * (session_orders / orders) if orders > 0 else 0.0
+    session_revenue = float(session_revenue)
+    _check_case(current, targets, orders, revenue, spend, margin_rate, session_orders,
+                session_revenue)  # fmt: skip
     conversion = float(current["conversion_rate"])
     basket = float(current.get("average_basket", revenue / orders))
     keep_rate = float(current.get("retention", 0.0))
@@ -87,25 +116,38 @@ def business_case(
     target_keep = float(targets.get("retention", keep_rate))
     target_spend = float(targets.get("spend", spend))
 
-    traffic = orders / (conversion * (1 + keep_rate))
-    new_orders = traffic * target_conversion * (1 + target_keep)
-    new_revenue = revenue * (new_orders / orders) * (target_basket / basket)
+    traffic = session_orders / conversion
+    repeat = (1 + target_keep) / (1 + keep_rate)
+    new_session_orders = traffic * target_conversion * repeat
+    other_orders = orders - session_orders
+    new_other_orders = other_orders * repeat
+    new_orders = new_session_orders + new_other_orders
+    new_session_revenue = session_revenue * (target_conversion / conversion)
+    new_revenue = (
+        (new_session_revenue + revenue - session_revenue) * repeat * (target_basket / basket)
+    )
 
     def margin(value: float) -> float:
         return value * margin_rate if margin_rate is not None else math.nan
 
     rows = [
-        ("conversion_rate", conversion, target_conversion, "orders / visits"),
+        ("conversion_rate", conversion, target_conversion,
+         "orders of sessions (web and app) / sessions"),
         ("average_basket", basket, target_basket, "revenue / orders"),
-    ]
+    ]  # fmt: skip
     if "retention" in current:
         rows.append(("retention", keep_rate, target_keep, "share of buyers who buy again"))
-    retention_part = " x (1 + retention)" if "retention" in current else ""
+    repeat_part = " x (1 + retention) / (1 + current retention)" if "retention" in current else ""
     rows += [
-        ("traffic", traffic, traffic, f"orders / (conversion_rate{retention_part}); held"),
-        ("orders", orders, new_orders, f"traffic x conversion_rate{retention_part}"),
+        ("traffic", traffic, traffic, "sessions = session_orders / conversion_rate; held"),
+        ("session_orders", session_orders, new_session_orders,
+         f"traffic x conversion_rate{repeat_part}"),
+        ("other_orders", other_orders, new_other_orders,
+         f"orders outside sessions (store, call centre, marketplace...): held{repeat_part}"),
+        ("orders", orders, new_orders, "session_orders + other_orders"),
         ("revenue", revenue, new_revenue,
-         "revenue x (projected orders / orders) x (target basket / current basket)"),
+         "(session revenue x target / current conversion_rate + other revenue)"
+         f"{repeat_part} x target basket / current basket"),
         ("spend", spend, target_spend, "as given"),
         ("margin", margin(revenue), margin(new_revenue), "revenue x margin_rate"),
         ("roi", _roi(margin(revenue), spend), _roi(margin(new_revenue), target_spend),
@@ -127,3 +169,56 @@ def _per_spend(value: float, spend: float) -> float:
 def _roi(margin: float, spend: float) -> float:
     """(margin - spend) / spend; NaN without spend."""
     return _per_spend(margin - spend, spend)
+
+
+CASE_MEASURES = ("conversion_rate", "average_basket", "repeat_purchase_rate", "orders", "revenue",
+                 "spend", "margin")  # fmt: skip
+"""The KPIs a business case is measured from (`business_case_inputs`)."""
+
+
+def business_case_inputs(
+    wh: Warehouse, *, since: date | None = None, until: date | None = None
+) -> dict[str, Any]:
+    """Everything `business_case` projects from, measured over [since, until] on one base.
+
+    The current conversion rate is the `conversion_rate` KPI: web and app orders per session,
+    both of the persons whose sessions are tracked; `session_orders` and `session_revenue` are
+    exactly the orders it counts and their revenue, so traffic = session_orders /
+    conversion_rate is the sessions measured. Orders, revenue, spend and the margin rate are
+    business totals. Returns the keyword arguments of `business_case` but `targets`:
+    `business_case(targets=..., **business_case_inputs(wh))`.
+    """
+    from omnimetrics.metrics.facts import Facts
+    from omnimetrics.metrics.kpi_catalogue import SESSION_ORDERS
+    from omnimetrics.metrics.kpis import compute_kpis
+
+    measured = compute_kpis(wh, list(CASE_MEASURES), grain="total", since=since, until=until)
+    now = dict(zip(measured.table.kpi, measured.table.value, strict=True))
+    missing = [n for n in ("conversion_rate", "orders", "revenue") if not _known(now.get(n))]
+    if missing:
+        why = [f"{k} {v}" for k, v in measured.unavailable.items() if k in missing]
+        raise OmnimetricsError(
+            f"The business case needs {', '.join(missing)} over the period: "
+            + ("; ".join(why) or "no order or no session in it.")
+        )
+    orders = Facts(wh, grain="total", since=since, until=until).orders
+    kept = orders.filter(SESSION_ORDERS.where(orders))  # type: ignore[misc]
+    session = kept.aggregate(count=kept.count(), revenue=kept.revenue.sum()).to_pandas()
+    margin = now.get("margin")
+    current = {"conversion_rate": now["conversion_rate"], "average_basket": now["average_basket"]}
+    if _known(now.get("repeat_purchase_rate")):
+        current["retention"] = now["repeat_purchase_rate"]
+    return {
+        "current": current,
+        "orders": now["orders"],
+        "revenue": now["revenue"],
+        "spend": now["spend"] if _known(now.get("spend")) else 0.0,
+        "margin_rate": margin / now["revenue"] if _known(margin) else None,
+        "session_orders": float(session["count"].iloc[0]),
+        "session_revenue": float(session["revenue"].fillna(0.0).iloc[0]),
+    }
+
+
+def _known(value: float | None) -> bool:
+    """A measured number (not missing, not NaN)."""
+    return value is not None and not math.isnan(value)
