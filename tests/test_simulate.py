@@ -138,8 +138,10 @@ def test_same_seed_gives_identical_files_and_other_seed_differs(tmp_path):
         ({"days": "90"}, r"days must be a positive integer"),
         ({"seed": -1}, r"seed must be an integer >= 0"),
         ({"start": "01/02/2025"}, r"start must be a date written YYYY-MM-DD"),
-        ({"start": date.today() - timedelta(days=30), "days": 60},
-         rf"must end by {date.today().isoformat()}"),  # fmt: skip
+        (
+            {"start": date.today() - timedelta(days=30), "days": 60},
+            rf"must end by {date.today().isoformat()}",
+        ),
         ({"progress": 3}, r"progress must be a callable"),
     ],
 )
