@@ -74,6 +74,15 @@ def test_ropo_computed_on_true_identities_matches_the_truth(world):
     )
     assert store["orders"] == len(linked)
     assert store["rate"] == pytest.approx(expected, abs=1e-9)
+    # With every cookie linked, the lower bound is no longer one: the online match rate is ~1,
+    # the estimate is the measured rate, and identified store buyers research online as often
+    # as all store buyers (the estimate's assumption) -- the gap is identity coverage alone.
+    estimate = jr.ropo(wh).to_pyarrow().to_pylist()[1]
+    assert (estimate["method"], estimate["direction"]) == ("match_rate", "online_to_store")
+    print(f"online match rate on true identities {estimate['coverage']:.4f}")
+    assert estimate["coverage"] > 0.95
+    truth = sim.truth["ropo"]["store_orders_with_online_research_share"]
+    assert store["rate"] == pytest.approx(truth, abs=0.03)
 
 
 def test_data_driven_models_beat_last_touch_against_the_true_contributions(world):
