@@ -75,6 +75,11 @@ def shop(tmp_path_factory):
     """The hand-built log, loaded once: the tests only read it."""
     folder = tmp_path_factory.mktemp("ropo-shop")
     wh = omnimetrics.connect(folder / "shop.duckdb", settings=Settings(secret=SECRET))
+    yield load_shop(wh, folder)
+    wh.close()
+
+
+def load_shop(wh, folder):
     touches = TOUCH_HEADER + RESEARCH + MESSAGE_SESSIONS
     wh.ingest("touchpoints", write(folder / "t.csv", touches), now=NOW)
     wh.ingest("orders", write(folder / "o.csv", ORDERS), now=NOW)
@@ -82,8 +87,7 @@ def shop(tmp_path_factory):
     wh.ingest("campaign_codes", write(folder / "c.csv", CODES), now=NOW)
     wh.resolve_identities()
     jr.build_events(wh)
-    yield wh
-    wh.close()
+    return wh
 
 
 def rows_of(table) -> dict[tuple[str, str, str], dict]:
@@ -166,6 +170,16 @@ def test_without_email_or_sms_sessions_the_estimate_says_why_it_is_missing(wh, t
     assert estimate["rate"] is None and "online_match_rate" in estimate["note"]
     evidence = rows_of(jr.ropo(wh, evidence=True))
     assert evidence[ONLINE_TO_STORE, "heard_from", "all"]["note"] == "no feedback table"
+
+
+def test_the_same_rows_on_every_engine(tmp_path, engine, reference):
+    def rows(eng):
+        wh = load_shop(eng.warehouse(), tmp_path)
+        return jr.ropo(wh, by_channel=True, evidence=True).to_pyarrow().to_pylist()
+
+    expected = rows(reference)
+    assert len(expected) == 12
+    assert rows(engine) == expected
 
 
 @given(st.floats(0, 1), st.floats(0.001, 1))
