@@ -19,6 +19,9 @@ TEMPLATE = """\
 # The key that pseudonymises emails and phones (HMAC-SHA256). OMNIMETRICS_SECRET wins when set.
 {secret_line}
 phone_country_code = "33"            # for phones written in national form (06 12 34 56 78)
+# Also keep the plain SHA-256 of emails and phones, the form ad platforms match audiences on
+# (`omnimetrics audience`). Weaker than the keyed hash: on only if you activate audiences.
+activation_hashes = {activation}
 
 [ingest]
 timezone = "UTC"                     # of timestamps written without offset, e.g. "Europe/Paris"
@@ -72,7 +75,12 @@ class InitReport:
     secret: Path | None
 
 
-def init_project(folder: str | Path = ".", *, environ: dict[str, str] | None = None) -> InitReport:
+def init_project(
+    folder: str | Path = ".",
+    *,
+    activation_hashes: bool = False,
+    environ: dict[str, str] | None = None,
+) -> InitReport:
     """Write `omnimetrics.toml` (and, unless OMNIMETRICS_SECRET is set, an owner-only secret)."""
     environ = dict(os.environ) if environ is None else environ
     folder = Path(folder)
@@ -94,5 +102,6 @@ def init_project(folder: str | Path = ".", *, environ: dict[str, str] | None = N
         with os.fdopen(descriptor, "w", encoding="utf-8") as file:
             file.write(secrets.token_hex(32) + "\n")
         line = f'secret_file = "{SECRET_FILE}"   # keep it, and keep it out of shared copies'
-    config.write_text(TEMPLATE.format(secret_line=line), encoding="utf-8")
+    text = TEMPLATE.format(secret_line=line, activation=str(activation_hashes).lower())
+    config.write_text(text, encoding="utf-8")
     return InitReport(config, secret_path)

@@ -48,12 +48,20 @@ Start = Annotated[
 @app.command()
 def init(
     folder: Annotated[Path, typer.Argument(help="Project folder (created if needed).")] = Path("."),
+    activation_hashes: Annotated[
+        bool,
+        typer.Option(
+            "--activation-hashes",
+            help="Keep the plain SHA-256 of emails and phones that ad platforms match audiences "
+            "on (needed by `omnimetrics audience`; weaker than the keyed hash).",
+        ),
+    ] = False,
 ) -> None:
     """Write a commented omnimetrics.toml and, unless OMNIMETRICS_SECRET is set, a private secret
     file for pseudonymising emails and phones."""
     from omnimetrics.project import init_project
 
-    written = init_project(folder)
+    written = init_project(folder, activation_hashes=activation_hashes)
     screen = console()
     screen.print(f"wrote {written.config}", markup=False)
     if written.secret is not None:
