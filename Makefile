@@ -14,7 +14,8 @@ $(BIN)/python:
 
 demo: $(BIN)/python ## Install, simulate a retailer, load it, run the pipeline and show the results
 	$(BIN)/python -m pip install -q -e .
-	$(BIN)/omnimetrics demo
+	@# The world and its warehouse go to a fresh temporary folder: nothing is left in the repository.
+	cd "$$(mktemp -d -t omnimetrics-demo-XXXXXX)" && $(CURDIR)/$(BIN)/omnimetrics demo
 
 test: $(BIN)/python ## Install everything the tests need (PySpark included) and run every suite
 	$(BIN)/python -m pip install -q -e '.[dev,spark]'
