@@ -350,3 +350,42 @@ def test_kpi_alerts_follow_each_kpis_direction():
     assert rows == {("revenue", "web"): (last, "drop", True),  # less revenue: bad
                     ("churn_rate", "web"): (last, "drop", False)}  # less churn: good  # fmt: skip
     assert kpi_alerts(kpi_table(), ["channel"]).empty
+
+
+# The KPI's possible values
+
+
+def test_a_declining_series_is_not_forecast_below_the_kpis_range():
+    falling = monthly([100.0, 72.0, 45.0, 21.0])  # about -26 a month: below 0 in a month
+    free = forecast(falling, 3)
+    assert (free.table.forecast < 0).all() and (free.table.low < 0).all()  # the bare line
+    kept = forecast(falling, 3, bounds=(0.0, math.inf))
+    assert (kept.table[["forecast", "low", "high"]] >= 0).all().all()
+    assert kept.table.forecast.tolist() == [0.0, 0.0, 0.0]
+    np.testing.assert_allclose(kept.table.high, np.clip(free.table.high, 0, None))
+    np.testing.assert_allclose(kept.table.se, free.table.se)  # the line's, for other odds
+    assert "possible range [0, inf)" in kept.note and free.note is None
+    inside = forecast(monthly([10.0, 12.1, 13.9, 16.0]), 2, bounds=(0.0, math.inf))
+    assert inside.note is None  # nothing clipped, nothing said
+    with pytest.raises(ConfigError, match="'bounds' parameter of forecast must be"):
+        forecast(falling, 3, bounds=(1.0, 0.0))
+
+
+def test_kpi_forecasts_and_alerts_stay_within_each_kpis_range():
+    periods = [d.date() for d in pd.date_range("2024-01-01", periods=6, freq="MS")]
+    rows = {"revenue": [500.0, 390.0, 310.0, 200.0, 110.0, 20.0],  # falls below 0
+            "csat": [0.70, 0.78, 0.85, 0.91, 0.96, 0.99],  # rises above 1
+            "nps": [20.0, 45.0, 60.0, 80.0, 92.0, 99.0]}  # rises above 100  # fmt: skip
+    table = pd.concat([pd.DataFrame({"kpi": kpi, "period": periods, "value": values})
+                       for kpi, values in rows.items()], ignore_index=True)  # fmt: skip
+    found = kpi_forecasts(table, [], 4).set_index("kpi")
+    numbers = ["forecast", "low", "high"]
+    assert (found.loc["revenue", numbers] >= 0).all().all()
+    assert ((found.loc["csat", numbers] >= 0) & (found.loc["csat", numbers] <= 1)).all().all()
+    assert (found.loc["nps", numbers].abs() <= 100).all().all()
+    assert found.loc["nps", "high"].max() == 100 and found.loc["revenue", "low"].min() == 0
+    assert found.note.str.contains("possible range").all()
+    unclipped = forecast(pd.Series(rows["nps"], index=pd.to_datetime(periods)), 4)
+    assert unclipped.table.high.max() > 100  # what the KPI's range prevents
+    alerted = kpi_alerts(table, [], min_history=3)
+    assert (alerted[["expected", "low", "high"]] >= -100).all().all()

@@ -352,3 +352,40 @@ def test_evaluate_goals_measures_each_declared_goal_on_its_kpi_series(wh, tmp_pa
     by_hand = goal_status(goals_from_config(declared)[1], kpi_series(wh, "average_basket",
                           where={"channel": "web"}), higher_is_better=True, today=today)  # fmt: skip
     assert pd.Series(web.to_row()).equals(pd.Series(by_hand.to_row()))
+
+
+# The KPI's possible values
+
+
+def falling(periods: int = 12) -> pd.Series:
+    """Monthly revenue from 2024-01: 1000 - 90t with a ±5 wobble: below 0 from t = 12."""
+    t = np.arange(periods)
+    values = 1000.0 - 90.0 * t + np.where(t % 2 == 0, -5.0, 5.0)
+    return pd.Series(values, index=pd.date_range("2024-01-01", periods=periods, freq="MS"))
+
+
+def test_a_goal_projection_stays_within_the_kpis_range():
+    shrink = goal(start=date(2024, 10, 1), deadline=date(2025, 6, 30), target=200.0)
+    today = date(2025, 1, 1)  # twelve complete months, the deadline six months ahead
+    free = goal_status(shrink, falling(), higher_is_better=True, today=today)
+    assert free.projection < 0 and free.projection_low < 0  # the bare line
+    kept = goal_status(shrink, falling(), higher_is_better=True, today=today,
+                       bounds=(0.0, math.inf))  # fmt: skip
+    assert kept.projection == 0.0 and kept.projection_low == 0.0
+    assert kept.projection_high == max(0.0, free.projection_high)
+    assert kept.probability == pytest.approx(free.probability)  # the target is inside the range
+    assert "possible range [0, inf)" in kept.note
+    # A share can never pass 1: a target of 1.2 is met with probability 0, whatever the trend.
+    share = pd.Series(np.linspace(0.5, 0.95, 12), index=falling().index)
+    above = goal(kpi="csat", start=date(2024, 10, 1), deadline=date(2025, 6, 30), target=1.2)
+    status = goal_status(above, share, higher_is_better=True, today=today, bounds=(0.0, 1.0))
+    assert status.probability == 0.0 and status.status == "at_risk"
+    assert status.projection_high <= 1.0 and "cannot be met" in status.note
+    # Lower is better and the target is the ceiling: every possible value meets it.
+    wobbly = share + np.where(np.arange(12) % 2 == 0, -0.04, 0.04)
+    easy = goal(kpi="churn_rate", start=date(2024, 10, 1), deadline=date(2025, 6, 30), target=1)
+    bare = goal_status(easy, wobbly, higher_is_better=False, today=today)
+    sure = goal_status(easy, wobbly, higher_is_better=False, today=today, bounds=(0.0, 1.0))
+    assert bare.probability < 1.0 and sure.probability == 1.0
+    with pytest.raises(ConfigError, match="'bounds' parameter of goal_status"):
+        goal_status(shrink, falling(), higher_is_better=True, today=today, bounds=(0.0,))

@@ -95,6 +95,11 @@ def test_lookback_window_and_previous_conversion_edges(wh, tmp_path):
     assert summary["paid_search"]["conversions"] == 1
     assert summary["paid_search"]["non_conversions"] == 1
     assert summary["paid_search"]["conversion_rate"] == pytest.approx(0.5)
+    # The path table counts every order, the one without any touch (O3) as "(none)".
+    assert sum(r["conversions"] for r in summary.values()) == 3  # O1, O2, O3
+    assert sum(r["revenue"] for r in summary.values()) == 50 + 70 + 5
+    assert summary["(none)"]["conversions"] == 1 and summary["(none)"]["revenue"] == 5
+    assert summary["(none)"]["conversion_rate"] is None  # who had no touch and did not buy?
     switches = {(r["channel"], r["next_channel"]): r["transitions"]
                 for r in rows(jr.channel_transitions(wh))}  # fmt: skip
     assert switches == {("paid_social", "email"): 1}

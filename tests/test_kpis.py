@@ -63,7 +63,7 @@ def shop(wh, tmp_path):
 
 
 METRIC_COLUMNS = {"kpi", "value", "numerator", "denominator", "persons", "previous", "change",
-                  "suppressed", "flag"}  # fmt: skip
+                  "change_kind", "change_note", "suppressed", "flag"}  # fmt: skip
 
 
 def values(result, kpi, **where) -> dict:
@@ -111,15 +111,16 @@ def test_conversion_sessions_and_omnichannel(shop):
     result = compute_kpis(shop, ["sessions", "conversion_rate", "omnichannel_conversion_rate",
                                  "time_on_site"])  # fmt: skip
     assert values(result, "sessions") == {MARCH: 3, APRIL: 2}
-    # last touches: O1 paid_search (t1), O2 email (t2), O3 direct (t3), O4 organic (t4)
-    assert values(result, "conversion_rate") == {MARCH: pytest.approx(2 / 3), APRIL: 1.0}
+    # Web and app orders per session: March O1 (web; O2 is a store sale, not of a session) over
+    # t1, t2, t5; April O3 (web) and O4 (app) over t3, t4.
+    assert values(result, "conversion_rate") == {MARCH: pytest.approx(1 / 3), APRIL: 1.0}
     by_channel = compute_kpis(shop, ["conversion_rate"], by=["channel"])
     rates = values(by_channel, "conversion_rate")
-    assert rates[(MARCH, "paid_search")] == 0.5 and rates[(MARCH, "email")] == 1.0
-    # March: C1 (paid search, email, web) and C2 (email, store) bought; C3 (email, paid
-    # search) did not. April: C1 (direct, web) and C3 (organic, app) bought; C2 only called.
-    assert values(result, "omnichannel_conversion_rate") == {MARCH: pytest.approx(2 / 3),
-                                                             APRIL: 1.0}  # fmt: skip
+    # last touches: O1 paid_search (t1), O2 email (t2, but a store order), O3 direct, O4 organic
+    assert rates[(MARCH, "paid_search")] == 0.5 and rates[(MARCH, "email")] == 0.0
+    # Nobody interacted on two channels in a month (C2's email click and visit are one channel;
+    # sends and opens are no interaction; the store order is no channel): no base, no value.
+    assert values(result, "omnichannel_conversion_rate") == {}
     assert values(result, "time_on_site")[MARCH] == pytest.approx((100 + 200 + 60) / 3)
 
 
@@ -398,3 +399,119 @@ def test_kpis_read_the_journey_settings_of_the_warehouse(shop):
     assert values(default, "roas")[(MARCH, "paid_search")] == pytest.approx(100 / 300)
     assert math.isnan(values(short, "roas")[(MARCH, "paid_search")])
     assert math.isnan(values(short, "cac")[(MARCH, "email")])  # t2 too: 26 hours before O2
+
+
+UNLINKED = "O5,2026-03-20T12:00:00Z,store,90,EUR,,in_store,30,\n"
+
+
+def test_customer_value_counts_the_revenue_of_identified_buyers_only(wh, tmp_path):
+    # O5 is an anonymous store sale (no identifier): in the revenue, in no buyer's value.
+    for table, text in (("orders", ORDERS + UNLINKED), ("spend", SPEND)):
+        report = wh.ingest(table, write(tmp_path / f"{table}.csv", text), now=NOW)
+        assert report.quarantined == 0, report.reasons
+    wh.resolve_identities()
+    names = ["revenue", "buyers", "clv_historical", "clv_margin", "cac", "ltv_cac"]
+    result = compute_kpis(wh, names)
+    assert values(result, "revenue") == {MARCH: 100 + 50 + 90, APRIL: 100}  # a business total
+    assert values(result, "buyers") == {MARCH: 2, APRIL: 2}  # C1, C2; C1, C3
+    # (O1 + O2) / (C1, C2), not (O1 + O2 + O5) / 2 = 120
+    assert values(result, "clv_historical") == {MARCH: 75, APRIL: 50}
+    assert values(result, "clv_margin")[MARCH] == (40 + 20) / 2  # not (40 + 20 + 30) / 2
+    assert values(result, "cac")[MARCH] == 330 / 2
+    assert values(result, "ltv_cac")[MARCH] == pytest.approx(30 / 165)
+    total = compute_kpis(wh, ["clv_historical"], grain="total")
+    assert values(total, "clv_historical") == {date(1970, 1, 1): 250 / 3}  # not 340 / 3
+
+
+def test_customer_value_leaves_out_the_orders_of_persons_who_refused_consent(refusing_shop):
+    # C2 refused analytics: O2 (50) and O5 (30) count in revenue, in nobody's value.
+    result = compute_kpis(refusing_shop, ["clv_historical"])
+    assert values(result, "clv_historical") == {MARCH: 100, APRIL: (60 + 40) / 2}
+
+
+def nps_answers() -> str:
+    """March: 2 promoters and 1 detractor of 10 answers (NPS 10); April: 2 and 3 of 20 (-5)."""
+    march = [10, 9, 3] + [8] * 7
+    april = [10, 9, 0, 5, 6] + [7] * 15
+    lines = ["response_id,timestamp,customer_id,survey_type,score"]
+    for n, (month, score) in enumerate([(3, s) for s in march] + [(4, s) for s in april]):
+        lines.append(f"n{n},2026-0{month}-15T10:00:00Z,N{n},nps,{score}")
+    return "\n".join(lines) + "\n"
+
+
+def test_scores_and_shares_change_in_points_amounts_relatively(wh, tmp_path):
+    for table, text in (("orders", ORDERS), ("feedback", nps_answers())):
+        report = wh.ingest(table, write(tmp_path / f"{table}.csv", text), now=NOW)
+        assert report.quarantined == 0, report.reasons
+    wh.resolve_identities()
+    names = ["nps", "repeat_purchase_rate", "returning_customers", "revenue"]
+    table = compute_kpis(wh, names).table.set_index(["kpi", "period"])
+    nps = table.loc[("nps", APRIL)]
+    assert (nps.previous, nps.value) == (10.0, -5.0)
+    assert nps.change == pytest.approx(-15.0) and nps.change_kind == "points"  # not -150 %
+    share = table.loc[("repeat_purchase_rate", APRIL)]  # 0 in March, 1 of 2 buyers in April
+    assert (share.change, share.change_kind) == (0.5, "points")  # shown from 0
+    count = table.loc[("returning_customers", APRIL)]  # 0 in March, 1 in April
+    assert count.change_kind == "relative" and math.isnan(count.change)  # not inf
+    assert count.change_note == "previous value is 0: no relative change"
+    revenue = table.loc[("revenue", APRIL)]
+    assert revenue.change == pytest.approx(100 / 150 - 1) and revenue.change_note is None
+    assert get_kpi("nps").change_kind == "points" and get_kpi("revenue").change_kind == "relative"
+
+
+def test_kpis_declare_their_change_and_range():
+    from omnimetrics.errors import ConfigError
+    from omnimetrics.metrics.kpi_definition import KPI, Measure
+
+    assert get_kpi("nps").bounds == (-100.0, 100.0)
+    assert get_kpi("csat").bounds == (0.0, 1.0) and get_kpi("revenue").bounds == (0.0, math.inf)
+    assert get_kpi("ces").bounds == (1.0, 7.0)
+    assert all(k.change_kind in ("relative", "points") for k in KPIS.values())
+    count = Measure(fact="orders", column="order_id", agg="count")
+    with pytest.raises(ConfigError, match="unknown change_kind 'percent'"):
+        KPI(name="x", label="x", unit="count", higher_is_better=True, formula="x",
+            numerator=count, change_kind="percent")  # fmt: skip
+    with pytest.raises(ConfigError, match="low < high"):
+        KPI(name="x", label="x", unit="count", higher_is_better=True, formula="x",
+            numerator=count, bounds=(1.0, 0.0))  # fmt: skip
+
+
+OMNI_TOUCHES = """event_id,timestamp,event_type,customer_id,source,medium,campaign
+a1,2026-03-02T10:00:00Z,visit,P1,google,cpc,
+a2,2026-03-05T10:00:00Z,store_visit,P1,,,
+b1,2026-03-03T10:00:00Z,email_click,P2,newsletter,email,spring
+b2,2026-03-04T10:00:00Z,visit,P2,,,
+c1,2026-03-01T09:00:00Z,sms_send,P3,sms_tool,sms,flash
+c2,2026-03-01T09:00:00Z,email_send,P3,newsletter,email,spring
+c3,2026-03-06T10:00:00Z,visit,P3,,,
+d1,2026-03-02T10:00:00Z,ad_impression,P4,dsp,display,prospecting
+d2,2026-03-07T10:00:00Z,visit,P4,google,organic,
+"""
+OMNI_ORDERS = """order_id,timestamp,sales_channel,revenue,currency,customer_id
+Q1,2026-03-09T12:00:00Z,web,10,EUR,P1
+Q3,2026-03-09T12:00:00Z,web,10,EUR,P3
+Q4,2026-03-09T12:00:00Z,app,10,EUR,P4
+"""
+
+
+def test_omnichannel_conversion_counts_what_persons_do_not_what_they_are_sent(wh, tmp_path):
+    # P1 visited from paid search and came to a store, then bought: two channels, bought.
+    # P2 clicked an email and came back directly, did not buy: two channels, did not buy.
+    # P3 was sent an SMS and an email and visited once: one channel of their own (bought).
+    # P4 was shown a display ad and visited from organic search: one channel (bought).
+    # M0..M19 were only sent an SMS and an email (a mass send): no interaction at all.
+    mass = "".join(f"m{n},2026-03-01T09:00:00Z,sms_send,M{n},sms_tool,sms,flash\n"
+                   f"e{n},2026-03-01T09:00:00Z,email_send,M{n},newsletter,email,spring\n"
+                   for n in range(20))  # fmt: skip
+    for table, text in (("touchpoints", OMNI_TOUCHES + mass), ("orders", OMNI_ORDERS)):
+        report = wh.ingest(table, write(tmp_path / f"{table}.csv", text), now=NOW)
+        assert report.quarantined == 0, report.reasons
+    wh.resolve_identities()
+    jr.build_events(wh)
+    channels = {r["event_id"]: r["channel"] for r in wh.table("events").to_pyarrow().to_pylist()}
+    assert [channels[e] for e in ("a1", "a2", "b1", "b2", "d1", "d2")] == [
+        "paid_search", "store", "email", "direct", "display", "organic_search"]  # fmt: skip
+    result = compute_kpis(wh, ["omnichannel_conversion_rate"])
+    row = result.table.set_index("period").loc[MARCH]
+    # P1 of (P1, P2); counting sends, impressions and the sales channel it would be 3 of 24.
+    assert (row.numerator, row.denominator, row.value) == (1, 2, 0.5)

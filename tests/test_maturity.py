@@ -291,8 +291,9 @@ def test_business_case_by_hand():
     case = mt.business_case(
         current, targets, orders=1000, revenue=50_000, spend=10_000, margin_rate=0.4
     ).set_index("measure")
-    assert case.loc["traffic", "current"] == pytest.approx(1000 / (0.02 * 1.25))  # 40 000
-    assert case.loc["orders", "projected"] == pytest.approx(40_000 * 0.025 * 1.3)  # 1 300
+    # The conversion rate is orders per session: traffic is orders / rate, repeat orders in.
+    assert case.loc["traffic", "current"] == pytest.approx(1000 / 0.02)  # 50 000
+    assert case.loc["orders", "projected"] == pytest.approx(50_000 * 0.025 * 1.3 / 1.25)  # 1 300
     assert case.loc["revenue", "projected"] == pytest.approx(50_000 * 1.3 * 1.1)  # 71 500
     assert case.loc["revenue", "change"] == pytest.approx(21_500)
     assert case.loc["margin", "change"] == pytest.approx(21_500 * 0.4)
@@ -311,6 +312,25 @@ def test_business_case_by_hand():
     assert plain.loc["average_basket", "current"] == pytest.approx(50)
     assert math.isnan(plain.loc["roi", "projected"])  # no margin rate: no ROI, not a guess
     assert plain.loc["roas", "relative_change"] == pytest.approx(0.5)
+
+
+def test_business_case_moves_only_the_orders_its_conversion_rate_counts():
+    # 1 000 orders, 400 of them web and app orders of 10 000 sessions (4 %), 600 in store.
+    current = {"conversion_rate": 0.04, "average_basket": 50.0}
+    inputs = {"orders": 1000, "revenue": 50_000, "spend": 0.0, "session_orders": 400,
+              "session_revenue": 24_000}  # fmt: skip
+    case = mt.business_case(current, {"conversion_rate": 0.05}, **inputs).set_index("measure")
+    assert case.loc["traffic", "current"] == pytest.approx(10_000)  # 400 / 0.04: the sessions
+    assert case.loc["session_orders", "projected"] == pytest.approx(10_000 * 0.05)  # 500
+    assert case.loc["other_orders", "projected"] == 600  # store orders held
+    assert case.loc["orders", "projected"] == pytest.approx(1100)
+    assert case.loc["revenue", "projected"] == pytest.approx(24_000 * 1.25 + 26_000)  # 56 000
+    # Every order scaled instead (the mixed base) would have said 1 250 orders, 62 500.
+    mixed = mt.business_case(current, {"conversion_rate": 0.05}, orders=1000, revenue=50_000,
+                             spend=0.0).set_index("measure")  # fmt: skip
+    assert mixed.loc["revenue", "projected"] == pytest.approx(62_500)
+    with pytest.raises(ConfigError, match="'session_orders' of the business case"):
+        mt.business_case(current, {}, **{**inputs, "session_orders": 1001})
 
 
 def test_business_case_errors():
