@@ -440,3 +440,69 @@ def test_a_file_read_in_many_chunks_loses_nothing(wh, tmp_path, monkeypatch):
     bad = {r["source_row"]: r["reason"] for r in quarantine_rows(wh)}
     assert bad == {**{n + 1: "malformed_row" for n in malformed},
                    **{n + 1: "out_of_range" for n in negative}}  # fmt: skip
+
+
+def test_a_jsonl_field_whose_type_changes_quarantines_only_the_rows_that_do_not_fit(wh, tmp_path):
+    lines = [
+        {"order_id": "J1", "timestamp": "2026-03-01T10:00:00Z", "sales_channel": "web",
+         "revenue": 10, "currency": "EUR", "items": 2},
+        {"order_id": "J2", "timestamp": "2026-03-01T10:00:00Z", "sales_channel": "web",
+         "revenue": "abc", "currency": "EUR"},
+        {"order_id": "J3", "timestamp": 1772359200, "sales_channel": "store",
+         "revenue": {"amount": 5}, "currency": "EUR"},
+        {"order_id": 4, "timestamp": "2026-03-01T10:00:00Z", "sales_channel": "web",
+         "revenue": "12.5", "currency": "EUR", "email": "Ann@Example.com"},
+        {"order_id": "J5", "timestamp": "2026-03-01T10:00:00Z", "sales_channel": "web",
+         "revenue": 7.25, "currency": "EUR", "items": "3"},
+    ]  # fmt: skip
+    text = "\n".join(json.dumps(line) for line in lines) + "\n"
+    path = write(tmp_path / "mixed.jsonl", text.replace("\n", "\n\n", 1))  # a blank line too
+    report = wh.ingest("orders", path, now=NOW)
+    assert (report.rows_read, report.accepted, report.quarantined) == (5, 3, 2)
+    assert report.accepted + report.quarantined == report.rows_read
+    stored = wh.table("orders").order_by("order_id").to_pyarrow().to_pylist()
+    assert [(r["order_id"], r["revenue"], r["source_row"]) for r in stored] == [
+        ("4", 12.5, 4),  # a number where text is expected is text; "12.5" is a number
+        ("J1", 10.0, 1),
+        ("J5", 7.25, 5),
+    ]
+    assert (
+        stored[0]["email_hash"] == hmac.new(SECRET, b"ann@example.com", hashlib.sha256).hexdigest()
+    )
+    assert [r["items"] for r in stored] == [None, 2, 3]  # 2 and "3" alike
+    bad = quarantine_rows(wh)
+    assert [(r["source_row"], r["column_name"], r["reason"]) for r in bad] == [
+        (2, "revenue", "invalid_type"),
+        (3, "revenue", "invalid_type"),
+    ]
+    assert json.loads(bad[1]["raw_record"])["revenue"] == '{"amount":5}'
+
+
+def test_jsonl_lines_that_are_not_objects_are_quarantined_and_the_others_kept(wh, tmp_path):
+    path = write(tmp_path / "broken.jsonl",
+                 '{"order_id": "K1", "timestamp": "2026-03-01", "sales_channel": "web", "revenue": 1, "currency": "EUR"}\n'
+                 '{"order_id": "K2", "timestamp": "2026-03-01", "sales_channel": \n'
+                 '[1, 2]\n'
+                 '{"order_id": "K3", "timestamp": "2026-03-01", "sales_channel": "web", "revenue": "x", "currency": "EUR"}\n'
+                 '{"order_id": "K4", "timestamp": "2026-03-01", "sales_channel": "web", "revenue": 2, "currency": "EUR"}\n')  # fmt: skip
+    report = wh.ingest("orders", path, now=NOW)
+    assert (report.rows_read, report.accepted, report.quarantined) == (5, 2, 3)
+    assert report.reasons == {"malformed_row": 2, "invalid_type": 1}
+    bad = quarantine_rows(wh)
+    assert [(r["source_row"], r["reason"]) for r in bad] == [
+        (2, "malformed_row"),
+        (3, "malformed_row"),
+        (4, "invalid_type"),
+    ]
+    assert bad[1]["raw_record"] == "[1, 2]"
+    rows = wh.table("orders").order_by("order_id").to_pyarrow().to_pylist()
+    assert [(r["order_id"], r["source_row"]) for r in rows] == [("K1", 1), ("K4", 5)]
+
+
+def test_a_json_array_is_not_json_lines(wh, tmp_path):
+    path = write(
+        tmp_path / "orders.json", '[\n  {"order_id": "A", "revenue": 1},\n  {"order_id": "B"}\n]\n'
+    )
+    with pytest.raises(SourceError, match="line 1, the first one, is not a JSON object"):
+        wh.ingest("orders", path, now=NOW)
+    assert wh.table("orders").count().execute() == 0  # nothing written

@@ -316,8 +316,7 @@ def _read_jsonl(source: SourceFile) -> tuple[pa.Schema, Iterator[pa.RecordBatch]
 
 JSONL_LINES = """
 SELECT line, text,
-       coalesce(CASE WHEN json_valid(text) THEN json_type(text) END = 'OBJECT', false)
-           AS is_object,
+       starts_with(ltrim(text, ' ' || chr(9)), '{') AND json_valid(text) AS is_object,
        row_number() OVER (ORDER BY line) AS record
 FROM (
     SELECT i AS line, rtrim(parts[i], chr(13)) AS text
@@ -340,6 +339,7 @@ def _read_jsonl_as_text(source: SourceFile) -> pa.Table:
     try:
         # Raw emails and phones are in these lines: held in memory, never spilled to disk.
         kernel.execute("SET temp_directory = ''")
+        kernel.execute("SET enable_progress_bar = false")
         try:
             kernel.execute(f"CREATE TEMP TABLE lines AS {JSONL_LINES}", [str(source.path)])
         except duckdb.Error as exc:
