@@ -265,7 +265,7 @@ def _promo_rows(wh: Warehouse, store: ir.Table, store_total: int, add: Any) -> N
         _share(total, store_total))  # fmt: skip
     for channel, count in sorted(online.items(), key=lambda item: (-item[1], item[0])):
         add(ONLINE_TO_STORE, "promo_code", "lower_bound", channel,
-            f"store orders with a promo code of a {channel} campaign", store_total, count,
+            f"store orders with a promo code of a campaign on {channel}", store_total, count,
             _share(count, store_total))  # fmt: skip
 
 
