@@ -54,6 +54,4 @@ def period(wh: Warehouse, since: date | None, until: date | None) -> None:
     first_day, last_day = first.date(), last.date()
     if (since is not None and since > last_day) or (until is not None and until < first_day):
         asked = f"{since or '...'} to {until or '...'}"
-        raise ConfigError(
-            f"No orders from {asked}: the data covers {first_day} to {last_day}."
-        )
+        raise ConfigError(f"No orders from {asked}: the data covers {first_day} to {last_day}.")

@@ -156,7 +156,8 @@ class DataMethods:
 
             persons = person_segments(wh)
         parts = (
-            Result.of("ropo", "Research online, purchase offline (and the reverse)", jr.ropo(wh)),
+            Result.of("ropo", "Research online, purchase offline (and the reverse)",
+                      jr.ropo(wh, by_channel=True, evidence=True)),
             Result.of("transitions", "Channel transitions within journeys",
                       jr.channel_transitions(wh).limit(10)),
             Result.of("funnel", "Funnel", jr.funnel(wh, list(funnel), by=by, persons=persons)),
@@ -201,8 +202,7 @@ def _ingested(title: str, reports: list[IngestReport]) -> Result:
         if report.reasons:
             reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(report.reasons.items()))
             notes.append(
-                f"{report.table}: quarantined by reason: {reasons}. "
-                "See `omnimetrics quarantine`."
+                f"{report.table}: quarantined by reason: {reasons}. See `omnimetrics quarantine`."
             )
         if report.updated:
             notes.append(
