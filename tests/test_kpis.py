@@ -72,7 +72,7 @@ def values(result, kpi, **where) -> dict:
     for column, value in where.items():
         table = table[table[column] == value]
     dims = [c for c in table.columns if c not in METRIC_COLUMNS]
-    return {tuple(row[d] for d in dims) if len(dims) > 1 else row[dims[0]]: row["value"]
+    return {tuple(None if pd.isna(row[d]) else row[d] for d in dims) if len(dims) > 1 else row[dims[0]]: row["value"]
             for _, row in table.iterrows()}  # fmt: skip
 
 

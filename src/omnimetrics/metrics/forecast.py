@@ -488,7 +488,7 @@ def _infer_step(naive: pd.DatetimeIndex, declared: BaseOffset | None) -> BaseOff
     if declared is not None and declared.n > 0:
         return declared
     if len(naive) >= 3:
-        inferred = pd.infer_freq(naive)
+        inferred = pd.DatetimeIndex(naive, freq="infer").freq  # pandas 2 and 3 alike
         if inferred is not None:
             return to_offset(inferred)
     if len(naive) < 2:
