@@ -303,12 +303,13 @@ class RegularSeries:
                 "and each interval is the point itself."
             )
         kept = [clip_to(bounds, values) for values in (yhat, low, high)]
-        if bounds is not None and any(
-            not np.array_equal(a, b) for a, b in zip(kept, (yhat, low, high), strict=True)
-        ):
+        clipped = np.any([a != b for a, b in zip(kept, (yhat, low, high), strict=True)], axis=0)
+        if bounds is not None and clipped.any():
+            first = periods[int(np.argmax(clipped))]
+            since = "" if pd.isna(first) else f" from {first.date()}"
             notes.append(
-                f"The trend leaves the KPI's possible range {range_note(bounds)}: forecasts "
-                "and intervals are clipped to it."
+                f"The trend leaves the KPI's possible range {range_note(bounds)}{since}: "
+                "forecasts and intervals are clipped to it."
             )
         yhat, low, high = kept
         note = " ".join(notes) or None
