@@ -109,8 +109,8 @@ def test_run_is_recorded_and_idempotent(world_ws):
 
 def test_journey_settings_reach_every_number(world_ws):
     _, ws = world_ws
-    wide = ws.journeys(build=False).to_pandas()
-    narrow = ws.using(lookback_days=1).journeys(build=False).to_pandas()
+    wide = ws.journeys(build=False, top=1_000_000).to_pandas()
+    narrow = ws.using(lookback_days=1).journeys(build=False, top=1_000_000).to_pandas()
     assert narrow.conversions.sum() == wide.conversions.sum(), "paths keep every order"
     assert (wide.path != "(none)").sum() >= (narrow.path != "(none)").sum()
     credit_wide = ws.attribution(["linear"]).to_pandas().set_index("channel").conversions

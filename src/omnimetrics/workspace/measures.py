@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 
 DEFAULT_MODELS = ("first_touch", "last_touch", "last_non_direct", "linear", "position_based",
                   "time_decay", "markov", "shapley")  # fmt: skip
-CASE_INPUTS = ("conversion_rate", "average_basket", "repeat_purchase_rate", "orders", "revenue",
-               "spend", "margin")  # fmt: skip
 
 
 class MeasureMethods:
@@ -205,29 +203,17 @@ class MeasureMethods:
     ) -> Result:
         """If the KPIs reached these targets: orders, revenue, margin and ROI, projected from the
         values measured over the period."""
-        from omnimetrics.metrics.kpis import compute_kpis
         from omnimetrics.metrics.maturity import business_case as project
+        from omnimetrics.metrics.maturity.projection import business_case_inputs
 
         checks.period(self.warehouse, since, until)
-        measured = compute_kpis(self.warehouse, list(CASE_INPUTS), grain="total", since=since,
-                                until=until)  # fmt: skip
-        now = dict(zip(measured.table.kpi, measured.table.value, strict=True))
-        missing = [n for n in ("conversion_rate", "orders", "revenue") if n not in now]
-        if missing:
-            raise OmnimetricsError(
-                f"The business case needs {', '.join(missing)}: "
-                + "; ".join(f"{k} {v}" for k, v in measured.unavailable.items() if k in missing)
-            )
-        current = {"conversion_rate": now["conversion_rate"],
-                   "average_basket": now["average_basket"],
-                   "retention": now.get("repeat_purchase_rate", 0.0)}  # fmt: skip
         targets = {key: value for key, value in (
             ("conversion_rate", conversion_rate), ("average_basket", average_basket),
             ("retention", retention), ("spend", spend)) if value is not None}  # fmt: skip
-        if margin_rate is None and now.get("margin") == now.get("margin") and "margin" in now:
-            margin_rate = now["margin"] / now["revenue"]
-        table = project(current, targets, orders=now["orders"], revenue=now["revenue"],
-                        spend=now.get("spend", 0.0), margin_rate=margin_rate)  # fmt: skip
+        inputs = business_case_inputs(self.warehouse, since=since, until=until)
+        if margin_rate is not None:
+            inputs["margin_rate"] = margin_rate
+        table = project(targets=targets, **inputs)
         return Result.of("business_case", "Business case", table)
 
     def segments(self, by: str = "rfm_segment", *, campaign: str | None = None) -> Result:
