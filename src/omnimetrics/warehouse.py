@@ -294,7 +294,7 @@ class Warehouse:
         if not location or location == ":memory:":
             return False
         path = Path(location)
-        if not getattr(self.backend, "_can_reconnect", False):
+        if not getattr(self.backend, "_can_reconnect", True):  # ibis from_connection()
             raise EngineError(
                 f"Cannot rewrite {path}: this warehouse was opened on a DuckDB connection it "
                 "cannot reopen. Open it with omnimetrics.connect(PATH) and call rewrite_file()."
@@ -377,8 +377,9 @@ class Warehouse:
     def _reopen(self) -> None:
         """Connect the backend again (same object, same file path) and set the session up."""
         self.backend.reconnect()
-        # In-memory tables registered on the old connection are gone: register them again.
-        self.backend._memtables.clear()
+        # In-memory tables registered on the old connection are gone: Ibis registers them again.
+        with contextlib.suppress(AttributeError):
+            self.backend._memtables.clear()
         self._configure()
 
     def _sql(self, statement: str) -> None:
