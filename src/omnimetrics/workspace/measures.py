@@ -267,14 +267,28 @@ def attribute_path_file(
     return attribution_result(report, f"Attribution of {Path(source).name}", "channel")
 
 
+def share_by_model(credit: pa.Table, by: str) -> pa.Table:
+    """One row per `by` value, one column per model: its share of the credit (the credit table is
+    small: built in Arrow and Python, no pandas, so a path-file run stays quick)."""
+    rows: dict[Any, dict[str, float]] = {}
+    models: dict[str, None] = {}
+    for record in credit.select([by, "model", "share"]).to_pylist():
+        models[record["model"]] = None
+        cell = rows.setdefault(record[by], {})
+        cell[record["model"]] = cell.get(record["model"], 0.0) + (record["share"] or 0.0)
+    first = next(iter(models), None)
+    order = sorted(rows, key=lambda key: -rows[key].get(first, 0.0)) if first else []
+    columns: dict[str, list[Any]] = {by: order}
+    for model in models:
+        columns[model] = [rows[key].get(model) for key in order]
+    return pa.table(columns) if order else pa.table({by: pa.array([], pa.string())})
+
+
 def attribution_result(report: Any, title: str, by: str) -> Result:
     """An attribution report (credit, comparison, roles, transitions) as one result."""
     credit = as_arrow(report.credit)
-    shares = credit.to_pandas().pivot_table(index=by, columns="model", values="share",
-                                            aggfunc="sum", sort=False)  # fmt: skip
-    shares = shares.reset_index()
-    shares = shares.sort_values(list(shares.columns[1:2]), ascending=False)
-    parts: list[Result] = [Result.of("shares", f"Share of credit by {by}, model by model", shares)]
+    title = f"Share of credit by {by}, model by model"
+    parts: list[Result] = [Result("shares", title, share_by_model(credit, by))]
     notes: list[str] = []
     if report.comparison is not None:
         comparison = report.comparison
