@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 
 from omnimetrics.errors import OmnimetricsError
@@ -276,12 +277,14 @@ def share_by_model(credit: pa.Table, by: str) -> pa.Table:
         models[record["model"]] = None
         cell = rows.setdefault(record[by], {})
         cell[record["model"]] = cell.get(record["model"], 0.0) + (record["share"] or 0.0)
+    from omnimetrics.attribution.arrow import floats, strings  # Arrow without pandas
+
     first = next(iter(models), None)
     order = sorted(rows, key=lambda key: -rows[key].get(first, 0.0)) if first else []
-    columns: dict[str, list[Any]] = {by: order}
+    columns: dict[str, pa.Array] = {by: strings([None if k is None else str(k) for k in order])}
     for model in models:
-        columns[model] = [rows[key].get(model) for key in order]
-    return pa.table(columns) if order else pa.table({by: pa.array([], pa.string())})
+        columns[model] = floats(np.array([rows[k].get(model, np.nan) for k in order], float))
+    return pa.table(columns)
 
 
 def attribution_result(report: Any, title: str, by: str) -> Result:
