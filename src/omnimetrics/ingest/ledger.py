@@ -40,7 +40,8 @@ def malformed_rows(sources: list[SourceFile], batch: str, table: str) -> pa.Tabl
             "column_name": pa.array([None] * len(rows), pa.string()),
             "reason": ["malformed_row"] * len(rows),
             "message": [
-                f"line {m.line}: does not split into the header's columns; check quoting and "
+                m.message
+                or f"line {m.line}: does not split into the header's columns; check quoting and "
                 "delimiters"
                 for _, m in rows
             ],

@@ -46,7 +46,11 @@ REASONS = {
         Reason("future_timestamp", "a timestamp lies in the future (clock or time-zone error)"),
         Reason("no_identifier", "a row that needs an identifier has none"),
         Reason("inconsistent", "two values contradict each other (returned more than paid)"),
-        Reason("malformed_row", "a CSV line does not split into the header's columns"),
+        Reason(
+            "malformed_row",
+            "a CSV line does not split into the header's columns, or a JSON Lines line is not a "
+            "JSON object",
+        ),
     )
 }
 

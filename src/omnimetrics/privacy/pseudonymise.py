@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from omnimetrics.config import Settings
 
-EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s.]{2,}"
+EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}"
 TEXT_EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"
 TEXT_PHONE = r"(\+|\b0)[0-9][0-9 .\-]{7,16}[0-9]"
 PHONE_PATTERN = r"\+[1-9][0-9]{6,14}"

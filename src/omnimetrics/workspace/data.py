@@ -186,7 +186,8 @@ class DataMethods:
         rows = pa.table({"table": list(report.rows_deleted),
                          "rows_deleted": list(report.rows_deleted.values())})  # fmt: skip
         title = f"Erased {report.person_id} ({report.identifiers} identifiers)"
-        figures = {"person_id": report.person_id, "identifiers": report.identifiers}
+        figures = {"person_id": report.person_id, "identifiers": report.identifiers,
+                   "file_rewritten": report.file_rewritten}  # fmt: skip
         return Result("erase", title, rows, figures=figures)
 
 
