@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: help demo test lint bench docs
+.PHONY: help demo test test-slow lint bench docs
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' Makefile | sed 's/:.*## /\t/'
@@ -17,9 +17,13 @@ demo: $(BIN)/python ## Install, simulate a retailer, load it, run the pipeline a
 	@# The world and its warehouse go to a fresh temporary folder: nothing is left in the repository.
 	cd "$$(mktemp -d -t omnimetrics-demo-XXXXXX)" && $(CURDIR)/$(BIN)/omnimetrics demo
 
-test: $(BIN)/python ## Install everything the tests need (PySpark included) and run every suite
+test: $(BIN)/python ## Install what the tests need and run the suite (not the slow ones: about 7 min)
 	$(BIN)/python -m pip install -q -e '.[dev,spark]'
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow and not spark"
+
+test-slow: $(BIN)/python ## The slow suites CI runs too: DuckDB/PySpark parity, larger worlds, the README
+	$(BIN)/python -m pip install -q -e '.[dev,spark]'
+	$(BIN)/python -m pytest -m "slow or spark"
 
 lint: $(BIN)/python ## ruff lint and format check
 	$(BIN)/python -m pip install -q -e '.[dev]'
