@@ -4,7 +4,8 @@
 here, so no test module depends on another one.
 
 - `SECRET`, `NOW`: the pseudonymisation key of the `settings` fixture and a fixed "now" for ingest.
-- `write`, `loaded_world`, `cli`: a small source file, a simulated world in a warehouse, the CLI.
+- `write`, `loaded_world`, `cli`, `run_python`: a small source file, a simulated world in a
+  warehouse, the CLI, a Python script in a process of its own.
 - Shared data: `shared_cookie_touchpoints` (identity), `TIMES`/`EXPECTED_UTC`/`LATER` (time
   zones), `touches`/`JOURNEYS`/`ORDER_AT` (hand-computed attribution journeys).
 - `Engine`: the engine a test runs on (see the `engine` fixture in conftest.py), and
@@ -62,6 +63,18 @@ def cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedP
         text=True,
         env=env,
         timeout=120,
+    )
+
+
+def run_python(script: str, cwd: Path, env: dict | None = None, timeout: float = 900):
+    """Run a Python script in a new process (its own engine session) and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
     )
 
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
+import omnimetrics
 from omnimetrics.config import Settings
+from omnimetrics.workspace import Workspace
 from tests.helpers import EXPECTED_UTC, LATER, NOW, SECRET, TIMES, shared_cookie_touchpoints, write
 
 
@@ -205,3 +209,97 @@ def test_time_zones_and_unix_times_parity(tmp_path, engine):
     # Spark hands back naive UTC datetimes, DuckDB zoned ones: compare instants.
     stored = {r["event_id"]: r["timestamp"].replace(tzinfo=UTC) for r in rows}
     assert (report.accepted, stored) == (len(EXPECTED_UTC), EXPECTED_UTC), report.reasons
+
+
+# -- the Workspace's measures on one small world -----------------------------------------------
+WORLD_DATABASE = "omni_parity_measures"
+RULES_AND_MARKOV = ["first_touch", "last_touch", "last_non_direct", "linear", "position_based",
+                    "time_decay", "markov"]  # fmt: skip
+KPIS_BY_CHANNEL = ["revenue", "orders", "average_basket", "new_customers", "sessions",
+                   "conversion_rate", "time_on_site", "email_open_rate_human"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def measured_world(tmp_path_factory):
+    """`open_world(engine)`: a Workspace on one small simulated world, loaded once per engine for
+    the module (identities resolved, events built); on Spark a database of the shared session,
+    opened with a fresh backend for each test (the `engine` fixture drops temporary views)."""
+    from omnimetrics.journeys import build_events
+    from omnimetrics.simulate import simulate
+
+    folder = tmp_path_factory.mktemp("measured-world")
+    simulate(customers=300, days=60, seed=11).write(folder)
+    built: dict[str, Any] = {}
+
+    def prepare(wh):
+        wh.load(folder)
+        wh.resolve_identities()
+        build_events(wh)
+
+    def open_world(engine):
+        settings = Settings(demo=True)
+        if engine.name == "duckdb":
+            if "duckdb" not in built:
+                wh = omnimetrics.connect(folder / "world.duckdb", settings=settings)
+                prepare(wh)
+                built["duckdb"] = Workspace(wh)
+            return built["duckdb"]
+        session = engine.session
+        if "spark" not in built:
+            session.sql(f"DROP DATABASE IF EXISTS {WORLD_DATABASE} CASCADE")
+            session.sql(f"CREATE DATABASE {WORLD_DATABASE}")
+            session.catalog.setCurrentDatabase(WORLD_DATABASE)
+            prepare(omnimetrics.connect(session, settings=settings))
+            built["spark"] = session
+        session.catalog.setCurrentDatabase(WORLD_DATABASE)
+        return Workspace(omnimetrics.connect(session, settings=settings))
+
+    yield open_world
+    if "duckdb" in built:
+        built["duckdb"].close()
+    if "spark" in built:
+        built["spark"].catalog.setCurrentDatabase("default")
+        built["spark"].sql(f"DROP DATABASE IF EXISTS {WORLD_DATABASE} CASCADE")
+
+
+def result_rows(result, order):
+    """A Result's table as comparable rows in a stable order, and its notes."""
+    frame = result.to_pandas().sort_values(order, kind="stable")
+    frame = frame.astype(object).where(frame.notna(), None)
+    records = [{k: comparable(k, v) for k, v in r.items()} for r in frame.to_dict("records")]
+    return records, list(result.notes)
+
+
+def test_attribution_parity(engine, reference, measured_world):
+    """Rule models and Markov credit from the Workspace: the same rows on every engine."""
+
+    def credit(eng):
+        return result_rows(measured_world(eng).attribution(RULES_AND_MARKOV), ["model", "channel"])
+
+    expected = credit(reference)
+    assert {row["model"] for row in expected[0]} == set(RULES_AND_MARKOV)
+    assert credit(engine) == expected
+
+
+def test_kpis_by_channel_parity(engine, reference, measured_world):
+    """KPIs by channel and month, with their change: the same rows and notes on every engine."""
+
+    def kpis(eng):
+        result = measured_world(eng).kpis(KPIS_BY_CHANNEL, by=["channel"])
+        return result_rows(result, ["kpi", "period", "channel"])
+
+    expected = kpis(reference)
+    assert {row["kpi"] for row in expected[0]} >= {"revenue", "orders", "sessions"}
+    assert kpis(engine) == expected
+
+
+def test_segments_parity(engine, reference, measured_world):
+    """Persons per RFM segment and per channel mix: the same counts on every engine."""
+
+    def segments(eng):
+        ws = measured_world(eng)
+        return [result_rows(ws.segments(by), [by]) for by in ("rfm_segment", "channel_mix")]
+
+    expected = segments(reference)
+    assert all(rows for rows, _ in expected)
+    assert segments(engine) == expected

@@ -94,6 +94,9 @@ class Settings:
     """Time zone of timestamps written without an offset (`[ingest] timezone`, IANA name)."""
     memory_limit: str | None = "1GB"
     """DuckDB memory cap: past it, work spills to disk instead of growing (None: engine default)."""
+    spark_warehouse: str = "spark-warehouse"
+    """Folder of the local Spark warehouse (`[engine] spark_warehouse`, used by `--db spark`): its
+    Parquet tables and their catalog. A relative path in a settings file is read from its folder."""
     attribution_models: tuple[Mapping[str, Any], ...] = ()
     """User attribution models ([[attribution.models]]): a name, a kind and its parameters."""
     activation_hashes: bool = False
@@ -206,6 +209,7 @@ class Settings:
                 str(ingest.get("timezone", "UTC")), f"{origin}: ingest.timezone"
             ),
             memory_limit=engine.get("memory_limit", "1GB"),
+            spark_warehouse=spark_folder(engine.get("spark_warehouse", "spark-warehouse"), origin),
             attribution_models=tuple(raw.get("attribution", {}).get("models", ())),
             activation_hashes=bool(privacy.get("activation_hashes", False)),
             min_cell_persons=int(raw.get("metrics", {}).get("min_cell_persons", 10)),
@@ -223,10 +227,21 @@ def read_secret_file(path: Path) -> str:
             "with another secret will not match), or run `omnimetrics init` for a new project."
         )
     if os.name == "posix" and path.stat().st_mode & 0o077:
-        raise ConfigError(
-            f"{path} can be read by other users; make it private: chmod 600 {path}"
-        )
+        raise ConfigError(f"{path} can be read by other users; make it private: chmod 600 {path}")
     return path.read_text(encoding="utf-8").strip()
+
+
+def spark_folder(value: Any, origin: str) -> str:
+    """`[engine] spark_warehouse`: a folder path, read from the settings file's folder."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(
+            f'{origin}: engine.spark_warehouse must be a folder path, e.g. "spark-warehouse"; '
+            f"got {value!r}."
+        )
+    folder = Path(value).expanduser()
+    if not folder.is_absolute() and origin.endswith(".toml"):
+        folder = Path(origin).parent / folder
+    return str(folder)
 
 
 def check_timezone(name: str, where: str = "time zone") -> str:
