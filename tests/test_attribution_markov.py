@@ -76,6 +76,25 @@ def test_order_matters_where_it_must():
                                          "(null)"}  # fmt: skip
 
 
+def test_removal_effects_can_credit_a_channel_beyond_its_own_journeys():
+    # Why Markov is exempt from the journey bound (docs/attribution.md). X > B never converts
+    # (100 journeys), B alone converts 1000 of 1100. Chain: start -> X 100, start -> B 1100,
+    # X -> B 100, B -> conversion 1000, B -> null 200: P = 5/6; without X, P = 1100/1200 * 5/6
+    # (RE_X = 1/12); without B, P = 0 (RE_B = 1). X gets (1/12) / (13/12) of 1000 = 1000/13
+    # conversions although no journey with X converted: the chain forgets where a visit to B
+    # came from, and removal effects are shared out over all conversions (Anderl et al. 2016).
+    table = paths([(["X", "B"], 0, 100, 0), (["B"], 1000, 100, 0)])
+    model = MarkovAttribution().fit(table)
+    assert model.removal_effects_ == pytest.approx({"B": 1.0, "X": 1 / 12})
+    assert dict(zip(model.labels_, model.conversions_, strict=True)) == pytest.approx(
+        {"B": 12000 / 13, "X": 1000 / 13}
+    )
+    for order in (2, 3, 4):  # a chain of order k forgets X after k more touches
+        later = [f"C{i}" for i in range(order)]
+        longer = paths([(["X", *later], 0, 100, 0), (later, 1000, 100, 0)])
+        assert MarkovAttribution(order=order).fit(longer).credits()["X"] > 0, order
+
+
 @pytest.mark.parametrize("order", [2, 3, 4])
 def test_higher_orders_reduce_to_first_order(order):
     # Single touches, and paths where each channel has one fixed place (prefixes of A > B > C):
@@ -142,8 +161,7 @@ def test_fitted_models_follow_the_scikit_learn_contract():
             model.credits()
         assert model.fit(table) is model and model.is_fitted
     assert repr(MarkovAttribution(order=3)) == "MarkovAttribution(order=3)"
-    assert ShapleyAttribution(seed=5).get_params() == {
-        "ordered": False, "exact_limit": 15, "permutations": 2000, "seed": 5}  # fmt: skip
+    assert ShapleyAttribution(ordered=True).get_params() == {"ordered": True}
     with pytest.raises(NotFittedError):
         MarkovAttribution().state_names()
     with pytest.raises(NotFittedError):

@@ -173,7 +173,7 @@ def test_path_table_transforms_comparison_and_transitions(tmp_path):
 
 def test_a_path_table_file_is_attributed_without_loading_an_engine_pandas_or_scipy(tmp_path):
     file = tmp_path / "paths.csv"
-    file.write_text("path,conversions,nulls,value\na > b,2,3,10\nb,1,1,5\n,1,0,2\n")
+    file.write_text("path,conversions,nulls,value\na > b,3,2,10\nb,1,1,5\n,1,0,2\n")
     code = (
         "import sys\n"
         "from omnimetrics.attribution import path_file_report\n"

@@ -62,18 +62,21 @@ def attribute(
         if spec in together:
             if intervals:
                 credited = touch_credits(touches, spec.name, registry)
-                bands.append(uncertainty.rule_intervals(spec, credited, by, intervals, seed))
+                bands.append(uncertainty.rule_intervals(spec, credited, by, intervals, seed,
+                                                        untouched[0]))  # fmt: skip
             continue
         if spec.data_driven:
             assert paths is not None
             table = ibis.memtable(learned_credit(spec, paths, by, untouched))
             if intervals:
-                bands.append(uncertainty.learner_intervals(spec, paths, by, intervals, seed))
+                bands.append(uncertainty.learner_intervals(spec, paths, by, intervals, seed,
+                                                           untouched[0]))  # fmt: skip
         else:
             credited = touch_credits(touches, spec.name, registry)
             table = _participation(spec, credited, by, untouched)
             if intervals:
-                bands.append(uncertainty.rule_intervals(spec, credited, by, intervals, seed))
+                bands.append(uncertainty.rule_intervals(spec, credited, by, intervals, seed,
+                                                        untouched[0]))  # fmt: skip
         parts.append(table.select("model", *by, "conversions", "revenue", "share", "additive"))
     result = ibis.union(*parts) if len(parts) > 1 else parts[0]
     if bands:

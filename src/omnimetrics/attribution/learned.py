@@ -24,25 +24,33 @@ NO_TOUCH = "(no attributable touch)"
 
 
 class Learner(Fitted, ABC):
-    """A data-driven attribution model: `fit(paths)` learns a score >= 0 per label (`labels_`);
-    `credits()` are the scores as shares of their total (all 0 when nothing scored)."""
+    """A data-driven attribution model: `fit(paths)` credits the conversions and revenue of the
+    converting paths to the labels (`conversions_`, `revenue_`, in `labels_` order);
+    `credits()` are the credited conversions as shares (all 0 when nothing was credited)."""
 
     labels_: tuple[str, ...]
+    conversions_: np.ndarray
+    revenue_: np.ndarray
 
     @abstractmethod
     def fit(self, paths: PathTable) -> Self: ...
 
-    @abstractmethod
-    def _scores(self) -> np.ndarray:
-        """The learned score of every label, in `labels_` order."""
-
     def credits(self) -> dict[str, float]:
         """Share of conversions credited to each label."""
         self.check_fitted()
-        scores = np.asarray(self._scores(), dtype=float)
-        total = float(scores.sum())
-        shares = scores / total if total > 0 else np.zeros_like(scores)
+        total = float(self.conversions_.sum())
+        shares = self.conversions_ / total if total > 0 else np.zeros(len(self.labels_))
         return dict(zip(self.labels_, shares.tolist(), strict=True))
+
+
+def shared_out(scores: np.ndarray, paths: PathTable) -> tuple[np.ndarray, np.ndarray]:
+    """(conversions, revenue) of a path table credited to its labels in proportion to one
+    score >= 0 per label (score / sum of scores; nothing when nothing scored): how a model that
+    scores channels over all journeys (Markov's removal effects) hands out credit."""
+    scores = np.asarray(scores, dtype=float)
+    total = float(scores.sum())
+    shares = scores / total if total > 0 else np.zeros_like(scores)
+    return shares * float(paths.conversions.sum()), shares * float(paths.value.sum())
 
 
 def untouched(paths: PathTable) -> tuple[float, float]:
@@ -54,15 +62,13 @@ def untouched(paths: PathTable) -> tuple[float, float]:
 def learned_credit(
     spec: AttributionModel, paths: PathTable, by: Sequence[str], lonely: tuple[float, float]
 ) -> pa.Table:
-    """A data-driven model's shares applied to the conversions and value of touched paths;
+    """The conversions and value of the touched paths as a data-driven model credits them;
     `lonely` (conversions, value without a touch) is reported under NO_TOUCH."""
     assert spec.learner is not None
-    touched = paths.touched
-    shares = spec.learner().fit(touched).credits()
-    labels = [label for label, share in shares.items() if share > 0]
-    share = np.array([shares[label] for label in labels], dtype=float)
-    conversions = share * float(touched.conversions.sum())
-    revenue = share * float(touched.value.sum())
+    model = spec.learner().fit(paths.touched)
+    credited = np.flatnonzero(model.conversions_ > 0)
+    labels = [model.labels_[i] for i in credited.tolist()]
+    conversions, revenue = model.conversions_[credited], model.revenue_[credited]
     keys: dict[str, list[str | None]] = {column: [] for column in by}
     for label in labels:  # one row per label: a few dozen at most
         for column, part in zip(by, label.split(LABEL_JOIN), strict=True):
@@ -101,7 +107,8 @@ def path_credit(
 
         from omnimetrics.attribution.uncertainty import learner_intervals
 
-        bands = [learner_intervals(spec, paths, list(by), intervals, seed) for spec in specs]
+        bands = [learner_intervals(spec, paths, list(by), intervals, seed, lonely[0])
+                 for spec in specs]  # fmt: skip
         merged = table.to_pandas().merge(
             pd.concat(bands, ignore_index=True), on=["model", *by], how="left"
         )

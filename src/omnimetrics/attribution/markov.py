@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from omnimetrics.attribution.learned import Learner
+from omnimetrics.attribution.learned import Learner, shared_out
 from omnimetrics.attribution.paths import PathTable
 from omnimetrics.errors import ConfigError
 
@@ -223,10 +223,9 @@ class MarkovAttribution(Learner):
         self.conversion_probability_ = conversion_probability(self.transition_matrix_)
         effects = removal_effects(slots, self.transition_matrix_, len(paths.labels))
         self.removal_effects_ = dict(zip(paths.labels, effects.tolist(), strict=True))
+        # Shares of all conversions, not journey by journey: see docs/attribution.md.
+        self.conversions_, self.revenue_ = shared_out(effects, paths.touched)
         return self
-
-    def _scores(self) -> np.ndarray:
-        return np.array(list(self.removal_effects_.values()), dtype=float)
 
     def state_names(self) -> list[str]:
         """Names of the matrix rows: (start), touch states ("a > b"), (conversion), (null)."""
