@@ -22,13 +22,13 @@ import pyarrow.compute as pc
 
 from omnimetrics.attribution.arrow import to_floats, to_integers
 from omnimetrics.errors import SchemaError, SourceError, did_you_mean
+from omnimetrics.sample import read_sample
 
 LABEL_JOIN = "\x1f"
 """Joins the dimensions of a composite label (channel and campaign) inside the models."""
 NOT_SET = "(not set)"
 FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
            ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}  # fmt: skip
-SAMPLE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -209,22 +209,7 @@ def _sniff(
     file: Path, delimiter: str | None, encoding: str | None, separator: str
 ) -> tuple[str, str, list[str]]:
     """(encoding, delimiter, header cells) of a CSV file, from its first bytes."""
-    with file.open("rb") as handle:
-        raw = handle.read(SAMPLE_BYTES)
-    if encoding is None:
-        encoding = "utf-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf8"
-    codec = "utf-8-sig" if encoding.replace("-", "").lower() == "utf8" else encoding
-    try:
-        text = raw.decode(codec, errors="ignore" if len(raw) == SAMPLE_BYTES else "strict")
-    except UnicodeDecodeError as exc:
-        raise SourceError(
-            f"{file}: byte {exc.start} is not valid {encoding}. Pass the file's encoding, e.g. "
-            "encoding='latin-1' (or cp1252)."
-        ) from None
-    except LookupError:
-        raise SourceError(f"Unknown encoding {encoding!r}; e.g. utf8, latin-1, cp1252.") from None
-    if not text.strip():
-        raise SourceError(f"{file}: the file is empty; there are no paths to read.")
+    encoding, text = read_sample(file, encoding, "encoding=")
     if delimiter is None:
         candidates = "".join(c for c in ",;\t|" if c != separator)
         try:

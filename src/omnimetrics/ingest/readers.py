@@ -24,6 +24,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from omnimetrics.errors import SourceError
+from omnimetrics.sample import read_sample
 
 FORMATS = {
     ".csv": "csv",
@@ -38,7 +39,6 @@ FORMATS = {
 BATCH_ROWS = 256_000
 CSV_BLOCK_BYTES = 16 << 20
 """Bytes of CSV text parsed per batch."""
-SAMPLE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -167,24 +167,7 @@ def _with_row_numbers(
 
 
 def _sniff(source: SourceFile, options: CsvOptions) -> tuple[str, str, list[str]]:
-    raw = source.path.open("rb").read(SAMPLE_BYTES)
-    encoding = options.encoding
-    if encoding is None:
-        encoding = "utf-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf8"
-    try:
-        text = raw.decode("utf-8-sig" if encoding == "utf8" else encoding)
-    except UnicodeDecodeError as exc:
-        if len(raw) == SAMPLE_BYTES and exc.start > len(raw) - 4:
-            text = raw[: exc.start].decode("utf-8-sig" if encoding == "utf8" else encoding)
-        else:
-            raise SourceError(
-                f"{source.path}: byte {exc.start} is not valid {encoding}. Pass the file's "
-                "encoding, e.g. --encoding latin-1 (or cp1252)."
-            ) from None
-    except LookupError:
-        raise SourceError(f"Unknown encoding {encoding!r}; e.g. utf8, latin-1, cp1252.") from None
-    if not text.strip():
-        raise SourceError(f"{source.path}: the file is empty; there is nothing to ingest.")
+    encoding, text = read_sample(source.path, options.encoding, "--encoding")
     delimiter = options.delimiter
     if delimiter is None:
         try:
