@@ -253,3 +253,12 @@ def test_arrow_buffers_round_trip_with_nulls_and_slices():
     assert booleans([True, False, True]).to_pylist() == [True, False, True]
     assert strings(["é", None, "", "long label"]).to_pylist() == ["é", None, "", "long label"]
     assert strings([]).to_pylist() == []
+
+
+def test_the_none_path_of_journey_tables_is_a_journey_without_touches(tmp_path):
+    (tmp_path / "p.csv").write_text(
+        "path,conversions,nulls,value\n(none),5,0,50\ndirect > email,2,3,20\n"
+    )
+    table = read_paths(tmp_path / "p.csv")
+    assert "(none)" not in table.labels
+    assert list(np.diff(table.offsets)) == [0, 2]

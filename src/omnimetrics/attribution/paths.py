@@ -27,6 +27,8 @@ from omnimetrics.sample import read_sample
 LABEL_JOIN = "\x1f"
 """Joins the dimensions of a composite label (channel and campaign) inside the models."""
 NOT_SET = "(not set)"
+NO_TOUCH_LABELS = frozenset({"", "(none)"})
+"""Labels that are no touch: a path made of them is a journey without touches."""
 FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
            ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}  # fmt: skip
 
@@ -277,12 +279,13 @@ def parse_paths(
 ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
     """(labels, codes, offsets) of paths given as text ("a > b") or as lists of labels.
 
-    Labels are trimmed and sorted; empty ones (an empty path, a doubled separator) are dropped.
+    Labels are trimmed and sorted; empty ones (an empty path, a doubled separator) are dropped,
+    and so is "(none)", the path of orders without touches in `omnimetrics journeys` tables.
     Arrow splits and encodes each chunk; only the few distinct labels reach Python.
     """
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
     parts = [_encoded(chunk, separator) for chunk in chunks]
-    labels = sorted({label.strip() for words, _, _ in parts for label in words} - {""})
+    labels = sorted({label.strip() for words, _, _ in parts for label in words} - NO_TOUCH_LABELS)
     index = {label: code for code, label in enumerate(labels)}
     codes = np.empty(sum(len(part[1]) for part in parts), np.int32)  # each array made once
     offsets = np.zeros(sum(len(part[2]) for part in parts) + 1, np.int64)
