@@ -99,10 +99,12 @@ def _built_in() -> Registry[AttributionModel]:
         *(_learned("markov" if order == 1 else f"markov_{order}",
                    f"Markov chain of order {order}: credit by removal effect.",
                    Formula("markov", "MarkovAttribution", (order,))) for order in (1, 2, 3, 4)),
-        _learned("shapley", "Shapley value of channel sets (conversion rates), exact up to 15 "
-                 "channels.", Formula("shapley", "ShapleyAttribution")),
-        _learned("shapley_ordered", "Ordered Shapley: credit by channel and position of first "
-                 "touch.", Formula("shapley", "ShapleyAttribution", (True,))),
+        _learned("shapley", "Shapley value journey by journey: each converting journey split "
+                 "among its own channels by the conversion rates of the channel sets within it.",
+                 Formula("shapley", "ShapleyAttribution")),
+        _learned("shapley_ordered", "Ordered Shapley journey by journey: sequences of first "
+                 "touches; credit by channel and position.",
+                 Formula("shapley", "ShapleyAttribution", (True,))),
     ]  # fmt: skip
     models = Registry[AttributionModel]("attribution model")
     for model in declared:
