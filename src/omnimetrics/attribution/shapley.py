@@ -70,6 +70,16 @@ def row_keys(rows: np.ndarray, labels: int, encoding: str) -> np.ndarray:
     return packed.view(np.dtype((np.void, 4 * rows.shape[-1])))[..., 0]
 
 
+def _rows_of(masks: np.ndarray, labels: int) -> np.ndarray:
+    """The label codes of bitmask sets as rows, in code order, padded with -1."""
+    inside = ((masks[:, None] >> np.arange(labels)) & 1).astype(bool)
+    sizes = inside.sum(axis=1)
+    rows = np.full((len(masks), int(sizes.max(initial=0))), -1, np.int32)
+    owner, code = np.nonzero(inside)
+    rows[owner, np.arange(len(owner)) - np.repeat(np.cumsum(sizes) - sizes, sizes)] = code
+    return rows
+
+
 def coalition_keys(
     items: np.ndarray, coalitions: np.ndarray, labels: int, width: int, encoding: str
 ) -> np.ndarray:
@@ -104,22 +114,29 @@ class ShapleyAttribution(Learner):
     def fit(self, paths: PathTable) -> ShapleyAttribution:
         paths = paths.touched
         n = len(paths.labels)
-        items, _ = journey_items(paths, self.ordered)
-        encoding = _encoding(n, items.shape[1], self.ordered)
-        keys, first, index = np.unique(row_keys(items, n, encoding), return_index=True,
-                                       return_inverse=True)  # fmt: skip
+        encoding = _encoding(n, 0, self.ordered)
+        if encoding == "mask":  # a set of channels is a bitmask: no need to sort the touches
+            bits = np.left_shift(np.int64(1), paths.codes.astype(np.int64))
+            masks = np.bitwise_or.reduceat(bits, paths.offsets[:-1]) if len(bits) else bits
+            keys, index = np.unique(masks, return_inverse=True)
+        else:
+            items, _ = journey_items(paths, self.ordered)
+            encoding = _encoding(n, items.shape[1], self.ordered)
+            keys, first, index = np.unique(row_keys(items, n, encoding), return_index=True,
+                                           return_inverse=True)  # fmt: skip
         index = index.ravel()
         won = np.bincount(index, paths.conversions, minlength=len(keys))
         seen = np.bincount(index, paths.conversions + paths.nulls, minlength=len(keys))
         value = np.bincount(index, paths.value, minlength=len(keys))
-        self.labels_ = paths.labels
-        self.keys_ = keys
-        self.rates_ = np.divide(won, seen, out=np.zeros(len(keys)), where=seen > 0)
         converting = np.flatnonzero(won > 0)
-        self.journeys_ = items[first[converting]]
+        self.labels_ = paths.labels
+        self.keys_ = keys[converting]  # sorted; a set that never converted has CR 0
+        self.rates_ = won[converting] / seen[converting]
+        self.journeys_ = (_rows_of(self.keys_, n) if encoding == "mask"
+                          else items[first[converting]])  # fmt: skip
         self.journey_conversions_ = won[converting]
         self.journey_revenue_ = value[converting]
-        values = self._values(self.journeys_, self.rates_[converting], encoding)
+        values = self._values(self.journeys_, self.rates_, encoding)
         total = values.sum(axis=1, keepdims=True)  # >= CR(journey's own set) > 0
         self.journey_shares_ = np.divide(values, total, out=values, where=total > 0)
         slots = self.journeys_ >= 0
@@ -130,7 +147,7 @@ class ShapleyAttribution(Learner):
 
         self.conversions_ = np.bincount(code, credited(self.journey_conversions_), minlength=n)
         self.revenue_ = np.bincount(code, credited(self.journey_revenue_), minlength=n)
-        self.position_values_ = np.zeros((n, items.shape[1]))
+        self.position_values_ = np.zeros((n, self.journeys_.shape[1]))
         if self.ordered:
             np.add.at(self.position_values_, (code, np.nonzero(slots)[1]),
                       credited(self.journey_conversions_))  # fmt: skip
@@ -179,7 +196,7 @@ class ShapleyAttribution(Learner):
         return np.take_along_axis(share @ members, games.astype(np.intp), axis=1)
 
     def _rate(self, keys: np.ndarray) -> np.ndarray:
-        """Conversion rate of the journeys with each key (0 for keys no journey had)."""
+        """Conversion rate of the journeys with each key (0 for sets that never converted)."""
         if not len(self.keys_):
             return np.zeros(keys.shape)
         at = np.minimum(np.searchsorted(self.keys_, keys), len(self.keys_) - 1)
