@@ -405,3 +405,18 @@ def test_missing_spark_warehouse_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match=r"No Spark warehouse at .*nowhere"):
         omnimetrics.connect("spark", settings=settings, create=False)
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_spark_warehouse_in_use_is_refused(tmp_path):
+    """Derby admits one process per metastore: a second process is told so at once, before its
+    Spark starts (the lock held here stands for another command's)."""
+    pytest.importorskip("pyspark")
+    fcntl = pytest.importorskip("fcntl")
+    metastore = tmp_path / "lake" / "metastore_db"
+    metastore.mkdir(parents=True)
+    write(tmp_path / "omnimetrics.toml", '[engine]\nspark_warehouse = "lake"\n')
+    with (metastore / "dbex.lck").open("wb") as held:
+        fcntl.lockf(held, fcntl.LOCK_EX)  # what Derby holds while a process has it open
+        done = run_python("import omnimetrics; omnimetrics.open('spark')", cwd=tmp_path)
+    assert done.returncode != 0
+    assert "lake is open in another process" in done.stderr.splitlines()[-1]

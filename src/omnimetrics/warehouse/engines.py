@@ -3,6 +3,7 @@ SparkSession or any Ibis backend."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,8 @@ def _local_spark_session(builder_class: Any, folder: Path) -> Any:
     if running is not None:
         return _running_session_on(running, folder)
     metastore = folder / "metastore_db"
+    if _metastore_in_use(metastore):
+        raise EngineError(_metastore_busy(folder, metastore))
     session = (
         builder_class.builder.master("local[2]")
         .appName("omnimetrics")
@@ -114,14 +117,42 @@ def _local_spark_session(builder_class: Any, folder: Path) -> Any:
         session.catalog.listDatabases()  # opens the metastore now, to say why it cannot
     except Exception as exc:
         session.stop()
-        if "Another instance of Derby" in str(exc) or "XSDB6" in str(exc):
-            raise EngineError(
-                f"The Spark warehouse {folder} is open in another process: its metastore "
-                f"({metastore}) admits one process at a time. Let the other command finish "
-                "(or close its warehouse), then run this one again."
-            ) from None
-        raise EngineError(f"Cannot open the Spark warehouse {folder}: {exc}") from None
+        if _metastore_in_use(metastore, wait=0):  # taken between the check and the start
+            raise EngineError(_metastore_busy(folder, metastore)) from None
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EngineError(f"Cannot open the Spark warehouse {folder}: {first_line}") from None
     return session
+
+
+def _metastore_in_use(metastore: Path, wait: float = 10.0) -> bool:
+    """Whether another process has booted this Derby metastore: Derby holds an OS lock on
+    `dbex.lck` while it runs (the lock files themselves stay behind after it stops). The JVM of
+    a command that just ended lets go a moment after it, so a held lock is tried for `wait` s."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: Spark's own error will tell
+        return False
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with (metastore / "dbex.lck").open("rb+") as handle:
+                fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.lockf(handle, fcntl.LOCK_UN)
+            return False
+        except FileNotFoundError:
+            return False
+        except OSError:
+            if time.monotonic() >= deadline:
+                return True
+            time.sleep(0.2)
+
+
+def _metastore_busy(folder: Path, metastore: Path) -> str:
+    return (
+        f"The Spark warehouse {folder} is open in another process: its metastore ({metastore}, "
+        "embedded Derby) admits one process at a time. Let the other command finish (or close "
+        "its warehouse), then run this one again."
+    )
 
 
 def _running_session_on(session: Any, folder: Path) -> Any:
