@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from datetime import UTC, datetime
 from typing import Any
 
@@ -385,6 +386,12 @@ def test_spark_warehouse_kept_between_processes(tmp_path):
     assert (second["tables"], second["links"]) == (first["tables"], first["links"])
     assert second["orders"] == [["A", 10.5], ["F", 7.5]]
     assert second["after"] == [["F", 7.5]]
+
+    # A copy would read and write the first folder's tables (its catalog names them): refused.
+    shutil.copytree(tmp_path / "lake", tmp_path / "copy" / "lake")
+    write(tmp_path / "copy" / "omnimetrics.toml", '[engine]\nspark_warehouse = "lake"\n')
+    done = run_python("import omnimetrics; omnimetrics.open('spark')", cwd=tmp_path / "copy")
+    assert "was moved or copied from" in done.stderr.splitlines()[-1]
 
 
 def test_spark_warehouse_setting(tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import ibis
 from ibis.backends import BaseBackend
@@ -114,14 +115,27 @@ def _local_spark_session(builder_class: Any, folder: Path) -> Any:
     )
     session.sparkContext.setLogLevel("ERROR")
     try:
-        session.catalog.listDatabases()  # opens the metastore now, to say why it cannot
+        # Opens the metastore now, to say why it cannot.
+        home = _local_folder(session.catalog.getDatabase("default").locationUri)
     except Exception as exc:
         session.stop()
         if _metastore_in_use(metastore, wait=0):  # taken between the check and the start
             raise EngineError(_metastore_busy(folder, metastore)) from None
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise EngineError(f"Cannot open the Spark warehouse {folder}: {first_line}") from None
+    if home != folder:
+        session.stop()
+        raise EngineError(
+            f"The Spark warehouse {folder} was moved or copied from {home}: its catalog still "
+            f"names the tables of {home}, which this one would read and overwrite. Move it "
+            "back, or load the data again into a new folder ([engine] spark_warehouse)."
+        )
     return session
+
+
+def _local_folder(location: str) -> Path:
+    """A folder from a Spark location ("file:/a/b%20c", "file:///a/b" or "/a/b")."""
+    return Path(unquote(urlparse(location).path)).resolve()
 
 
 def _metastore_in_use(metastore: Path, wait: float = 10.0) -> bool:
@@ -161,7 +175,7 @@ def _running_session_on(session: Any, folder: Path) -> Any:
     conf = session.sparkContext.getConf()
     current = conf.get("spark.sql.warehouse.dir", "")
     catalog = conf.get("spark.sql.catalogImplementation", "in-memory")
-    path = Path(current.removeprefix("file:")).resolve() if current else None
+    path = _local_folder(current) if current else None
     if path == folder and catalog == "hive":
         return session
     raise EngineError(
