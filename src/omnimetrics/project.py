@@ -30,6 +30,7 @@ future_tolerance_hours = 24          # later timestamps are quarantined (clock e
 
 [engine]
 memory_limit = "1GB"                 # DuckDB cap: more is faster, less keeps peaks lower
+# spark_warehouse = "spark-warehouse" # --db spark: tables and their catalog, kept here
 
 [journeys]                           # the same journeys for paths, attribution, KPIs, segments
 lookback_days = 30                   # touches up to this many days before an order

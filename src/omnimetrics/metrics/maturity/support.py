@@ -89,7 +89,7 @@ def model_support(
 
 
 def _listing(counts: Mapping[str, int]) -> str:
-    return ", ".join(f"{name} ({n})" for name, n in sorted(counts.items(), key=lambda i: i[1]))
+    return ", ".join(f"{name} ({n})" for name, n in sorted(counts.items(), key=lambda i: (i[1], i[0])))
 
 
 @support_check(
