@@ -89,7 +89,8 @@ def model_support(
 
 
 def _listing(counts: Mapping[str, int]) -> str:
-    return ", ".join(f"{name} ({n})" for name, n in sorted(counts.items(), key=lambda i: (i[1], i[0])))
+    ordered = sorted(counts.items(), key=lambda item: (item[1], item[0]))  # ties by name
+    return ", ".join(f"{name} ({n})" for name, n in ordered)
 
 
 @support_check(
