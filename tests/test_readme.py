@@ -1,5 +1,5 @@
 """Every command of the README's console block runs as written, in order, on the world the
-README makes (a smaller one: 1,000 customers instead of 20,000, to keep the suite fast)."""
+README makes (a smaller one: 3,000 customers instead of 20,000, to keep the suite fast)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def test_the_readme_runs_as_written(tmp_path):
     env["COLUMNS"] = "200"
     outputs = {}
     for command in commands:
-        line = command.replace("--customers 20000", "--customers 1000")
+        line = command.replace("--customers 20000", "--customers 3000")
         done = subprocess.run(["bash", "-c", line], cwd=tmp_path, env=env, capture_output=True,
                               text=True, timeout=600, stdin=subprocess.DEVNULL)  # fmt: skip
         assert done.returncode == 0, f"{command}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"

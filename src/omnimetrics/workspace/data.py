@@ -175,10 +175,14 @@ class DataMethods:
         from omnimetrics.identity import find_person
 
         person = find_person(self.warehouse, identifier, identifier_type)
-        return Result.of(
-            "timeline", f"Timeline of {person}", jr.timeline(self.warehouse, person),
-            figures={"person_id": person},
-        )  # fmt: skip
+        events = Result.of("timeline", f"Timeline of {person}", jr.timeline(self.warehouse, person),
+                           figures={"person_id": person})  # fmt: skip
+        if not events.num_rows:
+            return events.with_notes(
+                f"{identifier} is known (person {person}) but has no touchpoint, order or survey "
+                "answer: only profile or identity records."
+            )
+        return events
 
     def erase(self, identifier: str, identifier_type: str | None = None) -> Result:
         """Erase a person (every linked identifier) from every table; suppress later data."""
