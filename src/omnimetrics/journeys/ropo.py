@@ -148,38 +148,76 @@ def ropo(
     orders = conversions(wh, settings)
     store = orders.filter(orders.sales_channel == "store")
     web = orders.filter(orders.sales_channel.isin(ONLINE_SALES))
-    rows: list[dict[str, Any]] = []
+    rows = _Rows(window_days)
+    by, coverage, note, (store_total, store_linked) = _online_to_store(
+        wh, events, store, rows, online_match_rate
+    )
+    _store_to_online(events, store, web, rows, store_match_rate)
+    if by_channel:
+        for channel, count in sorted(by.items(), key=lambda item: (-item[1], item[0])):
+            rate = _share(count, store_linked)
+            label = f"{STORE_MEASURE} via {channel}"
+            rows.add(ONLINE_TO_STORE, "identified", "lower_bound", channel, label, store_linked,
+                     count, rate)  # fmt: skip
+            share = corrected_rate(rate, coverage)
+            rows.add(ONLINE_TO_STORE, "match_rate", "estimate", channel, label + CORRECTED,
+                     store_total, _times(share, store_total), share, coverage, note)  # fmt: skip
+    if evidence:
+        _survey_rows(wh, store, rows.add)
+        _promo_rows(wh, store, store_total, rows.add)
+    return ibis.memtable(pa.Table.from_pylist(rows.rows, schema=SCHEMA))
 
-    def add(direction: str, method: str, bound: str, channel: str, measure: str, orders: int,
-            preceded: float | None, rate: float | None, coverage: float | None = None,
-            note: str | None = None) -> None:  # fmt: skip
-        rows.append({"direction": direction, "method": method, "bound": bound,
-                     "channel": channel, "measure": measure, "window_days": window_days,
-                     "orders": orders, "preceded": preceded, "coverage": coverage,
-                     "rate": rate, "note": note})  # fmt: skip
 
-    # Research online, then buy in store.
+class _Rows:
+    """The rows of the ROPO table, in the order they are added."""
+
+    def __init__(self, window_days: int) -> None:
+        self.window_days = window_days
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, direction: str, method: str, bound: str, channel: str, measure: str,
+            orders: int, preceded: float | None, rate: float | None,
+            coverage: float | None = None, note: str | None = None) -> None:  # fmt: skip
+        self.rows.append({"direction": direction, "method": method, "bound": bound,
+                          "channel": channel, "measure": measure,
+                          "window_days": self.window_days, "orders": orders,
+                          "preceded": preceded, "coverage": coverage, "rate": rate,
+                          "note": note})  # fmt: skip
+
+
+def _online_to_store(
+    wh: Warehouse, events: ir.Table, store: ir.Table, rows: _Rows, given: float | None
+) -> tuple[dict[str, int], float | None, str | None, tuple[int, int]]:
+    """Research online, then buy in store: the lower bound and the corrected estimate; returns
+    the researched store orders by channel, the online match rate, its note, and the store
+    orders (all, of identified persons)."""
     store_total, store_linked = _counts(store)
     hits = events.filter(events.session_id.notnull()).select(
         "person_id", "channel", at=events.timestamp
     )
-    by = _per_channel(latest_signal(store, hits, window_days))
+    by = _per_channel(latest_signal(store, hits, rows.window_days))
     researched = sum(by.values())
-    if online_match_rate is None:
+    if given is None:
         sessions, linked = online_match_counts(wh)
         coverage = linked / sessions if sessions else None
         note = None if sessions else "no email or SMS sessions to measure the online match " \
             "rate: pass online_match_rate"  # fmt: skip
     else:
-        coverage, note = online_match_rate, "online match rate given"
+        coverage, note = given, "online match rate given"
     measured = _share(researched, store_linked)
-    add(ONLINE_TO_STORE, "identified", "lower_bound", ALL_CHANNELS, STORE_MEASURE,
-        store_linked, researched, measured)  # fmt: skip
+    rows.add(ONLINE_TO_STORE, "identified", "lower_bound", ALL_CHANNELS, STORE_MEASURE,
+             store_linked, researched, measured)  # fmt: skip
     estimate = corrected_rate(measured, coverage)
-    add(ONLINE_TO_STORE, "match_rate", "estimate", ALL_CHANNELS, STORE_MEASURE + CORRECTED,
-        store_total, _times(estimate, store_total), estimate, coverage, note)  # fmt: skip
+    rows.add(ONLINE_TO_STORE, "match_rate", "estimate", ALL_CHANNELS, STORE_MEASURE + CORRECTED,
+             store_total, _times(estimate, store_total), estimate, coverage, note)  # fmt: skip
+    return by, coverage, note, (store_total, store_linked)
 
-    # See in store, then buy online.
+
+def _store_to_online(
+    events: ir.Table, store: ir.Table, web: ir.Table, rows: _Rows, given: float | None
+) -> None:
+    """See in store, then buy online: the lower bound, and an estimate only when the share of
+    store visits that are recognised is given."""
     in_store = ibis.union(
         events.filter(events.event_type == "store_visit").select(
             "person_id", channel=ibis.literal("store"), at=events.timestamp
@@ -187,30 +225,16 @@ def ropo(
         store.select("person_id", channel=ibis.literal("store"), at=store.timestamp),
     )
     web_total, web_linked = _counts(web)
-    visited = sum(_per_channel(latest_signal(web, in_store, window_days)).values())
-    measured_back = _share(visited, web_linked)
-    add(STORE_TO_ONLINE, "identified", "lower_bound", ALL_CHANNELS, ONLINE_MEASURE,
-        web_linked, visited, measured_back)  # fmt: skip
-    back = corrected_rate(measured_back, store_match_rate)
-    add(STORE_TO_ONLINE, "match_rate", "estimate", ALL_CHANNELS, ONLINE_MEASURE + CORRECTED,
-        web_total, _times(back, web_total), back, store_match_rate,
-        "store match rate given" if store_match_rate else "the share of store visits that "
-        "are recognised is not in the data (an unrecognised visit leaves no row): pass "
-        "store_match_rate, e.g. recognised visits / door-counter visits")  # fmt: skip
-
-    if by_channel:
-        for channel, count in sorted(by.items(), key=lambda item: (-item[1], item[0])):
-            rate = _share(count, store_linked)
-            label = f"{STORE_MEASURE} via {channel}"
-            add(ONLINE_TO_STORE, "identified", "lower_bound", channel, label, store_linked,
-                count, rate)  # fmt: skip
-            share = corrected_rate(rate, coverage)
-            add(ONLINE_TO_STORE, "match_rate", "estimate", channel, label + CORRECTED,
-                store_total, _times(share, store_total), share, coverage, note)  # fmt: skip
-    if evidence:
-        _survey_rows(wh, store, add)
-        _promo_rows(wh, store, store_total, add)
-    return ibis.memtable(pa.Table.from_pylist(rows, schema=SCHEMA))
+    visited = sum(_per_channel(latest_signal(web, in_store, rows.window_days)).values())
+    measured = _share(visited, web_linked)
+    rows.add(STORE_TO_ONLINE, "identified", "lower_bound", ALL_CHANNELS, ONLINE_MEASURE,
+             web_linked, visited, measured)  # fmt: skip
+    back = corrected_rate(measured, given)
+    rows.add(STORE_TO_ONLINE, "match_rate", "estimate", ALL_CHANNELS, ONLINE_MEASURE + CORRECTED,
+             web_total, _times(back, web_total), back, given,
+             "store match rate given" if given else "the share of store visits that are "
+             "recognised is not in the data (an unrecognised visit leaves no row): pass "
+             "store_match_rate, e.g. recognised visits / door-counter visits")  # fmt: skip
 
 
 def _survey_rows(wh: Warehouse, store: ir.Table, add: Any) -> None:
