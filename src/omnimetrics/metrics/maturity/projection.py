@@ -127,38 +127,60 @@ def business_case(
         (new_session_revenue + revenue - session_revenue) * repeat * (target_basket / basket)
     )
 
-    def margin(value: float) -> float:
-        return value * margin_rate if margin_rate is not None else math.nan
-
+    with_retention = "retention" in current
     rows = [
         ("conversion_rate", conversion, target_conversion,
          "orders of sessions (web and app) / sessions"),
         ("average_basket", basket, target_basket, "revenue / orders"),
     ]  # fmt: skip
-    if "retention" in current:
+    if with_retention:
         rows.append(("retention", keep_rate, target_keep, "share of buyers who buy again"))
-    repeat_part = " x (1 + retention) / (1 + current retention)" if "retention" in current else ""
-    rows += [
-        ("traffic", traffic, traffic, "sessions = session_orders / conversion_rate; held"),
-        ("session_orders", session_orders, new_session_orders,
-         f"traffic x conversion_rate{repeat_part}"),
-        ("other_orders", other_orders, new_other_orders,
-         f"orders outside sessions (store, call centre, marketplace...): held{repeat_part}"),
-        ("orders", orders, new_orders, "session_orders + other_orders"),
-        ("revenue", revenue, new_revenue,
-         "(session revenue x target / current conversion_rate + other revenue)"
-         f"{repeat_part} x target basket / current basket"),
-        ("spend", spend, target_spend, "as given"),
-        ("margin", margin(revenue), margin(new_revenue), "revenue x margin_rate"),
-        ("roi", _roi(margin(revenue), spend), _roi(margin(new_revenue), target_spend),
-         "(margin - spend) / spend"),
-        ("roas", _per_spend(revenue, spend), _per_spend(new_revenue, target_spend),
-         "revenue / spend"),
-    ]  # fmt: skip
+    rows += _volume_rows(
+        traffic, (session_orders, new_session_orders), (other_orders, new_other_orders),
+        (orders, new_orders), (revenue, new_revenue), (spend, target_spend), margin_rate,
+        " x (1 + retention) / (1 + current retention)" if with_retention else "",
+    )  # fmt: skip
     frame = pd.DataFrame(rows, columns=["measure", "current", "projected", "formula"])
     frame["change"] = frame.projected - frame.current
     frame["relative_change"] = frame.change / frame.current.where(frame.current != 0)
     return frame[["measure", "current", "projected", "change", "relative_change", "formula"]]
+
+
+Pair = tuple[float, float]
+"""(current, projected)."""
+
+
+def _volume_rows(
+    traffic: float,
+    session: Pair,
+    other: Pair,
+    orders: Pair,
+    revenue: Pair,
+    spend: Pair,
+    margin_rate: float | None,
+    repeat_part: str,
+) -> list[tuple[str, float, float, str]]:
+    """Traffic, orders, revenue, spend, margin, ROI and ROAS, current and projected."""
+
+    def margin(value: float) -> float:
+        return value * margin_rate if margin_rate is not None else math.nan
+
+    return [
+        ("traffic", traffic, traffic, "sessions = session_orders / conversion_rate; held"),
+        ("session_orders", *session, f"traffic x conversion_rate{repeat_part}"),
+        ("other_orders", *other,
+         f"orders outside sessions (store, call centre, marketplace...): held{repeat_part}"),
+        ("orders", *orders, "session_orders + other_orders"),
+        ("revenue", *revenue,
+         "(session revenue x target / current conversion_rate + other revenue)"
+         f"{repeat_part} x target basket / current basket"),
+        ("spend", *spend, "as given"),
+        ("margin", margin(revenue[0]), margin(revenue[1]), "revenue x margin_rate"),
+        ("roi", _roi(margin(revenue[0]), spend[0]), _roi(margin(revenue[1]), spend[1]),
+         "(margin - spend) / spend"),
+        ("roas", _per_spend(revenue[0], spend[0]), _per_spend(revenue[1], spend[1]),
+         "revenue / spend"),
+    ]  # fmt: skip
 
 
 def _per_spend(value: float, spend: float) -> float:
