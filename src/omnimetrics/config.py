@@ -74,6 +74,113 @@ class JourneySettings:
         return cls(**values)
 
 
+SEGMENT_EVENTS: Mapping[str, str] = {
+    "Product Viewed": "product_view",
+    "Product Added": "add_to_cart",
+    "Checkout Started": "checkout",
+    "Email Delivered": "email_send",
+    "Email Opened": "email_open",
+    "Email Link Clicked": "email_click",
+    "Push Notification Received": "push_send",
+    "Push Notification Tapped": "push_open",
+    "Application Installed": "app_install",
+    "Promotion Clicked": "ad_click",
+    "Promotion Viewed": "ad_impression",
+    "Coupon Applied": "promo_redemption",
+}
+"""Segment's spec event names (e-commerce, email, mobile) and the event type each one becomes;
+`Order Completed` is an order, `page` and `screen` calls are page views."""
+
+MIN_KEY_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """`[server]`: the collector and the query API of `omnimetrics serve`."""
+
+    host: str = "127.0.0.1"
+    port: int = 8321
+    write_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Source name -> write key (collect only); `$OMNIMETRICS_WRITE_KEY` adds source "segment"."""
+    read_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Name -> read key (query API, dashboard); `$OMNIMETRICS_READ_KEY` adds "env"."""
+    cors_origins: tuple[str, ...] = ()
+    """Web origins allowed to send events from a browser (never "*")."""
+    rate_limit: float = 20_000.0
+    """Events per second per write key (and requests per second per read key), burst of 1 s."""
+    dedup_days: int = 30
+    """A messageId seen within this many days is a duplicate (at least 7)."""
+    consent_categories: tuple[str, ...] = ("analytics",)
+    """Categories of `context.consent.categoryPreferences` that measurement needs; a category
+    missing from an event's preferences counts as refused."""
+    consent_when_absent: str = "granted"
+    """An event with no `context.consent` at all: "granted" (the site has no consent manager)
+    or "refused"."""
+    events: Mapping[str, str] = field(default_factory=dict)
+    """Track event name -> event type, over SEGMENT_EVENTS (`[server.events]`)."""
+    min_free_mb: int = 200
+    """Below this much free disk, the collector answers 503 with Retry-After."""
+    max_queue_events: int = 50_000
+    """Events waiting for the writer past which the collector answers 503 with Retry-After."""
+
+    def __post_init__(self) -> None:
+        if self.dedup_days < 7:
+            raise ConfigError(f"server.dedup_days must be at least 7; got {self.dedup_days}.")
+        if self.consent_when_absent not in ("granted", "refused"):
+            raise ConfigError(
+                'server.consent_when_absent must be "granted" or "refused"; '
+                f"got {self.consent_when_absent!r}."
+            )
+        for kind, keys in (("write_keys", self.write_keys), ("read_keys", self.read_keys)):
+            for name, key in keys.items():
+                if not isinstance(key, str) or len(key) < MIN_KEY_LENGTH:
+                    raise ConfigError(
+                        f"server.{kind}.{name}: a key must be at least {MIN_KEY_LENGTH} random "
+                        "characters: python -c 'import secrets; print(secrets.token_urlsafe())'"
+                    )
+        shared = set(self.write_keys.values()) & set(self.read_keys.values())
+        if shared:
+            raise ConfigError("server: a key cannot be both a write key and a read key.")
+        if "*" in self.cors_origins:
+            raise ConfigError('server.cors_origins: list the sites\' origins; "*" is refused.')
+        unknown = sorted(set(self.events.values()) - set(EVENT_TYPES))
+        if unknown:
+            raise ConfigError(
+                f"server.events: unknown event types {unknown}. "
+                + did_you_mean(unknown[0], EVENT_TYPES)
+            )
+
+    @property
+    def event_types(self) -> dict[str, str]:
+        """Track event name -> event type: Segment's spec names, then the configured ones."""
+        return {**SEGMENT_EVENTS, **self.events}
+
+    @classmethod
+    def from_mapping(
+        cls, raw: Mapping[str, Any], environ: Mapping[str, str], origin: str = "settings"
+    ) -> ServerSettings:
+        known = {f.name for f in fields(cls)}
+        for key in raw:
+            if key not in known:
+                raise ConfigError(
+                    f"{origin}: unknown setting server.{key}. " + did_you_mean(key, known)
+                )
+        values = dict(raw)
+        write = dict(values.pop("write_keys", {}))
+        read = dict(values.pop("read_keys", {}))
+        if environ.get("OMNIMETRICS_WRITE_KEY"):
+            write["segment"] = environ["OMNIMETRICS_WRITE_KEY"]
+        if environ.get("OMNIMETRICS_READ_KEY"):
+            read["env"] = environ["OMNIMETRICS_READ_KEY"]
+        for name in ("cors_origins", "consent_categories"):
+            if name in values:
+                values[name] = tuple(values[name])
+        try:
+            return cls(write_keys=write, read_keys=read, **values)
+        except TypeError as exc:
+            raise ConfigError(f"{origin}: [server] {exc}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, with defaults that suit a European retailer."""
@@ -110,6 +217,8 @@ class Settings:
     """SMART goals ([[goals]]): KPI, target, segment or channel, start and deadline."""
     journeys: JourneySettings = field(default_factory=JourneySettings)
     """Sessions and journeys ([journeys]), the same for every number."""
+    server: ServerSettings = field(default_factory=ServerSettings)
+    """The collector and query API of `omnimetrics serve` ([server])."""
 
     def require_secret(self) -> bytes:
         """The HMAC key; in demo mode always the public demo key (a secret in the environment
@@ -216,6 +325,7 @@ class Settings:
             segments=tuple(raw.get("segments", ())),
             goals=tuple(raw.get("goals", ())),
             journeys=JourneySettings.from_mapping(raw.get("journeys", {}), origin),
+            server=ServerSettings.from_mapping(raw.get("server", {}), environ, origin),
         )
 
 
