@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from omnimetrics.errors import ConfigError, UnknownNameError, did_you_mean
 
@@ -119,6 +120,34 @@ class Result:
         keep = [c for c in columns if c in self.table.column_names]
         return replace(self, table=self.table.select(keep))
 
+    def where(self, /, **equals: Any) -> Result:
+        """The same answer with only the main table's rows whose columns equal these values
+        (None: null); text is read as the column's type. Parts, figures and notes are kept.
+
+        >>> kpis = Result("kpis", "KPIs", pa.table({"channel": ["email", "sms"], "orders": [3, 4]}))
+        >>> kpis.where(channel="email").to_records()
+        [{'channel': 'email', 'orders': 3}]
+        >>> kpis.where(orders="4").num_rows
+        1
+        >>> kpis.where(campaign="spring")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        omnimetrics.errors.UnknownNameError: The kpis result has no column 'campaign' to filter ...
+        """
+        keep = pa.array([True] * self.num_rows, pa.bool_())
+        for column, value in equals.items():
+            if column not in self.columns:
+                raise UnknownNameError(
+                    f"The {self.name} result has no column {column!r} to filter on. "
+                    + did_you_mean(column, self.columns)
+                )
+            values = self.table.column(column)
+            if value is None:
+                matches = pc.is_null(values)
+            else:
+                matches = pc.equal(values, _scalar(value, values.type, column))
+            keep = pc.and_kleene(keep, pc.fill_null(matches, False))
+        return replace(self, table=self.table.filter(keep))
+
     def with_notes(self, *notes: str) -> Result:
         return replace(self, notes=(*self.notes, *notes))
 
@@ -173,6 +202,16 @@ def _html_table(title: str, table: pa.Table, limit: int = 20) -> str:
     )
     more = f"<p>first {limit} of {table.num_rows} rows</p>" if table.num_rows > limit else ""
     return f"<h4>{html.escape(title)}</h4><table><tr>{head}</tr>{rows}</table>{more}"
+
+
+def _scalar(value: Any, type_: pa.DataType, column: str) -> pa.Scalar:
+    """`value` as a scalar of the column's type (the text "4" of an integer column is 4)."""
+    if pa.types.is_dictionary(type_):
+        type_ = type_.value_type
+    try:
+        return pa.scalar(value).cast(type_)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise ConfigError(f"{column}: {value!r} is not a value of type {type_}.") from None
 
 
 def _text(value: Any) -> str:
