@@ -154,6 +154,15 @@ def _identifiers(doc_suffix: str = "") -> tuple[Column, ...]:
     )
 
 
+def _message_id() -> Column:
+    return Column(
+        "message_id",
+        "string",
+        "Segment messageId, on rows the collector received (`omnimetrics serve`)",
+        "ajs-next-1f0c2d9e",
+    )
+
+
 IDENTIFIER_COLUMNS = tuple(c.name for c in _identifiers())
 
 
@@ -237,6 +246,7 @@ TOUCHPOINTS = _register(
                 '{"page": "/shoes"}',
                 free_text=True,
             ),
+            _message_id(),
         ),
         key=("event_id",),
         require_any=IDENTIFIER_COLUMNS,
@@ -288,6 +298,7 @@ ORDERS = _register(
             Column(
                 "source", "string", "System that reported it (web_shop, pos, crm, ads...)", "pos"
             ),
+            _message_id(),
         ),
         key=("order_id",),
         prefer=(("source", "asc"),),  # replaced by the configured source rank at ingest time
@@ -418,6 +429,7 @@ IDENTITIES = _register(
             ),
             Column("link_source", "string", "How the link was made", "login"),
             Column("timestamp", "timestamp", "When the link was seen", "2026-03-01T10:15:00Z"),
+            _message_id(),
         ),
         key=("identifier_type_a", "identifier_a", "identifier_type_b", "identifier_b"),
     )
@@ -505,6 +517,19 @@ BATCHES_SCHEMA: dict[str, dt.DataType] = {
 }
 """One row per file ingested: the ledger that makes ingest idempotent and auditable."""
 
+
+MESSAGES_TABLE = "collector_messages"
+MESSAGES_SCHEMA: dict[str, dt.DataType] = {
+    "source": dt.string,
+    "message_id": dt.string,
+    "digest": dt.string,
+    "outcome": dt.string,
+    "ingest_batch": dt.string,
+    "received_at": dt.Timestamp(timezone="UTC"),
+}
+"""Every message the collector resolved (accepted, quarantined or suppressed), per write key's
+source, with the SHA-256 of its payload: a messageId seen again within `[server] dedup_days` is a
+duplicate, or a conflict when its payload differs."""
 
 ERASED_TABLE = "erased_identifiers"
 ERASED_SCHEMA: dict[str, dt.DataType] = {

@@ -147,14 +147,29 @@ class Door(Pseudonymiser):
             self._kernel.register(ERASED_VIEW, keys)
         for chunk in _read_ahead(_chunks(schema, batches, CHUNK_ROWS)):
             relation = self._kernel.from_arrow(chunk).project(select)
-            tests = [
-                f"coalesce({self.hmac_sql(kind + ' || ' + repr(':') + ' || ' + _quote(name))} "
-                f"IN (SELECT k FROM {ERASED_VIEW}), false)"
-                for name, kind in self._identifier_columns(table, relation.columns)
-            ]
-            if erased and tests:
-                relation = relation.project(f"*, ({' OR '.join(tests)}) AS {SUPPRESSED}")
+            erased_test = self._erased_test(table, relation.columns)
+            if erased and erased_test:
+                relation = relation.project(f"*, {erased_test} AS {SUPPRESSED}")
             yield relation
+
+    def select_sql(self, table: Table, schema: pa.Schema, source: str) -> str:
+        """The door as one SQL query over the relation `source` (of `schema`), the erased test
+        included (against a relation `ERASED_VIEW` with a column `k`): for a prepared statement
+        run again and again on small batches (the collector)."""
+        items = self._select_list(table, schema, {})
+        inner = f"SELECT {', '.join(items)} FROM {_quote(source)}"
+        columns = [item.rsplit(" AS ", 1)[1].strip('"') for item in items]
+        test = self._erased_test(table, columns) or "false"
+        return f"SELECT *, {test} AS {SUPPRESSED} FROM ({inner})"
+
+    def _erased_test(self, table: Table, columns: Sequence[str]) -> str | None:
+        """SQL: whether a row carries an identifier of an erased person (None: it has none)."""
+        tests = [
+            f"coalesce({self.hmac_sql(kind + ' || ' + repr(':') + ' || ' + _quote(name))} "
+            f"IN (SELECT k FROM {ERASED_VIEW}), false)"
+            for name, kind in self._identifier_columns(table, columns)
+        ]
+        return f"({' OR '.join(tests)})" if tests else None
 
     @staticmethod
     def _identifier_columns(table: Table, present: Sequence[str]) -> list[tuple[str, str]]:

@@ -166,7 +166,7 @@ TYPE_NAMES = {
 
 
 def _column_checks(
-    col: Column, clean: ir.Value, typed: ir.Value, staged: ir.Table, latest: datetime
+    col: Column, clean: ir.Value, typed: ir.Value, staged: ir.Table, latest: ir.Value
 ) -> list[Check]:
     """The checks of one contract column, in the order a failing row reports them."""
     shown = _text(clean)
@@ -212,7 +212,7 @@ def _identifier_checks(col: Column, staged: ir.Table) -> list[Check]:
 
 
 def _value_checks(
-    col: Column, typed: ir.Value, shown: ir.StringValue, latest: datetime
+    col: Column, typed: ir.Value, shown: ir.StringValue, latest: ir.Value
 ) -> list[Check]:
     """A typed value is allowed, a currency, within its range, and not in the future."""
     name = col.name
@@ -304,7 +304,7 @@ def typed_with_verdict(
     staged: ir.Table,
     table: Table,
     *,
-    now: datetime,
+    now: datetime | ir.TimestampValue,
     future_tolerance: timedelta = timedelta(hours=24),
     extra_allowed: dict[str, tuple[str, ...]] | None = None,
     local: LocalTime | None = None,
@@ -312,10 +312,14 @@ def typed_with_verdict(
     """Typed contract columns + lineage + (reason, column_name, message, raw_record).
 
     `local`: how naive timestamps of this source become UTC (None: they are UTC already).
+    `now`: the reference of the future check: a time, or a column of `staged`.
 
     Activation hash columns of the door pass through unchanged, and never into `raw_record`.
     """
-    latest = ibis.literal(now + future_tolerance, type=dt.Timestamp(timezone="UTC"))
+    if isinstance(now, datetime):
+        latest = ibis.literal(now + future_tolerance, type=dt.Timestamp(timezone="UTC"))
+    else:  # a column: each row's own reference time (when the collector received it)
+        latest = now + ibis.interval(seconds=int(future_tolerance.total_seconds()))
     parsed, columns = _parsed(staged, table, extra_allowed, local)
     typed: dict[str, ir.Value] = {}
     checks = _erased_checks(parsed)
@@ -341,9 +345,8 @@ def _with_verdict(
     raw_columns = [
         c
         for c in staged.columns
-        if c not in ("source_row", "source_file", SUPPRESSED)
-        and not c.startswith((INVALID_PREFIX, ACTIVATION_PREFIX))
-    ]
+        if c not in ("source_row", "source_file") and not c.startswith("_")
+    ]  # flags of the door (_invalid__, _activation_, _suppressed) and the collector's own
     activation = {c: verdict[c] for c in staged.columns if c.startswith(ACTIVATION_PREFIX)}
     raw = ibis.struct({c: verdict[c].cast(dt.string) for c in raw_columns})
     return verdict.select(

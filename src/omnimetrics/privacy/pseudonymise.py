@@ -105,6 +105,10 @@ class Pseudonymiser:
         """Free text with emails and phone numbers masked (as the door does for columns)."""
         return self._kernel.execute(f"SELECT {self.mask_sql('$1')}", [text]).fetchall()[0][0]
 
+    def mask_texts(self, texts: Sequence[str]) -> list[str]:
+        """Many free texts masked at once."""
+        return [str(t) for t in self._each(texts, self.mask_sql("v"))]
+
     def hmac_keys(self, keys: Sequence[str]) -> list[str]:
         """HMAC of identifier keys ("type:value"), as kept for erased persons."""
         return [str(key) for key in self._each(keys, self.hmac_sql("v"))]

@@ -107,8 +107,23 @@ class Warehouse:
         return classify_touchpoints(self)
 
     def ensure_table(self, name: str, schema: Mapping[str, dt.DataType | str]) -> None:
+        """Create `name` with `schema`, or add the columns a newer contract gave it (nulls)."""
+        wanted = ibis.schema(schema)
         if name not in self.backend.list_tables():
-            self.backend.create_table(name, schema=ibis.schema(schema))
+            self.backend.create_table(name, schema=wanted)
+            return
+        have = set(self.backend.table(name).columns)
+        for column, dtype in wanted.items():
+            if column not in have:
+                sql_type = self.backend.compiler.type_mapper.to_string(dtype)
+                add = "ADD COLUMNS" if self.engine == "pyspark" else "ADD COLUMN"
+                q = "`" if self.engine == "pyspark" else '"'
+                spec = (
+                    f"({q}{column}{q} {sql_type})"
+                    if add == "ADD COLUMNS"
+                    else f'"{column}" {sql_type}'
+                )
+                self._sql(f"ALTER TABLE {q}{name}{q} {add} {spec}")
 
     def _meta(self, key: str) -> str | None:
         if META_TABLE not in self.backend.list_tables():
