@@ -186,6 +186,16 @@ def tables(
 
 
 @app.command()
+def quality(
+    db: Db = DEFAULT_DB, config: Config = None, out: Out = None, quiet: Quiet = False
+) -> None:
+    """Data quality: rows and freshness per table, the ingest ledger, quarantine reasons, and
+    how well persons are linked (after a run)."""
+    with open_workspace(db, config) as ws:
+        render(ws.quality(), out=out, quiet=quiet)
+
+
+@app.command()
 def quarantine(
     db: Db = DEFAULT_DB,
     table: Annotated[str | None, typer.Option(help="Only rows rejected from this table.")] = None,

@@ -13,8 +13,18 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from omnimetrics.errors import OmnimetricsError
+from omnimetrics.errors import OmnimetricsError, UnknownNameError
+
+
+class ProblemBody(BaseModel):
+    """A refusal: what is wrong and how to fix it (the schema of every error body)."""
+
+    status: int
+    code: str
+    message: str
+    fix: str
 
 
 class Problem(Exception):
@@ -58,4 +68,5 @@ async def on_omnimetrics_error(request: Request, exc: Exception) -> JSONResponse
     """A question the Workspace refuses (unknown KPI, period outside the data) is a 422."""
     assert isinstance(exc, OmnimetricsError)
     fix = "Change the question as the message says; /openapi.json lists the parameters."
-    return Problem(422, type(exc).__name__, str(exc), fix).response()
+    code = "unknown_name" if isinstance(exc, UnknownNameError) else "invalid_question"
+    return Problem(422, code, str(exc), fix).response()

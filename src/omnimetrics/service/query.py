@@ -18,16 +18,15 @@ from datetime import date, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import pyarrow as pa
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from omnimetrics.errors import OmnimetricsError, UnknownNameError
+from omnimetrics.errors import UnknownNameError
 from omnimetrics.metrics.facts import GRAINS
 from omnimetrics.results import Result
 from omnimetrics.service.keys import read_access
-from omnimetrics.service.problems import Problem
+from omnimetrics.service.problems import Problem, ProblemBody
 from omnimetrics.vocabulary import IDENTIFIER_TYPES
 from omnimetrics.workspace.data import DEFAULT_FUNNEL
 from omnimetrics.workspace.measures import DEFAULT_MODELS
@@ -45,15 +44,6 @@ class ResultBody(BaseModel):
     figures: dict[str, Any]
     notes: list[str]
     parts: list[ResultBody]
-
-
-class ProblemBody(BaseModel):
-    """A refusal: what is wrong and how to fix it."""
-
-    status: int
-    code: str
-    message: str
-    fix: str
 
 
 router = APIRouter(
@@ -354,52 +344,5 @@ def quality(request: Request) -> JSONResponse:
     """Data quality: rows and latest time per table (freshness); parts: the ingest ledger by
     table, quarantined rows by reason; figures: shares of orders linked to a known person."""
     with reading(request) as ws:
-        result = data_quality(ws)
+        result = ws.quality()
     return answer(result)
-
-
-FRESHNESS_COLUMNS = ("timestamp", "date", "finished_at")
-"""The column that says how recent a table is: the first of these it has."""
-
-
-def data_quality(ws: Workspace) -> Result:
-    """Freshness, the ingest ledger and quarantine reasons, composed from the Workspace.
-
-    Its right home is a `Workspace.quality()` method (so the CLI and the dashboard show the same);
-    until then the service composes it here, from small aggregates computed in the engine.
-    """
-    wh = ws.warehouse
-    counts = ws.tables().to_records()
-    latest = []
-    for row in counts:
-        table = wh.table(row["table"])
-        column = next((c for c in FRESHNESS_COLUMNS if c in table.columns), None)
-        latest.append(table[column].max().execute() if column else None)
-    freshness = pa.table({
-        "table": [r["table"] for r in counts], "rows": [r["rows"] for r in counts],
-        "latest": pa.array([v if v is None else v.isoformat() for v in latest], pa.string()),
-    })  # fmt: skip
-    parts = []
-    if "ingest_batches" in wh.tables():
-        ledger = wh.table("ingest_batches")
-        by_table = ledger.group_by("table_name").agg(
-            files=ledger.count(), rows_read=ledger.rows_read.sum(),
-            accepted=ledger.accepted.sum(), duplicates=ledger.duplicates.sum(),
-            quarantined=ledger.quarantined.sum(), suppressed=ledger.suppressed.sum(),
-            last_ingest=ledger.finished_at.max(),
-        )  # fmt: skip
-        parts.append(Result.of("ingest", "Ingest ledger by table", by_table.order_by("table_name")))
-    rejected = wh.quarantine()
-    reasons = rejected.group_by(["table_name", "reason"]).agg(rows=rejected.count())
-    parts.append(Result.of("quarantine_reasons", "Quarantined rows by reason",
-                           reasons.order_by(["table_name", "reason"])))  # fmt: skip
-    figures: dict[str, float] = {}
-    if "identity_graph" in wh.tables():
-        from omnimetrics.identity.persons import match_rates
-
-        try:
-            figures = {f"{k} of identified persons": v for k, v in match_rates(wh).items()}
-        except OmnimetricsError:  # no orders yet
-            figures = {}
-    return Result("quality", "Data quality: rows and latest time per table", freshness,
-                  parts=tuple(parts), figures=figures)  # fmt: skip

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str, float], None]
 DEFAULT_FUNNEL = ("visit", "product_view", "add_to_cart", "checkout")
+FRESHNESS_COLUMNS = ("timestamp", "date", "finished_at")
+"""The column that says how recent a table is: the first of these it has."""
 
 
 def quiet(step: str, fraction: float) -> None:
@@ -75,6 +77,47 @@ class DataMethods:
         if limit is not None:
             rows = rows.limit(limit)
         return Result.of("quarantine", "Quarantine", rows, figures={"rows": total})
+
+    def quality(self) -> Result:
+        """Data quality: rows and latest time per table (freshness); parts: the ingest ledger by
+        table (files and collector batches) and quarantined rows by reason; figures: the shares
+        of identified persons linked to each kind of identifier (after a run)."""
+        wh = self.warehouse
+        counts = self.tables().to_records()
+        latest = []
+        for row in counts:
+            table = wh.table(row["table"])
+            column = next((c for c in FRESHNESS_COLUMNS if c in table.columns), None)
+            latest.append(table[column].max().execute() if column else None)
+        freshness = pa.table({
+            "table": [r["table"] for r in counts], "rows": [r["rows"] for r in counts],
+            "latest": pa.array([v if v is None else v.isoformat() for v in latest], pa.string()),
+        })  # fmt: skip
+        parts = []
+        if "ingest_batches" in wh.tables():
+            ledger = wh.table("ingest_batches")
+            by_table = ledger.group_by("table_name").agg(
+                batches=ledger.count(), rows_read=ledger.rows_read.sum(),
+                accepted=ledger.accepted.sum(), duplicates=ledger.duplicates.sum(),
+                quarantined=ledger.quarantined.sum(), suppressed=ledger.suppressed.sum(),
+                last_ingest=ledger.finished_at.max(),
+            )  # fmt: skip
+            title = "Ingest ledger by table (collector: events received by `omnimetrics serve`)"
+            parts.append(Result.of("ingest", title, by_table.order_by("table_name")))
+        rejected = wh.quarantine()
+        reasons = rejected.group_by(["table_name", "reason"]).agg(rows=rejected.count())
+        parts.append(Result.of("quarantine_reasons", "Quarantined rows by reason",
+                               reasons.order_by(["table_name", "reason"])))  # fmt: skip
+        figures: dict[str, float] = {}
+        if "identity_graph" in wh.tables():
+            from omnimetrics.identity.persons import match_rates
+
+            try:
+                figures = {f"{k} of identified persons": v for k, v in match_rates(wh).items()}
+            except OmnimetricsError:  # no orders yet
+                figures = {}
+        return Result("quality", "Data quality: rows and latest time per table", freshness,
+                      parts=tuple(parts), figures=figures)  # fmt: skip
 
     # -- one customer across channels ---------------------------------------------------------
     def identity(
