@@ -122,6 +122,9 @@ class ServerSettings:
     """Below this much free disk, the collector answers 503 with Retry-After."""
     max_queue_events: int = 50_000
     """Events waiting for the writer past which the collector answers 503 with Retry-After."""
+    refresh_minutes: float = 15.0
+    """While serving, run the pipeline (identity, journeys, aggregates) this often when events
+    arrived since the last run, so collected events reach journeys and the dashboard; 0: never."""
 
     def __post_init__(self) -> None:
         if self.dedup_days < 7:

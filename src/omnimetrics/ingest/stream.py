@@ -106,6 +106,11 @@ class Counters:
             for name, value in zip(self.NAMES, values, strict=True):
                 self.events[(name, source)] += value
 
+    def total(self, name: str) -> int:
+        """Events of every source counted under `name` (received, accepted...)."""
+        with self._lock:
+            return sum(v for (kind, _), v in self.events.items() if kind == name)
+
     def refuse(self, status: int, code: str) -> None:
         with self._lock:
             self.refused[(status, code)] += 1

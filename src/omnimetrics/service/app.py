@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,7 +30,10 @@ from omnimetrics.service.problems import (
 )
 
 if TYPE_CHECKING:
+    from omnimetrics.ingest.stream import EventWriter
     from omnimetrics.workspace import Workspace
+
+log = logging.getLogger("omnimetrics.service")
 
 
 def create_app(workspace: Workspace, *, collect: bool = True) -> FastAPI:
@@ -39,13 +43,19 @@ def create_app(workspace: Workspace, *, collect: bool = True) -> FastAPI:
     settings = workspace.settings.server
     writer = EventWriter(workspace.warehouse) if collect else None
 
+    refresher = Refresher(workspace, writer) if writer and settings.refresh_minutes > 0 else None
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if writer is not None:
             writer.start()
+        if refresher is not None:
+            refresher.start()
         try:
             yield
         finally:
+            if refresher is not None:
+                refresher.stop()
             if writer is not None:
                 writer.stop()
 
@@ -83,6 +93,41 @@ def create_app(workspace: Workspace, *, collect: bool = True) -> FastAPI:
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     return app
+
+
+class Refresher:
+    """Runs the pipeline every `[server] refresh_minutes` when events were accepted since the
+    last run, on a connection of its own (the query API keeps answering meanwhile)."""
+
+    def __init__(self, workspace: Workspace, writer: EventWriter) -> None:
+        from omnimetrics.workspace import Workspace
+
+        self.writer, self.every = writer, workspace.settings.server.refresh_minutes * 60
+        self.workspace = Workspace(workspace.warehouse.sibling())
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="omnimetrics-refresh", daemon=True)
+        self.runs = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=600)
+        self.workspace.close()
+
+    def _loop(self) -> None:
+        seen = 0
+        while not self._stop.wait(self.every):
+            accepted = self.writer.counters.total("accepted")
+            if accepted == seen:
+                continue
+            try:
+                self.workspace.run()
+                seen = accepted
+                self.runs += 1
+            except Exception:  # the next round tries again; the collector is not affected
+                log.exception("the pipeline run of the refresh failed")
 
 
 def _version() -> str:

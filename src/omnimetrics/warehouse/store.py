@@ -245,6 +245,15 @@ class Warehouse:
         copy.__dict__.update(self.__dict__, settings=settings)
         return copy
 
+    def sibling(self) -> Warehouse:
+        """Another connection to the same DuckDB database, for work on another thread (DuckDB
+        runs transactions of several connections of one process side by side)."""
+        if self.engine != "duckdb":
+            raise EngineError(
+                f"A second connection needs a DuckDB warehouse; this is {self.engine}."
+            )
+        return Warehouse(ibis.duckdb.from_connection(self.backend.con.cursor()), self.settings)
+
     def replace_view(self, name: str, expr: ir.Table) -> None:
         """Store `expr` as the view `name` (computed when read), replacing what was there."""
         if self.engine == "pyspark":
