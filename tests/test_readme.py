@@ -14,10 +14,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def readme_commands() -> list[str]:
+def readme_commands(block: int = 0) -> list[str]:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"```console\n(.*?)```", readme, re.S).group(1)
-    return [line[2:] for line in block.splitlines() if line.startswith("$ ")]
+    text = re.findall(r"```console\n(.*?)```", readme, re.S)[block]
+    return [line[2:] for line in text.splitlines() if line.startswith("$ ")]
 
 
 @pytest.mark.slow
@@ -43,3 +43,12 @@ def test_the_readme_runs_as_written(tmp_path):
     assert "paid_search" in outputs[store] or "direct" in outputs[store]
     timeline = next(c for c in commands if c.startswith("omnimetrics timeline"))
     assert "touchpoint" in outputs[timeline] or "order" in outputs[timeline]
+    # The service block, as one shell session on the same warehouse: serve, collect, query.
+    script = "\n".join(["set -e", *readme_commands(1), 'kill "$(jobs -p)"', "wait || true"])
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300, stdin=subprocess.DEVNULL)  # fmt: skip
+    assert done.returncode == 0, f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    assert '"accepted":1' in done.stdout.replace(" ", ""), done.stdout
+    assert '"kpi":"revenue"' in done.stdout.replace(" ", ""), done.stdout[-2000:]
+    assert "Traceback" not in done.stderr
+

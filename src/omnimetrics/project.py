@@ -41,6 +41,16 @@ consent_purpose = "analytics"        # leave out persons who refused it ("none":
 [metrics]
 min_cell_persons = 10                # shared outputs hide smaller cells
 
+[server]                             # omnimetrics serve: collector /v1, query API /api
+# Keys of 16+ random characters (or $OMNIMETRICS_WRITE_KEY / $OMNIMETRICS_READ_KEY):
+# write_keys = {{ web = "..." }}      # source -> key: may send events
+# read_keys = {{ dashboard = "..." }} # name -> key: may read the numbers
+# cors_origins = ["https://shop.example"]   # sites allowed to send from a browser
+port = 8321
+dedup_days = 30                      # a messageId seen within this many days is a duplicate
+consent_categories = ["analytics"]   # context.consent.categoryPreferences needed to measure
+refresh_minutes = 15                 # run the pipeline this often while events arrive
+
 # Your column names -> ours, per table:
 # [columns.orders]
 # OrderID = "order_id"

@@ -22,18 +22,23 @@ time it was received. Consent: `context.consent.categoryPreferences` must grant 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from omnimetrics.config import ServerSettings
+from omnimetrics.privacy.pseudonymise import EMAIL_PATTERN
 
 MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 KINDS = ("track", "identify", "page", "screen", "alias")
+EMAIL = re.compile(EMAIL_PATTERN)
 ORDER_EVENT = "order completed"
 RETRY_FIELDS = ("sentAt", "receivedAt", "writeKey")
 """Fields a client may change when it retries: left out of the payload digest."""
@@ -51,6 +56,15 @@ REASONS = {
     "message_conflict": "a messageId already received with a different payload",
 }
 """Reasons of the collector, besides those of the validation every row goes through."""
+
+
+def parse_json(body: bytes) -> Any:
+    """Strict JSON: NaN and Infinity, which JSON does not have, are refused."""
+    return json.loads(body, parse_constant=_not_json)
+
+
+def _not_json(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 class RequestError(ValueError):
@@ -81,11 +95,12 @@ def read_request(
 ) -> list[Message]:
     """The messages of one request body; RequestError when the body is not one."""
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        payload = parse_json(body)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         fix = "Send one JSON object (Content-Type: application/json)."
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise RequestError(
-            400, "invalid_json", f"The body is not valid JSON: {exc}.", fix
+            400, "invalid_json", f"The body is not valid JSON: {why}.", fix
         ) from None
     if not isinstance(payload, dict):
         raise RequestError(400, "not_an_object", "The body is JSON but not an object.",
@@ -105,8 +120,12 @@ def read_request(
                            "Send `context` as a JSON object, or leave it out.")  # fmt: skip
     out = []
     for number, item in enumerate(items, start=1):
-        if isinstance(item, dict) and shared and "context" not in item:
-            item = {**item, "context": shared}
+        if isinstance(item, dict) and shared:  # the batch's context, under each event's own
+            own = item.get("context")
+            item = {
+                **item,
+                "context": {**shared, **own} if isinstance(own, dict) else own or shared,
+            }
         out.append(_message(number, item, settings, source, received))
     return out
 
@@ -125,7 +144,7 @@ def _message(
     message_id = (
         str(given) if isinstance(given, str | int) and str(given) else f"auto-{digest[:32]}"
     )
-    message = Message(index, message_id[:200], digest, _without_ip(kept))
+    message = Message(index, message_id, digest, _without_ip(kept))
     if not isinstance(event, dict):
         message.problem = ("not_an_object", f"item {index} of the batch is not a JSON object")
         return message
@@ -160,7 +179,7 @@ def _rows(
     when = _event_time(event, received)
     if kind in ("identify", "alias"):
         return [("identities", row) for row in _links(kind, event, ids, when, message_id)]
-    if not ids["anonymous_id"] and not ids["customer_id"]:
+    if not _identified(event):
         raise _Problem("missing_identity", "the event has neither userId nor anonymousId")
     properties = _object(event, "properties")
     if kind == "track":
@@ -203,13 +222,25 @@ def _text(value: Any, name: str) -> str | None:
 def _identifiers(event: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, str | None]:
     traits = {**_object(context, "traits"), **_object(event, "traits")}
     device = _object(context, "device")
+    user = _text(event.get("userId"), "userId")
+    email = _text(traits.get("email"), "traits.email")
+    if user and looks_like_email(user):  # a user id that is an email is an email: hashed
+        user, email = None, email or user
     return {
         "anonymous_id": _text(event.get("anonymousId"), "anonymousId"),
-        "customer_id": _text(event.get("userId"), "userId"),
+        "customer_id": user,
         "device_id": _text(device.get("id"), "context.device.id"),
-        "email": _text(traits.get("email"), "traits.email"),
+        "email": email,
         "phone": _text(traits.get("phone"), "traits.phone"),
     }
+
+
+def _identified(event: Mapping[str, Any]) -> bool:
+    return any(event.get(name) not in (None, "") for name in ("userId", "anonymousId"))
+
+
+def looks_like_email(value: str) -> bool:
+    return EMAIL.fullmatch(value.strip()) is not None
 
 
 def _event_time(event: Mapping[str, Any], received: datetime) -> str:
@@ -223,7 +254,8 @@ def _event_time(event: Mapping[str, Any], received: datetime) -> str:
     if happened is None:
         return _text(given, "timestamp") or received.isoformat()
     if sent is not None:
-        happened += received - sent
+        with contextlib.suppress(OverflowError):  # a time near year 9999: left for validation
+            happened += received - sent
     return happened.isoformat()
 
 
@@ -250,15 +282,17 @@ def _links(
     user = ids["customer_id"]
     if kind == "alias":
         previous = _text(event.get("previousId"), "previousId")
-        if not user or not previous:
+        target = ("customer_id", user) if user else ("email", ids["email"])
+        if not target[1] or not previous:
             raise _Problem("missing_identity", "an alias call needs userId and previousId")
+        if looks_like_email(previous):
+            return [link("email", previous, *target)]
         # The previous id is a former user id or an anonymous id: Segment does not say which.
-        return [link("customer_id", previous, "customer_id", user),
-                link("anonymous_id", previous, "customer_id", user)]  # fmt: skip
-    anchor_type = "customer_id" if user else "anonymous_id"
-    anchor = user or ids["anonymous_id"]
-    if not anchor:
+        return [link("customer_id", previous, *target), link("anonymous_id", previous, *target)]
+    anchors = [(t, ids[t]) for t in ("customer_id", "email", "anonymous_id") if ids[t]]
+    if not _identified(event):
         raise _Problem("missing_identity", "the identify call has neither userId nor anonymousId")
+    anchor_type, anchor = anchors[0]
     others = [(t, ids[t]) for t in ("anonymous_id", "device_id", "email", "phone")]
     return [
         link(anchor_type, anchor, t, v) for t, v in others if v and (t, v) != (anchor_type, anchor)
@@ -374,7 +408,9 @@ def _order(
 
 def _quantity(product: Any) -> int:
     quantity = product.get("quantity") if isinstance(product, dict) else None
-    return int(quantity) if isinstance(quantity, int | float) and quantity > 0 else 1
+    if isinstance(quantity, int | float) and math.isfinite(quantity) and 0 < quantity < 1e6:
+        return int(quantity)
+    return 1
 
 
 def _consented(event: Mapping[str, Any], settings: ServerSettings) -> bool:

@@ -371,6 +371,8 @@ class EventWriter:
                 where[id(s)].rejected.append({"index": m.index, "messageId": m.message_id,
                                               "reason": reason, "message": text})  # fmt: skip
         self._write(batch, started, group, typed, outcome_of, quarantine, fresh)
+        for outcome in outcomes:
+            outcome.rejected.sort(key=lambda item: item["index"])
         return outcomes
 
     def _known(self, items: list[tuple[Submission, Message]]) -> list[str | None]:

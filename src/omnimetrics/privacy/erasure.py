@@ -63,7 +63,11 @@ def _carries(table: ir.Table, name: str, ids: dict[str, list[str]]) -> ir.Boolea
 
 
 def erase(wh: Warehouse, identifier: str, identifier_type: str | None = None) -> ErasureReport:
-    """Remove the person behind `identifier` from every table and suppress them from now on."""
+    """Remove the person behind `identifier` from every table and suppress them from now on.
+
+    Identities are resolved first: a link loaded (or collected) since the last run must not
+    leave one of the person's identifiers behind."""
+    wh.resolve_identities()
     person = find_person(wh, identifier, identifier_type)
     ids = identifiers_of(wh, person)
     keys = sorted(f"{kind}:{value}" for kind, values in ids.items() for value in values)

@@ -16,7 +16,6 @@ batch, 429 over the key's rate, 503 the disk is full or the writer is behind (Re
 from __future__ import annotations
 
 import asyncio
-import json
 import zlib
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +28,7 @@ from omnimetrics.ingest.segment import (
     MAX_BATCH_BYTES,
     MAX_EVENT_BYTES,
     RequestError,
+    parse_json,
     read_request,
 )
 from omnimetrics.ingest.stream import DiskFull, EventWriter
@@ -161,8 +161,8 @@ def _body_key(body: bytes) -> str | None:
     if b'"writeKey"' not in body:
         return None
     try:
-        payload: Any = json.loads(body)
-    except ValueError:
+        payload: Any = parse_json(body)
+    except (ValueError, RecursionError):
         return None
     key = payload.get("writeKey") if isinstance(payload, dict) else None
     return key if isinstance(key, str) else None

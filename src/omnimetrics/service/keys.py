@@ -42,7 +42,7 @@ def presented_key(request: Request) -> str | None:
     if scheme.lower() == "basic" and value.strip():
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, ValueError):  # not base64, not ASCII, not UTF-8
             return None
         return decoded.partition(":")[0] or None
     return None
@@ -96,6 +96,14 @@ class Keys:
         rate = self.settings.rate_limit
         now = time.monotonic()
         with self._lock:
+            if cost > rate:
+                raise Problem(
+                    429, "rate_limited",
+                    f"{cost:g} events in one request exceed the rate of key {caller.name!r} "
+                    f"({rate:g} per second): it can never pass.",
+                    "Split it into smaller batches, or raise [server] rate_limit.",
+                    {"Retry-After": "1"},
+                )  # fmt: skip
             tokens, last = self._buckets.get(caller.name, (rate, now))
             tokens = min(rate, tokens + (now - last) * rate)
             if cost > tokens:

@@ -31,6 +31,10 @@ META_TABLE = "omnimetrics_meta"
 STAGING_PREFIX = "_omni_stage_"
 
 
+BUILT_TABLES = ("identity_graph", "identity_conflicts", "identity_excluded", "events")
+"""Tables computed from the loaded data by the pipeline (identity resolution, journeys)."""
+
+
 class Warehouse:
     """One warehouse: table access, ingest, and the few engine operations ingest needs."""
 
@@ -53,6 +57,12 @@ class Warehouse:
                 raise SchemaError(
                     f"The warehouse has no {name!r} table yet. Load it with "
                     f"`omnimetrics ingest {name} FILE` (or wh.ingest({name!r}, FILE))."
+                )
+            if name in BUILT_TABLES:
+                raise SchemaError(
+                    f"The warehouse has no {name!r} table yet: it is built from the data by "
+                    "`omnimetrics run` (ws.run()); `omnimetrics serve` runs it every "
+                    "[server] refresh_minutes once events arrive."
                 )
             raise SchemaError(f"No table {name!r} in the warehouse. " + did_you_mean(name, known))
         return self.backend.table(name)
