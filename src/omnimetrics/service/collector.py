@@ -33,7 +33,7 @@ from omnimetrics.ingest.segment import (
 )
 from omnimetrics.ingest.stream import DiskFull, EventWriter
 from omnimetrics.service.keys import Keys, presented_key
-from omnimetrics.service.problems import Problem
+from omnimetrics.service.problems import Problem, ProblemBody
 
 router = APIRouter(prefix="/v1", tags=["collector"])
 CONTENT_TYPES = ("application/json", "text/plain")
@@ -179,8 +179,48 @@ def _route(kind: str) -> None:
         else "Segment's batch: many calls in one request (at most 500 KB); each event is "
         "accepted, quarantined, deduplicated or suppressed on its own."
     )
+    schema = {"type": "object", "properties": {"batch": {"type": "array", "items": EVENT}},
+              "required": ["batch"]} if kind == "batch" else EVENT  # fmt: skip
+    body = {"content": {"application/json": {"schema": schema}}, "required": True}
     router.add_api_route(f"/{kind}", collect, methods=["POST"], name=f"collect_{kind}",
-                         response_class=JSONResponse)  # fmt: skip
+                         response_class=JSONResponse, responses=REFUSALS,
+                         openapi_extra={"requestBody": body})  # fmt: skip
+
+
+EVENT = {
+    "type": "object",
+    "description": "A Segment event (https://segment.com/docs/connections/spec/common/).",
+    "properties": {
+        "type": {"type": "string", "enum": list(KINDS)},
+        "messageId": {"type": "string"},
+        "anonymousId": {"type": "string"},
+        "userId": {"type": "string"},
+        "previousId": {"type": "string", "description": "alias"},
+        "event": {"type": "string", "description": "track: the event name"},
+        "name": {"type": "string", "description": "page, screen: the page name"},
+        "properties": {"type": "object"},
+        "traits": {"type": "object"},
+        "context": {"type": "object"},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "originalTimestamp": {"type": "string", "format": "date-time"},
+        "sentAt": {"type": "string", "format": "date-time"},
+    },
+}
+"""The shape the OpenAPI description gives (the collector reads more loosely, quarantining what
+it cannot use rather than refusing the request)."""
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ProblemBody, "description": what}
+    for status, what in (
+        (400, "The body is not a JSON object (or not a batch)."),
+        (401, "No write key, or a key not configured."),
+        (403, "A read key: it cannot collect."),
+        (413, "Over 32 KB (one event) or 500 KB (a batch)."),
+        (415, "Not JSON (application/json or text/plain), or an encoding other than gzip."),
+        (422, "An empty batch, or a batch context that is not an object."),
+        (429, "The key is over its rate (Retry-After)."),
+        (503, "The disk is full or the writer is behind (Retry-After): send it again."),
+    )
+}
 
 
 for _kind in (*KINDS, "batch"):
