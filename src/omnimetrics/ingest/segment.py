@@ -139,17 +139,22 @@ def _message(
         else event
     )
     raw = json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    digest = hashlib.sha256(raw.encode()).hexdigest()
+    data = raw.encode("utf-8", "surrogatepass")  # "\ud800" is JSON, but not Unicode
+    digest = hashlib.sha256(data).hexdigest()
     given = event.get("messageId") if isinstance(event, dict) else None
     message_id = (
         str(given) if isinstance(given, str | int) and str(given) else f"auto-{digest[:32]}"
     )
-    message = Message(index, message_id, digest, _without_ip(kept))
+    message = Message(index, _unicode(message_id), digest, _for_quarantine(kept))
+    if not _is_unicode(raw):
+        message.problem = ("invalid_field", "text with an unpaired surrogate (\\ud800-\\udfff) "
+                           "is not Unicode: fix the client's string encoding")  # fmt: skip
+        return message
     if not isinstance(event, dict):
         message.problem = ("not_an_object", f"item {index} of the batch is not a JSON object")
         return message
-    if len(raw.encode()) > MAX_EVENT_BYTES:
-        size = len(raw.encode()) // 1024
+    if len(data) > MAX_EVENT_BYTES:
+        size = len(data) // 1024
         message.problem = ("event_too_large", f"the event is {size} KB; the limit is 32 KB")
         return message
     try:
@@ -423,15 +428,42 @@ def _consented(event: Mapping[str, Any], settings: ServerSettings) -> bool:
     return all(given.get(c.strip().lower()) is True for c in settings.consent_categories)
 
 
-def _without_ip(event: Any) -> str:
-    """The raw text kept for the quarantine: the payload without the visitor's IP address."""
-    if (
-        isinstance(event, dict)
-        and isinstance(event.get("context"), dict)
-        and "ip" in event["context"]
-    ):
-        event = {**event, "context": {**event["context"], "ip": "[removed]"}}
-    return json.dumps(event, ensure_ascii=False, default=str)
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _unicode(text: str) -> str:
+    """Text that can be stored: unpaired surrogates written as escapes."""
+    return text if _is_unicode(text) else text.encode("utf-8", "backslashreplace").decode()
+
+
+IDENTIFYING = {"email": "[email]", "phone": "[phone]", "ip": "[removed]"}
+"""Fields of a payload never kept in the quarantine, wherever they sit (traits, context)."""
+
+
+def _for_quarantine(event: Any) -> str:
+    """The raw text kept for the quarantine: the payload with its emails, phones and IP address
+    replaced by markers (found by field name; the door also masks what free text holds), and
+    an email used as an id masked too."""
+
+    def clean(value: Any, depth: int = 0) -> Any:
+        if depth > 20:
+            return "[nested]"
+        if isinstance(value, dict):
+            return {k: IDENTIFYING.get(str(k).lower()) if str(k).lower() in IDENTIFYING
+                    and value[k] not in (None, "") else clean(value[k], depth + 1)
+                    for k in value}  # fmt: skip
+        if isinstance(value, list):
+            return [clean(item, depth + 1) for item in value]
+        if isinstance(value, str) and looks_like_email(value):
+            return "[email]"
+        return value
+
+    return _unicode(json.dumps(clean(event), ensure_ascii=False, default=str))
 
 
 def strip_identifiers(row: dict[str, str | None]) -> dict[str, str | None]:

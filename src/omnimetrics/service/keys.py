@@ -61,7 +61,7 @@ class Keys:
         if not key:
             return None
         found: Caller | None = None
-        given = key.encode()
+        given = key.encode("utf-8", "surrogatepass")
         for kind, keys in (("write", self.settings.write_keys), ("read", self.settings.read_keys)):
             for name, known in keys.items():
                 if hmac.compare_digest(given, known.encode()):
