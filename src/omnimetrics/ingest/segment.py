@@ -145,6 +145,10 @@ def _message(
     message_id = (
         str(given) if isinstance(given, str | int) and str(given) else f"auto-{digest[:32]}"
     )
+    if "\x00" in message_id:  # no id holds a NUL: the event is refused, under its digest
+        message = Message(index, f"auto-{digest[:32]}", digest, _for_quarantine(kept))
+        message.problem = ("invalid_field", "messageId holds a NUL character")
+        return message
     message = Message(index, _unicode(message_id), digest, _for_quarantine(kept))
     if not _is_unicode(raw):
         message.problem = ("invalid_field", "text with an unpaired surrogate (\\ud800-\\udfff) "

@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from omnimetrics.errors import OmnimetricsError
 from omnimetrics.service import collector, query
 from omnimetrics.service.keys import Keys
 from omnimetrics.service.problems import (
     Problem,
+    on_http_error,
     on_invalid_request,
     on_omnimetrics_error,
     on_problem,
@@ -73,6 +75,7 @@ def create_app(workspace: Workspace, *, collect: bool = True) -> FastAPI:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_invalid_request)
     app.add_exception_handler(OmnimetricsError, on_omnimetrics_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
     if writer is not None:
         app.include_router(collector.router)
         collector.add_cors(app, settings.cors_origins)

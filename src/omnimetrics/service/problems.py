@@ -14,6 +14,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from omnimetrics.errors import OmnimetricsError, UnknownNameError
 
@@ -62,6 +63,16 @@ async def on_invalid_request(request: Request, exc: Exception) -> JSONResponse:
     ]
     fix = "Correct the parameters; /openapi.json describes each one."
     return Problem(422, "invalid_parameter", "; ".join(where), fix).response()
+
+
+async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own refusals (no such route, method not allowed) in the same body."""
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed"}
+    fix = "See /openapi.json (or /docs) for the routes and their methods."
+    problem = Problem(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail),
+                      fix, dict(exc.headers or {}))  # fmt: skip
+    return problem.response()
 
 
 async def on_omnimetrics_error(request: Request, exc: Exception) -> JSONResponse:

@@ -29,7 +29,7 @@ from omnimetrics.service.keys import read_access
 from omnimetrics.service.problems import Problem, ProblemBody
 from omnimetrics.vocabulary import IDENTIFIER_TYPES
 from omnimetrics.workspace.data import DEFAULT_FUNNEL
-from omnimetrics.workspace.measures import DEFAULT_MODELS
+from omnimetrics.workspace.measures import DEFAULT_MODELS, MAX_FORECAST
 
 if TYPE_CHECKING:
     from omnimetrics.workspace import Workspace
@@ -46,10 +46,17 @@ class ResultBody(BaseModel):
     parts: list[ResultBody]
 
 
+def no_nul(request: Request) -> None:
+    """A NUL character is never part of a name, an id or a day: refuse it before any SQL."""
+    if any("\x00" in value for value in request.query_params.values()):
+        raise Problem(422, "invalid_parameter", "A parameter holds a NUL character.",
+                      "Remove the %00 from the query string.")  # fmt: skip
+
+
 router = APIRouter(
     prefix="/api",
     tags=["query"],
-    dependencies=[Depends(read_access)],
+    dependencies=[Depends(read_access), Depends(no_nul)],
     responses={
         401: {"model": ProblemBody, "description": "No read key, or a key not configured."},
         403: {"model": ProblemBody, "description": "A write key: it cannot read."},
@@ -162,7 +169,9 @@ def kpis(
     grain: Annotated[Grain, Query(description="Length of a period.")] = "month",
     since: Since = None,
     until: Until = None,
-    forecast: Annotated[int, Query(ge=0, description="Periods to forecast (a part).")] = 0,
+    forecast: Annotated[
+        int, Query(ge=0, le=MAX_FORECAST, description="Periods to forecast (a part).")
+    ] = 0,
     alerts: Annotated[bool, Query(description="Add the periods out of range (a part).")] = False,
 ) -> JSONResponse:
     """KPIs by period and dimension with the change against the previous period; optionally their
@@ -260,7 +269,7 @@ def maturity(
 @router.get("/journeys", response_model=ResultBody)
 def journeys(
     request: Request,
-    top: Annotated[int, Query(ge=1, description="Conversion paths to show.")] = 15,
+    top: Annotated[int, Query(ge=1, le=10_000_000, description="Conversion paths to show.")] = 15,
     funnel: Annotated[
         list[str] | None,
         Query(description=f"Funnel steps, event types (default: {', '.join(DEFAULT_FUNNEL)})."),

@@ -31,6 +31,21 @@ def at_least(option: str, value: int | None, low: int) -> None:
         raise ConfigError(f"{option} must be a whole number of at least {low}; got {value}.")
 
 
+def at_most(option: str, value: int | None, high: int) -> None:
+    if value is not None and value > high:
+        raise ConfigError(f"{option} must be at most {high:,}; got {value:,}.")
+
+
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
+
+
+def day(option: str, value: date | None) -> None:
+    """A day a question may name: within 1900-2199 (beyond, it is a typo, and date arithmetic
+    overflows)."""
+    if value is not None and not FIRST_DAY <= value <= LAST_DAY:
+        raise ConfigError(f"{option} {value}: give a day between {FIRST_DAY} and {LAST_DAY}.")
+
+
 def funnel_steps(steps: Sequence[str]) -> None:
     if len(steps) < 2:
         raise ConfigError("A funnel needs at least two steps, e.g. visit,product_view,checkout.")
@@ -43,6 +58,8 @@ def sales_channels(values: Sequence[str]) -> None:
 
 def period(wh: Warehouse, since: date | None, until: date | None) -> None:
     """The days asked for overlap the orders: else say which days the data covers."""
+    day("--since", since)
+    day("--until", until)
     if since is not None and until is not None and since > until:
         raise ConfigError(f"--since {since} is after --until {until}: swap them.")
     if (since is None and until is None) or "orders" not in wh.tables():

@@ -189,6 +189,7 @@ class DataMethods:
 
         checks.funnel_steps(funnel)
         checks.at_least("--top", top, 1)
+        checks.at_most("--top", top, 10_000_000)
         if build:
             self.build_journeys(progress=progress)
         progress("summarising", 0.8)

@@ -111,6 +111,7 @@ class MeasureMethods:
         from omnimetrics.metrics.kpis import compute_kpis
 
         checks.at_least("--forecast", forecast, 0)
+        checks.at_most("--forecast", forecast, MAX_FORECAST)
         checks.period(self.warehouse, since, until)
         self._check_kpi_dimensions(by)
         measured = compute_kpis(
@@ -176,6 +177,8 @@ class MeasureMethods:
         if answers is not None:
             given = (mt.validate_answers(answers) if isinstance(answers, Mapping)
                      else mt.load_answers(answers))  # fmt: skip
+        checks.day("--as-of", as_of)
+        checks.day("--compare", compare)
         report = mt.assess(self.warehouse, as_of=as_of, answers=given)
         parts = [Result.of("dimensions", "Dimensions", report.dimensions)]
         if compare is not None:
@@ -239,6 +242,10 @@ class MeasureMethods:
 
         table = audience(self.warehouse, segment, value)
         return Result("audience", f"Audience {segment}{'=' + value if value else ''}", table)
+
+
+MAX_FORECAST = 120
+"""Periods a forecast may reach (ten years of months): further is not a forecast any more."""
 
 
 def attribute_path_file(
