@@ -116,7 +116,14 @@ async def send(client: httpx.AsyncClient, body: bytes, state: dict, resend: bool
                scheduled: float) -> None:  # fmt: skip
     auth = {"Authorization": "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode(),
             "Content-Type": "application/json"}  # fmt: skip
-    response = await client.post("/v1/batch", content=body, headers=auth)
+    for attempt in range(3):  # a connection closed under the client is retried, as libraries do
+        try:
+            response = await client.post("/v1/batch", content=body, headers=auth)
+            break
+        except httpx.TransportError:
+            state["transport_retries"] += 1
+            if attempt == 2:
+                raise
     elapsed = time.perf_counter() - scheduled  # from when it was due: no coordinated omission
     if response.status_code != 200:
         state["refused"][response.status_code] = state["refused"].get(response.status_code, 0) + 1
@@ -135,7 +142,7 @@ async def send(client: httpx.AsyncClient, body: bytes, state: dict, resend: bool
 async def load(port: int, args) -> dict:
     """Requests due at a steady rate (open loop), each sent when due whatever the others do."""
     state = {"latencies": [], "acked": 0, "accepted": 0, "duplicates": 0, "resent": 0,
-             "bodies": [], "refused": {}}  # fmt: skip
+             "bodies": [], "refused": {}, "transport_retries": 0}  # fmt: skip
     bodies = templates(50, args.batch)
     rng = random.Random(11)
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
@@ -210,6 +217,7 @@ def main() -> None:
             "ack_ms_p95": round(q[94] * 1000, 1),
             "ack_ms_p99": round(q[98] * 1000, 1),
             "refused": state["refused"],
+            "transport_retries": state["transport_retries"],
             "resent_events": state["resent"],
             "duplicates_reported": state["duplicates"],
             "server_peak_rss_mb": round(peak),

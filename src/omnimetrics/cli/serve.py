@@ -47,5 +47,7 @@ def serve(
               f"http://{address}:{number}  (sources: {sources})", markup=False)  # fmt: skip
     if not server.read_keys:
         out.print("No read key: the query API refuses every request.", markup=False)
+    # Libraries keep their connection between batches: idle ones stay open 75 s (as behind most
+    # load balancers), not uvicorn's 5 s, which races with a client reusing one.
     uvicorn.run(create_app(ws, collect=collect), host=address, port=number, log_level="warning",
-                access_log=False)  # fmt: skip
+                access_log=False, timeout_keep_alive=75)  # fmt: skip

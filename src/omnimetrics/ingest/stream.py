@@ -58,6 +58,7 @@ TABLES = ("touchpoints", "identities", "orders")
 GROUP_EVENTS = 5_000
 """Most events stored by one transaction."""
 PRUNE_EVERY = timedelta(minutes=10)
+WAL_CHECKPOINT = "256MB"
 CHECKPOINT_EVERY = 100
 """Checks between two CHECKPOINTs of the validation's in-memory tables (freeing deleted rows:
 without it each check reads a little more)."""
@@ -259,6 +260,9 @@ class EventWriter:
         if erased is not None:
             self.validator.erased(erased.identifier_key.to_pyarrow().to_pylist())
         self.con = wh.backend.con.cursor()
+        # A checkpoint runs inside the commit that crosses this much WAL and stalls every request
+        # waiting; larger, it comes less often (the WAL is replayed at the next open after a crash).
+        self.con.execute(f"SET wal_autocheckpoint = '{WAL_CHECKPOINT}'")
         self.con.execute(
             f"CREATE INDEX IF NOT EXISTS {MESSAGES_TABLE}_id ON {MESSAGES_TABLE} (message_id)"
         )
