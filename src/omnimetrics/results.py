@@ -97,6 +97,13 @@ class Result:
             ) from None
         return pl.from_arrow(self.table)
 
+    def plot(self) -> Any:
+        """The result as a Plotly figure (`omnimetrics.charts`), for the results a picture fits:
+        kpis, attribution, funnel, segments, maturity dimensions."""
+        from omnimetrics.charts import plot
+
+        return plot(self)
+
     def to_records(self) -> list[dict[str, Any]]:
         return self.table.to_pylist()
 

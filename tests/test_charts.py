@@ -1,0 +1,70 @@
+"""Charts show the numbers their result returns, in colour-blind-safe colours, with units."""
+
+from __future__ import annotations
+
+import doctest
+
+import pyarrow as pa
+import pytest
+
+import omnimetrics
+from omnimetrics import charts
+from omnimetrics.errors import UnknownNameError
+from omnimetrics.results import Result
+from tests.helpers import loaded_world
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    _, warehouse = loaded_world(tmp_path_factory.mktemp("charts"), customers=250, days=60, seed=5)
+    workspace = omnimetrics.Workspace(warehouse)
+    workspace.run()
+    return workspace
+
+
+def test_the_module_example_runs():
+    assert doctest.testmod(charts).failed == 0
+
+
+def test_kpi_panels_hold_the_kpi_values_with_their_unit(ws):
+    result = ws.kpis(["revenue", "conversion_rate"], by=["channel"], grain="month")
+    figure = result.plot()
+    rows = result.to_records()
+    for trace in figure.data:
+        axis = "yaxis" if trace.yaxis == "y" else "yaxis" + trace.yaxis[1:]
+        kpi = "revenue" if figure.layout[axis].tickformat == ",.2f" else "conversion_rate"
+        mine = sorted((r for r in rows if r["kpi"] == kpi and r["channel"] == trace.name),
+                      key=lambda r: r["period"])  # fmt: skip
+        assert list(trace.y) == pytest.approx([r["value"] for r in mine], nan_ok=True)
+        assert list(trace.x) == [r["period"] for r in mine]
+    formats = {figure.layout[a].tickformat for a in ("yaxis", "yaxis2")}
+    assert formats == {",.2f", ".1%"}  # revenue in money, conversion rate in percent
+    assert {t.line.color for t in figure.data} <= set(charts.PALETTE)
+
+
+def test_attribution_bars_are_each_models_shares(ws):
+    result = ws.attribution(["last_touch", "linear", "markov"])
+    figure = result.plot()
+    assert [t.name for t in figure.data] == ["last_touch", "linear", "markov"]
+    for trace in figure.data:
+        mine = [r for r in result.to_records() if r["model"] == trace.name]
+        assert list(trace.x) == [r["channel"] for r in mine]
+        assert list(trace.y) == pytest.approx([r["share"] for r in mine])
+        assert sum(trace.y) == pytest.approx(1.0)
+    assert figure.layout.barmode == "group" and figure.layout.yaxis.tickformat == ".0%"
+
+
+def test_funnel_segments_and_maturity_show_their_counts(ws):
+    steps = ws.journeys()["funnel"]
+    assert list(steps.plot().data[0].x) == [r["persons"] for r in steps.to_records()]
+    sizes = ws.segments("rfm_segment")
+    assert list(sizes.plot().data[0].y) == [r["persons"] for r in sizes.to_records()]
+    dimensions = ws.maturity()["dimensions"]
+    bars = dimensions.plot().data[0]
+    assert list(bars.x) == pytest.approx([r["score"] for r in dimensions.to_records()])
+    assert all(0 <= x <= 100 for x in bars.x)
+
+
+def test_a_result_without_a_picture_says_which_have_one():
+    with pytest.raises(UnknownNameError, match=r"No chart for 'tables'.*kpis"):
+        Result("tables", "Tables", pa.table({"table": ["orders"], "rows": [3]})).plot()
