@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import re
 
 import pyarrow as pa
 import pytest
@@ -68,3 +69,19 @@ def test_funnel_segments_and_maturity_show_their_counts(ws):
 def test_a_result_without_a_picture_says_which_have_one():
     with pytest.raises(UnknownNameError, match=r"No chart for 'tables'.*kpis"):
         Result("tables", "Tables", pa.table({"table": ["orders"], "rows": [3]})).plot()
+
+
+def test_the_report_is_one_offline_file_with_every_section_and_a_summary(ws, tmp_path):
+    from omnimetrics.report import HEADLINE_KPIS, write_report
+
+    page = write_report(ws, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert not re.findall(r"<script[^>]*\bsrc=", page)  # Plotly's JavaScript inside, no CDN
+    assert page.count("Plotly.newPlot") >= 5
+    for title in ("Summary", "KPIs by month", "Attribution: the models side by side",
+                  "Journeys", "Customers", "Omnichannel maturity", "Data quality"):  # fmt: skip
+        assert f"<h2>{title}</h2>" in page, title
+    assert "Not available" not in page
+    kpis = ws.kpis(list(HEADLINE_KPIS), grain="month").to_records()
+    last = max(r["period"] for r in kpis)
+    revenue = next(r for r in kpis if r["kpi"] == "revenue" and r["period"] == last)
+    assert f"Revenue in {last:%B %Y}: {revenue['value']:,.2f}" in page

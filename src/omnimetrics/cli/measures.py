@@ -349,3 +349,22 @@ def audience(
         console().print("Tip: --out audience.csv writes the file to upload.", style="dim",
                          markup=False)  # fmt: skip
     render(result, out=out, quiet=quiet, limit=rows, show_all=show_all)
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path(
+        "report.html"
+    ),
+    db: Db = DEFAULT_DB,
+    config: Config = None,
+) -> None:
+    """Write one self-contained HTML report (charts included, opens offline): a summary of what
+    changed and needs attention, then KPIs, attribution, journeys, customers, maturity and data
+    quality."""
+    from omnimetrics.report import write_report
+
+    with open_workspace(db, config) as ws:
+        written = write_report(ws, out)
+    console().print(f"Report written to {written} ({written.stat().st_size / 1e6:.1f} MB).",
+                    markup=False)  # fmt: skip
