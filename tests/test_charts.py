@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import doctest
 import re
 
@@ -85,3 +86,55 @@ def test_the_report_is_one_offline_file_with_every_section_and_a_summary(ws, tmp
     last = max(r["period"] for r in kpis)
     revenue = next(r for r in kpis if r["kpi"] == "revenue" and r["period"] == last)
     assert f"Revenue in {last:%B %Y}: {revenue['value']:,.2f}" in page
+
+
+READ = "dashboard-read-key-0123456789"
+
+
+@pytest.fixture(scope="module")
+def browser(ws):
+    from fastapi.testclient import TestClient
+
+    from omnimetrics.service import create_app
+
+    settings = ws.settings.with_(server=ws.settings.server.__class__(read_keys={"bi": READ}))
+    app = create_app(omnimetrics.Workspace(ws.warehouse.using(settings)), collect=False)
+    basic = "Basic " + base64.b64encode(f"{READ}:".encode()).decode()
+    with TestClient(app, headers={"Authorization": basic}) as client:  # as a browser sends it
+        yield client
+
+
+def test_every_dashboard_page_shows_its_charts_from_local_javascript(browser):
+    from omnimetrics.service.dashboard import PAGES
+
+    for page in PAGES:
+        response = browser.get(f"/dashboard/{page}")
+        assert response.status_code == 200, (page, response.text[:300])
+        assert '<script src="/dashboard/static/plotly.min.js">' in response.text
+        assert "Not available" not in response.text, (page, response.text[-500:])
+        if page != "quality":
+            assert "Plotly.newPlot" in response.text, page
+    script = browser.get("/dashboard/static/plotly.min.js")
+    assert script.status_code == 200 and len(script.content) > 1_000_000
+
+
+def test_a_dashboard_filter_changes_the_numbers_and_its_csv_matches(browser, ws):
+    every = browser.get("/dashboard/channels/kpis.csv").text.splitlines()
+    email = browser.get("/dashboard/channels/kpis.csv?channel=email").text.splitlines()
+    assert every[0] == email[0] and 1 < len(email) < len(every)
+    assert all(',"email",' in line or ",email," in line for line in email[1:])
+    page = browser.get("/dashboard/channels?channel=email").text
+    assert "value='email'" in page  # the filter stays in the form, and in every CSV link
+    assert "/dashboard/channels/kpis.csv?channel=email" in page
+
+
+def test_the_dashboard_asks_a_browser_for_the_read_key(ws):
+    from fastapi.testclient import TestClient
+
+    from omnimetrics.service import create_app
+
+    settings = ws.settings.with_(server=ws.settings.server.__class__(read_keys={"bi": READ}))
+    app = create_app(omnimetrics.Workspace(ws.warehouse.using(settings)), collect=False)
+    with TestClient(app) as client:
+        refused = client.get("/dashboard")
+    assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Basic")

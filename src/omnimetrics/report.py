@@ -141,7 +141,7 @@ def _page(sections: list[Section], summary: list[str]) -> str:
                 figure = result.plot()
                 body.append(figure.to_html(full_html=False, include_plotlyjs=include))
                 include = False
-            body.append(_table(result))
+            body.append(html_table(result))
             body += [f"<p class='note'>{html.escape(n)}</p>" for n in result.notes[:3]]
         body.append("</section>")
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -165,7 +165,8 @@ th:first-child, td:first-child {{ text-align: left; }}
 """
 
 
-def _table(result: Result) -> str:
+def html_table(result: Result) -> str:
+    """The first rows of a result's table as HTML (the rest: its CSV)."""
     table = result.table.slice(0, ROWS_SHOWN)
     head = "".join(f"<th>{html.escape(c)}</th>" for c in table.column_names)
     rows = "".join(

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from omnimetrics.errors import OmnimetricsError
-from omnimetrics.service import collector, query
+from omnimetrics.service import collector, dashboard, query
 from omnimetrics.service.keys import Keys
 from omnimetrics.service.problems import (
     Problem,
@@ -80,6 +80,7 @@ def create_app(workspace: Workspace, *, collect: bool = True) -> FastAPI:
         app.include_router(collector.router)
         collector.add_cors(app, settings.cors_origins)
     app.include_router(query.router)
+    app.include_router(dashboard.router)
 
     @app.get("/health", tags=["service"])
     def health() -> JSONResponse:
