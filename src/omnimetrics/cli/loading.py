@@ -4,9 +4,10 @@ channels, journeys, run, timeline, erase, demo."""
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -341,25 +342,57 @@ def demo(
     rows: Rows = 50,
     show_all: ShowAll = False,
     quiet: Quiet = False,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Then serve the dashboard (a read key is made).")
+    ] = False,
 ) -> None:
-    """Simulate a retailer, load it into a fresh warehouse, run the pipeline, and show the main
-    results: KPIs with their change, attribution models side by side, goals, maturity."""
+    """Simulate a retailer, load it into a fresh warehouse, run the pipeline, show the main
+    results (KPIs with their change, attribution models side by side, goals, maturity) and write
+    the report; `--serve` then opens the dashboard."""
+    from omnimetrics.report import write_report
     from omnimetrics.workspace import demo as run_demo
 
     with progress_bar(quiet) as notify:
         ws, answers = run_demo(db, folder, customers=customers, days=days, seed=seed,
                                start=day(start), progress=notify)  # fmt: skip
-    ws.close()
+        notify("writing the report", 0.95)
+        report = write_report(ws, Path(db).with_suffix(".html").resolve())
     for answer in answers:
         render(answer, quiet=quiet, limit=rows, show_all=show_all, figures=answer.name == "run")
+    where = Path(db).resolve()
     if not quiet:
-        where = Path(db).resolve()
         console().print(
             f"The warehouse is {where}; the simulated files and their truth are in "
-            f"{Path(folder).resolve()}. Next:\n"
+            f"{Path(folder).resolve()}.\nThe report: {report} (one file, opens offline).\n"
+            f"The dashboard: omnimetrics demo --serve (or OMNIMETRICS_READ_KEY=... omnimetrics "
+            f"serve --db {where}). Next:\n"
             f"  omnimetrics attribution --db {where} --compare\n"
             f"  omnimetrics kpis --db {where} --by channel\n"
             f"  omnimetrics journeys --db {where}\n"
             f"  omnimetrics timeline C000001 --db {where}",
             markup=False,
         )
+    if serve:
+        _serve_dashboard(ws)
+    ws.close()
+
+
+def _serve_dashboard(ws: Any) -> None:
+    """The dashboard of a demo warehouse, with a read key made for this session."""
+    import secrets
+
+    import uvicorn
+
+    from omnimetrics.service import create_app
+    from omnimetrics.workspace import Workspace
+
+    key = secrets.token_urlsafe(18)
+    server = replace(ws.settings.server, read_keys={"demo": key})
+    shown = Workspace(ws.warehouse.using(ws.settings.with_(server=server)))
+    console().print(
+        f"Dashboard: http://{server.host}:{server.port}/dashboard  (user name: {key}, no "
+        "password). Ctrl+C stops it.",
+        markup=False,
+    )
+    uvicorn.run(create_app(shown, collect=False), host=server.host, port=server.port,
+                log_level="warning", access_log=False)  # fmt: skip
