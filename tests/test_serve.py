@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -135,3 +136,23 @@ def test_serve_without_keys_says_how_to_make_them(tmp_path: Path) -> None:
     done = cli("serve", "--db", "w.duckdb", cwd=tmp_path, env=env)
     assert done.returncode == 2
     assert "OMNIMETRICS_WRITE_KEY" in done.stderr and "token_urlsafe" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "server, says",
+    [
+        ({"write_keys": {"web": "short"}}, "at least 16 random characters"),
+        ({"write_keys": {"web": "k" * 20}, "read_keys": {"bi": "k" * 20}}, "both a write key"),
+        ({"cors_origins": ["*"]}, '"*" is refused'),
+        ({"dedup_days": 3}, "at least 7"),
+        ({"consent_when_absent": "maybe"}, '"granted" or "refused"'),
+        ({"events": {"Video Played": "video_view"}}, "unknown event types ['video_view']"),
+        ({"prot": 8000}, "Did you mean 'port'"),
+    ],
+)
+def test_server_settings_refuse_what_would_fail_later(server, says) -> None:
+    from omnimetrics.config import Settings
+    from omnimetrics.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        Settings.from_mapping({"server": server}, environ={})

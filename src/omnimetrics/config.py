@@ -28,6 +28,18 @@ DEFAULT_SOURCE_PRIORITY = ("pos", "web_shop", "app", "call_centre", "marketplace
 """Which system is trusted first when several report the same order."""
 
 
+def known_keys(kind: type, raw: Mapping[str, Any], section: str, origin: str) -> dict[str, Any]:
+    """The settings of a section as a dict; a key the dataclass `kind` lacks is an error that
+    names the known ones."""
+    known = {f.name for f in fields(kind)}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(
+                f"{origin}: unknown setting {section}.{key}. " + did_you_mean(key, known)
+            )
+    return dict(raw)
+
+
 @dataclass(frozen=True)
 class JourneySettings:
     """Windows and rules of sessions and journeys (`[journeys]`): every number built on journeys
@@ -60,13 +72,7 @@ class JourneySettings:
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], origin: str = "settings") -> JourneySettings:
         """`[journeys]` of omnimetrics.toml; an unknown key is an error that names the known."""
-        known = {f.name for f in fields(cls)}
-        for key in raw:
-            if key not in known:
-                raise ConfigError(
-                    f"{origin}: unknown setting journeys.{key}. " + did_you_mean(key, known)
-                )
-        values = dict(raw)
+        values = known_keys(cls, raw, "journeys", origin)
         if "touch_events" in values:
             values["touch_events"] = tuple(values["touch_events"])
         if values.get("consent_purpose") in ("", "none"):
@@ -162,13 +168,8 @@ class ServerSettings:
     def from_mapping(
         cls, raw: Mapping[str, Any], environ: Mapping[str, str], origin: str = "settings"
     ) -> ServerSettings:
-        known = {f.name for f in fields(cls)}
-        for key in raw:
-            if key not in known:
-                raise ConfigError(
-                    f"{origin}: unknown setting server.{key}. " + did_you_mean(key, known)
-                )
-        values = dict(raw)
+        """`[server]` of omnimetrics.toml, and the keys of the environment."""
+        values = known_keys(cls, raw, "server", origin)
         write = dict(values.pop("write_keys", {}))
         read = dict(values.pop("read_keys", {}))
         if environ.get("OMNIMETRICS_WRITE_KEY"):
