@@ -51,4 +51,3 @@ def test_the_readme_runs_as_written(tmp_path):
     assert '"accepted":1' in done.stdout.replace(" ", ""), done.stdout
     assert '"kpi":"revenue"' in done.stdout.replace(" ", ""), done.stdout[-2000:]
     assert "Traceback" not in done.stderr
-
