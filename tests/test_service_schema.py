@@ -42,6 +42,8 @@ from omnimetrics.service import collector, create_app
 from omnimetrics.workspace.pipeline import demo_goals
 from tests.helpers import loaded_world
 
+pytestmark = pytest.mark.slow  # about 70 s of generated requests: `make test-slow`
+
 READ, WRITE = "schema-read-key-000001", "schema-write-key-00002"
 START, DAYS = date(2025, 1, 1), 40  # the simulator's default start
 CONFIG = {
