@@ -146,10 +146,13 @@ def compare_models(attribution: ir.Table | pd.DataFrame, by: str = "channel") ->
         shares["min_share"] = shares["max_share"] = np.nan
         shares["lowest_model"] = shares["highest_model"] = None
     shares["largest_shift"] = shares.max_share - shares.min_share
+    # Sorted on the shift rounded: engines sum in parallel, so equal shifts can differ in their
+    # last bits from one run to the next; rounded, ties fall to the name and the order is stable.
+    shares["_shift"] = shares.largest_shift.round(12)
     shares = (
         shares.rename_axis(by)
         .reset_index()
-        .sort_values(["largest_shift", by], ascending=[False, True], na_position="last")
+        .sort_values(["_shift", by], ascending=[False, True], na_position="last")
         .reset_index(drop=True)
     )
     columns = [by, *models, "min_share", "max_share", "largest_shift"]
@@ -225,9 +228,8 @@ def _agreement(ranked: pd.DataFrame, by: str) -> pd.DataFrame:
     agreement = pd.DataFrame(rows, columns=[*columns, "top_channel_same", "note"])
     agreement = agreement.astype({"spearman": "float64", "kendall": "float64"})
     agreement["top_channel_same"] = agreement["top_channel_same"].astype(bool)
-    return agreement.sort_values("spearman", na_position="last", kind="stable").reset_index(
-        drop=True
-    )
+    order = agreement.spearman.round(12).sort_values(na_position="last", kind="stable").index
+    return agreement.loc[order].reset_index(drop=True)  # rounded: see compare_models
 
 
 def journey_roles(touches: ir.Table, by: str = "channel") -> ir.Table:
