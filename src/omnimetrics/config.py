@@ -14,6 +14,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -159,10 +160,11 @@ class ServerSettings:
                 + did_you_mean(unknown[0], EVENT_TYPES)
             )
 
-    @property
+    @cached_property
     def event_types(self) -> dict[str, str]:
-        """Track event name -> event type: Segment's spec names, then the configured ones."""
-        return {**SEGMENT_EVENTS, **self.events}
+        """Track event name, trimmed and lower-cased -> event type: Segment's spec names, then
+        the configured ones (made once: the collector looks one up per event)."""
+        return {k.strip().lower(): v for k, v in {**SEGMENT_EVENTS, **self.events}.items()}
 
     @classmethod
     def from_mapping(

@@ -83,11 +83,16 @@ class Message:
     """1-based position in its request."""
     message_id: str
     digest: str
-    raw: str
+    payload: Any
+    """The event as received (without the fields a retry changes)."""
     rows: list[tuple[str, dict[str, str | None]]] = field(default_factory=list)
     problem: tuple[str, str] | None = None
     """(reason, message) when the event cannot become rows."""
     consented: bool = True
+
+    def quarantine_text(self) -> str:
+        """The payload as kept by the quarantine (made only for quarantined events)."""
+        return _for_quarantine(self.payload)
 
 
 def read_request(
@@ -146,10 +151,10 @@ def _message(
         str(given) if isinstance(given, str | int) and str(given) else f"auto-{digest[:32]}"
     )
     if "\x00" in message_id:  # no id holds a NUL: the event is refused, under its digest
-        message = Message(index, f"auto-{digest[:32]}", digest, _for_quarantine(kept))
+        message = Message(index, f"auto-{digest[:32]}", digest, kept)
         message.problem = ("invalid_field", "messageId holds a NUL character")
         return message
-    message = Message(index, _unicode(message_id), digest, _for_quarantine(kept))
+    message = Message(index, _unicode(message_id), digest, kept)
     if not _is_unicode(raw):
         message.problem = ("invalid_field", "text with an unpaired surrogate (\\ud800-\\udfff) "
                            "is not Unicode: fix the client's string encoding")  # fmt: skip
@@ -309,9 +314,7 @@ def _links(
 
 
 def _event_type(name: str, settings: ServerSettings) -> str:
-    types = settings.event_types
-    folded = {k.strip().lower(): v for k, v in types.items()}
-    found = folded.get(name.strip().lower())
+    found = settings.event_types.get(name.strip().lower())
     if found is None:
         raise _Problem(
             "unmapped_event",

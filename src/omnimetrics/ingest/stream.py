@@ -434,7 +434,7 @@ class EventWriter:
         fresh: list[tuple[Submission, Message]],
     ) -> None:
         """Everything of the group in one transaction."""
-        masked = self.validator.mask([m.raw for _, m, *_ in quarantine])
+        masked = self.validator.mask([m.quarantine_text() for _, m, *_ in quarantine])
         rejected = pa.table({
             "ingest_batch": [batch] * len(quarantine),
             "table_name": [q[2] for q in quarantine],
