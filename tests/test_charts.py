@@ -138,3 +138,23 @@ def test_the_dashboard_asks_a_browser_for_the_read_key(ws):
     with TestClient(app) as client:
         refused = client.get("/dashboard")
     assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Basic")
+
+
+def test_the_summary_sentence_by_hand():
+    from datetime import date
+
+    from omnimetrics.report import _change_sentence
+
+    share = {"period": date(2026, 3, 1), "value": 0.123, "change": 0.021, "change_kind": "points"}
+    assert _change_sentence("conversion_rate", share) == (
+        "Conversion rate in March 2026: 12.3% (+2.1 points on the month before, better)."
+    )
+    money = {
+        "period": date(2026, 3, 1),
+        "value": 1500.0,
+        "change": -0.25,
+        "change_kind": "relative",
+    }
+    assert _change_sentence("revenue", money) == (
+        "Revenue in March 2026: 1,500.00 (-25.0% on the month before, worse)."
+    )

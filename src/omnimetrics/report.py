@@ -36,7 +36,9 @@ class Section:
 def write_report(ws: Workspace, path: str | Path) -> Path:
     """Write the report of `ws` to `path` (an .html file) and return the path."""
     sections = _sections(ws)
-    summary = _summary(ws)
+    quality = next((s.results[0] for s in sections if s.title == "Data quality" and s.results),
+                   None)  # fmt: skip
+    summary = _summary(ws, quality)
     out = Path(path)
     out.write_text(_page(sections, summary), encoding="utf-8")
     return out
@@ -69,7 +71,7 @@ def _sections(ws: Workspace) -> list[Section]:
     ]  # fmt: skip
 
 
-def _summary(ws: Workspace) -> list[str]:
+def _summary(ws: Workspace, quality: Result | None) -> list[str]:
     """What changed last month and what needs attention, in sentences."""
     lines: list[str] = []
     try:
@@ -91,7 +93,8 @@ def _summary(ws: Workspace) -> list[str]:
             f"Attention: {alert['kpi']} in {alert['period']:%B %Y} was {_number(alert['value'])}, "
             f"outside its expected range ({_number(alert['low'])} to {_number(alert['high'])})."
         )
-    quarantined = sum(r["rows"] for r in ws.quality()["quarantine_reasons"].to_records())
+    reasons = quality["quarantine_reasons"].to_records() if quality is not None else []
+    quarantined = sum(r["rows"] for r in reasons)
     if quarantined:
         lines.append(f"Data: {quarantined:,} rows are in quarantine; see the data quality section.")
     return lines
