@@ -364,8 +364,9 @@ def demo(
         console().print(
             f"The warehouse is {where}; the simulated files and their truth are in "
             f"{Path(folder).resolve()}.\nThe report: {report} (one file, opens offline).\n"
-            f"The dashboard: omnimetrics demo --serve (or OMNIMETRICS_READ_KEY=... omnimetrics "
-            f"serve --db {where}). Next:\n"
+            f"The dashboard: OMNIMETRICS_READ_KEY=<16+ random characters> omnimetrics serve "
+            f"--no-collect --db {where} (or `omnimetrics demo --serve`: a new demo, then its "
+            "dashboard). Next:\n"
             f"  omnimetrics attribution --db {where} --compare\n"
             f"  omnimetrics kpis --db {where} --by channel\n"
             f"  omnimetrics journeys --db {where}\n"
