@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from omnimetrics.errors import ConfigError, did_you_mean
+from omnimetrics.labels import LANGUAGES
 from omnimetrics.vocabulary import EVENT_TYPES, TOUCH_EVENTS
 
 DEMO_SECRET = b"omnimetrics-demo-secret-not-for-real-data"
@@ -188,6 +189,24 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class UISettings:
+    """`[ui]`: the words of the dashboard and the report (`omnimetrics.labels`)."""
+
+    language: str = "en"
+    """English ("en") or French ("fr"): page titles, section titles, column headers, KPI names."""
+
+    def __post_init__(self) -> None:
+        if self.language not in LANGUAGES:
+            allowed = " or ".join(f'"{name}"' for name in LANGUAGES)
+            raise ConfigError(f"ui.language must be {allowed}; got {self.language!r}.")
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any], origin: str = "settings") -> UISettings:
+        """`[ui]` of omnimetrics.toml; an unknown key is an error that names the known."""
+        return cls(**known_keys(cls, raw, "ui", origin))
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable, with defaults that suit a European retailer."""
 
@@ -225,6 +244,8 @@ class Settings:
     """Sessions and journeys ([journeys]), the same for every number."""
     server: ServerSettings = field(default_factory=ServerSettings)
     """The collector and query API of `omnimetrics serve` ([server])."""
+    ui: UISettings = field(default_factory=UISettings)
+    """The language of the dashboard and the report ([ui])."""
 
     def require_secret(self) -> bytes:
         """The HMAC key; in demo mode always the public demo key (a secret in the environment
@@ -332,6 +353,7 @@ class Settings:
             goals=tuple(raw.get("goals", ())),
             journeys=JourneySettings.from_mapping(raw.get("journeys", {}), origin),
             server=ServerSettings.from_mapping(raw.get("server", {}), environ, origin),
+            ui=UISettings.from_mapping(raw.get("ui", {}), origin),
         )
 
 

@@ -51,6 +51,9 @@ dedup_days = 30                      # a messageId seen within this many days is
 consent_categories = ["analytics"]   # context.consent.categoryPreferences needed to measure
 refresh_minutes = 15                 # run the pipeline this often while events arrive
 
+[ui]
+language = "en"                      # words of the dashboard and the report: "en" or "fr"
+
 # Your column names -> ours, per table:
 # [columns.orders]
 # OrderID = "order_id"
