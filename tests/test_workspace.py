@@ -87,9 +87,9 @@ def test_no_secret_says_to_run_init():
 
 def test_run_is_recorded_and_idempotent(world_ws):
     _, ws = world_ws
-    before = ws.warehouse.table("agg_kpis").drop("run_id").to_pandas()
+    before = ws.warehouse.table("agg_overview_kpis").drop("run_id").to_pandas()
     second = ws.run()
-    after = ws.warehouse.table("agg_kpis").drop("run_id").to_pandas()
+    after = ws.warehouse.table("agg_overview_kpis").drop("run_id").to_pandas()
     key = ["kpi", "period"]
     pd.testing.assert_frame_equal(  # equal up to the order of float additions
         before.sort_values(key).reset_index(drop=True),
@@ -101,7 +101,7 @@ def test_run_is_recorded_and_idempotent(world_ws):
     assert runs.run_id.iloc[0] == second.figures["run_id"], "latest first"
     counts = json.loads(runs.row_counts.iloc[0])
     assert counts["orders"] == ws.warehouse.table("orders").count().execute()
-    for name in ("agg_kpis", "agg_paths", "agg_attribution"):
+    for name in ("agg_overview_kpis", "agg_journeys_paths", "agg_attribution_attribution"):
         stored = ws.warehouse.table(name)
         assert set(stored.run_id.to_pyarrow().to_pylist()) == {second.figures["run_id"]}
     assert RUNS_TABLE in ws.warehouse.tables()

@@ -75,10 +75,7 @@ UI: dict[str, Pair] = {
     ),
     "last_run": ("Last run", "Dernier calcul"),
     "no_run_yet": ("No run yet", "Aucun calcul pour l'instant"),
-    "change_vs_previous": (
-        "Change vs previous period",
-        "Évolution par rapport à la période précédente",
-    ),
+    "change_vs_previous": ("vs the month before", "vs le mois précédent"),
     "previous_period": ("Previous period", "Période précédente"),
     "more_rows": (
         "{count} more rows (--out with the CLI).",
@@ -110,6 +107,12 @@ UI: dict[str, Pair] = {
         "Données\u00a0: {rows} lignes sont en quarantaine\u00a0; voir la section "
         "Qualité des données.",
     ),
+    "what_changed": ("What changed", "Ce qui a changé"),
+    "alert": ("Outside its expected range", "Hors de sa plage attendue"),
+    "goal": ("Goal", "Objectif"),
+    "person": ("Customer", "Client"),
+    "person_placeholder": ("customer id, email or cookie", "identifiant client, e-mail ou cookie"),
+    "no_data_in_view": ("No rows for these filters.", "Aucune ligne pour ces filtres."),
     "no_kpis_yet": ("No KPIs yet: {reason}", "Pas encore d'indicateurs\u00a0: {reason}"),
 }
 """Interface words: `label(key, language)`."""

@@ -1,83 +1,53 @@
 """`omnimetrics report --out report.html`: one self-contained HTML file (Plotly's JavaScript
-inside, so it opens offline) with a written summary and a section per question: KPIs,
-attribution, journeys, customers, maturity, data quality.
+inside, so it opens offline) with a written summary and a section per dashboard page.
 
-A shell over the `Workspace`: every number comes from its methods, every chart from
-`omnimetrics.charts`.
+A shell like the dashboard: the sections are `omnimetrics.pages` (read from the last run where
+it stored them), every chart is `omnimetrics.charts`, every word `omnimetrics.labels`.
 """
 
 from __future__ import annotations
 
 import html
 import math
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from omnimetrics.errors import OmnimetricsError
+from omnimetrics.labels import column_label, kpi_label, label, month_label, section_label
+from omnimetrics.pages import HEADLINE_KPIS, PAGES, page_results
 from omnimetrics.results import Result
 
 if TYPE_CHECKING:
     from omnimetrics.workspace import Workspace
 
-HEADLINE_KPIS = ("revenue", "orders", "conversion_rate", "average_basket", "retention_rate")
+__all__ = ["HEADLINE_KPIS", "html_table", "number", "summary_lines", "write_report"]
 ROWS_SHOWN = 12
-
-
-@dataclass(frozen=True)
-class Section:
-    title: str
-    results: tuple[Result, ...]
-    failed: str = ""
-    """Why the section could not be made (its question refused), shown instead."""
 
 
 def write_report(ws: Workspace, path: str | Path) -> Path:
     """Write the report of `ws` to `path` (an .html file) and return the path."""
-    sections = _sections(ws)
-    quality = next((s.results[0] for s in sections if s.title == "Data quality" and s.results),
-                   None)  # fmt: skip
-    summary = _summary(ws, quality)
+    language = ws.settings.ui.language
+    sections: list[tuple[str, list[Result], str]] = []
+    for name in PAGES:
+        try:
+            sections.append((name, page_results(ws, name), ""))
+        except OmnimetricsError as exc:
+            sections.append((name, [], str(exc)))
+    found = {r.name: r for _, results, _ in sections for r in results}
+    summary = summary_lines(found.get("kpis"), found.get("alerts"), found.get("quarantine_reasons"),
+                            language)  # fmt: skip
     out = Path(path)
-    out.write_text(_page(sections, summary), encoding="utf-8")
+    out.write_text(_page(sections, summary, language), encoding="utf-8")
     return out
 
 
-def _sections(ws: Workspace) -> list[Section]:
-    def section(title: str, make) -> Section:  # type: ignore[no-untyped-def]
-        try:
-            made = make()
-        except OmnimetricsError as exc:
-            return Section(title, (), failed=str(exc))
-        return Section(title, made if isinstance(made, tuple) else (made,))
-
-    def journeys() -> tuple[Result, ...]:
-        paths = ws.journeys(build="events" not in ws.warehouse.tables())
-        return (paths["funnel"], paths, paths["ropo"])
-
-    def maturity() -> tuple[Result, ...]:
-        score = ws.maturity()
-        return (score["dimensions"], score)
-
-    return [
-        section("KPIs by month", lambda: ws.kpis(list(HEADLINE_KPIS), grain="month")),
-        section("Attribution: the models side by side",
-                lambda: ws.attribution(["last_touch", "linear", "position_based", "markov"])),
-        section("Journeys", journeys),
-        section("Customers", lambda: ws.segments("rfm_segment")),
-        section("Omnichannel maturity", maturity),
-        section("Data quality", ws.quality),
-    ]  # fmt: skip
-
-
-def _summary(ws: Workspace, quality: Result | None) -> list[str]:
-    """What changed last month and what needs attention, in sentences."""
+def summary_lines(kpis: Result | None, alerts: Result | None, reasons: Result | None,
+                  language: str = "en") -> list[str]:  # fmt: skip
+    """What changed in the last month and what needs attention, in sentences."""
+    if kpis is None or not kpis.num_rows:
+        return [label("no_data", language)]
     lines: list[str] = []
-    try:
-        kpis = ws.kpis(list(HEADLINE_KPIS), grain="month", alerts=True)
-    except OmnimetricsError as exc:
-        return [f"No KPIs yet: {exc}"]
     latest: dict[str, dict] = {}
     for row in kpis.to_records():
         if row["kpi"] not in latest or row["period"] > latest[row["kpi"]]["period"]:
@@ -86,43 +56,51 @@ def _summary(ws: Workspace, quality: Result | None) -> list[str]:
         row = latest.get(kpi)
         if row is None or row["change"] is None or _missing(row["change"]):
             continue
-        lines.append(_change_sentence(kpi, row))
-    alerts = kpis["alerts"].to_records() if kpis.parts else []
-    for alert in alerts[-3:]:
-        lines.append(
-            f"Attention: {alert['kpi']} in {alert['period']:%B %Y} was {_number(alert['value'])}, "
-            f"outside its expected range ({_number(alert['low'])} to {_number(alert['high'])})."
-        )
-    reasons = quality["quarantine_reasons"].to_records() if quality is not None else []
-    quarantined = sum(r["rows"] for r in reasons)
+        lines.append(change_sentence(kpi, row, language))
+    for alert in (alerts.to_records() if alerts is not None else [])[-3:]:
+        lines.append(label("alert_sentence", language).format(
+            kpi=kpi_label(alert["kpi"], language), month=_month(alert["period"], language),
+            value=number(alert["value"]), low=number(alert["low"]), high=number(alert["high"]),
+        ))  # fmt: skip
+    quarantined = sum(r["rows"] for r in reasons.to_records()) if reasons is not None else 0
     if quarantined:
-        lines.append(f"Data: {quarantined:,} rows are in quarantine; see the data quality section.")
+        lines.append(label("quarantine_sentence", language).format(rows=f"{quarantined:,}"))
     return lines
 
 
-def _change_sentence(kpi: str, row: dict) -> str:
+def change_sentence(kpi: str, row: dict, language: str = "en") -> str:
+    """'Revenue in March 2026: 1,500.00 (-25.0% on the month before, worse).'"""
     from omnimetrics.metrics.kpi_catalogue import KPIS
 
     definition = KPIS[kpi]
-    month = f"{row['period']:%B %Y}"
     if row["change_kind"] == "points":
-        change = f"{row['change'] * 100:+.1f} points" if definition.unit == "share" else (
+        points = label("points", language)
+        change = f"{row['change'] * 100:+.1f} {points}" if definition.unit == "share" else (
             f"{row['change']:+.2f}")  # fmt: skip
     else:
         change = f"{row['change']:+.1%}"
-    value = _number(row["value"], definition.unit)
     better = (row["change"] > 0) == definition.higher_is_better
-    verdict = "better" if better else "worse"
-    return f"{definition.label} in {month}: {value} ({change} on the month before, {verdict})."
+    return label("change_sentence", language).format(
+        kpi=kpi_label(kpi, language), month=_month(row["period"], language),
+        value=number(row["value"], definition.unit), change=change,
+        verdict=label("better" if better else "worse", language),
+    )  # fmt: skip
 
 
-def _missing(value: float) -> bool:
-    return isinstance(value, float) and math.isnan(value)
+def _month(day: object, language: str) -> str:
+    return month_label(day, language) if isinstance(day, date) else str(day)
 
 
-def _number(value: float, unit: str = "ratio") -> str:
-    if value is None or _missing(value):
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def number(value: object, unit: str = "ratio") -> str:
+    """A value written with its unit: shares as percentages, counts whole, amounts with cents."""
+    if _missing(value):
         return "n/a"
+    if not isinstance(value, int | float):
+        return str(value)
     if unit == "share":
         return f"{value:.1%}"
     if unit == "count":
@@ -130,28 +108,33 @@ def _number(value: float, unit: str = "ratio") -> str:
     return f"{value:,.2f}"
 
 
-def _page(sections: list[Section], summary: list[str]) -> str:
+def _page(sections: list[tuple[str, list[Result], str]], summary: list[str], language: str) -> str:
     from omnimetrics.charts import CHARTS
 
     body: list[str] = []
     include = True  # Plotly's JavaScript once, in the first chart: the file stands alone
-    for section in sections:
-        body.append(f"<section><h2>{html.escape(section.title)}</h2>")
-        if section.failed:
-            body.append(f"<p class='note'>Not available: {html.escape(section.failed)}</p>")
-        for result in section.results:
+    for name, results, failed in sections:
+        body.append(f"<section><h2>{html.escape(label(name, language))}</h2>")
+        if failed:
+            why = label("not_available_because", language).format(reason=failed)
+            body.append(f"<p class='note'>{html.escape(why)}</p>")
+        for result in results:
             if result.name in CHARTS and result.num_rows:
-                figure = result.plot()
-                body.append(figure.to_html(full_html=False, include_plotlyjs=include))
-                include = False
-            body.append(html_table(result))
+                try:
+                    figure = result.plot()
+                except OmnimetricsError:
+                    figure = None
+                if figure is not None:
+                    body.append(figure.to_html(full_html=False, include_plotlyjs=include))
+                    include = False
+            body.append(html_table(result, language=language))
             body += [f"<p class='note'>{html.escape(n)}</p>" for n in result.notes[:3]]
         body.append("</section>")
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    points = "".join(f"<li>{html.escape(line)}</li>" for line in summary) or "<li>Nothing yet.</li>"
+    points = "".join(f"<li>{html.escape(line)}</li>" for line in summary)
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>omnimetrics report</title>
+<html lang="{language}"><head><meta charset="utf-8">
+<title>{label("report_title", language)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }}
 table {{ border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }}
@@ -160,30 +143,69 @@ th:first-child, td:first-child {{ text-align: left; }}
 .note {{ color: #555; font-size: 0.9rem; }}
 </style></head>
 <body>
-<h1>omnimetrics report</h1>
-<p class="note">Made {made}.</p>
-<section><h2>Summary</h2><ul>{points}</ul></section>
+<h1>{label("report_title", language)}</h1>
+<p class="note">{label("made_at", language).format(when=made)}</p>
+<section><h2>{label("summary", language)}</h2><ul>{points}</ul></section>
 {"".join(body)}
 </body></html>
 """
 
 
-def html_table(result: Result) -> str:
-    """The first rows of a result's table as HTML (the rest: its CSV)."""
-    table = result.table.slice(0, ROWS_SHOWN)
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.column_names)
+def html_table(result: Result, *, title: bool = True, limit: int = ROWS_SHOWN,
+               language: str = "en") -> str:  # fmt: skip
+    """The first rows of a result's table as HTML, values with their unit (the rest: its CSV)."""
+    table = result.table.slice(0, limit)
+    kept = [c for c in table.column_names if c not in _HIDDEN and table.column(c).null_count
+            < table.num_rows and not _all_false(table.column(c))]  # the CSV keeps them all
+    table = table.select(kept or table.column_names)
+    head = "".join(f"<th>{html.escape(column_label(c, language))}</th>"
+                   for c in table.column_names)  # fmt: skip
     rows = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row.values()) + "</tr>"
+        "<tr>"
+        + "".join(f"<td>{html.escape(_cell(row, c, v))}</td>" for c, v in row.items())
+        + "</tr>"
         for row in table.to_pylist()
     )
     more = result.num_rows - table.num_rows
-    tail = f"<p class='note'>{more:,} more rows (--out with the CLI).</p>" if more > 0 else ""
-    return f"<h3>{html.escape(result.title)}</h3><table><tr>{head}</tr>{rows}</table>{tail}"
+    tail = (f"<p class='note'>{label('more_rows', language).format(count=f'{more:,}')}</p>"
+            if more > 0 else "")  # fmt: skip
+    shown = result.title if language == "en" else section_label(result.name, language)
+    heading = f"<h3>{html.escape(shown)}</h3>" if title else ""
+    return f"{heading}<table><tr>{head}</tr>{rows}</table>{tail}"
 
 
-def _cell(value: object) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+_HIDDEN = frozenset({"change_kind", "run_id"})
+"""Columns a table on a page leaves to its CSV (the change is already written with its kind)."""
+
+
+def _all_false(column) -> bool:  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pa.types.is_boolean(column.type) and not pc.any(column).as_py()
+
+
+_SHARE_COLUMNS = ("share", "rate", "coverage", "spearman", "kendall", "probability", "progress")
+
+
+def _cell(row: dict, column: str, value: object) -> str:
+    """A cell with its unit: a KPI's value by the KPI's unit, shares and rates as percentages."""
+    from omnimetrics.metrics.kpi_catalogue import KPIS
+
+    if _missing(value):
         return ""
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
-    return str(value)
+    if not isinstance(value, float):
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        return f"{value:,}" if whole else str(value)
+    kpi = KPIS.get(row.get("kpi")) if "kpi" in row else KPIS.get(column)  # type: ignore[arg-type]
+    if kpi is not None and column in ("value", "previous", kpi.name):
+        return number(value, kpi.unit)
+    if column == "change" and kpi is not None:
+        points = row.get("change_kind") == "points"
+        return f"{value * 100:+.1f} pts" if points and kpi.unit == "share" else (
+            f"{value:+.2f}" if points else f"{value:+.1%}")  # fmt: skip
+    if column in ("spearman", "kendall"):
+        return f"{value:.2f}"
+    if any(column.endswith(s) or column.startswith(s) for s in _SHARE_COLUMNS):
+        return f"{value:.1%}"
+    return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"

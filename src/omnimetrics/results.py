@@ -148,8 +148,8 @@ class Result:
                     + did_you_mean(column, self.columns)
                 )
             values = self.table.column(column)
-            if value is None:
-                matches = pc.is_null(values)
+            if value is None or pa.types.is_null(values.type):  # a column of nulls only
+                matches = pc.is_null(values) if value is None else pc.is_valid(values)
             else:
                 matches = pc.equal(values, _scalar(value, values.type, column))
             keep = pc.and_kleene(keep, pc.fill_null(matches, False))

@@ -202,7 +202,7 @@ def journey_exits(wh: Warehouse, settings: JourneySettings | None = None) -> ir.
     exits = ranked.filter(ranked._n == 0)
     counts = exits.group_by(["channel", "event_type"]).agg(journeys=exits.count())
     return counts.mutate(share=counts.journeys / counts.journeys.sum().over()).order_by(
-        ibis.desc("journeys")
+        [ibis.desc("journeys"), "channel", "event_type"]  # ties in a stable order
     )
 
 
@@ -274,5 +274,5 @@ def channel_transitions(wh: Warehouse, settings: JourneySettings | None = None) 
     pairs = pairs.filter(pairs.next_channel.notnull())
     counts = pairs.group_by(["channel", "next_channel"]).agg(transitions=pairs.count())
     return counts.mutate(switch=counts.channel != counts.next_channel).order_by(
-        ibis.desc("transitions")
+        [ibis.desc("transitions"), "channel", "next_channel"]  # ties in a stable order
     )

@@ -83,7 +83,8 @@ class DataMethods:
         table (files and collector batches) and quarantined rows by reason; figures: the shares
         of identified persons linked to each kind of identifier (after a run)."""
         wh = self.warehouse
-        counts = self.tables().to_records()
+        # The stored pages (agg_*) are the last run's outputs, not data: the runs table dates them.
+        counts = [r for r in self.tables().to_records() if not r["table"].startswith("agg_")]
         latest = []
         for row in counts:
             table = wh.table(row["table"])

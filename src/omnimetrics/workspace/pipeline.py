@@ -1,7 +1,8 @@
 """The whole pipeline after new data (`Workspace.run`), its record, and the demo.
 
-A run resolves identities, builds events and journeys, and stores the aggregates the dashboard
-reads (`agg_kpis`, `agg_paths`, `agg_attribution`), each row tagged with its `run_id`. Every run
+A run resolves identities, builds events and journeys, and stores what every dashboard page shows
+(`omnimetrics.pages`: `agg_<page>_<result>` tables and their index `agg_pages`), each row tagged
+with its `run_id`. Every run
 is recorded in `omnimetrics_runs` (times, settings hash, channel-rules version, row counts), so
 any output can be traced to the run and the settings that made it. Running twice on the same
 data gives the same tables.
@@ -20,8 +21,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from omnimetrics.errors import OmnimetricsError
-from omnimetrics.results import Result, as_arrow
+from omnimetrics.results import Result
 from omnimetrics.workspace.data import Progress, quiet
 
 if TYPE_CHECKING:
@@ -39,14 +39,13 @@ RUNS_SCHEMA = {
     "row_counts": "string",
 }
 """One row per run; `row_counts` is a JSON object: table -> rows after the run."""
-AGGREGATE_MODELS = ("last_touch", "linear", "position_based", "markov")
-"""Attribution models stored by a run for the dashboard (fast ones; the CLI runs any)."""
 
 
 def settings_hash(settings: Settings) -> str:
-    """A short fingerprint of every setting except the secret."""
+    """A short fingerprint of every setting that changes a number (not the secret, not [ui])."""
     values = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
     values.pop("secret")
+    values.pop("ui")
     text = json.dumps(values, default=_plain, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -69,12 +68,13 @@ class PipelineMethods:
         """Identity, events, journeys and the dashboard's aggregates, recorded as one run."""
         from omnimetrics import journeys as jr
         from omnimetrics.channels import ChannelRules
+        from omnimetrics.pages import store_pages
 
         wh = self.warehouse
         run_id, started = uuid.uuid4().hex[:12], datetime.now(UTC)
         self.build_journeys(progress=progress)
         progress("aggregating", 0.7)
-        stored = _store_aggregates(self, run_id)
+        stored = store_pages(self, run_id)
         rules_version = ChannelRules.from_config(self.settings.channel_rules).version
         counts = {name: int(wh.table(name).count().execute()) for name in wh.tables()}
         record = {
@@ -98,28 +98,7 @@ class PipelineMethods:
         return Result.of("runs", "Runs", rows.order_by(rows.finished_at.desc()))
 
 
-def _store_aggregates(ws: Workspace, run_id: str) -> dict[str, str]:
-    """The tables the dashboard reads, each tagged with the run; why any is missing."""
-    from omnimetrics import journeys as jr
-
-    wh, why = ws.warehouse, {}
-    builders = {
-        "agg_kpis": lambda: ws.kpis(grain="month").table,
-        "agg_paths": lambda: as_arrow(jr.path_summary(wh, top=100)),
-        "agg_attribution": lambda: ws.attribution(AGGREGATE_MODELS).table,
-    }
-    for name, build in builders.items():
-        try:
-            table = build()
-        except OmnimetricsError as exc:  # e.g. no orders yet: the others are still stored
-            why[name] = str(exc)
-            continue
-        wh.replace_table(name, _storable(table, run_id))
-        why[name] = ""
-    return why
-
-
-def _storable(table: pa.Table, run_id: str) -> pa.Table:
+def storable(table: pa.Table, run_id: str) -> pa.Table:
     """`table` tagged with the run; columns of nulls only typed as text (engines need a type)."""
     for index, field in enumerate(table.schema):
         if pa.types.is_null(field.type):

@@ -1,0 +1,292 @@
+"""What each page of the dashboard (and each section of the report) shows: `Workspace` results,
+stored by every run so that a page view reads them instead of recomputing the event tables.
+
+`omnimetrics run` calls `store_pages`: each page's results over the whole history go to
+`agg_<page>_<result>` tables (rows tagged with the run) and their titles and notes to
+`agg_pages`. `page_results` answers a page for a `View` from those tables when they can answer
+it exactly: no filter; a month range over monthly rows (a `period` column); a channel or
+campaign that is a column of the rows. Otherwise (e.g. attribution over a month range) the page
+is computed live by the same builder, and says so. A filter that does not apply to a result
+(the funnel has no channel) is named under it rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from omnimetrics.errors import OmnimetricsError
+from omnimetrics.results import Result
+
+if TYPE_CHECKING:
+    from omnimetrics.workspace import Workspace
+
+HEADLINE_KPIS = ("revenue", "orders", "conversion_rate", "average_basket", "retention_rate")
+CHANNEL_KPIS = ("revenue", "orders", "average_basket", "conversion_rate", "cac", "roas")
+ATTRIBUTION_MODELS = ("last_touch", "first_touch", "linear", "position_based", "markov")
+PAGES_TABLE = "agg_pages"
+
+
+@dataclass(frozen=True)
+class View:
+    """What a page is asked for: a range of whole months, a channel, a campaign."""
+
+    since: date | None = None
+    """First day of the first month shown."""
+    until: date | None = None
+    """Last day of the last month shown."""
+    channel: str | None = None
+    campaign: str | None = None
+
+    @classmethod
+    def of(cls, since: str | None = None, until: str | None = None, **rows: str | None) -> View:
+        """From the text of a URL: months as YYYY-MM (a full date is read as its month)."""
+        first = _month(since, "since") if since else None
+        last = _month(until, "until") if until else None
+        end = _next_month(last) - timedelta(days=1) if last else None
+        return cls(first, end, **{k: v or None for k, v in rows.items()})
+
+    @property
+    def dated(self) -> bool:
+        return self.since is not None or self.until is not None
+
+    @property
+    def rows(self) -> dict[str, str]:
+        """The filters on rows: column -> value."""
+        return {k: v for k, v in (("channel", self.channel), ("campaign", self.campaign)) if v}
+
+
+def _month(text: str, name: str) -> date:
+    try:
+        return date.fromisoformat(text[:7] + "-01")
+    except ValueError:
+        raise OmnimetricsError(
+            f"{name}={text!r} is not a month: write it as YYYY-MM, e.g. 2026-03."
+        ) from None
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+Builder = Callable[["Workspace", View], list[Result]]
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    title: str
+    build: Builder
+    """The page's results for a view, computed by the `Workspace`."""
+    undated: frozenset[str] = field(default_factory=frozenset)
+    """Results that do not depend on the month range (a state, not a flow over time)."""
+
+
+def _overview(ws: Workspace, view: View) -> list[Result]:
+    kpis = _kpis(ws, HEADLINE_KPIS, view, alerts=True)
+    return [kpis, *kpis.parts, ws.goals()]
+
+
+def _channels(ws: Workspace, view: View) -> list[Result]:
+    monthly = _kpis(ws, CHANNEL_KPIS, view, by=("channel",))
+    value = ws.attribution(["last_touch", "linear"], since=view.since, until=view.until,
+                           spend=True)  # fmt: skip
+    value = replace(value, name="channel_value", parts=(),
+                    title="Conversions and revenue credited to each channel, its spend, "
+                    "cost per conversion, ROAS and CAC")  # fmt: skip
+    sales = ws.kpis(["revenue", "orders", "average_basket"], by=["sales_channel"], grain="total",
+                    since=view.since, until=view.until)  # fmt: skip
+    online = replace(_wide(sales, "sales_channel"), name="sales_channels",
+                     title="Sales channels (online and offline)")  # fmt: skip
+    return [monthly, value, online]
+
+
+def _attribution(ws: Workspace, view: View) -> list[Result]:
+    credit = ws.attribution(list(ATTRIBUTION_MODELS), by=["channel"], since=view.since,
+                            until=view.until, compare=True)  # fmt: skip
+    campaigns = ws.attribution(["last_touch", "linear", "markov"], by=["campaign"],
+                               since=view.since, until=view.until)  # fmt: skip
+    campaigns = replace(campaigns, name="campaign_credit")
+    return [credit, *credit.parts, campaigns, ws.influence()]
+
+
+def _journeys(ws: Workspace, view: View) -> list[Result]:
+    paths = ws.journeys(build="events" not in ws.warehouse.tables())
+    return [paths["funnel"], paths, *(p for p in paths.parts if p.name != "funnel")]
+
+
+def _customers(ws: Workspace, view: View) -> list[Result]:
+    return [ws.segments("rfm_segment"), ws.segments("channel_mix")]
+
+
+def _goals(ws: Workspace, view: View) -> list[Result]:
+    return [ws.goals()]
+
+
+def _maturity(ws: Workspace, view: View) -> list[Result]:
+    score = ws.maturity()
+    return [score["dimensions"], score, *(p for p in score.parts if p.name != "dimensions")]
+
+
+def _quality(ws: Workspace, view: View) -> list[Result]:
+    quality = ws.quality()
+    return [quality, *quality.parts]
+
+
+JOURNEY_RESULTS = frozenset({"funnel", "paths", "ropo", "transitions", "exits", "lengths",
+                             "time_to_convert"})  # fmt: skip
+PAGES: dict[str, Page] = {p.name: p for p in (
+    Page("overview", "Overview", _overview, frozenset({"goals"})),
+    Page("channels", "Channels", _channels),
+    Page("attribution", "Attribution", _attribution, frozenset({"influence"})),
+    Page("journeys", "Journeys", _journeys, JOURNEY_RESULTS),
+    Page("customers", "Customers", _customers, frozenset({"segments"})),
+    Page("goals", "Goals", _goals, frozenset({"goals"})),
+    Page("maturity", "Maturity", _maturity, frozenset({"dimensions", "maturity", "models"})),
+    Page("quality", "Data quality", _quality, frozenset({"quality", "ingest",
+                                                          "quarantine_reasons"})),
+)}  # fmt: skip
+LIVE_PAGES = frozenset({"quality"})
+"""Pages always computed live: freshness must be now, not as of the last run."""
+
+
+def _kpis(ws: Workspace, names: tuple[str, ...], view: View, by: tuple[str, ...] = (),
+          alerts: bool = False) -> Result:  # fmt: skip
+    """Monthly KPIs of the view: cut by the filtered columns, then kept to their values."""
+    cut = list(dict.fromkeys([*by, *view.rows]))
+    result = ws.kpis(list(names), by=cut, grain="month", since=view.since, until=view.until,
+                     alerts=alerts)  # fmt: skip
+    if view.rows:
+        kept = result.where(**view.rows)
+        parts = tuple(p.where(**{k: v for k, v in view.rows.items() if k in p.columns})
+                      for p in result.parts)  # fmt: skip
+        result = replace(kept, parts=parts)
+    return result
+
+
+def _wide(result: Result, by: str) -> Result:
+    """KPIs of one period as one row per `by` value and one column per KPI."""
+    rows: dict[object, dict[str, object]] = {}
+    for record in result.to_records():
+        rows.setdefault(record[by], {by: record[by]})[record["kpi"]] = record["value"]
+    kpis = list(dict.fromkeys(r["kpi"] for r in result.to_records()))
+    columns = {by: [r[by] for r in rows.values()]}
+    columns |= {k: [r.get(k) for r in rows.values()] for k in kpis}
+    return replace(result, table=pa.table(columns), parts=())
+
+
+# -- stored by a run --------------------------------------------------------------------------
+def store_pages(ws: Workspace, run_id: str) -> dict[str, str]:
+    """Compute every page's results and store them; page -> why it could not be made ('')."""
+    from omnimetrics.workspace.pipeline import storable
+
+    wh, index, why = ws.warehouse, [], {}
+    for page in PAGES.values():
+        if page.name in LIVE_PAGES:
+            continue
+        try:
+            results = page.build(ws, View())
+        except OmnimetricsError as exc:  # e.g. no orders yet: the other pages are still stored
+            why[page.name] = str(exc)
+            index.append(_entry(run_id, page.name, -1, "", "", (str(exc),), {}))
+            continue
+        why[page.name] = ""
+        for position, result in enumerate(results):
+            wh.replace_table(f"agg_{page.name}_{result.name}", storable(result.table, run_id))
+            index.append(_entry(run_id, page.name, position, result.name, result.title,
+                                result.notes, result.figures))  # fmt: skip
+    wh.replace_table(PAGES_TABLE, pa.Table.from_pylist(index, schema=_INDEX))
+    made = {f"agg_{e['page']}_{e['result']}" for e in index} | {PAGES_TABLE}
+    for stale in [t for t in wh.backend.list_tables() if t.startswith("agg_") and t not in made]:
+        wh.backend.drop_table(stale)  # a result the pages no longer show, or an older layout
+    return why
+
+
+_INDEX = pa.schema([("run_id", pa.string()), ("page", pa.string()), ("position", pa.int32()),
+                    ("result", pa.string()), ("title", pa.string()), ("notes", pa.string()),
+                    ("figures", pa.string())])  # fmt: skip
+
+
+def _entry(run_id: str, page: str, position: int, name: str, title: str,
+           notes: tuple[str, ...], figures: object) -> dict[str, object]:  # fmt: skip
+    return {"run_id": run_id, "page": page, "position": position, "result": name,
+            "title": title, "notes": json.dumps(list(notes)),
+            "figures": json.dumps(figures, default=str)}  # fmt: skip
+
+
+def stored_results(ws: Workspace, page: str) -> list[Result] | None:
+    """The page's results as the last run stored them; None when no run stored them."""
+    wh = ws.warehouse
+    if PAGES_TABLE not in wh.backend.list_tables():
+        return None
+    index = wh.table(PAGES_TABLE)
+    entries = sorted(index.filter(index.page == page).to_pyarrow().to_pylist(),
+                     key=lambda e: e["position"])  # fmt: skip
+    if not entries:
+        return None
+    if entries[0]["position"] < 0:
+        raise OmnimetricsError(json.loads(entries[0]["notes"])[0])
+    results = []
+    for entry in entries:
+        table = wh.table(f"agg_{page}_{entry['result']}").to_pyarrow().drop_columns(["run_id"])
+        results.append(Result(entry["result"], entry["title"], table,
+                              figures=json.loads(entry["figures"]),
+                              notes=tuple(json.loads(entry["notes"]))))  # fmt: skip
+    return results
+
+
+def page_results(ws: Workspace, name: str, view: View = View()) -> list[Result]:
+    """The results of page `name` for `view`: stored by the last run where they answer it
+    exactly, computed live otherwise (noted)."""
+    page = PAGES[name]
+    stored = None if name in LIVE_PAGES else stored_results(ws, name)
+    answered = None if stored is None else [_narrow(r, view, page) for r in stored]
+    if answered is not None and all(r is not None for r in answered):
+        return answered  # type: ignore[return-value]
+    results = [_noted(_where(r, view), view, page) for r in page.build(ws, view)]
+    if stored is not None:
+        note = "Computed live for these filters (the last run stored the unfiltered view)."
+        results = [r.with_notes(note) for r in results]
+    return results
+
+
+def _narrow(result: Result, view: View, page: Page) -> Result | None:
+    """A stored result kept to the view, or None when only a live computation can answer."""
+    if view.dated and result.name not in page.undated:
+        if "period" not in result.columns:
+            return None
+        period = result.table.column("period")
+        keep = pc.is_valid(period)
+        if view.since:
+            keep = pc.and_(keep, pc.greater_equal(period, pa.scalar(view.since).cast(period.type)))
+        if view.until:
+            keep = pc.and_(keep, pc.less_equal(period, pa.scalar(view.until).cast(period.type)))
+        result = replace(result, table=result.table.filter(keep))
+    missing = [k for k in view.rows if k not in result.columns]
+    if missing and result.name not in page.undated and result.name in _CUT_BY_FILTERS:
+        return None
+    return _noted(_where(result, view), view, page)
+
+
+def _where(result: Result, view: View) -> Result:
+    return result.where(**{k: v for k, v in view.rows.items() if k in result.columns})
+
+
+_CUT_BY_FILTERS = frozenset({"kpis", "alerts"})
+"""Results the builders cut by a filtered column (the rest show the filters they lack)."""
+
+
+def _noted(result: Result, view: View, page: Page) -> Result:
+    """Name the filters that do not apply to the result, so nothing is silently ignored."""
+    lacking = [f"{k}={v}" for k, v in view.rows.items() if k not in result.columns]
+    if view.dated and result.name in page.undated:
+        lacking.append("the month range")
+    if not lacking:
+        return result
+    return result.with_notes(f"Not filtered by {', '.join(lacking)}: this table has no such cut.")

@@ -1,0 +1,126 @@
+"""The pages a run stores answer a view exactly as the `Workspace` computes it live."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+import omnimetrics
+from omnimetrics.errors import OmnimetricsError
+from omnimetrics.pages import PAGES, View, page_results, stored_results
+from tests.helpers import loaded_world
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    _, warehouse = loaded_world(tmp_path_factory.mktemp("pages"), customers=250, days=90, seed=3)
+    workspace = omnimetrics.Workspace(warehouse)
+    warehouse.replace_table("agg_kpis", pa.table({"kpi": ["old layout"]}))  # an older run's table
+    workspace.run()
+    return workspace
+
+
+def _rows(result, drop=()):
+    keys = [c for c in result.columns if c not in drop]
+    return sorted(
+        (tuple((k, r[k]) for k in keys) for r in result.to_records()),
+        key=lambda t: tuple(str(v) for _, v in t),
+    )
+
+
+def _same(stored, live, drop=()):
+    assert stored.name == live.name and stored.columns == live.columns
+    a, b = _rows(stored, drop), _rows(live, drop)
+    assert len(a) == len(b) and len(a) > 0, stored.name
+    for x, y in zip(a, b, strict=True):
+        for (column, u), (_, v) in zip(x, y, strict=True):
+            if isinstance(u, float) and isinstance(v, float):
+                assert u == pytest.approx(v, rel=1e-9, nan_ok=True), (stored.name, column)
+            else:
+                assert u == v, (stored.name, column)
+
+
+def test_views_read_months_and_name_the_last_day():
+    assert View.of("2026-03", "2026-03") == View(date(2026, 3, 1), date(2026, 3, 31))
+    assert View.of("2025-12-15", "2026-02").until == date(2026, 2, 28)
+    assert View.of(until="2024-02").until == date(2024, 2, 29)
+    assert View.of(channel="", campaign="spring").rows == {"campaign": "spring"}
+    with pytest.raises(OmnimetricsError, match="YYYY-MM"):
+        View.of("March")
+
+
+def test_a_run_stores_every_page_but_the_live_one_and_drops_older_tables(ws):
+    tables = ws.warehouse.backend.list_tables()
+    assert "agg_kpis" not in tables
+    for name in PAGES:
+        stored = stored_results(ws, name)
+        assert (stored is None) == (name == "quality"), name
+        for result in stored or []:
+            assert f"agg_{name}_{result.name}" in tables
+
+
+@pytest.mark.parametrize("name", ["overview", "channels", "attribution", "journeys", "maturity"])
+def test_a_stored_page_equals_the_live_computation(ws, name):
+    stored = stored_results(ws, name)
+    live = PAGES[name].build(ws, View())
+    assert [r.name for r in stored] == [r.name for r in live]
+    for s, v in zip(stored, live, strict=True):
+        if s.name == "maturity":  # days since the latest data: time passes between the two
+            s, v = (replace(r, table=r.table.filter(pc.field("indicator") != "freshness_days"))
+                    for r in (s, v))  # fmt: skip
+        if s.num_rows or v.num_rows:
+            _same(s, v)
+        assert s.title == v.title and s.notes == v.notes
+
+
+def test_a_month_range_is_read_from_the_stored_months(ws):
+    months = sorted({r["period"] for r in ws.kpis(["revenue"], grain="month").to_records()})
+    first, last = months[1], months[-2]
+    view = View.of(f"{first:%Y-%m}", f"{last:%Y-%m}")
+    kpis = page_results(ws, "overview", view)[0]
+    assert not any("live" in n for n in kpis.notes)  # answered by the stored months
+    assert {r["period"] for r in kpis.to_records()} == {m for m in months if first <= m <= last}
+    live = ws.kpis(list(kpis.table.column("kpi").unique().to_pylist()), grain="month",
+                   since=view.since, until=view.until)  # fmt: skip
+    stored = {(r["kpi"], r["period"]): r["value"] for r in kpis.to_records()}
+    computed = {(r["kpi"], r["period"]): r["value"] for r in live.to_records()}
+    assert computed and set(computed) <= set(stored)  # more: a rate that needs the month before
+    for key, value in computed.items():
+        assert stored[key] == pytest.approx(value, rel=1e-9, nan_ok=True), key
+    goals = page_results(ws, "overview", view)[-1]
+    assert any("month range" in n for n in goals.notes)  # a state, not cut by months: said
+
+
+def test_a_channel_is_read_from_the_stored_rows_of_every_channel(ws):
+    kpis = page_results(ws, "channels", View.of(channel="email"))[0]
+    assert not any("live" in n for n in kpis.notes)
+    assert set(kpis.table.column("channel").to_pylist()) == {"email"}
+    live = ws.kpis(list(kpis.table.column("kpi").unique().to_pylist()), by=["channel"],
+                   grain="month").where(channel="email")  # fmt: skip
+    _same(kpis, live)
+
+
+def test_what_the_stored_rows_cannot_answer_is_computed_live_and_said(ws):
+    months = sorted({r["period"] for r in ws.kpis(["orders"], grain="month").to_records()})
+    view = View.of(f"{months[-2]:%Y-%m}", f"{months[-1]:%Y-%m}")
+    credit = page_results(ws, "attribution", view)[0]
+    assert any("Computed live" in n for n in credit.notes)
+    live = ws.attribution(["last_touch", "first_touch", "linear", "position_based", "markov"],
+                          since=view.since, until=view.until)  # fmt: skip
+    _same(credit, live)
+    whole = stored_results(ws, "attribution")[0]
+    assert sum(r["conversions"] for r in credit.to_records()) < sum(
+        r["conversions"] for r in whole.to_records()
+    )
+    overview = page_results(ws, "overview", View.of(channel="email"))[0]  # no channel stored
+    assert any("Computed live" in n for n in overview.notes)
+    assert set(overview.table.column("channel").to_pylist()) == {"email"}
+
+
+def test_a_filter_a_table_lacks_is_named_under_it(ws):
+    funnel = page_results(ws, "journeys", View.of(channel="email"))[0]
+    assert funnel.name == "funnel" and any("channel=email" in n for n in funnel.notes)
