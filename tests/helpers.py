@@ -14,18 +14,24 @@ here, so no test module depends on another one.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import itertools
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import ibis
+import pytest
 
 import omnimetrics
 from omnimetrics.config import Settings
@@ -79,6 +85,54 @@ def run_python(script: str, cwd: Path, env: dict | None = None, timeout: float =
 
 
 # -- identity ----------------------------------------------------------------------------------
+@contextlib.contextmanager
+def serving(db: Path, config: Path, log: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`omnimetrics serve` for real in its own process, on a free loopback port: yields its base
+    URL and process once /health answers; stopped (SIGINT, then kill) at the end."""
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "OMNIMETRICS_SECRET": SECRET.decode()}
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "omnimetrics.cli", "serve", "--db", str(db),
+             "--config", str(config), "--port", str(port)],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                if process.poll() is not None:
+                    break
+                try:
+                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            if process.poll() is not None or not _healthy(base):
+                pytest.fail("the server did not start:\n" + log.read_text())
+            yield base, process
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def _healthy(base: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{base}/health", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def shared_cookie_touchpoints(path: Path) -> Path:
     """k_shared is seen logged in as C1, C2 and C3 (a shared computer); each customer also has
     a cookie of their own, and k1 chains to a device of C1."""

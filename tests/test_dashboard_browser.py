@@ -20,11 +20,6 @@ import math
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -38,7 +33,7 @@ import pytest
 
 import omnimetrics
 from omnimetrics.workspace.pipeline import demo_goals
-from tests.helpers import SECRET, loaded_world
+from tests.helpers import loaded_world, serving
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -66,12 +61,6 @@ def artifacts() -> Path:
 class Served:
     base: str
     person: str  # a customer id with orders, read from the warehouse before serving
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _toml(value: object) -> str:
@@ -103,38 +92,8 @@ def server(tmp_path_factory) -> Iterator[Served]:
             "SELECT customer_id FROM orders WHERE customer_id IS NOT NULL "
             "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
         ).fetchone()
-    port, log_path = _port(), folder / "server.log"
-    env = {**os.environ, "OMNIMETRICS_SECRET": SECRET.decode()}
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "omnimetrics.cli", "serve", "--db", str(folder / "w.duckdb"),
-             "--config", str(config), "--port", str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                if process.poll() is not None:
-                    break
-                try:
-                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            else:
-                process.kill()
-                process.wait()
-            if process.poll() is not None:
-                pytest.fail("the server did not start:\n" + log_path.read_text())
-            yield Served(base, person)
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+    with serving(folder / "w.duckdb", config, folder / "server.log") as (base, _):
+        yield Served(base, person)
 
 
 @pytest.fixture(scope="module")

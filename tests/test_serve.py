@@ -11,9 +11,6 @@ import base64
 import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,15 +19,9 @@ import duckdb
 import httpx
 import pytest
 
-from tests.helpers import SECRET, cli
+from tests.helpers import SECRET, cli, serving
 
 WRITE, READ = "site-write-key-0123456789", "bi-read-key-0123456789ab"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -39,29 +30,9 @@ def server(tmp_path: Path):
         f'[server]\nwrite_keys = {{ web = "{WRITE}" }}\nread_keys = {{ bi = "{READ}" }}\n'
         'refresh_minutes = 0.02\ncors_origins = ["https://shop.example"]\n'
     )
-    port = _port()
-    log = (tmp_path / "server.log").open("w")
-    env = {**os.environ, "OMNIMETRICS_SECRET": SECRET.decode()}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "omnimetrics.cli", "serve", "--db", str(tmp_path / "w.duckdb"),
-         "--config", str(tmp_path / "omnimetrics.toml"), "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("the server did not start:\n" + (tmp_path / "server.log").read_text())
-    yield base, process, tmp_path
-    if process.poll() is None:
-        process.kill()
-        process.wait()
-    log.close()
+    config, log = tmp_path / "omnimetrics.toml", tmp_path / "server.log"
+    with serving(tmp_path / "w.duckdb", config, log) as (base, process):
+        yield base, process, tmp_path
 
 
 def _at(minutes: int) -> str:

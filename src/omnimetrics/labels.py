@@ -107,6 +107,11 @@ UI: dict[str, Pair] = {
         "Données\u00a0: {rows} lignes sont en quarantaine\u00a0; voir la section "
         "Qualité des données.",
     ),
+    "goal_met": ("met", "atteint"),
+    "goal_missed": ("missed", "manqué"),
+    "goal_on_track": ("on track", "en bonne voie"),
+    "goal_at_risk": ("at risk", "en danger"),
+    "goal_unknown": ("unknown", "inconnu"),
     "what_changed": ("What changed", "Ce qui a changé"),
     "alert": ("Outside its expected range", "Hors de sa plage attendue"),
     "goal": ("Goal", "Objectif"),

@@ -95,17 +95,32 @@ def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def number(value: object, unit: str = "ratio") -> str:
-    """A value written with its unit: shares as percentages, counts whole, amounts with cents."""
+def number(value: object, unit: str = "ratio", language: str = "en") -> str:
+    """A value written with its unit: shares as percentages, counts whole, amounts with cents;
+    in French, "1 234,50" and "12,3 %"."""
     if _missing(value):
-        return "n/a"
+        return label("missing_value", language)
     if not isinstance(value, int | float):
         return str(value)
     if unit == "share":
-        return f"{value:.1%}"
-    if unit == "count":
-        return f"{value:,.0f}"
-    return f"{value:,.2f}"
+        text = f"{value:.1%}"
+    elif unit == "count":
+        text = f"{value:,.0f}"
+    else:
+        text = f"{value:,.2f}"
+    return _french(text) if language == "fr" else text
+
+
+def _in(language: str, text: str, value: object) -> str:
+    """A number's text in `language` (other cells as they are)."""
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    return _french(text) if language == "fr" and numeric else text
+
+
+def _french(text: str) -> str:
+    """English digits to French: thin spaces between thousands, a decimal comma, "12,3 %"."""
+    text = text.replace(",", "\u202f").replace(".", ",")
+    return text[:-1] + "\u202f%" if text.endswith("%") else text
 
 
 def _page(sections: list[tuple[str, list[Result], str]], summary: list[str], language: str) -> str:
@@ -155,14 +170,23 @@ def html_table(result: Result, *, title: bool = True, limit: int = ROWS_SHOWN,
                language: str = "en") -> str:  # fmt: skip
     """The first rows of a result's table as HTML, values with their unit (the rest: its CSV)."""
     table = result.table.slice(0, limit)
-    kept = [c for c in table.column_names if c not in _HIDDEN and table.column(c).null_count
-            < table.num_rows and not _all_false(table.column(c))]  # the CSV keeps them all
+    kept = [
+        c
+        for c in table.column_names
+        if c not in _HIDDEN
+        and table.column(c).null_count < table.num_rows
+        and not _all_false(table.column(c))
+    ]  # the CSV keeps them all
     table = table.select(kept or table.column_names)
+    shares = result.name == "shares"  # one column per model, each a share of the credit
     head = "".join(f"<th>{html.escape(column_label(c, language))}</th>"
                    for c in table.column_names)  # fmt: skip
     rows = "".join(
         "<tr>"
-        + "".join(f"<td>{html.escape(_cell(row, c, v))}</td>" for c, v in row.items())
+        + "".join(
+            f"<td>{html.escape(_in(language, _cell(row, c, v, shares), v))}</td>"
+            for c, v in row.items()
+        )
         + "</tr>"
         for row in table.to_pylist()
     )
@@ -185,10 +209,10 @@ def _all_false(column) -> bool:  # type: ignore[no-untyped-def]
     return pa.types.is_boolean(column.type) and not pc.any(column).as_py()
 
 
-_SHARE_COLUMNS = ("share", "rate", "coverage", "spearman", "kendall", "probability", "progress")
+_SHARE_COLUMNS = ("share", "rate", "coverage", "probability", "progress", "shift")
 
 
-def _cell(row: dict, column: str, value: object) -> str:
+def _cell(row: dict, column: str, value: object, share: bool = False) -> str:
     """A cell with its unit: a KPI's value by the KPI's unit, shares and rates as percentages."""
     from omnimetrics.metrics.kpi_catalogue import KPIS
 
@@ -204,6 +228,8 @@ def _cell(row: dict, column: str, value: object) -> str:
         points = row.get("change_kind") == "points"
         return f"{value * 100:+.1f} pts" if points and kpi.unit == "share" else (
             f"{value:+.2f}" if points else f"{value:+.1%}")  # fmt: skip
+    if share:
+        return f"{value:.1%}"
     if column in ("spearman", "kendall"):
         return f"{value:.2f}"
     if any(column.endswith(s) or column.startswith(s) for s in _SHARE_COLUMNS):

@@ -183,7 +183,7 @@ def _tiles(results: list[Result], language: str) -> str:
         tiles.append(
             f"<div class='tile' data-kpi='{kpi}' data-value='{last['value']!r}' "
             f"data-period='{last['period']}'><h3>{html.escape(kpi_label(kpi, language))}</h3>"
-            f"<p class='value'>{html.escape(number(last['value'], unit))}</p>"
+            f"<p class='value'>{html.escape(number(last['value'], unit, language))}</p>"
             f"<p class='period'>{last['period']:%Y-%m} {change}</p>"
             f"{_sparkline(mine, unit)}{_goal_bar(goal, language)}"
             + (f"<p class='alert'>{label('alert', language)}: "
@@ -211,17 +211,19 @@ def _sparkline(rows: list[dict], unit: str) -> str:
     figure.update_layout(margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False,
                          xaxis={"visible": False}, yaxis={"visible": False},
                          template="plotly_white")  # fmt: skip
+    figure.update_layout(width=200, autosize=False)  # the tile's width, not the page's
     return _chart(figure, height=60)
 
 
 def _goal_bar(goal: dict | None, language: str) -> str:
+    """How far a goal on the tile's KPI has come (0 to 100%: a KPI below its baseline shows 0)."""
     if goal is None or _missing(goal.get("progress")):
         return ""
     done = max(0.0, min(float(goal["progress"]), 1.0))
-    status = html.escape(str(goal.get("status") or ""))
+    status = label(f"goal_{goal.get('status')}", language)
     return (f"<div class='goal' title='{html.escape(str(goal.get('goal')))}'>"
             f"<div class='bar'><span style='width:{done:.0%}'></span></div>"
-            f"<p>{label('goal', language)}: {goal['progress']:.0%} ({status})</p>"
+            f"<p>{label('goal', language)}: {number(done, 'share', language)} ({status})</p>"
             "</div>")  # fmt: skip
 
 
