@@ -164,6 +164,7 @@ def _groups(rows: list[dict[str, Any]], by: list[str]) -> dict[str, list[dict[st
 
 
 @chart("attribution")
+@chart("campaign_credit")
 def attribution_models(result: Result) -> go.Figure:
     """Share of credit of each channel (or campaign) under each model, side by side."""
     _need(result, "model", "share", "conversions")
@@ -213,6 +214,7 @@ def funnel(result: Result) -> go.Figure:
 
 
 @chart("segments")
+@chart("channel_mix")
 def segment_sizes(result: Result) -> go.Figure:
     """Persons per value of a segment."""
     if "persons" not in result.columns:  # the most responsive segments of a campaign

@@ -153,6 +153,19 @@ SECTIONS: dict[str, Pair] = {
         "Web-to-store (ROPO) et store-to-web",
     ),
     "segments": ("Customer segments", "Segments de clientèle"),
+    "channel_mix": (
+        "Omnichannel and single-channel customers",
+        "Clients omnicanaux et monocanaux",
+    ),
+    "campaign_credit": ("Credit by campaign and model", "Attribution par campagne et par modèle"),
+    "channel_value": (
+        "Credited conversions, revenue, spend, ROAS and CAC by channel",
+        "Conversions et chiffre d'affaires attribués, dépenses, ROAS et CAC par canal",
+    ),
+    "sales_channels": (
+        "Sales channels (online and offline)",
+        "Canaux de vente (en ligne et hors ligne)",
+    ),
     "dimensions": ("Maturity by dimension", "Maturité par dimension"),
     "maturity": ("Maturity indicators", "Indicateurs de maturité"),
     "progress": ("Progress", "Progression"),

@@ -122,7 +122,8 @@ def _journeys(ws: Workspace, view: View) -> list[Result]:
 
 
 def _customers(ws: Workspace, view: View) -> list[Result]:
-    return [ws.segments("rfm_segment"), ws.segments("channel_mix")]
+    mix = ws.segments("channel_mix")
+    return [ws.segments("rfm_segment"), replace(mix, name="channel_mix")]
 
 
 def _goals(ws: Workspace, view: View) -> list[Result]:
@@ -146,7 +147,7 @@ PAGES: dict[str, Page] = {p.name: p for p in (
     Page("channels", "Channels", _channels),
     Page("attribution", "Attribution", _attribution, frozenset({"influence"})),
     Page("journeys", "Journeys", _journeys, JOURNEY_RESULTS),
-    Page("customers", "Customers", _customers, frozenset({"segments"})),
+    Page("customers", "Customers", _customers, frozenset({"segments", "channel_mix"})),
     Page("goals", "Goals", _goals, frozenset({"goals"})),
     Page("maturity", "Maturity", _maturity, frozenset({"dimensions", "maturity", "models"})),
     Page("quality", "Data quality", _quality, frozenset({"quality", "ingest",

@@ -98,8 +98,8 @@ class Result:
         return pl.from_arrow(self.table)
 
     def plot(self) -> Any:
-        """The result as a Plotly figure (`omnimetrics.charts`), for the results a picture fits:
-        kpis, attribution, funnel, segments, maturity dimensions."""
+        """The result as a Plotly figure (`omnimetrics.charts`), for the results a picture fits
+        (`omnimetrics.charts.CHARTS` names them: kpis, attribution, paths, funnel, goals...)."""
         from omnimetrics.charts import plot
 
         return plot(self)
