@@ -49,8 +49,11 @@ def test_views_read_months_and_name_the_last_day():
     assert View.of("2025-12-15", "2026-02").until == date(2026, 2, 28)
     assert View.of(until="2024-02").until == date(2024, 2, 29)
     assert View.of(channel="", campaign="spring").rows == {"campaign": "spring"}
+    assert View.of(segment="rfm_segment: champions").rows == {"rfm_segment": "champions"}
     with pytest.raises(OmnimetricsError, match="YYYY-MM"):
         View.of("March")
+    with pytest.raises(OmnimetricsError, match="name:value"):
+        View.of(segment="champions")
 
 
 def test_a_run_stores_every_page_but_the_live_one_and_drops_older_tables(ws):
@@ -124,3 +127,19 @@ def test_what_the_stored_rows_cannot_answer_is_computed_live_and_said(ws):
 def test_a_filter_a_table_lacks_is_named_under_it(ws):
     funnel = page_results(ws, "journeys", View.of(channel="email"))[0]
     assert funnel.name == "funnel" and any("channel=email" in n for n in funnel.notes)
+
+
+def test_a_segment_cuts_the_kpis_and_keeps_its_rows(ws):
+    live = ws.kpis(["revenue", "orders"], by=["rfm_segment"], grain="month").to_records()
+    named = [r["rfm_segment"] for r in live if r["rfm_segment"]]
+    top = max(set(named), key=named.count)
+    view = View.of(segment=f"rfm_segment:{top}")
+    kpis = page_results(ws, "overview", view)[0]
+    assert set(kpis.table.column("rfm_segment").to_pylist()) == {top}
+    expected = {(r["kpi"], r["period"]): r["value"] for r in live if r["rfm_segment"] == top}
+    shown = {(r["kpi"], r["period"]): r["value"] for r in kpis.to_records()
+             if r["kpi"] in ("revenue", "orders")}  # fmt: skip
+    assert shown and shown == pytest.approx(expected, nan_ok=True)
+    sizes = ws.segments("rfm_segment").to_records()
+    shown_sizes = page_results(ws, "customers", view)[0]
+    assert shown_sizes.to_records() == [r for r in sizes if r["rfm_segment"] == top]

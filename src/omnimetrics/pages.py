@@ -4,8 +4,8 @@ stored by every run so that a page view reads them instead of recomputing the ev
 `omnimetrics run` calls `store_pages`: each page's results over the whole history go to
 `agg_<page>_<result>` tables (rows tagged with the run) and their titles and notes to
 `agg_pages`. `page_results` answers a page for a `View` from those tables when they can answer
-it exactly: no filter; a month range over monthly rows (a `period` column); a channel or
-campaign that is a column of the rows. Otherwise (e.g. attribution over a month range) the page
+it exactly: no filter; a month range over monthly rows (a `period` column); a channel, campaign
+or segment that is a column of the rows. Otherwise (e.g. attribution over a month range) the page
 is computed live by the same builder, and says so. A filter that does not apply to a result
 (the funnel has no channel) is named under it rather than silently ignored.
 """
@@ -43,14 +43,25 @@ class View:
     """Last day of the last month shown."""
     channel: str | None = None
     campaign: str | None = None
+    segment: tuple[str, str] | None = None
+    """A segment column of the persons and one of its values, e.g. ("rfm_segment", "champions")."""
 
     @classmethod
-    def of(cls, since: str | None = None, until: str | None = None, **rows: str | None) -> View:
-        """From the text of a URL: months as YYYY-MM (a full date is read as its month)."""
+    def of(cls, since: str | None = None, until: str | None = None, *,
+           segment: str | None = None, **rows: str | None) -> View:  # fmt: skip
+        """From the text of a URL: months as YYYY-MM (a full date is read as its month), the
+        segment as `name:value`."""
         first = _month(since, "since") if since else None
         last = _month(until, "until") if until else None
         end = _next_month(last) - timedelta(days=1) if last else None
-        return cls(first, end, **{k: v or None for k, v in rows.items()})
+        cut = None
+        if segment:
+            name, _, value = segment.partition(":")
+            if not (name.strip() and value.strip()):
+                raise OmnimetricsError(f"segment={segment!r}: write it as name:value, e.g. "
+                                       "rfm_segment:champions.")  # fmt: skip
+            cut = (name.strip(), value.strip())
+        return cls(first, end, segment=cut, **{k: v or None for k, v in rows.items()})
 
     @property
     def dated(self) -> bool:
@@ -59,7 +70,8 @@ class View:
     @property
     def rows(self) -> dict[str, str]:
         """The filters on rows: column -> value."""
-        return {k: v for k, v in (("channel", self.channel), ("campaign", self.campaign)) if v}
+        rows = {k: v for k, v in (("channel", self.channel), ("campaign", self.campaign)) if v}
+        return rows | (dict([self.segment]) if self.segment else {})
 
 
 def _month(text: str, name: str) -> date:

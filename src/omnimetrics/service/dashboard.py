@@ -4,8 +4,8 @@
 A thin shell: what a page shows is `omnimetrics.pages` (stored by the last run, so a page view
 reads aggregates), every chart is `omnimetrics.charts`, every word `omnimetrics.labels` in the
 language of `[ui]`. No CDN: Plotly's JavaScript is served from the installed package. The
-filters (a month range, a channel, a campaign) are query parameters, so a view is a URL to share,
-and every table downloads as CSV with the same filters.
+filters (a month range, a channel, a campaign, a segment as `name:value`) are query
+parameters, so a view is a URL to share, and every table downloads as CSV with the same filters.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False,
                    dependencies=[Depends(read_access)])  # fmt: skip
-FILTERS = ("since", "until", "channel", "campaign")
+FILTERS = ("since", "until", "channel", "campaign", "segment")
 
 
 def view_of(
@@ -46,9 +46,10 @@ def view_of(
     until: Annotated[str | None, Query()] = None,
     channel: Annotated[str | None, Query()] = None,
     campaign: Annotated[str | None, Query()] = None,
+    segment: Annotated[str | None, Query()] = None,
 ) -> View:
     try:
-        return View.of(since, until, channel=channel, campaign=campaign)
+        return View.of(since, until, channel=channel, campaign=campaign, segment=segment)
     except OmnimetricsError as exc:
         raise Problem(422, "invalid_filter", str(exc), "Pick months in the filter form.") from None
 
@@ -260,7 +261,9 @@ def _layout(page: str, view: View, request: Request, body: str, language: str) -
     kinds = {"since": "month", "until": "month"}
     inputs = "".join(
         f"<label>{label(name, language)} <input name='{name}' type='{kinds.get(name, 'text')}' "
-        f"value='{html.escape(current[name][:7] if name in kinds else current[name])}'></label> "
+        f"value='{html.escape(current[name][:7] if name in kinds else current[name])}'"
+        + (" placeholder='rfm_segment:champions'" if name == "segment" else "")
+        + "></label> "
         for name in FILTERS
     )
     title = label(page, language) if page in PAGES else "Dashboard"
