@@ -75,8 +75,8 @@ def test_a_stored_page_equals_the_live_computation(ws, name):
         if s.name == "maturity":  # days since the latest data: time passes between the two
             s, v = (replace(r, table=r.table.filter(pc.field("indicator") != "freshness_days"))
                     for r in (s, v))  # fmt: skip
-        if s.num_rows or v.num_rows:
-            _same(s, v)
+        if s.num_rows or v.num_rows:  # maturity's detail writes sums of floats as text
+            _same(s, v, drop=("detail",) if s.name == "maturity" else ())
         assert s.title == v.title and s.notes == v.notes
 
 
@@ -119,9 +119,11 @@ def test_what_the_stored_rows_cannot_answer_is_computed_live_and_said(ws):
     assert sum(r["conversions"] for r in credit.to_records()) < sum(
         r["conversions"] for r in whole.to_records()
     )
-    overview = page_results(ws, "overview", View.of(channel="email"))[0]  # no channel stored
+    campaign = next(r["campaign"] for r in stored_results(ws, "attribution")[-2].to_records()
+                    if r["campaign"] and not r["campaign"].startswith("("))  # fmt: skip
+    overview = page_results(ws, "overview", View.of(campaign=campaign))[0]  # not stored by it
     assert any("Computed live" in n for n in overview.notes)
-    assert set(overview.table.column("channel").to_pylist()) == {"email"}
+    assert set(overview.table.column("campaign").to_pylist()) == {campaign}
 
 
 def test_a_filter_a_table_lacks_is_named_under_it(ws):
@@ -143,3 +145,19 @@ def test_a_segment_cuts_the_kpis_and_keeps_its_rows(ws):
     sizes = ws.segments("rfm_segment").to_records()
     shown_sizes = page_results(ws, "customers", view)[0]
     assert shown_sizes.to_records() == [r for r in sizes if r["rfm_segment"] == top]
+
+
+def test_the_overview_of_one_channel_is_read_from_the_channels_page(ws):
+    kpis = page_results(ws, "overview", View.of(channel="email"))[0]
+    assert not any("live" in n for n in kpis.notes)
+    assert any("Not cut by channel: retention_rate" in n for n in kpis.notes)
+    live = PAGES["overview"].build(ws, View.of(channel="email"))[0]
+    _same(kpis, _without(live, "retention_rate"))
+    alerts = page_results(ws, "overview", View.of(channel="email"))[1]
+    live_alerts = PAGES["overview"].build(ws, View.of(channel="email"))[1]
+    assert alerts.name == live_alerts.name == "alerts"
+    assert _rows(alerts) == _rows(_without(live_alerts, "retention_rate"))
+
+
+def _without(result, kpi):
+    return replace(result, table=result.table.filter(pc.field("kpi") != kpi))

@@ -13,7 +13,7 @@ is computed live by the same builder, and says so. A filter that does not apply 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -98,6 +98,9 @@ class Page:
     """The page's results for a view, computed by the `Workspace`."""
     undated: frozenset[str] = field(default_factory=frozenset)
     """Results that do not depend on the month range (a state, not a flow over time)."""
+    cuts: Mapping[str, str] = field(default_factory=dict)
+    """column -> a page whose stored results of the same names are cut by that column (the
+    overview's KPIs for one channel are the channels page's KPIs of that channel)."""
 
 
 def _overview(ws: Workspace, view: View) -> list[Result]:
@@ -106,7 +109,7 @@ def _overview(ws: Workspace, view: View) -> list[Result]:
 
 
 def _channels(ws: Workspace, view: View) -> list[Result]:
-    monthly = _kpis(ws, CHANNEL_KPIS, view, by=("channel",))
+    monthly = _kpis(ws, CHANNEL_KPIS, view, by=("channel",), alerts=True)
     value = ws.attribution(["last_touch", "linear"], since=view.since, until=view.until,
                            spend=True)  # fmt: skip
     value = replace(value, name="channel_value", parts=(),
@@ -116,7 +119,7 @@ def _channels(ws: Workspace, view: View) -> list[Result]:
                     since=view.since, until=view.until)  # fmt: skip
     online = replace(_wide(sales, "sales_channel"), name="sales_channels",
                      title="Sales channels (online and offline)")  # fmt: skip
-    return [monthly, value, online]
+    return [monthly, *monthly.parts, value, online]
 
 
 def _attribution(ws: Workspace, view: View) -> list[Result]:
@@ -148,14 +151,18 @@ def _maturity(ws: Workspace, view: View) -> list[Result]:
 
 
 def _quality(ws: Workspace, view: View) -> list[Result]:
-    quality = ws.quality()
+    # Match rates join orders to the identity graph (seconds on a large warehouse) and change
+    # only with a run: the maturity page shows them as of the last run.
+    quality = ws.quality(match_rates=False).with_notes(
+        "Match rates (orders and store orders of identified customers): see the maturity page."
+    )
     return [quality, *quality.parts]
 
 
 JOURNEY_RESULTS = frozenset({"funnel", "paths", "ropo", "transitions", "exits", "lengths",
                              "time_to_convert"})  # fmt: skip
 PAGES: dict[str, Page] = {p.name: p for p in (
-    Page("overview", "Overview", _overview, frozenset({"goals"})),
+    Page("overview", "Overview", _overview, frozenset({"goals"}), {"channel": "channels"}),
     Page("channels", "Channels", _channels),
     Page("attribution", "Attribution", _attribution, frozenset({"influence"})),
     Page("journeys", "Journeys", _journeys, JOURNEY_RESULTS),
@@ -259,6 +266,9 @@ def page_results(ws: Workspace, name: str, view: View = View()) -> list[Result]:
     exactly, computed live otherwise (noted)."""
     page = PAGES[name]
     stored = None if name in LIVE_PAGES else stored_results(ws, name)
+    for column, donor in page.cuts.items():
+        if stored is not None and column in view.rows:
+            stored = _cut(stored, column, stored_results(ws, donor) or [])
     answered = None if stored is None else [_narrow(r, view, page) for r in stored]
     if answered is not None and all(r is not None for r in answered):
         return answered  # type: ignore[return-value]
@@ -267,6 +277,29 @@ def page_results(ws: Workspace, name: str, view: View = View()) -> list[Result]:
         note = "Computed live for these filters (the last run stored the unfiltered view)."
         results = [r.with_notes(note) for r in results]
     return results
+
+
+def _cut(results: list[Result], column: str, donor: list[Result]) -> list[Result]:
+    """Each KPI result lacking `column` replaced by the donor's result of the same name, kept
+    to the same KPIs; the KPIs the donor lacks (not cut by `column`) are named."""
+    found = {r.name: r for r in donor}
+    main = next((r for r in results if r.name == "kpis"), None)
+    wanted = set(main.table.column("kpi").to_pylist()) if main is not None else set()
+    cut = []
+    for result in results:
+        other = found.get(result.name)
+        if other is None or column in result.columns or "kpi" not in result.columns:
+            cut.append(result)
+            continue
+        kpis = wanted or set(result.table.column("kpi").to_pylist())  # alerts: of the same KPIs
+        names = other.table.column("kpi").cast(pa.string())
+        kept = other.table.filter(pc.is_in(names, pa.array(sorted(kpis), pa.string())))
+        lacking = sorted(kpis - set(kept.column("kpi").to_pylist()))
+        notes = (
+            (f"Not cut by {column}: {', '.join(lacking)}.",) if lacking and result is main else ()
+        )
+        cut.append(replace(result, table=kept, notes=(*other.notes, *notes)))
+    return cut
 
 
 def _narrow(result: Result, view: View, page: Page) -> Result | None:

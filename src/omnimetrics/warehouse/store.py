@@ -264,6 +264,17 @@ class Warehouse:
             )
         return Warehouse(ibis.duckdb.from_connection(self.backend.con.cursor()), self.settings)
 
+    def views(self) -> set[str]:
+        """The tables that are views (computed when read: counting them costs a computation)."""
+        if self.engine == "duckdb":
+            rows = self.backend.con.execute(
+                "SELECT view_name FROM duckdb_views() WHERE NOT internal"
+            ).fetchall()
+            return {name for (name,) in rows}
+        if self.engine == "pyspark":
+            return {row["viewName"] for row in self.backend.raw_sql("SHOW VIEWS").collect()}
+        return set()
+
     def replace_view(self, name: str, expr: ir.Table) -> None:
         """Store `expr` as the view `name` (computed when read), replacing what was there."""
         if self.engine == "pyspark":

@@ -78,13 +78,17 @@ class DataMethods:
             rows = rows.limit(limit)
         return Result.of("quarantine", "Quarantine", rows, figures={"rows": total})
 
-    def quality(self) -> Result:
+    def quality(self, *, match_rates: bool = True) -> Result:
         """Data quality: rows and latest time per table (freshness); parts: the ingest ledger by
         table (files and collector batches) and quarantined rows by reason; figures: the shares
-        of identified persons linked to each kind of identifier (after a run)."""
+        of orders linked to an identified person (after a run; `match_rates=False` skips them:
+        they join orders to the identity graph)."""
         wh = self.warehouse
         # The stored pages (agg_*) are the last run's outputs, not data: the runs table dates them.
-        counts = [r for r in self.tables().to_records() if not r["table"].startswith("agg_")]
+        # Views (identity_links) are computed when read: counting them would recompute them.
+        views = wh.views()
+        names = [t for t in wh.tables() if not t.startswith("agg_") and t not in views]
+        counts = [{"table": t, "rows": int(wh.table(t).count().execute())} for t in names]
         latest = []
         for row in counts:
             table = wh.table(row["table"])
@@ -110,7 +114,7 @@ class DataMethods:
         parts.append(Result.of("quarantine_reasons", "Quarantined rows by reason",
                                reasons.order_by(["table_name", "reason"])))  # fmt: skip
         figures: dict[str, float] = {}
-        if "identity_graph" in wh.tables():
+        if match_rates and "identity_graph" in wh.tables():
             from omnimetrics.identity.persons import match_rates
 
             try:
