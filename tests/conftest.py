@@ -47,7 +47,7 @@ import pytest
 
 import omnimetrics
 from omnimetrics.config import Settings
-from tests.helpers import ENGINES, SECRET, Engine, spark_unavailable
+from tests.helpers import ENGINES, SECRET, Engine, loaded_world, spark_unavailable
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -128,3 +128,15 @@ def reference(tmp_path: Path):
     current = Engine("duckdb", tmp_path)
     yield current
     current.close()
+
+
+@pytest.fixture(scope="session")
+def run_world(tmp_path_factory: pytest.TempPathFactory):
+    """A small simulated world, loaded and run (pages stored): shared by the tests that only
+    read it (charts, pages, dashboard)."""
+    _, warehouse = loaded_world(tmp_path_factory.mktemp("run-world"), customers=250, days=90,
+                                seed=5)  # fmt: skip
+    workspace = omnimetrics.Workspace(warehouse)
+    workspace.run()
+    yield workspace
+    workspace.close()

@@ -15,15 +15,11 @@ import omnimetrics
 from omnimetrics import charts
 from omnimetrics.errors import UnknownNameError
 from omnimetrics.results import Result
-from tests.helpers import loaded_world
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory):
-    _, warehouse = loaded_world(tmp_path_factory.mktemp("charts"), customers=250, days=60, seed=5)
-    workspace = omnimetrics.Workspace(warehouse)
-    workspace.run()
-    return workspace
+def ws(run_world):
+    return run_world
 
 
 @pytest.fixture(scope="module")

@@ -9,19 +9,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-import omnimetrics
 from omnimetrics.errors import OmnimetricsError
-from omnimetrics.pages import PAGES, View, page_results, stored_results
-from tests.helpers import loaded_world
+from omnimetrics.pages import PAGES, View, page_results, store_pages, stored_results
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory):
-    _, warehouse = loaded_world(tmp_path_factory.mktemp("pages"), customers=250, days=90, seed=3)
-    workspace = omnimetrics.Workspace(warehouse)
-    warehouse.replace_table("agg_kpis", pa.table({"kpi": ["old layout"]}))  # an older run's table
-    workspace.run()
-    return workspace
+def ws(run_world):
+    return run_world
 
 
 def _rows(result, drop=()):
@@ -57,6 +51,9 @@ def test_views_read_months_and_name_the_last_day():
 
 
 def test_a_run_stores_every_page_but_the_live_one_and_drops_older_tables(ws):
+    assert "agg_kpis" not in ws.warehouse.backend.list_tables()
+    ws.warehouse.replace_table("agg_kpis", pa.table({"kpi": ["old layout"]}))  # an older run's
+    store_pages(ws, "again")
     tables = ws.warehouse.backend.list_tables()
     assert "agg_kpis" not in tables
     for name in PAGES:

@@ -34,7 +34,8 @@ def write_report(ws: Workspace, path: str | Path) -> Path:
             sections.append((name, page_results(ws, name), ""))
         except OmnimetricsError as exc:
             sections.append((name, [], str(exc)))
-    found = {r.name: r for _, results, _ in sections for r in results}
+    found = {r.name: r for page, results, _ in sections for r in results
+             if page == "overview" or r.name == "quarantine_reasons"}  # fmt: skip
     summary = summary_lines(found.get("kpis"), found.get("alerts"), found.get("quarantine_reasons"),
                             language)  # fmt: skip
     out = Path(path)
