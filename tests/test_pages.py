@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 import pytest
 
 from omnimetrics.errors import OmnimetricsError
-from omnimetrics.pages import PAGES, View, page_results, store_pages, stored_results
+from omnimetrics.pages import INTERVALS, PAGES, View, page_results, store_pages, stored_results
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,7 @@ def test_what_the_stored_rows_cannot_answer_is_computed_live_and_said(ws):
     credit = page_results(ws, "attribution", view)[0]
     assert any("Computed live" in n for n in credit.notes)
     live = ws.attribution(["last_touch", "first_touch", "linear", "position_based", "markov"],
-                          since=view.since, until=view.until)  # fmt: skip
+                          since=view.since, until=view.until, intervals=INTERVALS)  # fmt: skip
     _same(credit, live)
     whole = stored_results(ws, "attribution")[0]
     assert sum(r["conversions"] for r in credit.to_records()) < sum(

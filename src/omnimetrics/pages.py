@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 HEADLINE_KPIS = ("revenue", "orders", "conversion_rate", "average_basket", "retention_rate")
 CHANNEL_KPIS = ("revenue", "orders", "average_basket", "conversion_rate", "cac", "roas")
 ATTRIBUTION_MODELS = ("last_touch", "first_touch", "linear", "position_based", "markov")
+INTERVALS = 100
+"""Bootstrap resamples of the attribution page's intervals (docs/attribution.md)."""
 PAGES_TABLE = "agg_pages"
 
 
@@ -124,7 +126,7 @@ def _channels(ws: Workspace, view: View) -> list[Result]:
 
 def _attribution(ws: Workspace, view: View) -> list[Result]:
     credit = ws.attribution(list(ATTRIBUTION_MODELS), by=["channel"], since=view.since,
-                            until=view.until, compare=True)  # fmt: skip
+                            until=view.until, compare=True, intervals=INTERVALS)  # fmt: skip
     campaigns = ws.attribution(["last_touch", "linear", "markov"], by=["campaign"],
                                since=view.since, until=view.until)  # fmt: skip
     campaigns = replace(campaigns, name="campaign_credit")
