@@ -70,6 +70,8 @@ def test_attribution_bars_are_each_models_shares(credit):
 def test_funnel_segments_and_maturity_show_their_counts(ws, journeys):
     steps = journeys["funnel"]
     assert list(steps.plot().data[0].x) == [r["persons"] for r in steps.to_records()]
+    assert list(steps.plot().data[0].y) == [f"{r['step']}. {r['event_type']}"
+                                            for r in steps.to_records()]  # fmt: skip
     sizes = ws.segments("rfm_segment")
     assert list(sizes.plot().data[0].y) == [r["persons"] for r in sizes.to_records()]
     dimensions = ws.maturity()["dimensions"]

@@ -207,8 +207,10 @@ def funnel(result: Result) -> go.Figure:
 
     _need(result, "step", "persons")
     rows = result.to_records()
+    names = [f"{r['step']}. {r['event_type']}" if r.get("event_type") else str(r["step"])
+             for r in rows]  # fmt: skip
     return go.Figure(go.Funnel(
-        y=[r["step"] for r in rows], x=[r["persons"] for r in rows],
+        y=names, x=[r["persons"] for r in rows],
         textinfo="value+percent previous", marker={"color": PALETTE[0]},
     ))  # fmt: skip
 
