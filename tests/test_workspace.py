@@ -88,7 +88,9 @@ def test_no_secret_says_to_run_init():
 def test_run_is_recorded_and_idempotent(world_ws):
     _, ws = world_ws
     before = ws.warehouse.table("agg_overview_kpis").drop("run_id").to_pandas()
+    ws.warehouse.replace_table("agg_kpis", pa.table({"kpi": ["an older layout"]}))
     second = ws.run()
+    assert "agg_kpis" not in ws.warehouse.tables()  # a table the pages no longer store: dropped
     after = ws.warehouse.table("agg_overview_kpis").drop("run_id").to_pandas()
     key = ["kpi", "period"]
     pd.testing.assert_frame_equal(  # equal up to the order of float additions
