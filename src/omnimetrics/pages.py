@@ -32,6 +32,8 @@ CHANNEL_KPIS = ("revenue", "orders", "average_basket", "conversion_rate", "cac",
 ATTRIBUTION_MODELS = ("last_touch", "first_touch", "linear", "position_based", "markov")
 INTERVALS = 100
 """Bootstrap resamples of the attribution page's intervals (docs/attribution.md)."""
+PROGRESS_DAYS = 30
+"""The maturity page's progress: against the data as it stood this many days ago."""
 PAGES_TABLE = "agg_pages"
 
 
@@ -148,7 +150,7 @@ def _goals(ws: Workspace, view: View) -> list[Result]:
 
 
 def _maturity(ws: Workspace, view: View) -> list[Result]:
-    score = ws.maturity()
+    score = ws.maturity(compare=date.today() - timedelta(days=PROGRESS_DAYS))
     return [score["dimensions"], score, *(p for p in score.parts if p.name != "dimensions")]
 
 
@@ -170,7 +172,8 @@ PAGES: dict[str, Page] = {p.name: p for p in (
     Page("journeys", "Journeys", _journeys, JOURNEY_RESULTS),
     Page("customers", "Customers", _customers, frozenset({"segments", "channel_mix"})),
     Page("goals", "Goals", _goals, frozenset({"goals"})),
-    Page("maturity", "Maturity", _maturity, frozenset({"dimensions", "maturity", "models"})),
+    Page("maturity", "Maturity", _maturity,
+         frozenset({"dimensions", "maturity", "progress", "models"})),
     Page("quality", "Data quality", _quality, frozenset({"quality", "ingest",
                                                           "quarantine_reasons"})),
 )}  # fmt: skip

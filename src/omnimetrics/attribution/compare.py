@@ -104,7 +104,7 @@ class ModelComparison:
             low, high = untouched.min(), untouched.max()
             span = (
                 _percent(high)
-                if low == high
+                if _percent(low) == _percent(high)  # equal as written (sums differ in order)
                 else f"From {_percent(low)} ({untouched.idxmin()}) to {_percent(high)} "
                 f"({untouched.idxmax()})"
             )
