@@ -58,6 +58,7 @@ def test_a_run_stores_every_page_but_the_live_one(ws):
             assert f"agg_{name}_{result.name}" in tables
 
 
+@pytest.mark.slow  # every page computed twice: CI runs it with the slow set
 @pytest.mark.parametrize("name", ["overview", "channels", "attribution", "journeys", "maturity"])
 def test_a_stored_page_equals_the_live_computation(ws, name):
     stored = stored_results(ws, name)
@@ -99,6 +100,7 @@ def test_a_channel_is_read_from_the_stored_rows_of_every_channel(ws):
     _same(kpis, live)
 
 
+@pytest.mark.slow  # attribution with intervals, live
 def test_what_the_stored_rows_cannot_answer_is_computed_live_and_said(ws):
     months = sorted({r["period"] for r in ws.kpis(["orders"], grain="month").to_records()})
     view = View.of(f"{months[-2]:%Y-%m}", f"{months[-1]:%Y-%m}")
