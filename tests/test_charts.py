@@ -384,3 +384,12 @@ def test_the_summary_sentence_by_hand():
     assert change_sentence("revenue", money) == (
         "Revenue in March 2026: 1,500.00 (-25.0% on the month before, worse)."
     )
+
+
+def test_a_change_is_written_by_its_kind_and_unit():
+    from omnimetrics.report import change_text
+
+    assert change_text(-0.25, "relative", "currency") == "-25.0%"
+    assert change_text(0.021, "points", "share") == "+2.1 points"
+    assert change_text(0.021, "points", "share", "fr") == "+2.1 pts"
+    assert change_text(1.5, "points", "score") == "+1.50"  # a score's points, not a percentage

@@ -21,7 +21,7 @@ from omnimetrics.results import Result
 if TYPE_CHECKING:
     from omnimetrics.workspace import Workspace
 
-__all__ = ["HEADLINE_KPIS", "html_table", "number", "summary_lines", "write_report"]
+__all__ = ["HEADLINE_KPIS", "change_text", "html_table", "number", "summary_lines", "write_report"]
 ROWS_SHOWN = 12
 
 
@@ -74,18 +74,23 @@ def change_sentence(kpi: str, row: dict, language: str = "en") -> str:
     from omnimetrics.metrics.kpi_catalogue import KPIS
 
     definition = KPIS[kpi]
-    if row["change_kind"] == "points":
-        points = label("points", language)
-        change = f"{row['change'] * 100:+.1f} {points}" if definition.unit == "share" else (
-            f"{row['change']:+.2f}")  # fmt: skip
-    else:
-        change = f"{row['change']:+.1%}"
+    change = change_text(row["change"], row["change_kind"], definition.unit, language)
     better = (row["change"] > 0) == definition.higher_is_better
     return label("change_sentence", language).format(
         kpi=kpi_label(kpi, language), month=_month(row["period"], language),
         value=number(row["value"], definition.unit), change=change,
         verdict=label("better" if better else "worse", language),
     )  # fmt: skip
+
+
+def change_text(change: float, kind: str | None, unit: str, language: str = "en") -> str:
+    """A change on the period before as written: relative in percent ("-25.0%"), a share's
+    change in points ("+2.1 points"), another score's in its own unit ("+0.12")."""
+    if kind != "points":
+        return f"{change:+.1%}"
+    if unit == "share":
+        return f"{change * 100:+.1f} {label('points', language)}"
+    return f"{change:+.2f}"
 
 
 def _month(day: object, language: str) -> str:
@@ -226,9 +231,7 @@ def _cell(row: dict, column: str, value: object, share: bool = False) -> str:
     if kpi is not None and column in ("value", "previous", kpi.name):
         return number(value, kpi.unit)
     if column == "change" and kpi is not None:
-        points = row.get("change_kind") == "points"
-        return f"{value * 100:+.1f} pts" if points and kpi.unit == "share" else (
-            f"{value:+.2f}" if points else f"{value:+.1%}")  # fmt: skip
+        return change_text(value, row.get("change_kind"), kpi.unit)
     if share:
         return f"{value:.1%}"
     if column in ("spearman", "kendall"):

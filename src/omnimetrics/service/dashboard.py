@@ -26,7 +26,7 @@ from omnimetrics.charts import CHARTS, PALETTE
 from omnimetrics.errors import OmnimetricsError
 from omnimetrics.labels import kpi_label, label, section_label
 from omnimetrics.pages import HEADLINE_KPIS, PAGES, View, page_results
-from omnimetrics.report import html_table, number, summary_lines
+from omnimetrics.report import change_text, html_table, number, summary_lines
 from omnimetrics.results import Result
 from omnimetrics.service.keys import read_access
 from omnimetrics.service.problems import Problem
@@ -174,8 +174,7 @@ def _tiles(results: list[Result], language: str) -> str:
         change = ""
         if not _missing(last["change"]):
             better = (last["change"] > 0) == KPIS[kpi].higher_is_better
-            shown = (f"{last['change'] * 100:+.1f} pts" if last["change_kind"] == "points"
-                     and unit == "share" else f"{last['change']:+.1%}")  # fmt: skip
+            shown = change_text(last["change"], last["change_kind"], unit, language)
             change = (f"<span class='change {'good' if better else 'bad'}'>{shown} "
                       f"{label('change_vs_previous', language)}</span>")  # fmt: skip
         goal = next((g for g in goal_rows if g.get("kpi") == kpi), None)
