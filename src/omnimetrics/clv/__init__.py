@@ -1,0 +1,1 @@
+"""Customer lifetime value: cohorts, the RFM summary, and the probabilistic purchase and spend models."""
