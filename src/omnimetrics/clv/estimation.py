@@ -163,31 +163,36 @@ def maximise(
     errors come from the inverse Hessian of the negative log-likelihood in the natural parameters.
     """
     first = likelihood.value(np.asarray(start, dtype=float))
-    scale = max(abs(first), 1.0) if np.isfinite(first) else 1.0
-    objective = likelihood.in_logs(scale)
-    theta = np.log(np.asarray(start, dtype=float))
-    result = minimize(
-        objective.score or objective.value,
-        theta,
-        jac=True if objective.score else "3-point",
-        method="L-BFGS-B",
-        bounds=[(-30.0, 30.0)] * len(theta),
-        options={"maxiter": 1000, "ftol": 1e-15, "gtol": 1e-9},
-    )
-    if not np.isfinite(result.fun):
+    if not np.isfinite(first):
         raise ConfigError(
             f"The {model} fit failed: the log-likelihood is not finite at the start "
-            f"{_named(names, np.exp(theta))} nor near it ({result.message}). Check the frequency, "
-            "recency and T columns (one time unit, recency <= T)."
+            f"{_named(names, np.asarray(start))}. Check the frequency, recency and T columns "
+            "(one time unit, recency <= T) and the mean order values."
+        )
+    objective = likelihood.in_logs(scale=max(abs(first), 1.0))
+    theta = np.log(np.asarray(start, dtype=float))
+    with np.errstate(invalid="ignore"):  # inf - inf where a trial step leaves the finite region
+        result = minimize(
+            objective.score or objective.value,
+            theta,
+            jac=True if objective.score else "3-point",
+            method="L-BFGS-B",
+            bounds=[(-30.0, 30.0)] * len(theta),
+            options={"maxiter": 1000, "ftol": 1e-15, "gtol": 1e-9},
+        )
+    if not np.isfinite(result.fun):
+        raise ConfigError(
+            f"The {model} fit failed: the optimiser left the region where the log-likelihood is "
+            f"finite ({result.message}). Check the frequency, recency and T columns."
         )
     theta = _polish(objective, result.x)
     params = np.exp(theta)
     slope = np.abs(objective.gradient(theta))
-    inside = np.abs(theta) < 25  # a slope along a bound (|log| = 30) is no failure
-    if np.any(slope[inside] > 1e-5):
+    # parameters running to 0 or infinity (|log| >= 15) leave a slope: the model notes them
+    if np.all(np.abs(theta) < 15) and slope.max() > 1e-5:
         raise ConfigError(
             f"The {model} fit did not converge ({result.message}; largest slope "
-            f"{slope[inside].max():.2g} at {_named(names, params)}). Check the inputs (one time "
+            f"{slope.max():.2g} at {_named(names, params)}). Check the inputs (one time "
             "unit for recency and T), or try another model."
         )
     curvature = -likelihood.hessian(params, steps=1e-4 * params)

@@ -99,7 +99,8 @@ class PurchaseModel(_Estimated):
 
     With `compress` (the default) identical (frequency, recency, T) rows are fitted and predicted
     once, counted by their number: the same numbers, much faster when time is in whole days or
-    weeks. `compress=False` computes row by row (for benchmarks and checks).
+    weeks. `compress=False` computes row by row (for benchmarks and checks); either way the
+    special functions of one column run once per distinct value of that column.
     """
 
     _parts: ClassVar[Callable[..., purchase.Parts]]
@@ -117,9 +118,7 @@ class PurchaseModel(_Estimated):
         require_repeat_buyers(self.name, x, counts, self.min_repeat_buyers)
         if self.compress:
             (x, t_x, age), counts, _ = distinct_rows(x, t_x, age, weights=counts)
-            levels = Levels.of(x), Levels.of(t_x), Levels.of(age)
-        else:
-            levels = x, t_x, age
+        levels = Levels.of(x), Levels.of(t_x), Levels.of(age)
         likelihood = self._likelihood(levels, counts)
         estimate = maximise(likelihood, self._start(x, age, counts), self.param_names, self.name)
         self._store(estimate, counts.sum(), counts[x > 0].sum())
@@ -182,11 +181,11 @@ class PurchaseModel(_Estimated):
         return self._per_customer(discounted, frequency, recency, T)
 
     def _per_customer(self, function, frequency, recency, T) -> np.ndarray:
-        """`function(params, x, t_x, T)` computed once per distinct (x, t_x, T) row."""
+        """`function(params, x, t_x, T)` per customer, once per distinct row with `compress`."""
         params = self._vector()
         x, t_x, age, _ = rfm_columns(frequency, recency, T)
         if not self.compress:
-            return function(params, x, t_x, age)
+            return function(params, Levels.of(x), Levels.of(t_x), Levels.of(age))
         (x, t_x, age), _, inverse = distinct_rows(x, t_x, age)
         return function(params, Levels.of(x), Levels.of(t_x), Levels.of(age))[..., inverse]
 
