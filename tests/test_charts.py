@@ -48,6 +48,8 @@ def test_kpi_panels_hold_the_kpi_values_with_their_unit(ws):
                       key=lambda r: r["period"])  # fmt: skip
         assert list(trace.y) == pytest.approx([r["value"] for r in mine], nan_ok=True)
         assert list(trace.x) == [r["period"] for r in mine]
+        symbols = ["circle-open" if r["partial"] else "circle" for r in mine]
+        assert list(trace.marker.symbol) == symbols  # the month in progress: an open marker
     formats = {figure.layout[a].tickformat for a in ("yaxis", "yaxis2")}
     assert formats == {",.2f", ".1%"}  # revenue in money, conversion rate in percent
     assert {t.line.color for t in figure.data} <= set(charts.PALETTE)
@@ -98,9 +100,30 @@ def test_the_report_is_one_offline_file_with_every_section_and_a_summary(ws, tmp
         assert f"<h2>{title}</h2>" in page, title
     assert "Not available" not in page
     kpis = ws.kpis(list(HEADLINE_KPIS), grain="month").to_records()
-    last = max(r["period"] for r in kpis)
+    last = max(r["period"] for r in kpis if not r["partial"])  # not the month in progress
     revenue = next(r for r in kpis if r["kpi"] == "revenue" and r["period"] == last)
     assert f"Revenue in {last:%B %Y}: {revenue['value']:,.2f}" in page
+
+
+def test_a_partial_month_is_shown_so_far_not_compared():
+    """The tile and the summary tell the latest whole month and its change; the month in
+    progress is shown "so far", with no change against a whole month."""
+    from omnimetrics.report import summary_lines
+    from omnimetrics.service.dashboard import _tiles
+
+    table = pa.table({
+        "kpi": ["revenue"] * 3, "period": [date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1)],
+        "value": [1000.0, 1200.0, 400.0], "partial": [False, False, True],
+        "change": [None, 0.2, None], "change_kind": ["relative"] * 3,
+    })  # fmt: skip
+    kpis = Result("kpis", "KPIs", table)
+    tile = _tiles([kpis], "en")
+    assert "data-period='2026-10-01'" in tile and "data-value='1200.0'" in tile
+    assert "+20.0% vs the month before" in tile
+    assert "2026-11 so far: 400.00" in tile
+    assert summary_lines(kpis, None, None) == [
+        "Revenue in October 2026: 1,200.00 (+20.0% on the month before, better)."
+    ]
 
 
 def kpi_rows(periods: list[date]) -> Result:

@@ -337,6 +337,12 @@ def test_evaluate_goals_measures_each_declared_goal_on_its_kpi_series(wh, tmp_pa
               "O1,2026-03-02T12:00:00Z,web,100,EUR,C1\nO2,2026-03-05T12:00:00Z,store,50,EUR,C2\n"
               "O3,2026-04-03T12:00:00Z,web,60,EUR,C1\nO4,2026-04-10T12:00:00Z,app,40,EUR,C3\n")  # fmt: skip
     wh.ingest("orders", write(tmp_path / "orders.csv", orders), now=NOW)
+    # Visits on the first and last days: the data covers March and April whole (not partial).
+    visits = (
+        "event_id,timestamp,event_type,anonymous_id\n"
+        "v1,2026-03-01T08:00:00Z,visit,a1\nv2,2026-04-30T20:00:00Z,visit,a2\n"
+    )
+    wh.ingest("touchpoints", write(tmp_path / "touchpoints.csv", visits), now=NOW)
     wh.resolve_identities()
     with pytest.raises(ConfigError, match=r"No goals declared: add \[\[goals\]\]"):
         evaluate_goals(wh)

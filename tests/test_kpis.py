@@ -63,7 +63,7 @@ def shop(wh, tmp_path):
 
 
 METRIC_COLUMNS = {"kpi", "value", "numerator", "denominator", "persons", "previous", "change",
-                  "change_kind", "change_note", "suppressed", "flag"}  # fmt: skip
+                  "change_kind", "change_note", "suppressed", "flag", "partial"}  # fmt: skip
 
 
 def values(result, kpi, **where) -> dict:
@@ -91,8 +91,38 @@ def test_sales_and_customer_kpis_by_month(shop):
     assert values(result, "click_and_collect_share") == {MARCH: 0, APRIL: 0.5}
     revenue = result.table[result.table.kpi == "revenue"].set_index("period")
     assert revenue.loc[APRIL, "previous"] == 150
-    assert revenue.loc[APRIL, "change"] == pytest.approx(100 / 150 - 1)
-    assert math.isnan(revenue.loc[MARCH, "change"])
+    # The data ends on 10 April: April is partial, and not compared with a whole March.
+    assert revenue.partial.to_dict() == {MARCH: False, APRIL: True}
+    assert math.isnan(revenue.loc[APRIL, "change"]) and math.isnan(revenue.loc[MARCH, "change"])
+    assert revenue.loc[APRIL, "change_note"].startswith("partial period")
+
+
+def test_partial_periods(shop):
+    """The shop's data runs from 1 March (a visit) to 10 April (an order)."""
+
+    def partial(**kwargs) -> dict:
+        table = compute_kpis(shop, ["revenue"], **kwargs).table
+        return dict(zip(table.period, table.partial, strict=True))
+
+    assert partial() == {MARCH: False, APRIL: True}
+    assert partial(until=date(2026, 3, 20)) == {MARCH: True}  # the window ends before March
+    assert partial(since=date(2026, 3, 5)) == {MARCH: True, APRIL: True}
+    assert partial(until=date(2026, 4, 30)) == {MARCH: False, APRIL: True}  # no data after 10/4
+    # Weeks start on Monday: the data starts on Sunday 1 March, so the week of 23 February is
+    # partial (it has visits, no order), and so is the week of 6 April (it ends on the 12th).
+    weeks = compute_kpis(shop, ["sessions", "revenue"], grain="week").table
+    flags = weeks.groupby("period").partial.first()
+    assert flags.to_dict() == {date(2026, 2, 23): True, date(2026, 3, 2): False,
+                               date(2026, 3, 16): False, date(2026, 3, 30): False,
+                               date(2026, 4, 6): True}  # fmt: skip
+    assert set(partial(grain="total").values()) == {False}
+    # The week after a partial one keeps its value and the previous one, without a change.
+    visits = weeks[weeks.kpi == "sessions"].set_index("period")
+    assert (
+        visits.loc[date(2026, 3, 2), "previous"] == 1 and visits.loc[date(2026, 3, 2), "value"] > 0
+    )
+    assert math.isnan(visits.loc[date(2026, 3, 2), "change"])
+    assert visits.loc[date(2026, 3, 2), "change_note"].startswith("the previous period")
 
 
 def test_kpis_by_sales_channel_and_small_cells(shop):
@@ -193,7 +223,9 @@ def test_total_grain_sets_and_series(shop):
     for names in KPI_SETS.values():
         assert set(names) <= set(KPIS)
     series = kpi_series(shop, "revenue", where={"channel": "web"})
-    assert series.to_dict() == {datetime(2026, 3, 1): 100, datetime(2026, 4, 1): 60}
+    # April is partial (the data ends on 10 April): a series, which forecasts and goals read,
+    # leaves it out.
+    assert series.to_dict() == {datetime(2026, 3, 1): 100}
     assert {k.unit for k in KPIS.values()} <= {"share", "currency", "count", "seconds", "score",
                                                "ratio"}  # fmt: skip
 
@@ -229,6 +261,9 @@ def test_kpis_goals_and_maturity_from_the_command_line(shop, tmp_path):
     from tests.helpers import SECRET, cli
 
     db = str(tmp_path / "test.duckdb")
+    # A visit on 30 April: the data covers April whole, and the goal is judged on it.
+    visit = "event_id,timestamp,event_type,anonymous_id\nv9,2026-04-30T20:00:00Z,visit,a9\n"
+    shop.ingest("touchpoints", write(tmp_path / "late.csv", visit), now=NOW)
     shop.close()
     env = {"OMNIMETRICS_SECRET": SECRET.decode(), "PATH": "/usr/bin:/bin"}
     done = cli("kpis", "--db", db, "--kpis", "revenue,nps,cac", "--by", "channel", "--out",
@@ -435,7 +470,8 @@ def nps_answers() -> str:
     april = [10, 9, 0, 5, 6] + [7] * 15
     lines = ["response_id,timestamp,customer_id,survey_type,score"]
     for n, (month, score) in enumerate([(3, s) for s in march] + [(4, s) for s in april]):
-        lines.append(f"n{n},2026-0{month}-15T10:00:00Z,N{n},nps,{score}")
+        day = "03-01" if month == 3 else "04-30"  # the data covers both months whole
+        lines.append(f"n{n},2026-{day}T10:00:00Z,N{n},nps,{score}")
     return "\n".join(lines) + "\n"
 
 

@@ -114,7 +114,8 @@ def _scale(colour: str) -> list[list[Any]]:
 
 @chart("kpis")
 def kpi_trends(result: Result) -> go.Figure:
-    """Each KPI over its periods, a line per value of the dimension (one panel per KPI)."""
+    """Each KPI over its periods, a line per value of the dimension (one panel per KPI); a
+    partial period (the month in progress) has an open marker."""
     from plotly.subplots import make_subplots
 
     _need(result, "kpi", "period", "value")
@@ -132,6 +133,9 @@ def kpi_trends(result: Result) -> go.Figure:
                 x=[r["period"] for r in points], y=[r["value"] for r in points], name=name,
                 mode="lines+markers", legendgroup=name, showlegend=number == 1,
                 line={"color": PALETTE[colour % len(PALETTE)]}, row=number, col=1,
+                # a period the data covers only in part (the month in progress): open marker
+                marker={"symbol": ["circle-open" if r.get("partial") else "circle"
+                                   for r in points]},
                 hovertemplate=f"%{{x}}: %{{y:{UNIT_FORMATS[_unit(kpi)]}}}<extra>{name}</extra>",
             )  # fmt: skip
         figure.update_yaxes(tickformat=UNIT_FORMATS[_unit(kpi)], row=number, col=1)
@@ -152,7 +156,7 @@ def _monthly(periods: list[Any]) -> bool:
 
 
 _KPI_COLUMNS = {"kpi", "period", "value", "persons", "previous", "change", "change_kind",
-                "change_note", "flag", "suppressed"}  # fmt: skip
+                "change_note", "flag", "suppressed", "partial"}  # fmt: skip
 
 
 def _groups(rows: list[dict[str, Any]], by: list[str]) -> dict[str, list[dict[str, Any]]]:

@@ -76,6 +76,7 @@ UI: dict[str, Pair] = {
     "last_run": ("Last run", "Dernier calcul"),
     "no_run_yet": ("No run yet", "Aucun calcul pour l'instant"),
     "change_vs_previous": ("vs the month before", "vs le mois précédent"),
+    "so_far": ("so far", "en cours"),
     "previous_period": ("Previous period", "Période précédente"),
     "more_rows": (
         "{count} more rows (--out with the CLI).",

@@ -49,12 +49,9 @@ def summary_lines(kpis: Result | None, alerts: Result | None, reasons: Result | 
     if kpis is None or not kpis.num_rows:
         return [label("no_data", language)]
     lines: list[str] = []
-    latest: dict[str, dict] = {}
-    for row in kpis.to_records():
-        if row["kpi"] not in latest or row["period"] > latest[row["kpi"]]["period"]:
-            latest[row["kpi"]] = row
+    rows = kpis.to_records()
     for kpi in HEADLINE_KPIS:
-        row = latest.get(kpi)
+        row = latest_whole([r for r in rows if r["kpi"] == kpi])
         if row is None or row["change"] is None or _missing(row["change"]):
             continue
         lines.append(change_sentence(kpi, row, language))
@@ -67,6 +64,14 @@ def summary_lines(kpis: Result | None, alerts: Result | None, reasons: Result | 
     if quarantined:
         lines.append(label("quarantine_sentence", language).format(rows=f"{quarantined:,}"))
     return lines
+
+
+def latest_whole(rows: list[dict]) -> dict | None:
+    """The latest row of a KPI's periods that the data covers whole (the month in progress is
+    not compared with a whole one), else the latest."""
+    rows = sorted(rows, key=lambda r: r["period"])
+    whole = [r for r in rows if not r.get("partial")]
+    return (whole or rows or [None])[-1]
 
 
 def change_sentence(kpi: str, row: dict, language: str = "en") -> str:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
+import pandas as pd
 
 from omnimetrics.errors import ConfigError
 from omnimetrics.privacy import refusing_persons
@@ -101,6 +102,30 @@ class Facts:
             end = datetime.combine(self.until, datetime.min.time(), UTC) + timedelta(days=1)
             table = table.filter(table.at < end)
         return table
+
+    @cached_property
+    def coverage(self) -> tuple[date, date] | None:
+        """The first day of the data and the day after its last, kept within [since, until]: the
+        business's own dated records (orders, touchpoints, survey answers) say how far the
+        data goes. A period not
+        covered from its start to its end is partial (`compute_kpis`). None: no data."""
+        firsts, lasts = [], []
+        for name in ("orders", "touchpoints", "feedback"):
+            if name in self.wh.tables():
+                t = self.wh.table(name)
+                row = t.aggregate(first=t.timestamp.min(), last=t.timestamp.max()).execute()
+                row = row.iloc[0]
+                if not pd.isna(row["first"]):
+                    firsts.append(pd.Timestamp(row["first"]).date())
+                    lasts.append(pd.Timestamp(row["last"]).date())
+        if not firsts:
+            return None
+        first, last = min(firsts), max(lasts) + timedelta(days=1)
+        if self.since is not None:
+            first = max(first, self.since)
+        if self.until is not None:
+            last = min(last, self.until + timedelta(days=1))
+        return first, last
 
     @cached_property
     def persons(self) -> ir.Table:

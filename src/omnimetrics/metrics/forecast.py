@@ -350,7 +350,10 @@ def kpi_table_series(
     kpi_table: pd.DataFrame, by: Sequence[str] = ()
 ) -> Iterator[tuple[dict[str, Any], pd.Series]]:
     """Each KPI (and dimension values) of a KPI table (`compute_kpis`) as a series over all the
-    table's periods: a period without a value is a gap in the series, not a change of grid."""
+    table's periods: a period without a value is a gap in the series, not a change of grid.
+    Partial periods (the month in progress) are left out: their values are not comparable."""
+    if "partial" in kpi_table.columns:
+        kpi_table = kpi_table[~kpi_table.partial.astype(bool)]
     keys = ["kpi", *by]
     periods = pd.DatetimeIndex(sorted(pd.to_datetime(kpi_table.period.unique())))
     for values, group in kpi_table.groupby(keys, dropna=False, sort=True):

@@ -58,10 +58,11 @@ def compute_kpis(
 ) -> KpiResult:
     """KPIs per period (`grain`: day, week, month, quarter, year or total) and dimensions.
 
-    Columns: kpi, period, [by...], value, numerator, denominator, persons, previous, change
-    (against the previous period), change_kind ("relative": (value - previous) / |previous|;
-    "points": value - previous, for shares and scores), change_note (why a change is missing),
-    flag, suppressed. With `min_cell_persons`, cells of fewer
+    Columns: kpi, period, [by...], value, numerator, denominator, persons, partial (the data
+    does not cover the whole period: the month in progress), previous, change (against the
+    previous period; none when either period is partial), change_kind ("relative": (value -
+    previous) / |previous|; "points": value - previous, for shares and scores), change_note (why
+    a change is missing), flag, suppressed. With `min_cell_persons`, cells of fewer
     persons have no value (outputs meant for sharing). A KPI whose inputs are missing, or that
     cannot be cut by a dimension, is listed in `unavailable` with the reason. Journeys (credited
     orders) follow the warehouse's `settings.journeys`.
@@ -82,7 +83,7 @@ def compute_kpis(
             unavailable[kpi.name] = str(error)
     columns = [*COLUMNS[:2], *by, *COLUMNS[2:]]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-    table = _flagged(_with_change(table, by))
+    table = _flagged(_with_change(_partial(table, facts), by))
     return KpiResult(_suppressed(table, min_cell_persons), unavailable)
 
 
@@ -270,15 +271,36 @@ def _ratio_of_kpis(kpi: KPI, facts: Facts, by: list[str]) -> pd.DataFrame:
     return table[["kpi", "period", *by, "value", "numerator", "denominator", "persons"]]
 
 
+PERIOD_LENGTHS = {"day": pd.DateOffset(days=1), "week": pd.DateOffset(weeks=1),
+                  "month": pd.DateOffset(months=1), "quarter": pd.DateOffset(months=3),
+                  "year": pd.DateOffset(years=1)}  # fmt: skip
+
+
+def _partial(table: pd.DataFrame, facts: Facts) -> pd.DataFrame:
+    """`partial`: the data (`Facts.coverage`) does not cover the period from its start to its
+    end, so its value is not comparable with a whole period's (the month in progress)."""
+    table["partial"] = False
+    length = PERIOD_LENGTHS.get(facts.grain)
+    coverage = facts.coverage if length is not None and len(table) else None
+    if coverage is not None:
+        start = pd.to_datetime(table.period)
+        first, end = (pd.Timestamp(day) for day in coverage)
+        table["partial"] = (start < first) | (start + length > end)
+    return table
+
+
 def _with_change(table: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """previous = the value of the period before (same KPI and dimensions); change as the KPI
     declares (`change_kind`): relative, (value - previous) / |previous|, or in points, value -
-    previous. A relative change from 0 has no value, and `change_note` says why."""
+    previous. A relative change from 0, or from or to a partial period, has no value, and
+    `change_note` says why."""
     if table.empty:
         return table.assign(previous=np.nan, change=np.nan, change_kind=None, change_note=None)
     table = table.sort_values(["kpi", *by, "period"], ignore_index=True)
     keys = ["kpi", *by]
-    previous = table.groupby(keys, dropna=False, sort=False).value.shift(1)
+    grouped = table.groupby(keys, dropna=False, sort=False)
+    previous = grouped.value.shift(1)
+    previous_partial = grouped.partial.shift(1, fill_value=False).astype(bool)
     kinds = table.kpi.map({name: get_kpi(name).change_kind for name in table.kpi.unique()})
     points = kinds == "points"
     relative = (table.value - previous) / previous.abs().where(previous != 0)
@@ -288,6 +310,10 @@ def _with_change(table: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     from_zero = ~points & (previous == 0) & table.value.notna()
     table["change_note"] = None
     table.loc[from_zero, "change_note"] = "previous value is 0: no relative change"
+    partial = table.partial | previous_partial
+    table.loc[partial, "change"] = np.nan
+    table.loc[previous_partial, "change_note"] = "the previous period is partial: no change"
+    table.loc[table.partial, "change_note"] = "partial period (the data covers part): no change"
     return table
 
 
@@ -326,12 +352,12 @@ def kpi_series(
     until: date | None = None,
 ) -> pd.Series:
     """One KPI as a series over periods, optionally for one dimension value (channel=email,
-    rfm_segment=champions): what forecasts and goals read."""
+    rfm_segment=champions): what forecasts and goals read; without partial periods."""
     by = list(where or {})
     result = compute_kpis(wh, [kpi], by=by, grain=grain, since=since, until=until)
     if kpi in result.unavailable:
         raise ConfigError(f"KPI {kpi!r} {result.unavailable[kpi]}.")
-    table = result.table
+    table = result.table[~result.table.partial]  # the month in progress is not a whole one
     for column, value in (where or {}).items():
         table = table[table[column].astype(str) == str(value)]
     series = table.set_index(pd.to_datetime(table.period)).value.sort_index()
@@ -351,6 +377,11 @@ METRICS_INTRO = [
     "(revenue +12 %), left empty when the previous value is 0 (`change_note` says so); "
     "`points` is value - previous in the KPI's unit, for shares and scores (NPS from 10 to -5 "
     "is -15 points, not -150 %; a share from 0.20 to 0.22 is +0.02, two percentage points). "
+    "A period the data does not cover whole (`partial`: the month in progress, or the first "
+    "month when the data starts after its first day; the data's extent is the first and last "
+    "order, touchpoint or survey answer, kept within `since`/`until`) keeps its value but gets "
+    "no change, nor does the period after it; forecasts, alerts and goals leave it out, and "
+    "the dashboard's tiles show the latest whole month with the month in progress 'so far'. "
     "`range` is the values the KPI can take: forecasts, their intervals and goal projections "
     "are kept inside it (no negative revenue, no share above 1, NPS within -100..100). "
     "With `--shared` (or "

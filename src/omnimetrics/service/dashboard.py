@@ -26,7 +26,7 @@ from omnimetrics.charts import CHARTS, PALETTE
 from omnimetrics.errors import OmnimetricsError
 from omnimetrics.labels import kpi_label, label, section_label
 from omnimetrics.pages import HEADLINE_KPIS, PAGES, View, page_results
-from omnimetrics.report import change_text, html_table, number, summary_lines
+from omnimetrics.report import change_text, html_table, latest_whole, number, summary_lines
 from omnimetrics.results import Result
 from omnimetrics.service.keys import read_access
 from omnimetrics.service.problems import Problem
@@ -170,7 +170,8 @@ def _tiles(results: list[Result], language: str) -> str:
         mine = sorted((r for r in rows if r["kpi"] == kpi), key=lambda r: r["period"])
         if not mine:
             continue
-        last, unit = mine[-1], KPIS[kpi].unit
+        last, unit = latest_whole(mine), KPIS[kpi].unit
+        shown_rows = [r for r in mine if r["period"] <= last["period"]]
         change = ""
         if not _missing(last["change"]):
             better = (last["change"] > 0) == KPIS[kpi].higher_is_better
@@ -185,7 +186,10 @@ def _tiles(results: list[Result], language: str) -> str:
             f"data-period='{last['period']}'><h3>{html.escape(kpi_label(kpi, language))}</h3>"
             f"<p class='value'>{html.escape(number(last['value'], unit, language))}</p>"
             f"<p class='period'>{last['period']:%Y-%m} {change}</p>"
-            f"{_sparkline(mine, unit)}{_goal_bar(goal, language)}"
+            + "".join(f"<p class='period so-far'>{r['period']:%Y-%m} {label('so_far', language)}"
+                      f": {html.escape(number(r['value'], unit, language))}</p>"
+                      for r in mine if r["period"] > last["period"])
+            + f"{_sparkline(shown_rows, unit)}{_goal_bar(goal, language)}"
             + (f"<p class='alert'>{label('alert', language)}: "
                f"{number(alert['low'], unit)} - {number(alert['high'], unit)}</p>"
                if alert else "")
