@@ -6,9 +6,10 @@ customers over a year), ours and the `lifetimes` package's side by side.
 
 Step 1 simulates the RFM table (BG/NBD purchases, Gamma-Gamma spend; first purchases spread over
 365 days, recency and T in whole days or weeks as an engine's date arithmetic gives them) into an
-.npz file. Each measured step then runs in its own process and prints seconds and its own peak RSS:
-ours on the table as it is (`compress`: identical rows fitted and predicted once, the default), ours
-row by row (`compress=False`), and lifetimes (BetaGeoFitter, GammaGammaFitter and the same
+.npz file. Each measured step then runs in its own process and prints wall seconds per step, the
+process's CPU seconds (all threads; steadier on a shared machine) and its own peak RSS: ours on
+the table as it is (`compress`: identical rows fitted and predicted once, the default), ours row
+by row (`compress=False`), and lifetimes (BetaGeoFitter, GammaGammaFitter and the same
 predictions) when a Python with lifetimes is given or found at /tmp/ltvenv/bin/python
 (`python3 -m venv /tmp/ltvenv && /tmp/ltvenv/bin/pip install lifetimes`). The predictions:
 expected purchases in the next period, P(alive), expected spend, and CLV over 12 periods of 30
@@ -62,7 +63,7 @@ def ours(path: str, unit: str, compress: bool) -> dict:
     table = dict(np.load(path))
     x, t_x, T, spend = (table[k] for k in ("frequency", "recency", "T", "monetary_value"))
     seconds = {}
-    started = time.perf_counter()
+    cpu, started = time.process_time(), time.perf_counter()
     purchases = BGNBD(compress=compress).fit(x, t_x, T)
     seconds["fit_bgnbd"] = time.perf_counter() - started
     mark = time.perf_counter()
@@ -76,6 +77,7 @@ def ours(path: str, unit: str, compress: bool) -> dict:
                                   period_length=PERIOD[unit], discount_rate=0.01)  # fmt: skip
     seconds["predict"] = time.perf_counter() - mark
     seconds["total"] = time.perf_counter() - started
+    seconds["cpu"] = time.process_time() - cpu
     return {**seconds, "peak_mb": peak_mb(), "params": {**purchases.params_, **spend_model.params_},
             "sums": [float(expected.sum()), float(alive.sum()), float(value.sum()),
                      float(clv.sum())]}  # fmt: skip
@@ -90,7 +92,7 @@ path, period, freq = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 table = dict(np.load(path))
 x, t_x, T, spend = (pd.Series(table[k]) for k in ("frequency", "recency", "T", "monetary_value"))
 seconds = {}
-started = time.perf_counter()
+cpu, started = time.process_time(), time.perf_counter()
 bgf = BetaGeoFitter().fit(x, t_x, T)
 seconds["fit_bgnbd"] = time.perf_counter() - started
 mark = time.perf_counter()
@@ -104,6 +106,7 @@ value = ggf.conditional_expected_average_profit(x, spend)
 clv = ggf.customer_lifetime_value(bgf, x, t_x, T, spend, time=12, discount_rate=0.01, freq=freq)
 seconds["predict"] = time.perf_counter() - mark
 seconds["total"] = time.perf_counter() - started
+seconds["cpu"] = time.process_time() - cpu
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 params = {**bgf.params_.to_dict(), **ggf.params_.to_dict()}
 print(json.dumps({**seconds, "peak_mb": peak, "params": {k: float(v) for k, v in params.items()},
@@ -123,8 +126,8 @@ def show(name: str, figures: dict) -> None:
     if "error" in figures:
         print(f"{name}: {figures['error']}")
         return
-    times = ", ".join(f"{k} {figures[k]:.2f} s" for k in ("fit_bgnbd", "fit_gamma_gamma",
-                                                          "predict", "total"))  # fmt: skip
+    steps = ("fit_bgnbd", "fit_gamma_gamma", "predict", "total", "cpu")
+    times = ", ".join(f"{k} {figures[k]:.2f} s" for k in steps)
     params = ", ".join(f"{k} {v:.4g}" for k, v in figures["params"].items())
     sums = ", ".join(f"{v:.6g}" for v in figures["sums"])
     print(f"{name}: {times}; peak {figures['peak_mb']:.0f} MB\n    params: {params}"

@@ -41,6 +41,20 @@ def per_value(function: Callable[[np.ndarray], np.ndarray], column: np.ndarray |
     return function(np.asarray(column, dtype=float))
 
 
+def per_pair(
+    function: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    first: np.ndarray | Levels,
+    second: np.ndarray | Levels,
+) -> np.ndarray:
+    """`function(first, second)` (its last axis along the rows), computed once per distinct pair
+    of values when both columns are given as Levels."""
+    if not (isinstance(first, Levels) and isinstance(second, Levels)):
+        return function(rows_of(first), rows_of(second))
+    width = len(second.values)
+    codes, pairs = pd.factorize(first.codes * width + second.codes)
+    return function(first.values[pairs // width], second.values[pairs % width])[..., codes]
+
+
 def dot(a: np.ndarray, b: np.ndarray) -> float:
     """sum(a * b), without BLAS: a threaded BLAS dot on a busy machine can take 30 times longer."""
     return float(np.einsum("i,i->", a, b))

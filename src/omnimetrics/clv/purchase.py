@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 
-from omnimetrics.clv.estimation import Levels, dot, level_sums, per_value, rows_of
+from omnimetrics.clv.estimation import Levels, dot, level_sums, per_pair, per_value, rows_of
 
 Array = np.ndarray | Levels
 
@@ -40,8 +40,8 @@ def alive_probability(parts: Parts) -> np.ndarray:
 
 
 def log_sum(alive: np.ndarray, dead: np.ndarray) -> np.ndarray:
-    """log(exp(alive) + exp(dead)) for finite `alive` (`dead` may be -inf): numpy's logaddexp,
-    about five times faster; log(1 + e) for e in [0, 1] loses at most 1e-16 against log1p."""
+    """log(exp(alive) + exp(dead)) for finite `alive` (`dead` may be -inf), as numpy's logaddexp
+    but about five times faster; log(1 + e) for e in [0, 1] loses at most 1e-16 against log1p."""
     high = np.maximum(alive, dead)
     return high + np.log(1 + np.exp(np.minimum(alive, dead) - high))
 
@@ -164,13 +164,17 @@ def _beta_geometric_expected(params, t, frequency, recency, T, first_dropout: in
     r, alpha, a, b = params
     k = first_dropout
     alive = alive_probability(_beta_geometric_parts(params, frequency, recency, T, k))
-    x, T = rows_of(frequency), rows_of(T)
     t = np.asarray(t, dtype=float)
-    log_kept = np.log(alpha + T) - np.log(alpha + T + t)  # log(1 - z)
-    c = a + b + x + k - 1
-    z = t / (alpha + T + t)
-    bracket = 1 - np.exp((a - 1) * log_kept) * hyp2f1(a + b + k - 1 - r, a - 1, c, z)
-    return c / (a - 1) * bracket * alive
+
+    def if_alive(x, age):  # depends on (x, T) only: computed once per distinct pair
+        log_kept = np.log(alpha + age) - np.log(alpha + age + t)  # log(1 - z)
+        c = a + b + x + k - 1
+        z = t / (alpha + age + t)
+        return (
+            c / (a - 1) * (1 - np.exp((a - 1) * log_kept) * hyp2f1(a + b + k - 1 - r, a - 1, c, z))
+        )
+
+    return per_pair(if_alive, frequency, T) * alive
 
 
 def bg_nbd_expected_new(params: Sequence[float], t) -> np.ndarray:
@@ -193,7 +197,7 @@ def mbg_nbd_expected_new(params: Sequence[float], t) -> np.ndarray:
 
 
 def pareto_nbd_parts(params: Sequence[float], frequency: Array, recency: Array, T: Array) -> Parts:
-    """Pareto/NBD (Schmittlein, Morrison and Colombo 1987; Fader and Hardie 2005, eq. 18-22).
+    """Pareto/NBD (Schmittlein, Morrison and Colombo 1987; Fader and Hardie 2005, eqs. 22-23).
 
     `dead` is log(s / (r+s+x) * A0) with A0 = F(t_x) - F(T), computed as
     log F(t_x) + log(1 - F(T) / F(t_x)); F is the published 2F1 form with its branch on
@@ -240,7 +244,7 @@ def _pareto_log_f(params, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def pareto_nbd_expected(params, t, frequency, recency, T) -> np.ndarray:
-    """E[purchases in (T, T + t] | x, t_x, T] under Pareto/NBD (Fader and Hardie 2005, eq. 26):
+    """E[purchases in (T, T + t] | x, t_x, T] under Pareto/NBD (Fader and Hardie 2005):
     P(alive) (r+x)(beta+T) / ((alpha+T)(s-1)) [1 - ((beta+T)/(beta+T+t))^(s-1)]."""
     r, alpha, s, beta = params
     alive = alive_probability(pareto_nbd_parts(params, frequency, recency, T))

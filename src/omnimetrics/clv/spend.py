@@ -70,8 +70,8 @@ def gamma_gamma_expected_spend(
     params: Sequence[float], frequency: np.ndarray, monetary_value: np.ndarray
 ) -> np.ndarray:
     """E[M | x, z] = p (gamma + x z) / (p x + q - 1): the posterior mean order value, a weighted
-    mean of the population mean p gamma / (q - 1) and the customer's own mean z (eq. 5 of the
-    2013 note). Customers without repeat orders (x = 0) get the population mean (needs q > 1)."""
+    mean of the population mean p gamma / (q - 1) and the customer's own mean z (the 2013 note).
+    Customers without repeat orders (x = 0) get the population mean (needs q > 1)."""
     p, q, gamma = params
     x = np.asarray(frequency, dtype=float)
     z = np.where(x > 0, np.asarray(monetary_value, dtype=float), 0.0)
