@@ -23,7 +23,6 @@ omnimetrics.errors.ConfigError: The bgnbd fit needs at least 10 customers ... da
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Literal, Self
 
@@ -103,10 +102,7 @@ class PurchaseModel(_Estimated):
     special functions of one column run once per distinct value of that column.
     """
 
-    _parts: ClassVar[Callable[..., purchase.Parts]]
-    _gradient: ClassVar[Callable[..., tuple[float, np.ndarray]] | None]
-    _expected: ClassVar[Callable[..., np.ndarray]]
-    _expected_new: ClassVar[Callable[..., np.ndarray]]
+    functions: ClassVar[purchase.Functions]
 
     def __init__(self, min_repeat_buyers: int = MIN_REPEAT_BUYERS, compress: bool = True) -> None:
         self.min_repeat_buyers = min_repeat_buyers
@@ -126,7 +122,7 @@ class PurchaseModel(_Estimated):
 
     def _likelihood(self, levels, counts) -> Likelihood:
         """The weighted log-likelihood, with its analytic gradient where the model has one."""
-        parts, gradient = type(self)._parts, type(self)._gradient
+        parts, gradient = self.functions.parts, self.functions.score
 
         def value(params) -> float:
             return dot(counts, purchase.log_likelihood(parts(params, *levels)))
@@ -143,26 +139,29 @@ class PurchaseModel(_Estimated):
     def log_likelihood(self, frequency, recency, T) -> np.ndarray:
         """Each customer's log-likelihood at the fitted parameters."""
         x, t_x, age, _ = rfm_columns(frequency, recency, T)
-        return purchase.log_likelihood(type(self)._parts(self._vector(), x, t_x, age))
+        return purchase.log_likelihood(self.functions.parts(self._vector(), x, t_x, age))
 
     def p_alive(self, frequency, recency, T) -> np.ndarray:
         """Each customer's probability of still being a customer at T."""
         return self._per_customer(
-            lambda params, *rows: purchase.alive_probability(type(self)._parts(params, *rows)),
+            lambda params, *rows: purchase.alive_probability(self.functions.parts(params, *rows)),
             frequency, recency, T,
         )  # fmt: skip
 
     def expected_purchases(self, t: float, frequency, recency, T) -> np.ndarray:
         """Each customer's expected number of purchases in the next `t` time units (T, T + t]."""
         t = _horizon(t)
-        expected = type(self)._expected
+        expected = self.functions.expected
         return self._per_customer(
             lambda params, *rows: expected(params, t, *rows), frequency, recency, T
         )
 
     def expected_purchases_new(self, t) -> np.ndarray:
         """E[X(t)]: expected repeat purchases of a new customer in (0, t] (t may be an array)."""
-        return type(self)._expected_new(self._vector(), np.asarray(t, dtype=float))
+        horizons = np.asarray(t, dtype=float)
+        if not np.all(np.isfinite(horizons) & (horizons >= 0)):
+            raise ConfigError(f"The horizon t must be a time >= 0 in the model's unit; got {t!r}.")
+        return self.functions.expected_new(self._vector(), horizons)
 
     def discounted_purchases(
         self, frequency, recency, T, *, periods: int, period_length: float, discount_rate: float
@@ -172,7 +171,7 @@ class PurchaseModel(_Estimated):
         periods, period_length, discount_rate = _schedule(periods, period_length, discount_rate)
         ends = period_length * np.arange(periods + 1, dtype=float)[:, None]
         factors = (1 + discount_rate) ** -np.arange(1, periods + 1, dtype=float)
-        expected = type(self)._expected
+        expected = self.functions.expected
 
         def discounted(params, *rows):
             cumulative = expected(params, ends, *rows)  # (periods + 1) x customers
@@ -197,10 +196,7 @@ class BGNBD(PurchaseModel):
     name = "bgnbd"
     param_names = ("r", "alpha", "a", "b")
     shape_names = ("r", "a", "b")
-    _parts = staticmethod(purchase.bg_nbd_parts)
-    _gradient = staticmethod(purchase.bg_nbd_score)
-    _expected = staticmethod(purchase.bg_nbd_expected)
-    _expected_new = staticmethod(purchase.bg_nbd_expected_new)
+    functions = purchase.BG_NBD
 
 
 class ModifiedBGNBD(PurchaseModel):
@@ -210,10 +206,7 @@ class ModifiedBGNBD(PurchaseModel):
     name = "mbgnbd"
     param_names = ("r", "alpha", "a", "b")
     shape_names = ("r", "a", "b")
-    _parts = staticmethod(purchase.mbg_nbd_parts)
-    _gradient = staticmethod(purchase.mbg_nbd_score)
-    _expected = staticmethod(purchase.mbg_nbd_expected)
-    _expected_new = staticmethod(purchase.mbg_nbd_expected_new)
+    functions = purchase.MBG_NBD
 
 
 class ParetoNBD(PurchaseModel):
@@ -223,10 +216,7 @@ class ParetoNBD(PurchaseModel):
     name = "pareto_nbd"
     param_names = ("r", "alpha", "s", "beta")
     shape_names = ("r", "s")
-    _parts = staticmethod(purchase.pareto_nbd_parts)
-    _gradient = None  # the 2F1 has no derivative in its parameters in scipy: central differences
-    _expected = staticmethod(purchase.pareto_nbd_expected)
-    _expected_new = staticmethod(purchase.pareto_nbd_expected_new)
+    functions = purchase.PARETO_NBD  # no analytic gradient: scipy's 2F1 has no parameter derivative
 
     def _start(self, x, age, counts) -> tuple[float, ...]:
         rate = max(dot(counts, x), 1.0) / max(dot(counts, age), 1e-9)

@@ -10,7 +10,7 @@ Parameters are tuples in the papers' order. Formulas and sources: docs/clv.md.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -264,3 +264,18 @@ def _lifetime_share(s: float, t, scale) -> np.ndarray:
     if abs(s - 1) < 1e-12:
         return growth
     return -np.expm1(-(s - 1) * growth) / (s - 1)
+
+
+class Functions(NamedTuple):
+    """The plain functions of one purchase model, named for the class that binds them."""
+
+    parts: Callable[..., Parts]
+    score: Callable[..., tuple[float, np.ndarray]] | None
+    """The weighted log-likelihood and its gradient; None: central differences of `parts`."""
+    expected: Callable[..., np.ndarray]
+    expected_new: Callable[..., np.ndarray]
+
+
+BG_NBD = Functions(bg_nbd_parts, bg_nbd_score, bg_nbd_expected, bg_nbd_expected_new)
+MBG_NBD = Functions(mbg_nbd_parts, mbg_nbd_score, mbg_nbd_expected, mbg_nbd_expected_new)
+PARETO_NBD = Functions(pareto_nbd_parts, None, pareto_nbd_expected, pareto_nbd_expected_new)
