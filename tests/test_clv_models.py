@@ -607,7 +607,8 @@ def test_pareto_nbd_recovers_simulated_customers():
     model = ParetoNBD().fit(history.frequency, history.recency, history.T)
     assert_recovered(model, truth)
     predicted = model.expected_purchases(52.0, history.frequency, history.recency, history.T)
-    assert predicted.sum() == pytest.approx(history.holdout.sum(), rel=0.08)
+    # 6k customers: the holdout total and the fit each vary by about 5% between draws (1.07 here)
+    assert predicted.sum() == pytest.approx(history.holdout.sum(), rel=0.12)
 
 
 @pytest.mark.slow
