@@ -351,6 +351,92 @@ def audience(
     render(result, out=out, quiet=quiet, limit=rows, show_all=show_all)
 
 
+VALUE_PANEL = "Ready-made RFM or transactions file (instead of the warehouse)"
+
+
+@app.command()
+def clv(
+    db: Db = DEFAULT_DB,
+    model: Annotated[str, _option("Purchase model: bgnbd, pareto_nbd or mbgnbd.")] = "bgnbd",
+    unit: Annotated[str, _option("Time unit of recency, T and the horizon: day, week, month.")] = (
+        "week"
+    ),
+    horizon: Annotated[int, _option("How many units ahead the value is counted.")] = 52,
+    discount_rate: Annotated[float, _option("Yearly discount rate (0.1 = 10% a year).")] = 0.1,
+    margin: Annotated[
+        float | None, _option("Share of revenue kept as margin (default: the orders' own).")
+    ] = None,
+    calibration_end: Annotated[
+        str | None, _option("Fit up to this day and check the predictions on the days after.")
+    ] = None,
+    rfm: Annotated[
+        Path | None,
+        _option(
+            "RFM table: customer_id, frequency, recency, T, monetary_value.", panel=VALUE_PANEL
+        ),
+    ] = None,
+    transactions: Annotated[
+        Path | None, _option("Transactions: customer_id, timestamp, amount.", panel=VALUE_PANEL)
+    ] = None,
+    map: Annotated[
+        str | None,
+        _option("The file's names of the columns, e.g. customer_id=id,T=age.", panel=VALUE_PANEL),
+    ] = None,
+    params_out: Annotated[
+        Path | None,
+        _option("Write model, parameter, value, std_error to FILE.", panel=OUTPUT_PANEL),
+    ] = None,
+    config: Config = None,
+    out: Annotated[
+        Path | None,
+        _option("Write customer_id, expected_purchases, p_alive, expected_value, clv to FILE."),
+    ] = None,
+    rows: Rows = 20,
+    show_all: ShowAll = False,
+    quiet: Quiet = False,
+) -> None:
+    """Customer lifetime value: expected purchases, P(alive), expected order value and CLV of
+    each customer (BG/NBD, Pareto/NBD or modified BG/NBD, with Gamma-Gamma for spend).
+
+    Reads the warehouse's orders, or a ready RFM table with --rfm, or transactions with
+    --transactions (CSV or Parquet).
+    """
+    from omnimetrics.clv.value import CUSTOMER_COLUMNS, value_of_file
+
+    options: dict[str, Any] = {"model": model, "horizon": horizon,
+                               "discount_rate": discount_rate}  # fmt: skip
+    if rfm is not None or transactions is not None:
+        from omnimetrics.clv.summary import time_unit
+
+        mapping = dict(_pair(item) for item in names(map))
+        result = value_of_file(rfm=rfm, transactions=transactions, mapping=mapping,
+                               unit=time_unit(unit), calibration_end=day(calibration_end),
+                               margin=1.0 if margin is None else margin, **options)  # fmt: skip
+    else:
+        with open_workspace(db, config) as ws:
+            result = ws.clv(unit=unit, margin=margin, calibration_end=day(calibration_end),
+                            **options)  # fmt: skip
+    if params_out is not None:
+        result.part("clv_params").write(params_out)
+        if not quiet:
+            console().print(f"parameters written to {params_out}", markup=False)
+    if out is not None:
+        result.brief(CUSTOMER_COLUMNS).write(out)
+    render(result, quiet=quiet, limit=rows, show_all=show_all)
+    if out is not None and not quiet:
+        console().print(f"one row per customer written to {out}", markup=False)
+
+
+def _pair(item: str) -> tuple[str, str]:
+    """ "customer_id=id" -> ("customer_id", "id")."""
+    name, sign, column = item.partition("=")
+    if not sign or not name.strip() or not column.strip():
+        raise typer.BadParameter(
+            f"--map takes name=column pairs, e.g. customer_id=id; got {item!r}."
+        )
+    return name.strip(), column.strip()
+
+
 @app.command()
 def report(
     out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path(

@@ -1,1 +1,1 @@
-"""Customer lifetime value: cohorts, the RFM summary, and the probabilistic purchase and spend models."""
+"""Customer lifetime value: cohorts, the RFM summary, the purchase and spend models."""

@@ -170,9 +170,15 @@ def _beta_geometric_expected(params, t, frequency, recency, T, first_dropout: in
         log_kept = np.log(alpha + age) - np.log(alpha + age + t)  # log(1 - z)
         c = a + b + x + k - 1
         z = t / (alpha + age + t)
-        return (
-            c / (a - 1) * (1 - np.exp((a - 1) * log_kept) * hyp2f1(a + b + k - 1 - r, a - 1, c, z))
-        )
+        with np.errstate(invalid="ignore", over="ignore"):
+            value = (
+                c
+                / (a - 1)
+                * (1 - np.exp((a - 1) * log_kept) * hyp2f1(a + b + k - 1 - r, a - 1, c, z))
+            )
+        # A fit with dropout vanishing (b in the tens of thousands) overflows 2F1: there the
+        # expectation is its limit without dropout, (r + x) t / (alpha + T).
+        return np.where(np.isfinite(value), value, (r + x) * t / (alpha + age))
 
     return per_pair(if_alive, frequency, T) * alive
 

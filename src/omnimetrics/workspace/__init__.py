@@ -21,6 +21,7 @@ from omnimetrics.config import JourneySettings, Settings
 from omnimetrics.workspace.data import DataMethods
 from omnimetrics.workspace.measures import MeasureMethods
 from omnimetrics.workspace.pipeline import PipelineMethods, demo
+from omnimetrics.workspace.value import ValueMethods
 
 if TYPE_CHECKING:
     from omnimetrics.warehouse import Warehouse
@@ -52,7 +53,7 @@ def open(
     return Workspace(connect(target, settings=settings, create=create))
 
 
-class Workspace(DataMethods, MeasureMethods, PipelineMethods):
+class Workspace(DataMethods, MeasureMethods, ValueMethods, PipelineMethods):
     """A warehouse and its settings; each method answers one question as a `Result`."""
 
     def __init__(self, warehouse: Warehouse) -> None:

@@ -1,0 +1,159 @@
+"""Customer value through the Workspace and the CLI: the models' predictions put together as
+they should be, the parts (LTV/CAC by acquisition channel, channel mix, holdout) equal to what
+they are made of, and the CLI on the literature's CDNOW table."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from omnimetrics.errors import ConfigError, SchemaError
+from tests.helpers import cli
+
+CDNOW = Path(__file__).parent / "data" / "cdnow" / "cdnow_customers_summary_with_transactions.csv"
+CDNOW_MAP = "customer_id=ID,frequency=x,recency=t_x,monetary_value=zbar"
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    """A world with enough repeat buyers to fit (the shared small world has a handful)."""
+    import omnimetrics
+    from tests.helpers import loaded_world
+
+    _, warehouse = loaded_world(tmp_path_factory.mktemp("value-world"), customers=2000,
+                                days=180, seed=3)  # fmt: skip
+    workspace = omnimetrics.Workspace(warehouse)
+    workspace.build_journeys()
+    yield workspace
+    workspace.close()
+
+
+@pytest.fixture(scope="module")
+def value(ws):
+    """No discount: the discounted purchases telescope to E[purchases over the horizon]."""
+    return ws.clv(unit="week", horizon=26, discount_rate=0.0, margin=0.4)
+
+
+@pytest.mark.slow
+def test_each_customer_is_valued_by_the_formula(ws, value):
+    rows = value.to_pandas()
+    summary = ws.rfm(unit="week").to_pandas()
+    assert len(rows) == len(summary) == value.figures["customers"]
+    merged = rows.merge(summary, on="customer_id", suffixes=("", "_rfm"))
+    for column in ("frequency", "recency", "T", "monetary_value"):
+        assert np.allclose(merged[column], merged[f"{column}_rfm"])
+    # CLV = margin x expected order value x expected purchases over the horizon (no discount)
+    assert np.allclose(rows.clv, 0.4 * rows.expected_value * rows.expected_purchases, rtol=1e-9)
+    assert rows.p_alive.between(0, 1).all() and (rows.expected_purchases >= 0).all()
+    assert rows.clv.is_monotonic_decreasing  # highest value first
+    assert value.figures["total_clv"] == pytest.approx(rows.clv.sum())
+    params = value.part("clv_params").to_pandas()
+    assert set(params.model) == {"bgnbd", "gamma_gamma"}
+    assert {"r", "alpha", "a", "b", "p", "q", "gamma", "log_likelihood"} <= set(params.parameter)
+
+
+@pytest.mark.slow
+def test_discounting_and_margin_lower_the_value(ws, value):
+    discounted = ws.clv(unit="week", horizon=26, discount_rate=0.5, margin=0.4).to_pandas()
+    base = value.to_pandas().set_index("customer_id").clv
+    lower = discounted.set_index("customer_id").clv.reindex(base.index)
+    assert (lower < base).all()
+    half = ws.clv(unit="week", horizon=26, discount_rate=0.0, margin=0.2).to_pandas()
+    assert np.allclose(half.set_index("customer_id").clv.reindex(base.index), base / 2)
+
+
+@pytest.mark.slow
+def test_value_by_acquisition_channel_and_ltv_cac(ws, value):
+    rows = value.to_pandas()
+    by_channel = value.part("clv_by_channel").to_pandas()
+    assert by_channel.customers.sum() == len(rows)
+    assert by_channel.total_clv.sum() == pytest.approx(rows.clv.sum())
+    cac = ws.kpis(["cac"], by=["channel"], grain="total").to_pandas().set_index("channel").value
+    priced = by_channel[by_channel.cac.notna()]
+    assert len(priced) >= 1
+    for row in priced.itertuples():
+        assert row.cac == pytest.approx(cac[row.acquisition_channel])
+        assert row.ltv_cac == pytest.approx(row.mean_ltv / row.cac)
+        assert (row.flag == "under 3") == (row.ltv_cac < 3)
+    # LTV = the margin on what they bought so far + CLV, so never below CLV
+    assert (by_channel.mean_ltv >= by_channel.mean_clv).all()
+    mix = value.part("clv_by_mix").to_pandas()
+    assert mix.customers.sum() == len(rows)
+
+
+@pytest.mark.slow
+def test_holdout_check_counts_the_purchases_after_the_calibration_end(ws):
+    end = date(2025, 5, 31)
+    checked = ws.clv(unit="week", calibration_end=end)
+    holdout = checked.part("clv_holdout")
+    summary = ws.rfm(unit="week", calibration_end=end, observation_end=date(2025, 6, 29))
+    actual = summary.to_pandas().frequency_holdout.sum()
+    table = holdout.to_pandas()
+    assert (table.actual * table.customers).sum() == pytest.approx(actual)
+    assert holdout.figures["actual_purchases"] == pytest.approx(actual)
+    assert math.isfinite(holdout.figures["relative_error"])
+    with pytest.raises(ConfigError, match="calibration_end 2030-01-01 must fall within the data"):
+        ws.clv(calibration_end=date(2030, 1, 1))
+
+
+@pytest.mark.slow
+def test_cohorts_by_first_sales_channel(ws):
+    cohorts = ws.cohorts(by=["sales_channel"]).to_pandas()
+    first = cohorts[cohorts.period == 0]
+    customers = ws.rfm(unit="day").num_rows
+    assert first.customers.sum() == customers  # every customer in one cohort, at period 0
+    assert (first.rate == 1).all()  # everyone buys in their acquisition period
+    with pytest.raises(ConfigError, match="not a known cohort dimension"):
+        ws.cohorts(by=["colour"])
+
+
+def test_the_cli_fits_the_published_cdnow_models(tmp_path):
+    done = cli("clv", "--rfm", str(CDNOW), "--map", CDNOW_MAP, "--params-out", "p.csv",
+               "--out", "c.csv", "--quiet", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    params = pd.read_csv(tmp_path / "p.csv").set_index(["model", "parameter"]).value
+    # Fader, Hardie and Lee (2005): r = 0.243, alpha = 4.414, a = 0.793, b = 2.426
+    published = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    for name, want in published.items():
+        assert params["bgnbd", name] == pytest.approx(want, abs=0.0015), name
+    customers = pd.read_csv(tmp_path / "c.csv")
+    assert list(customers.columns) == ["customer_id", "expected_purchases", "p_alive",
+                                       "expected_value", "clv"]  # fmt: skip
+    assert len(customers) == 2357
+
+
+def test_the_cli_summarises_transactions(tmp_path):
+    # a: 1 Jan, 8 Jan (two in the same week count once: 9 Jan), 22 Jan; b: 15 Jan only.
+    (tmp_path / "t.csv").write_text(
+        "cust,day,value\na,2024-01-01,10\na,2024-01-08,20\na,2024-01-09,5\na,2024-01-22,30\n"
+        "b,2024-01-15,7\n"
+    )
+    for n in range(12):  # repeat buyers enough to fit: c0..c11 buy twice, a week apart
+        with (tmp_path / "t.csv").open("a") as f:
+            f.write(f"c{n},2024-01-0{1 + n % 3},10\nc{n},2024-01-1{n % 3 + 5},{12 + n}\n")
+    done = cli("clv", "--transactions", "t.csv", "--map", "customer_id=cust,timestamp=day,amount=value",
+               "--unit", "week", "--out", "c.csv", "--quiet", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert len(pd.read_csv(tmp_path / "c.csv")) == 14
+    wrong = cli("clv", "--transactions", "t.csv", cwd=tmp_path)
+    assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
+    assert (
+        "lacks the column(s) ['customer_id', 'timestamp', 'amount']" in wrong.stderr + wrong.stdout
+    )
+
+
+def test_file_errors_are_clear(tmp_path):
+    from omnimetrics.clv.value import value_of_file
+
+    with pytest.raises(ConfigError, match="Give one input"):
+        value_of_file()
+    with pytest.raises(SchemaError, match="--map customer_id=nope: cdnow"):
+        value_of_file(rfm=CDNOW, mapping={"customer_id": "nope"})
+    with pytest.raises(ConfigError, match="needs transactions"):
+        value_of_file(rfm=CDNOW, mapping=dict(p.split("=") for p in CDNOW_MAP.split(",")),
+                      calibration_end=date(1997, 9, 30))  # fmt: skip
