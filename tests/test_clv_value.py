@@ -157,3 +157,33 @@ def test_file_errors_are_clear(tmp_path):
     with pytest.raises(ConfigError, match="needs transactions"):
         value_of_file(rfm=CDNOW, mapping=dict(p.split("=") for p in CDNOW_MAP.split(",")),
                       calibration_end=date(1997, 9, 30))  # fmt: skip
+
+
+def test_the_value_charts_hold_their_numbers():
+    import pyarrow as pa
+
+    from omnimetrics import charts
+    from omnimetrics.results import Result
+
+    cohorts = Result("cohorts", "Retention", pa.table({
+        "cohort": [date(2026, 1, 1)] * 3 + [date(2026, 2, 1)] * 2,
+        "period": [0, 1, 2, 0, 1], "rate": [1.0, 0.4, 0.25, 1.0, 0.5],
+    }))  # fmt: skip
+    heat = cohorts.plot().data[0]
+    assert heat.y == ("2026-01-01", "2026-02-01") and heat.x == ("0", "1", "2")
+    assert [list(r) for r in heat.z] == [[1.0, 0.4, 0.25], [1.0, 0.5, None]]  # not yet: blank
+    holdout = Result("clv_holdout", "Holdout", pa.table({
+        "frequency": ["0", "1", "7+"], "customers": [50, 20, 3],
+        "predicted": [0.1, 0.5, 4.0], "actual": [0.12, 0.45, 3.0],
+    }))  # fmt: skip
+    predicted, actual = holdout.plot().data
+    assert (predicted.name, list(predicted.y), list(actual.y)) == ("predicted", [0.1, 0.5, 4.0],
+                                                                   [0.12, 0.45, 3.0])  # fmt: skip
+    value = Result("clv_by_channel", "Value", pa.table({
+        "acquisition_channel": ["email", "display"], "customers": [10, 4],
+        "mean_clv": [20.0, 5.0], "mean_ltv": [50.0, 9.0], "ltv_cac": [4.2, None],
+    }))  # fmt: skip
+    ltv, clv = value.plot().data
+    assert list(ltv.y) == [50.0, 9.0] and list(clv.y) == [20.0, 5.0]
+    assert [c[1] for c in ltv.customdata] == ["4.20", "n/a"]
+    assert {t.marker.color for t in (ltv, clv)} <= set(charts.PALETTE)

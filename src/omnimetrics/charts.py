@@ -513,3 +513,74 @@ def goal_progress(result: Result) -> go.Figure:
                "categoryarray": [r["goal"] for r in rows]},
     )  # fmt: skip
     return figure
+
+
+# -- customer value ------------------------------------------------------------------------------
+@chart("cohorts")
+def cohort_retention(result: Result) -> go.Figure:
+    """Share of each acquisition cohort (rows) buying again in each period since (columns)."""
+    _need(result, "cohort", "period", "rate")
+    frame = result.to_pandas()
+    extra = [c for c in frame.columns if c not in COHORT_VALUES]
+    if extra:  # cut by a dimension: its first value's cohorts (the CSV has them all)
+        frame = frame[frame[extra[0]].astype(str) == str(frame[extra[0]].iloc[0])]
+    grid = frame.pivot_table(index="cohort", columns="period", values="rate", aggfunc="sum",
+                             sort=True)  # fmt: skip
+    figure = _figure()
+    figure.add_heatmap(
+        z=_cells(grid), x=[str(p) for p in grid.columns], y=[str(c) for c in grid.index],
+        colorscale=_scale(PALETTE[0]), zmin=0, zmax=1, texttemplate="%{z:.0%}",
+        colorbar={"title": "active", "tickformat": ".0%"},
+        hovertemplate="cohort %{y}, period %{x}: %{z:.1%} active<extra></extra>",
+    )  # fmt: skip
+    figure.update_layout(xaxis_title="periods since acquisition", yaxis_title="cohort",
+                         yaxis_autorange="reversed")  # fmt: skip
+    return figure
+
+
+COHORT_VALUES = {"cohort", "period", "customers", "active", "rate", "orders", "revenue",
+                 "repeat_customers", "repeat_rate", "cumulative_revenue",
+                 "cumulative_revenue_per_customer"}  # fmt: skip
+
+
+@chart("clv_holdout")
+def clv_holdout(result: Result) -> go.Figure:
+    """Mean repeat purchases per customer after the calibration end, predicted and actual, by
+    repeat purchases before it."""
+    _need(result, "frequency", "predicted", "actual", "customers")
+    rows = result.to_records()
+    figure = _figure()
+    for colour, column in enumerate(("predicted", "actual")):
+        figure.add_bar(
+            x=[r["frequency"] for r in rows], y=[r[column] for r in rows], name=column,
+            marker_color=PALETTE[colour], customdata=[r["customers"] for r in rows],
+            hovertemplate=f"%{{x}} before: %{{y:.2f}} {column} (%{{customdata:,}} customers)"
+            "<extra></extra>",
+        )  # fmt: skip
+    figure.update_layout(barmode="group", xaxis={"type": "category",
+                                                 "title": "repeat purchases before"},
+                         yaxis_title="repeat purchases after (per customer)")  # fmt: skip
+    return figure
+
+
+@chart("clv_by_channel")
+@chart("clv_by_mix")
+def value_by_group(result: Result) -> go.Figure:
+    """Mean lifetime value so far and to come (LTV) and mean CLV to come, per group; the
+    LTV/CAC ratio in the hover where known."""
+    _need(result, "mean_clv", "mean_ltv", "customers")
+    key = result.columns[0]
+    rows = result.to_records()
+    figure = _figure()
+    for colour, (column, name) in enumerate((("mean_ltv", "LTV (so far + to come)"),
+                                             ("mean_clv", "CLV (to come)"))):  # fmt: skip
+        figure.add_bar(
+            x=[str(r[key]) for r in rows], y=[r[column] for r in rows], name=name,
+            marker_color=PALETTE[colour],
+            customdata=[[r["customers"], _shown(r.get("ltv_cac"), "ratio")] for r in rows],
+            hovertemplate="%{x}: %{y:,.2f} per customer (%{customdata[0]:,} customers; "
+            "LTV/CAC %{customdata[1]})<extra></extra>",
+        )  # fmt: skip
+    figure.update_layout(barmode="group", xaxis_title=key, yaxis_tickformat=",.2f",
+                         yaxis_title="value per customer")  # fmt: skip
+    return figure
