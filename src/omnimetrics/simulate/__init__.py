@@ -50,6 +50,7 @@ __all__ = ["World", "simulate"]
 FORMAT = "omnimetrics-world/1"
 MAX_CUSTOMERS = 5_000_000
 MAX_DAYS = 3_650
+MAX_OMNI_LIFT = 10.0
 
 # Load order: reference data first, then events, orders, answers, experiments.
 FILES: tuple[tuple[str, str, str | None], ...] = (
@@ -144,13 +145,18 @@ def simulate(
     seed: int = 42,
     start: str | date = "2025-01-01",
     progress: Progress | None = None,
+    *,
+    omni_lift: float = 1.0,
 ) -> World:
     """Simulate `customers` persons of an omnichannel retailer over `days` days from `start`.
 
     The same arguments always give the same world (byte for byte). `progress(step, fraction)`
-    is called a handful of times when given.
+    is called a handful of times when given. `omni_lift` (>= 1) gives becoming omnichannel a
+    causal effect: the baseline purchase rate is multiplied by it from a person's first order
+    in a second sales channel (the default 1.0: no effect, the world unchanged).
     """
     customers, days, seed, first = _check_arguments(customers, days, seed, start, progress)
+    omni_lift = _check_lift(omni_lift)
 
     def report(step: str, fraction: float) -> None:
         release_memory()
@@ -159,7 +165,7 @@ def simulate(
 
     rng = np.random.default_rng(seed)
     clock = Clock(datetime(first.year, first.month, first.day, tzinfo=UTC), days)
-    clv = ClvParameters()
+    clv = ClvParameters(omni_lift=omni_lift)
 
     report("people", 0.0)
     people = make_people(rng, customers, clock, clv)
@@ -210,6 +216,19 @@ def _check_arguments(
         raise ConfigError(f"progress must be a callable progress(step, fraction) or None; "
                          f"got {progress!r}")  # fmt: skip
     return customers, days, seed, first
+
+
+def _check_lift(omni_lift: object) -> float:
+    if (
+        isinstance(omni_lift, bool)
+        or not isinstance(omni_lift, int | float | np.integer | np.floating)
+        or not (1.0 <= float(omni_lift) <= MAX_OMNI_LIFT)
+    ):
+        raise ConfigError(
+            f"omni_lift must be a number from 1.0 (no effect, the default) to {MAX_OMNI_LIFT}: "
+            f"the factor on the purchase rate after becoming omnichannel; got {omni_lift!r}"
+        )
+    return float(omni_lift)
 
 
 def _marketing(ctx: Ctx) -> None:

@@ -33,6 +33,8 @@ ROLES = (
     "offline",  # QR scans, mail drops, app installs
 )
 RL = {name: i for i, name in enumerate(ROLES)}
+OMNI_LIFT_CAUSE = -2
+"""`Orders.cause` of the extra purchases caused by becoming omnichannel (-1 is baseline)."""
 
 SEGMENTS = ("online_only", "store_only", "omnichannel")
 SEGMENT_SHARES = (0.22, 0.25, 0.53)
@@ -86,6 +88,10 @@ class ClvParameters:
     """Gaussian-copula correlation between satisfaction and staying (1 - dropout)."""
     rho_spend: float = 0.30
     """Gaussian-copula correlation between satisfaction and spend per order."""
+    omni_lift: float = 1.0
+    """Causal effect of becoming omnichannel: from a person's first order in a second sales
+    channel on, their baseline purchase rate is multiplied by this while alive (>= 1; the
+    default 1.0 adds nothing and draws no random number)."""
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,7 @@ def _heard_from(ctx: Ctx, o: Orders, pick: np.ndarray, sales: np.ndarray) -> np.
     ask = np.flatnonzero((sales == SC["store"]) & (rng.random(len(pick)) < 0.6))
     cause = o.cause[pick][ask]
     for c in np.unique(cause):
-        mix = HEARD_FROM.get(heard_key[c + 1], HEARD_FROM["baseline"])
+        mix = HEARD_FROM.get(heard_key[max(int(c), -1) + 1], HEARD_FROM["baseline"])
         mine = ask[cause == c]
         words = np.array([HEARD_WORDS.index(w) for w, _ in mix])
         heard[mine] = words[choose(rng, [w for _, w in mix], len(mine))]

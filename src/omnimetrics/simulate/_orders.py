@@ -17,6 +17,7 @@ from omnimetrics.simulate._config import (
     LEAKED_CODE_USE,
     LIFT_CLICK,
     LOYALTY_PRESENTED,
+    OMNI_LIFT_CAUSE,
     PROMO_CODE_USE,
     SATURATION_WINDOW_DAYS,
     SC,
@@ -179,7 +180,7 @@ def make_orders(ctx: Ctx, clv: ClvParameters) -> tuple[Orders, TriggerStats]:
     alive = (t < end) & (t < people.death[person])
     sel = np.flatnonzero(alive)
 
-    n_b, n_t = len(b_person), len(sel)
+    n_b = len(b_person)
     person = np.concatenate([b_person, person[sel]])
     t = np.concatenate([b_t, t[sel]])
     fields = {
@@ -197,9 +198,53 @@ def make_orders(ctx: Ctx, clv: ClvParameters) -> tuple[Orders, TriggerStats]:
     order = sort_by(t, person)
     person, t = person[order], t[order]
     f = {k: v[order] for k, v in fields.items()}
-    n = n_b + n_t
+    if clv.omni_lift != 1.0:  # the default draws nothing here: its worlds stay byte for byte
+        person, t, f = _omni_lift(ctx, clv.omni_lift, person, t, f)
+    n = len(t)
     orders = _attributes(ctx, clv, camps, person, t, f, n)
     return orders, stats
+
+
+def omni_since(person: np.ndarray, t: np.ndarray, sales: np.ndarray, n_people: int) -> np.ndarray:
+    """When each person became omnichannel (-1 never): the time of their first order in a sales
+    channel other than their first order's (orders sorted by time)."""
+    persons, first = np.unique(person, return_index=True)
+    first_sales = np.full(n_people, -1, dtype=np.int16)
+    first_sales[persons] = sales[first]
+    other = np.flatnonzero(sales != first_sales[person])
+    who, at = np.unique(person[other], return_index=True)
+    since = np.full(n_people, -1, dtype=np.int64)
+    since[who] = t[other][at]
+    return since
+
+
+def _omni_lift(ctx: Ctx, lift: float, person: np.ndarray, t: np.ndarray,
+               f: dict) -> tuple[np.ndarray, np.ndarray, dict]:  # fmt: skip
+    """Superpose the purchases caused by becoming omnichannel: Poisson at rate
+    (lift - 1) * lambda from that moment to death or the end, so that the person's baseline
+    rate is lambda * lift while alive. They are baseline-like orders with cause
+    OMNI_LIFT_CAUSE and do not move the dropout (death stays where the baseline put it)."""
+    rng, people, end = ctx.rng, ctx.people, ctx.clock.end
+    since = omni_since(person, t, f["sales"], people.n)
+    who = np.flatnonzero(since >= 0)
+    span = np.maximum(np.minimum(people.death[who], end) - since[who], 0)
+    m = rng.poisson((lift - 1.0) * people.lam[who] * span / DAY)
+    p = np.repeat(who, m)
+    p_t = np.repeat(since[who], m) + (rng.random(len(p)) * np.repeat(span, m)).astype(np.int64)
+    p_sales = _sales_channels(ctx, p, p_t, np.ones(len(p)), marketplace=True)
+    p_t = _snap(ctx, p_t, p_sales)
+    keep = (p_t < end) & (p_t < people.death[p])
+    p, p_t, p_sales, k = p[keep], p_t[keep], p_sales[keep], int(keep.sum())
+    extra = {
+        "cause": np.full(k, OMNI_LIFT_CAUSE, np.int8), "camp": np.full(k, -1, np.int16),
+        "cause_row": np.full(k, -1, np.int64), "in_session": np.zeros(k, bool),
+        "session_row": np.full(k, -1, np.int64), "dev": np.full(k, -1, np.int8),
+        "sales": p_sales,
+    }  # fmt: skip
+    person, t = np.concatenate([person, p]), np.concatenate([t, p_t])
+    f = {name: np.concatenate([f[name], extra[name]]) for name in f}
+    order = sort_by(t, person)
+    return person[order], t[order], {name: v[order] for name, v in f.items()}
 
 
 def _email_expectations(ctx: Ctx, ex: dict, saturation: np.ndarray) -> TriggerStats:

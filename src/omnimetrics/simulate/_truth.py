@@ -15,6 +15,7 @@ from omnimetrics.simulate._config import (
     ET,
     EXPERIMENT,
     LIFT_CLICK,
+    OMNI_LIFT_CAUSE,
     REVERSE_ROPO_PROBABILITY,
     RL,
     ROLES,
@@ -25,7 +26,7 @@ from omnimetrics.simulate._config import (
     SEGMENTS,
     ClvParameters,
 )
-from omnimetrics.simulate._orders import Orders, TriggerStats
+from omnimetrics.simulate._orders import Orders, TriggerStats, omni_since
 from omnimetrics.simulate._people import People
 from omnimetrics.simulate._util import DAY, Clock, sort_by, take_dict, take_or_null
 
@@ -84,8 +85,8 @@ def build_truth(*, seed: int, people: People, clock: Clock, start: str, clv: Clv
         "orders_by_sales_channel": {
             s: int((o.sales == i).sum()) for i, s in enumerate(SALES_CHANNELS)
         },
-        "baseline_orders": int((~incremental).sum()),
-        "baseline_revenue": _r(o.revenue[~incremental].sum(), 2),
+        "baseline_orders": int((o.cause == -1).sum()),
+        "baseline_revenue": _r(o.revenue[o.cause == -1].sum(), 2),
         "incremental_orders": int(incremental.sum()),
         "incremental_revenue": _r(o.revenue[incremental].sum(), 2),
         "channel_contribution": _channel_contribution(o, campaigns, stats, spend),
@@ -104,6 +105,22 @@ def build_truth(*, seed: int, people: People, clock: Clock, start: str, clv: Clv
             "clicks": int(clicks.sum()),
         },
         "people": _people_counts(people),
+        **({"omni_lift": _omni_lift(clv, people, o)} if clv.omni_lift != 1.0 else {}),
+    }
+
+
+def _omni_lift(clv: ClvParameters, people: People, o: Orders) -> dict:
+    """The causal effect of becoming omnichannel and the orders it added (only when set)."""
+    added = o.cause == OMNI_LIFT_CAUSE
+    since = omni_since(o.person, o.t, o.sales, people.n)
+    return {
+        "lift": clv.omni_lift,
+        "trigger": "a person's first order in a sales channel other than their first order's: "
+        "from then on, while alive, their baseline purchase rate is multiplied by lift",
+        "persons_omnichannel": int((since >= 0).sum()),
+        "orders": int(added.sum()),
+        "revenue": _r(o.revenue[added].sum(), 2),
+        "orders_table": "truth_orders rows with cause 'omni_lift'",
     }
 
 
@@ -296,12 +313,17 @@ def truth_touchpoints(tp: dict, event_id: pa.Array, person_id: pa.Array, order_i
 def truth_orders(o: Orders, order_id: pa.Array, person_id: pa.Array, event_id: pa.Array,
                  clock: Clock, camp_names: list[str], codes: list[str]) -> pa.Table:  # fmt: skip
     cause = np.where(o.cause >= 0, o.cause + 1, 0)
+    causes = ["baseline", *CHANNELS]
+    lifted = o.cause == OMNI_LIFT_CAUSE
+    if lifted.any():  # only in a world with an omni lift: the default's dictionary stays as is
+        causes.append("omni_lift")
+        cause = np.where(lifted, len(causes) - 1, cause)
     return pa.table({
         "order_id": order_id,
         "person_id": person_id,
         "timestamp": clock.timestamps(o.t),
         "sales_channel": take_dict(SALES_CHANNELS, o.sales),
-        "cause": take_dict(["baseline", *CHANNELS], cause),
+        "cause": take_dict(causes, cause),
         "cause_campaign": take_dict(camp_names, o.camp),
         "cause_event_id": take_or_null(event_id, o.cause_row),
         "promo_code": take_dict(codes, o.promo),
