@@ -84,13 +84,21 @@ def test_every_result_and_column_has_a_title():
     results = ("kpis", "goals", "attribution", "shares", "disagreement", "agreement", "roles",
                "influence", "paths", "transitions", "funnel", "exits", "lengths",
                "time_to_convert", "ropo", "segments", "dimensions", "maturity", "models",
-               "quality", "ingest", "quarantine_reasons", "timeline", "runs", "tiles")  # fmt: skip
+               "quality", "ingest", "quarantine_reasons", "timeline", "runs", "tiles", "cohorts",
+               "clv", "clv_params", "clv_by_channel", "clv_by_mix", "clv_holdout")  # fmt: skip
     for name in results:
         assert "section." + name in WORDS["fr"], name
     # The columns of each result and part (printed once from a world's workspace).
     columns = {
         "kpis": ["kpi", "period", "value", "persons", "previous", "change", "change_kind",
-                 "change_note", "flag", "suppressed"],
+                 "change_note", "flag", "suppressed", "partial"],
+        "cohorts": ["cohort", "period", "customers", "active", "rate", "orders", "revenue",
+                    "repeat_customers", "repeat_rate", "cumulative_revenue",
+                    "cumulative_revenue_per_customer"],
+        "clv": ["customer_id", "frequency", "recency", "T", "monetary_value",
+                "expected_purchases", "p_alive", "expected_value", "clv", "acquisition_channel",
+                "mean_clv", "mean_ltv", "total_clv", "cac", "ltv_cac", "flag", "model",
+                "parameter", "value", "std_error", "predicted", "actual", "channel_mix"],
         "alerts": ["expected", "low", "high", "direction", "bad"],
         "kpis by": ["channel", "campaign", "device", "sales_channel", "fulfilment", "store",
                     "preceding_channel"],
@@ -144,7 +152,7 @@ def test_fallback_to_english_then_to_the_key_made_readable(monkeypatch):
     assert label("apply", "fr") == "Apply"
     assert label("time_since_last_visit", "fr") == "Time since last visit"
     assert column_label("loyalty_tier") == "Loyalty tier"
-    assert section_label("cohorts", "fr") == "Cohorts"
+    assert section_label("made_up_result", "fr") == "Made up result"
     assert kpi_label("made_up_kpi", "fr") == "Made up kpi"
 
 

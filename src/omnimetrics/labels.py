@@ -45,6 +45,7 @@ UI: dict[str, Pair] = {
     "goals": ("Goals", "Objectifs"),
     "maturity": ("Maturity", "Maturité"),
     "quality": ("Data quality", "Qualité des données"),
+    "value": ("Customer value", "Valeur client"),
     "dashboard": ("Dashboard", "Tableau de bord"),
     "report_title": ("omnimetrics report", "Rapport omnimetrics"),
     # filters
@@ -179,6 +180,21 @@ SECTIONS: dict[str, Pair] = {
     "unassigned": ("Touchpoints no rule matched", "Points de contact sans règle de canal"),
     "timeline": ("Customer timeline", "Historique du client"),
     "runs": ("Runs", "Historique des calculs"),
+    "cohorts": ("Retention by acquisition cohort", "Rétention par cohorte d'acquisition"),
+    "clv": ("Customer lifetime value", "Valeur vie client (CLV)"),
+    "clv_params": ("Fitted parameters", "Paramètres estimés"),
+    "clv_by_channel": (
+        "Value and LTV/CAC by acquisition channel",
+        "Valeur et LTV/CAC par canal d'acquisition",
+    ),
+    "clv_by_mix": (
+        "Value by channel mix (raw, not causal)",
+        "Valeur par profil de canaux (brute, non causale)",
+    ),
+    "clv_holdout": (
+        "Predicted vs actual purchases after the calibration period",
+        "Achats prédits et réels après la période de calibration",
+    ),
 }
 """Titles by result (or part) name: `section_label(name, language)`."""
 
@@ -346,6 +362,37 @@ COLUMNS: dict[str, Pair] = {
     "settings_hash": ("Settings fingerprint", "Empreinte des réglages"),
     "rules_version": ("Rules version", "Version des règles"),
     "row_counts": ("Rows per table", "Lignes par table"),
+    # KPIs: a period the data covers in part
+    "partial": ("Partial period", "Période partielle"),
+    # customer value
+    "cohort": ("Cohort", "Cohorte"),
+    "customers": ("Customers", "Clients"),
+    "active": ("Active", "Actifs"),
+    "repeat_customers": ("Repeat customers", "Clients réguliers"),
+    "repeat_rate": ("Repeat rate", "Taux de réachat"),
+    "cumulative_revenue": ("Cumulative revenue", "Chiffre d'affaires cumulé"),
+    "cumulative_revenue_per_customer": (
+        "Cumulative revenue per customer",
+        "Chiffre d'affaires cumulé par client",
+    ),
+    "customer_id": ("Customer", "Client"),
+    "recency": ("Recency", "Récence"),
+    "T": ("Age (T)", "Ancienneté (T)"),
+    "monetary_value": ("Mean repeat order", "Panier moyen des réachats"),
+    "expected_purchases": ("Expected purchases", "Achats attendus"),
+    "p_alive": ("P(alive)", "P(actif)"),
+    "expected_value": ("Expected order value", "Panier attendu"),
+    "clv": ("CLV", "CLV"),
+    "acquisition_channel": ("Acquisition channel", "Canal d'acquisition"),
+    "mean_clv": ("Mean CLV", "CLV moyenne"),
+    "mean_ltv": ("Mean LTV", "LTV moyenne"),
+    "total_clv": ("Total CLV", "CLV totale"),
+    "cac": ("CAC", "CAC"),
+    "ltv_cac": ("LTV/CAC", "LTV/CAC"),
+    "parameter": ("Parameter", "Paramètre"),
+    "std_error": ("Standard error", "Erreur type"),
+    "predicted": ("Predicted", "Prédit"),
+    "actual": ("Actual", "Réel"),
 }
 """Column headers: `column_label(column, language)`."""
 
@@ -426,6 +473,7 @@ COGNATES = frozenset({
     "attribution", "segment", "column.conversions", "column.segment",
     "column.dimension", "column.score", "column.table", "column.table_name", "column.message",
     "column.source", "column.projection", "model.participation", "model.markov", "model.shapley",
+    "column.clv", "column.cac", "column.ltv_cac",
 })  # fmt: skip
 """Keys whose French word is the English one, on purpose (the same word in both languages)."""
 
