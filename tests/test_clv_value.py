@@ -187,3 +187,30 @@ def test_the_value_charts_hold_their_numbers():
     assert list(ltv.y) == [50.0, 9.0] and list(clv.y) == [20.0, 5.0]
     assert [c[1] for c in ltv.customdata] == ["4.20", "n/a"]
     assert {t.marker.color for t in (ltv, clv)} <= set(charts.PALETTE)
+
+
+@pytest.mark.slow
+def test_omnichannel_value_raw_and_alike(ws):
+    from omnimetrics.metrics.facts import Facts
+
+    cut = date(2025, 4, 1)
+    found = ws.omni_value(cut=cut)
+    table = found.to_pandas().set_index(["outcome", "estimate"])
+    assert set(table.index) == {("revenue", "raw"), ("revenue", "adjusted"), ("orders", "raw"),
+                                ("orders", "adjusted")}  # fmt: skip
+    # The raw difference by hand from the orders of known persons: omnichannel at the cut =
+    # two sales channels or more before it; value = revenue from the cut on (0 without orders).
+    orders = Facts(ws.warehouse, grain="total").orders.to_pandas()
+    orders = orders[orders.person_id.notna()]
+    at = pd.to_datetime(orders["at"], utc=True)
+    before = orders[at < pd.Timestamp(cut, tz="UTC")]
+    channels = before.groupby("person_id").sales_channel.nunique()
+    after = orders[at >= pd.Timestamp(cut, tz="UTC")].groupby("person_id").revenue.sum()
+    value = after.reindex(channels.index, fill_value=0.0)
+    omni, single = value[channels >= 2], value[channels == 1]
+    raw = table.loc[("revenue", "raw")]
+    assert (raw.omni_customers, raw.single_customers) == (len(omni), len(single))
+    assert raw.omni_mean == pytest.approx(omni.mean()) and raw.difference == pytest.approx(
+        omni.mean() - single.mean()
+    )
+    assert len(found.notes) == 2 and 0 < found.figures["matched_share"] <= 1

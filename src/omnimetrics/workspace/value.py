@@ -103,6 +103,28 @@ class ValueMethods:
         parts = (*result.parts, *self._value_by(facts, fit))
         return replace(result, parts=parts, notes=(*result.notes, *margin_note))
 
+    def omni_value(self, cut: date | None = None) -> Result:
+        """Value after `cut` (default: the middle of the data) of customers omnichannel at the
+        cut vs single-channel ones: the raw difference, and the difference within strata of
+        customers alike before the cut (orders, recency, tenure), with its interval and caveat."""
+        from omnimetrics.clv.omni import omni_value
+
+        facts = self._value_facts(None)
+        coverage = facts.coverage
+        if coverage is None:
+            raise ConfigError("No orders: ingest orders, then run `omnimetrics run`.")
+        if cut is None:
+            cut = coverage[0] + (coverage[1] - coverage[0]) / 2
+        orders = facts.orders.filter(facts.orders.person_id.notnull())
+        found = omni_value(orders, cut)
+        title = (f"Value after {found.cut:%Y-%m-%d} ({found.post_days:.0f} days) of omnichannel vs "
+                 "single-channel customers at that day: raw, and alike before it")  # fmt: skip
+        strata = Result.of("omni_strata", "Strata of customers alike before the cut",
+                           found.strata)  # fmt: skip
+        return Result.of("omni_value", title, found.table, parts=(strata,),
+                         figures={"matched_share": found.matched_share},
+                         notes=(found.interval, found.caveat))  # fmt: skip
+
     # -- helpers ---------------------------------------------------------------------------------
     def _value_facts(self, until: date | None) -> Facts:
         from omnimetrics.metrics.facts import Facts
