@@ -39,6 +39,8 @@ def test_the_readme_runs_as_written(tmp_path):
     assert (tmp_path / "paths.csv").read_text().count("\n") > 10
     assert (tmp_path / "kpis.csv").read_text().count("\n") > 10
     assert (tmp_path / "audience.csv").read_text().count("\n") > 1
+    assert (tmp_path / "clv.csv").read_text().count("\n") > 100
+    assert '"bgnbd","alpha"' in (tmp_path / "clv_params.csv").read_text()
     store = next(c for c in commands if "--sales-channel store" in c)
     assert "paid_search" in outputs[store] or "direct" in outputs[store]
     timeline = next(c for c in commands if c.startswith("omnimetrics timeline"))

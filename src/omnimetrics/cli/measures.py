@@ -351,6 +351,28 @@ def audience(
     render(result, out=out, quiet=quiet, limit=rows, show_all=show_all)
 
 
+@app.command()
+def cohorts(
+    db: Db = DEFAULT_DB,
+    unit: Annotated[str, _option("Cohorts and periods by day, week or month.")] = "month",
+    by: Annotated[
+        str | None,
+        _option("Cut by sales_channel (the first), acquisition_channel or a segment column."),
+    ] = None,
+    until: Until = None,
+    config: Config = None,
+    out: Out = None,
+    rows: Rows = 50,
+    show_all: ShowAll = False,
+    quiet: Quiet = False,
+) -> None:
+    """Retention by acquisition cohort: customers buying again in each period since their first
+    order, repeat purchase and cumulative revenue per customer."""
+    with open_workspace(db, config) as ws:
+        result = ws.cohorts(unit=unit, by=names(by), until=day(until))
+    render(result, out=out, quiet=quiet, limit=rows, show_all=show_all)
+
+
 VALUE_PANEL = "Ready-made RFM or transactions file (instead of the warehouse)"
 
 
