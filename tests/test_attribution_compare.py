@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import doctest
 import math
 
 import ibis
+import numpy as np
 import pandas as pd
 import pytest
 
-from omnimetrics.attribution import NO_TOUCH, attribute
+from omnimetrics.attribution import NO_TOUCH, attribute, compare
 from omnimetrics.attribution.compare import (
     compare_models,
     cross_channel_influence,
@@ -230,3 +232,19 @@ def test_compare_models_on_attribute_output():
     lines = comparison.summary()
     assert lines[1] == "Models disagree most on direct: 33% (first_touch) to 100% (last_touch)."
     assert lines[-1].startswith("25% of orders have no attributable touch")
+
+
+def test_rank_correlations_are_scipys_without_importing_it():
+    from scipy import stats
+
+    from omnimetrics.attribution.compare import rank_correlations
+
+    rng = np.random.default_rng(7)
+    for n in (3, 5, 12, 40, 1500):  # ties in one, the other or both; more pairs than one step
+        x = rng.integers(0, 4, n).astype(float) if n % 2 else rng.random(n)
+        y = rng.integers(0, 3, n).astype(float) if n > 12 else rng.random(n)
+        expected = (stats.spearmanr(x, y).statistic, stats.kendalltau(x, y).statistic)
+        assert rank_correlations(x, y) == pytest.approx(expected, abs=1e-12)
+    with np.errstate(all="raise"):
+        assert all(map(math.isnan, rank_correlations(np.ones(4), np.arange(4.0))))
+    assert doctest.testmod(compare).failed == 0

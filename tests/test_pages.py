@@ -9,7 +9,14 @@ import pyarrow.compute as pc
 import pytest
 
 from omnimetrics.errors import OmnimetricsError
-from omnimetrics.pages import INTERVALS, PAGES, View, page_results, stored_results
+from omnimetrics.pages import (
+    ATTRIBUTION_MODELS,
+    INTERVALS,
+    PAGES,
+    View,
+    page_results,
+    stored_results,
+)
 
 
 @pytest.fixture(scope="module")
@@ -100,19 +107,51 @@ def test_a_channel_is_read_from_the_stored_rows_of_every_channel(ws):
     _same(kpis, live)
 
 
-@pytest.mark.slow  # attribution with intervals, live
-def test_what_the_stored_rows_cannot_answer_is_computed_live_and_said(ws):
+def test_a_month_range_is_attributed_from_the_stored_paths_as_the_journeys_are(ws):
     months = sorted({r["period"] for r in ws.kpis(["orders"], grain="month").to_records()})
     view = View.of(f"{months[-2]:%Y-%m}", f"{months[-1]:%Y-%m}")
-    credit = page_results(ws, "attribution", view)[0]
-    assert any("Computed live" in n for n in credit.notes)
-    live = ws.attribution(["last_touch", "first_touch", "linear", "position_based", "markov"],
-                          since=view.since, until=view.until, intervals=INTERVALS)  # fmt: skip
-    _same(credit, live)
+    pages = {name: {r.name: r for r in page_results(ws, name, view)}
+             for name in ("channels", "attribution")}  # fmt: skip
+    for result in [*pages["channels"].values(), *pages["attribution"].values()]:
+        assert not any("Computed live" in n for n in result.notes), result.name
+    months_of = {"since": view.since, "until": view.until}
+    value = ws.attribution(["last_touch", "linear"], spend=True, support=False, **months_of)
+    _same(pages["channels"]["channel_value"], replace(value, name="channel_value"))
+    credit = ws.attribution(list(ATTRIBUTION_MODELS), compare=True, intervals=INTERVALS,
+                            **months_of)  # fmt: skip
+    for live in (credit, *credit.parts):  # intervals too: one implementation, one seed
+        _same(pages["attribution"][live.name], live)
+    assert pages["attribution"]["attribution"].notes == credit.notes
+    campaigns = ws.attribution(["last_touch", "linear", "markov"], by=["campaign"],
+                               support=False, **months_of)  # fmt: skip
+    _same(pages["attribution"]["campaign_credit"], replace(campaigns, name="campaign_credit"))
     whole = stored_results(ws, "attribution")[0]
     assert sum(r["conversions"] for r in credit.to_records()) < sum(
         r["conversions"] for r in whole.to_records()
     )
+    sales = pages["channels"]["sales_channels"]  # monthly rows: the stored months answer
+    assert {r["period"] for r in sales.to_records()} == {months[-2], months[-1]}
+
+
+def test_the_paths_of_the_months_credit_the_touches_of_their_orders(ws):
+    """The stored paths, independently of them: the rule models and Markov over the journey
+    touches of the orders of two months."""
+    from omnimetrics import journeys as jr
+    from omnimetrics.attribution import attribute, select_orders
+
+    months = sorted({r["period"] for r in ws.kpis(["orders"], grain="month").to_records()})
+    view = View.of(f"{months[-2]:%Y-%m}", f"{months[-1]:%Y-%m}")
+    credit = {r.name: r for r in page_results(ws, "attribution", view)}["attribution"]
+    wh, days = ws.warehouse, {"since": view.since, "until": view.until}
+    touches = attribute(select_orders(jr.journey_touches(wh), **days), list(ATTRIBUTION_MODELS),
+                        orders=select_orders(jr.conversions(wh), **days),
+                        non_converting=jr.non_conversion_touches(wh)).to_pyarrow()  # fmt: skip
+    shown = {(r["model"], r["channel"]): r["conversions"] for r in credit.to_records()}
+    expected = {(r["model"], r["channel"]): r["conversions"] for r in touches.to_pylist()}
+    assert shown == pytest.approx(expected, rel=1e-9)
+
+
+def test_what_the_stored_rows_cannot_answer_is_computed_live_and_said(ws):
     campaign = next(r["campaign"] for r in stored_results(ws, "attribution")[-2].to_records()
                     if r["campaign"] and not r["campaign"].startswith("("))  # fmt: skip
     overview = page_results(ws, "overview", View.of(campaign=campaign))[0]  # not stored by it

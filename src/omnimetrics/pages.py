@@ -3,11 +3,13 @@ stored by every run so that a page view reads them instead of recomputing the ev
 
 `omnimetrics run` calls `store_pages`: each page's results over the whole history go to
 `agg_<page>_<result>` tables (rows tagged with the run) and their titles and notes to
-`agg_pages`. `page_results` answers a page for a `View` from those tables when they can answer
-it exactly: no filter; a month range over monthly rows (a `period` column); a channel, campaign
-or segment that is a column of the rows. Otherwise (e.g. attribution over a month range) the page
-is computed live by the same builder, and says so. A filter that does not apply to a result
-(the funnel has no channel) is named under it rather than silently ignored.
+`agg_pages`; the journeys' distinct paths by conversion month go to `agg_paths_<key>`.
+`page_results` answers a page for a `View` from those tables when they can answer it exactly: no
+filter; a month range over monthly rows (a `period` column), or attributed from the paths of its
+months (the same numbers as the journeys give: `attribution.paths_report`); a channel, campaign
+or segment that is a column of the rows. Otherwise (e.g. the overview of a campaign) the page is
+computed live by the same builder, and says so. A filter that does not apply to a result (the
+funnel has no channel) is named under it rather than silently ignored.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,6 +27,8 @@ from omnimetrics.errors import OmnimetricsError
 from omnimetrics.results import Result
 
 if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
     from omnimetrics.workspace import Workspace
 
 HEADLINE_KPIS = ("revenue", "orders", "conversion_rate", "average_basket", "retention_rate")
@@ -35,6 +39,9 @@ INTERVALS = 100
 PROGRESS_DAYS = 30
 """The maturity page's progress: against the data as it stood this many days ago."""
 PAGES_TABLE = "agg_pages"
+PATH_KEYS = ("channel", "campaign")
+"""The keys whose paths by conversion month a run stores (`agg_paths_<key>`), so that the
+channels and attribution pages attribute a month range without reading the journeys again."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,9 @@ class Page:
     cuts: Mapping[str, str] = field(default_factory=dict)
     """column -> a page whose stored results of the same names are cut by that column (the
     overview's KPIs for one channel are the channels page's KPIs of that channel)."""
+    ranged: Builder | None = None
+    """The results without monthly rows that a month range gets from the stored paths by month
+    (attribution), rather than from the event tables."""
 
 
 def _overview(ws: Workspace, view: View) -> list[Result]:
@@ -114,25 +124,45 @@ def _overview(ws: Workspace, view: View) -> list[Result]:
 
 def _channels(ws: Workspace, view: View) -> list[Result]:
     monthly = _kpis(ws, CHANNEL_KPIS, view, by=("channel",), alerts=True)
-    value = ws.attribution(["last_touch", "linear"], since=view.since, until=view.until,
-                           spend=True)  # fmt: skip
-    value = replace(value, name="channel_value", parts=(),
-                    title="Conversions and revenue credited to each channel, its spend, "
-                    "cost per conversion, ROAS and CAC")  # fmt: skip
-    sales = ws.kpis(["revenue", "orders", "average_basket"], by=["sales_channel"], grain="total",
+    sales = ws.kpis(["revenue", "orders", "average_basket"], by=["sales_channel"], grain="month",
                     since=view.since, until=view.until)  # fmt: skip
     online = replace(_wide(sales, "sales_channel"), name="sales_channels",
-                     title="Sales channels (online and offline)")  # fmt: skip
-    return [monthly, *monthly.parts, value, online]
+                     title="Sales channels (online and offline) by month")  # fmt: skip
+    return [monthly, *monthly.parts, *_channel_value(ws, view), online]
+
+
+def _channel_value(ws: Workspace, view: View) -> list[Result]:
+    value = _attributed(ws, view, "channel", ["last_touch", "linear"], spend=True)
+    return [replace(value, name="channel_value", parts=(),
+                    title="Conversions and revenue credited to each channel, its spend, "
+                    "cost per conversion, ROAS and CAC")]  # fmt: skip
 
 
 def _attribution(ws: Workspace, view: View) -> list[Result]:
-    credit = ws.attribution(list(ATTRIBUTION_MODELS), by=["channel"], since=view.since,
-                            until=view.until, compare=True, intervals=INTERVALS)  # fmt: skip
-    campaigns = ws.attribution(["last_touch", "linear", "markov"], by=["campaign"],
-                               since=view.since, until=view.until)  # fmt: skip
-    campaigns = replace(campaigns, name="campaign_credit")
-    return [credit, *credit.parts, campaigns, ws.influence()]
+    return [*_credit(ws, view), ws.influence()]
+
+
+def _credit(ws: Workspace, view: View) -> list[Result]:
+    credit = _attributed(ws, view, "channel", list(ATTRIBUTION_MODELS), compare=True,
+                         intervals=INTERVALS)  # fmt: skip
+    campaigns = _attributed(ws, view, "campaign", ["last_touch", "linear", "markov"])
+    return [credit, *credit.parts, replace(campaigns, name="campaign_credit")]
+
+
+def _attributed(ws: Workspace, view: View, key: str, models: list[str], **options: Any) -> Result:
+    """The attribution of the view's months by `key`, from the paths the last run stored when
+    there are. Over stored months, the notes on what the data can support (which read the
+    journeys) are the run's: `_ranged` adds them."""
+    paths = _paths(ws, key)
+    return ws.attribution(models, by=[key], since=view.since, until=view.until, paths=paths,
+                          support=not (view.dated and paths is not None), **options)  # fmt: skip
+
+
+def _paths(ws: Workspace, key: str) -> ir.Table | None:
+    """The paths by conversion month the last run stored (None: none stored, read the
+    journeys)."""
+    name = f"agg_paths_{key}"
+    return ws.warehouse.table(name) if name in ws.warehouse.backend.list_tables() else None
 
 
 def _journeys(ws: Workspace, view: View) -> list[Result]:
@@ -167,8 +197,9 @@ JOURNEY_RESULTS = frozenset({"funnel", "paths", "ropo", "transitions", "exits", 
                              "time_to_convert"})  # fmt: skip
 PAGES: dict[str, Page] = {p.name: p for p in (
     Page("overview", "Overview", _overview, frozenset({"goals"}), {"channel": "channels"}),
-    Page("channels", "Channels", _channels),
-    Page("attribution", "Attribution", _attribution, frozenset({"influence"})),
+    Page("channels", "Channels", _channels, ranged=_channel_value),
+    Page("attribution", "Attribution", _attribution, frozenset({"influence"}),
+         ranged=_credit),
     Page("journeys", "Journeys", _journeys, JOURNEY_RESULTS),
     Page("customers", "Customers", _customers, frozenset({"segments", "channel_mix"})),
     Page("goals", "Goals", _goals, frozenset({"goals"})),
@@ -196,12 +227,14 @@ def _kpis(ws: Workspace, names: tuple[str, ...], view: View, by: tuple[str, ...]
 
 
 def _wide(result: Result, by: str) -> Result:
-    """KPIs of one period as one row per `by` value and one column per KPI."""
-    rows: dict[object, dict[str, object]] = {}
+    """KPIs as one row per period and `by` value and one column per KPI."""
+    keys = ("period", by)
+    rows: dict[tuple[object, ...], dict[str, object]] = {}
     for record in result.to_records():
-        rows.setdefault(record[by], {by: record[by]})[record["kpi"]] = record["value"]
+        key = tuple(record[k] for k in keys)
+        rows.setdefault(key, dict(zip(keys, key, strict=True)))[record["kpi"]] = record["value"]
     kpis = list(dict.fromkeys(r["kpi"] for r in result.to_records()))
-    columns = {by: [r[by] for r in rows.values()]}
+    columns = {k: [r[k] for r in rows.values()] for k in keys}
     columns |= {k: [r.get(k) for r in rows.values()] for k in kpis}
     return replace(result, table=pa.table(columns), parts=())
 
@@ -212,6 +245,7 @@ def store_pages(ws: Workspace, run_id: str) -> dict[str, str]:
     from omnimetrics.workspace.pipeline import storable
 
     wh, index, why = ws.warehouse, [], {}
+    made = {PAGES_TABLE, *_store_paths(ws, run_id)}
     for page in PAGES.values():
         if page.name in LIVE_PAGES:
             continue
@@ -227,10 +261,37 @@ def store_pages(ws: Workspace, run_id: str) -> dict[str, str]:
             index.append(_entry(run_id, page.name, position, result.name, result.title,
                                 result.notes, result.figures))  # fmt: skip
     wh.replace_table(PAGES_TABLE, pa.Table.from_pylist(index, schema=_INDEX))
-    made = {f"agg_{e['page']}_{e['result']}" for e in index} | {PAGES_TABLE}
+    made |= {f"agg_{e['page']}_{e['result']}" for e in index}
     for stale in [t for t in wh.backend.list_tables() if t.startswith("agg_") and t not in made]:
         wh.backend.drop_table(stale)  # a result the pages no longer show, or an older layout
     return why
+
+
+def _store_paths(ws: Workspace, run_id: str) -> list[str]:
+    """Store the journeys' distinct paths by conversion month of each key of PATH_KEYS (one
+    pass over the journeys); the tables made (none when the journeys cannot be read yet: the
+    pages say why)."""
+    import ibis
+
+    from omnimetrics import journeys as jr
+    from omnimetrics.attribution import month_paths, relabelled
+    from omnimetrics.workspace.pipeline import storable
+
+    wh, made = ws.warehouse, [f"agg_paths_{key}" for key in PATH_KEYS]
+    try:  # one query per part: the union of both may not fit the engine's memory limit
+        parts = (
+            month_paths(jr.journey_touches(wh), jr.conversions(wh), by=PATH_KEYS),
+            month_paths(None, non_converting=jr.non_conversion_touches(wh), by=PATH_KEYS),
+        )
+        both = pa.concat_tables([part.to_pyarrow() for part in parts])  # fmt: skip
+    except OmnimetricsError:
+        for name in set(made) & set(wh.backend.list_tables()):  # no page reads an older run's
+            wh.backend.drop_table(name)
+        return []
+    for key, name in zip(PATH_KEYS, made, strict=True):
+        rows = relabelled(ibis.memtable(both), PATH_KEYS, [key]).to_pyarrow()
+        wh.replace_table(name, storable(rows, run_id))
+    return made
 
 
 _INDEX = pa.schema([("run_id", pa.string()), ("page", pa.string()), ("position", pa.int32()),
@@ -275,6 +336,8 @@ def page_results(ws: Workspace, name: str, view: View = View()) -> list[Result]:
         if stored is not None and column in view.rows:
             stored = _cut(stored, column, stored_results(ws, donor) or [])
     answered = None if stored is None else [_narrow(r, view, page) for r in stored]
+    if answered is not None and None in answered and view.dated and page.ranged is not None:
+        answered = _ranged(ws, view, page, stored, answered)  # type: ignore[arg-type]
     if answered is not None and all(r is not None for r in answered):
         return answered  # type: ignore[return-value]
     results = [_noted(_where(r, view), view, page) for r in page.build(ws, view)]
@@ -282,6 +345,24 @@ def page_results(ws: Workspace, name: str, view: View = View()) -> list[Result]:
         note = "Computed live for these filters (the last run stored the unfiltered view)."
         results = [r.with_notes(note) for r in results]
     return results
+
+
+def _ranged(ws: Workspace, view: View, page: Page, stored: list[Result],
+            answered: list[Result | None]) -> list[Result | None]:  # fmt: skip
+    """The results a month range cannot narrow, attributed from the stored paths of its months
+    (when the last run stored them)."""
+    if not {f"agg_paths_{key}" for key in PATH_KEYS} <= set(ws.warehouse.backend.list_tables()):
+        return answered
+    from omnimetrics.workspace.measures import SUPPORT_NOTE
+
+    assert page.ranged is not None
+    built = {r.name: r for r in page.ranged(ws, view)}
+    for result in stored:  # what the data supports: of the whole history, as the run found it
+        if result.name in built:
+            notes = [n for n in result.notes if n.startswith(SUPPORT_NOTE)]
+            built[result.name] = built[result.name].with_notes(*notes)
+    return [_noted(_where(built[s.name], view), view, page) if a is None and s.name in built
+            else a for s, a in zip(stored, answered, strict=True)]  # fmt: skip
 
 
 def _cut(results: list[Result], column: str, donor: list[Result]) -> list[Result]:

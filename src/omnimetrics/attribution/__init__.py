@@ -13,7 +13,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from omnimetrics.attribution.aggregate import journey_paths
+    from omnimetrics.attribution.aggregate import (
+        journey_paths,
+        month_paths,
+        paths_of_months,
+        relabelled,
+    )
     from omnimetrics.attribution.compare import (
         ModelComparison,
         compare_models,
@@ -39,6 +44,7 @@ if TYPE_CHECKING:
         influence_report,
         path_file_report,
         path_table_report,
+        paths_report,
     )
     from omnimetrics.attribution.shapley import ShapleyAttribution
     from omnimetrics.attribution.spend import spend_by, with_spend
@@ -67,9 +73,13 @@ _LAZY = {
     "journey_paths": "aggregate",
     "journey_roles": "compare",
     "models_for": "registry",
+    "month_paths": "aggregate",
     "path_file_report": "report",
     "path_table_report": "report",
+    "paths_of_months": "aggregate",
+    "paths_report": "report",
     "read_paths": "paths",
+    "relabelled": "aggregate",
     "select_orders": "credit",
     "spend_by": "spend",
     "transform_paths": "transforms",
@@ -100,9 +110,13 @@ __all__ = [
     "journey_paths",
     "journey_roles",
     "models_for",
+    "month_paths",
     "path_file_report",
     "path_table_report",
+    "paths_of_months",
+    "paths_report",
     "read_paths",
+    "relabelled",
     "select_orders",
     "spend_by",
     "transform_paths",

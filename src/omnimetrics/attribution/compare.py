@@ -18,12 +18,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import ibis
-import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from omnimetrics.attribution.aggregate import journey_paths
 from omnimetrics.attribution.learned import NO_TOUCH
+from omnimetrics.attribution.paths import LABEL_JOIN, PathTable, label_keys
 from omnimetrics.attribution.registry import AttributionModel, get_model
 from omnimetrics.attribution.rules import touch_credits
 from omnimetrics.errors import ConfigError, SchemaError, did_you_mean
@@ -140,8 +142,11 @@ def compare_models(attribution: ir.Table | pd.DataFrame, by: str = "channel") ->
     if compared:
         shares["min_share"] = ranked.min(axis=1)
         shares["max_share"] = ranked.max(axis=1)
-        shares["lowest_model"] = ranked.idxmin(axis=1)
-        shares["highest_model"] = ranked.idxmax(axis=1)
+        # Equal shares can differ in their last bits (parallel sums): rounded, a tie goes to the
+        # first model named, the same from one run to the next.
+        rounded = ranked.round(12)
+        shares["lowest_model"] = rounded.idxmin(axis=1)
+        shares["highest_model"] = rounded.idxmax(axis=1)
     else:
         shares["min_share"] = shares["max_share"] = np.nan
         shares["lowest_model"] = shares["highest_model"] = None
@@ -197,6 +202,39 @@ def _top(column: pd.Series) -> str | None:
     return min(best, key=str)
 
 
+def rank_correlations(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Spearman's rho (the correlation of the average ranks) and Kendall's tau-b of two
+    samples, as `scipy.stats` computes them, in numpy: importing scipy.stats takes half a
+    second, more than a dashboard view of the comparison may.
+
+    >>> rho, tau = rank_correlations(np.array([1.0, 2, 3, 4]), np.array([1.0, 3, 2, 4]))
+    >>> round(rho, 12), round(tau, 12)
+    (0.8, 0.666666666667)
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):  # a constant sample: NaN, as scipy
+        rho = float(np.corrcoef(_average_ranks(x), _average_ranks(y))[0, 1])
+    concordance, untied_x, untied_y = 0.0, 0, 0
+    step = max(1, (1 << 22) // max(len(x), 1))  # pairs compared at once: a few MB
+    for start in range(0, len(x), step):
+        rows = slice(start, start + step)
+        later = np.arange(len(x))[None, :] > np.arange(len(x))[rows, None]  # each pair once
+        dx = np.sign(x[rows, None] - x[None, :]) * later
+        dy = np.sign(y[rows, None] - y[None, :]) * later
+        concordance += float((dx * dy).sum())
+        untied_x, untied_y = untied_x + int((dx != 0).sum()), untied_y + int((dy != 0).sum())
+    tau = concordance / np.sqrt(float(untied_x) * untied_y) if untied_x and untied_y else np.nan
+    return rho, float(tau)
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties sharing their average rank (`scipy.stats.rankdata`)."""
+    order = np.argsort(values, kind="stable")
+    _, first, counts = np.unique(values[order], return_index=True, return_counts=True)
+    ranks = np.empty(len(values))
+    ranks[order] = np.repeat(first + (counts + 1) / 2, counts)
+    return ranks
+
+
 def _agreement(ranked: pd.DataFrame, by: str) -> pd.DataFrame:
     """Spearman and Kendall rank correlation of each pair of models over the <by> values."""
     rounded = ranked.round(_RANK_DECIMALS)
@@ -214,10 +252,7 @@ def _agreement(ranked: pd.DataFrame, by: str) -> pd.DataFrame:
             )
         else:
             note = None
-            from scipy import stats  # imported here: the CLI starts faster without it
-
-            spearman = float(stats.spearmanr(x, y).statistic)
-            kendall = float(stats.kendalltau(x, y).statistic)
+            spearman, kendall = rank_correlations(x, y)
         top_a, top_b = _top(rounded[a]), _top(rounded[b])
         rows.append({
             "model_a": a, "model_b": b, "ranked_values": len(x), "spearman": spearman,
@@ -232,40 +267,55 @@ def _agreement(ranked: pd.DataFrame, by: str) -> pd.DataFrame:
     return agreement.loc[order].reset_index(drop=True)  # rounded: see compare_models
 
 
-def journey_roles(touches: ir.Table, by: str = "channel") -> ir.Table:
+def journey_roles(journeys: ir.Table | PathTable, by: str = "channel") -> ir.Table:
     """Which channels open journeys, which assist in the middle and which close them.
 
-    Per <by> value: touches; opening (position 1 of a journey of 2+ touches), middle, closing
-    (last touch of a journey of 2+ touches), only (journeys of one touch); each divided by
-    touches as early_share, middle_share, late_share, only_share (they sum to 1). Role:
-    "opener" if opening > closing and opening >= middle; "closer" if closing > opening and
-    closing >= middle; else "assist" (middle most frequent, opening and closing tied, or only
-    single-touch journeys). Journey length is max(position) per order.
+    journeys: the touches of conversion journeys (order_id, position, <by>), or their distinct
+    paths (`PathTable`, a converting path counting as many journeys as its conversions; a label
+    of several columns counts by its first, which is `by`). Per <by> value: touches; opening
+    (first touch of a journey of 2+ touches), middle, closing (last touch of a journey of 2+
+    touches), only (journeys of one touch); each divided by touches as early_share,
+    middle_share, late_share, only_share (they sum to 1). Role: "opener" if opening > closing
+    and opening >= middle; "closer" if closing > opening and closing >= middle; else "assist"
+    (middle most frequent, opening and closing tied, or only single-touch journeys).
     """
-    _require(touches.columns, ["order_id", "position", by], "The journey touches")
-    length = touches.position.max().over(ibis.window(group_by="order_id"))
-    staged = touches.mutate(_n=length)
-    multi = staged._n >= 2
-    counted = staged.group_by(by).agg(
-        touches=staged.count(),
-        opening=(multi & (staged.position == 1)).cast(dt.int64).sum(),
-        middle=(multi & (staged.position > 1) & (staged.position < staged._n)).cast(dt.int64).sum(),
-        closing=(multi & (staged.position == staged._n)).cast(dt.int64).sum(),
-        only=(staged._n == 1).cast(dt.int64).sum(),
-    )
-    total = counted.touches.cast(dt.float64)
-    role = ibis.cases(
-        ((counted.opening > counted.closing) & (counted.opening >= counted.middle), "opener"),
-        ((counted.closing > counted.opening) & (counted.closing >= counted.middle), "closer"),
-        else_="assist",
-    )
-    return counted.mutate(
-        early_share=counted.opening / total,
-        middle_share=counted.middle / total,
-        late_share=counted.closing / total,
-        only_share=counted.only / total,
-        role=role,
-    ).order_by([ibis.desc("touches"), by])
+    if isinstance(journeys, PathTable):
+        paths = journeys
+    else:
+        _require(journeys.columns, ["order_id", "position", by], "The journey touches")
+        paths = PathTable.from_arrow(journey_paths(journeys, by=[by]).to_pyarrow())
+    won = paths.subset((paths.conversions > 0) & (paths.lengths > 0))
+    keys = label_keys([label.split(LABEL_JOIN)[0] for label in won.labels], [by])[by]
+    codes: dict[str | None, int] = {}
+    key_of_label = np.array([codes.setdefault(key, len(codes)) for key in keys], np.int64)
+    owner = won.path_of_touch
+    length, position = won.lengths[owner], won.position_of_touch
+    weight, key = won.conversions[owner], key_of_label[won.codes]
+    multi = length >= 2
+
+    def counted(touch: np.ndarray) -> np.ndarray:
+        summed = np.bincount(key, weights=weight * touch, minlength=len(codes))
+        return np.rint(summed).astype(np.int64)
+
+    touches = counted(np.ones(len(key), bool))
+    opening = counted(multi & (position == 0))
+    middle = counted(multi & (position > 0) & (position < length - 1))
+    closing = counted(multi & (position == length - 1))
+    only = counted(length == 1)
+    closer = np.where((closing > opening) & (closing >= middle), "closer", "assist")
+    role = np.where((opening > closing) & (opening >= middle), "opener", closer)
+    seen = touches > 0  # a label of journeys that did not convert only: no touch to count
+    columns = {"touches": touches, "opening": opening, "middle": middle, "closing": closing,
+               "only": only}  # fmt: skip
+    table = pa.table({
+        by: pa.array([k for k, s in zip(codes, seen, strict=True) if s], pa.string()),
+        **{name: pa.array(values[seen], pa.int64()) for name, values in columns.items()},
+        **{share: pa.array(columns[name][seen] / touches[seen], pa.float64())
+           for share, name in (("early_share", "opening"), ("middle_share", "middle"),
+                               ("late_share", "closing"), ("only_share", "only"))},
+        "role": pa.array(role[seen].astype(object), pa.string()),
+    })  # fmt: skip
+    return ibis.memtable(table).order_by([ibis.desc("touches"), by])
 
 
 def cross_channel_influence(

@@ -16,7 +16,7 @@ from omnimetrics.attribution import uncertainty
 from omnimetrics.attribution.aggregate import journey_paths
 from omnimetrics.attribution.learned import NO_TOUCH, learned_credit, path_credit
 from omnimetrics.attribution.learned import untouched as path_untouched
-from omnimetrics.attribution.paths import PathTable
+from omnimetrics.attribution.paths import PathTable, label_keys
 from omnimetrics.attribution.registry import AttributionModel, get_model
 from omnimetrics.attribution.rules import credit_columns, touch_credits
 from omnimetrics.errors import ConfigError
@@ -50,7 +50,6 @@ def attribute(
     specs = [get_model(name, registry) for name in models]
     by = list(by)
     if isinstance(touches, PathTable) and all(spec.data_driven for spec in specs):
-        _one_label(by)
         credit = path_credit(touches, specs, by, intervals=intervals, seed=seed)
         return _ordered(ibis.memtable(credit), by)
     touches, paths, untouched = _inputs(touches, specs, by, orders, non_converting)
@@ -58,12 +57,11 @@ def attribute(
     together = [s for s in specs if not s.data_driven and s.additive]
     if together:
         parts.append(_ruled_together(together, touches, by, untouched))
+        if intervals:
+            bands.append(uncertainty.rule_intervals(together, credit_columns(touches, together),
+                                                    by, intervals, seed, untouched[0]))  # fmt: skip
     for spec in specs:
         if spec in together:
-            if intervals:
-                credited = touch_credits(touches, spec.name, registry)
-                bands.append(uncertainty.rule_intervals(spec, credited, by, intervals, seed,
-                                                        untouched[0]))  # fmt: skip
             continue
         if spec.data_driven:
             assert paths is not None
@@ -75,7 +73,8 @@ def attribute(
             credited = touch_credits(touches, spec.name, registry)
             table = _participation(spec, credited, by, untouched)
             if intervals:
-                bands.append(uncertainty.rule_intervals(spec, credited, by, intervals, seed,
+                alone = credit_columns(touches, [spec])
+                bands.append(uncertainty.rule_intervals([spec], alone, by, intervals, seed,
                                                         untouched[0]))  # fmt: skip
         parts.append(table.select("model", *by, "conversions", "revenue", "share", "additive"))
     result = ibis.union(*parts) if len(parts) > 1 else parts[0]
@@ -91,11 +90,6 @@ def _ordered(result: ir.Table, by: list[str]) -> ir.Table:
     return result.order_by(["model", ibis.desc("conversions"), *by])
 
 
-def _one_label(by: list[str]) -> None:
-    if len(by) != 1:
-        raise ConfigError("A path table has one label per touch: attribute it by one name.")
-
-
 def _inputs(
     touches: ir.Table | PathTable,
     specs: list[AttributionModel],
@@ -106,8 +100,7 @@ def _inputs(
     """The touches rule models weigh, the path table data-driven models learn from, and the
     (conversions, revenue) of orders without any touch."""
     if isinstance(touches, PathTable):
-        _one_label(by)
-        return _path_touches(touches, by[0]), touches, path_untouched(touches)
+        return _path_touches(touches, by), touches, path_untouched(touches)
     paths = None
     if any(spec.data_driven for spec in specs):
         if non_converting is None:
@@ -221,16 +214,17 @@ def _ruled_together(
     return ibis.memtable(table, schema=schema)
 
 
-def _path_touches(paths: PathTable, label: str) -> ir.Table:
+def _path_touches(paths: PathTable, by: list[str]) -> ir.Table:
     """A path table as weighted touches: one order per converting path, of its conversions."""
     converting = np.flatnonzero(paths.conversions > 0)
     won = paths.subset(paths.conversions > 0)
-    labels = np.array(paths.labels, dtype=object)
+    keys = label_keys(paths.labels, by)
     order_of_touch = converting[won.path_of_touch].astype(str)
     touches = pa.table({
         "order_id": pa.array(order_of_touch, pa.string()),
         "position": pa.array(won.position_of_touch + 1, pa.int64()),
-        label: pa.array(labels[won.codes], pa.string()),
+        **{column: pa.array(np.array(keys[column], dtype=object)[won.codes], pa.string())
+           for column in by},
         "revenue": pa.array(won.value[won.path_of_touch], pa.float64()),
         "conversions": pa.array(won.conversions[won.path_of_touch], pa.float64()),
     })  # fmt: skip

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from omnimetrics.attribution.arrow import booleans, floats, strings
-from omnimetrics.attribution.paths import LABEL_JOIN, NOT_SET, PathTable
+from omnimetrics.attribution.paths import PathTable, label_keys
 from omnimetrics.fitted import Fitted
 
 if TYPE_CHECKING:
@@ -67,12 +67,8 @@ def learned_credit(
     assert spec.learner is not None
     model = spec.learner().fit(paths.touched)
     credited = np.flatnonzero(model.conversions_ > 0)
-    labels = [model.labels_[i] for i in credited.tolist()]
+    keys = label_keys([model.labels_[i] for i in credited.tolist()], by)
     conversions, revenue = model.conversions_[credited], model.revenue_[credited]
-    keys: dict[str, list[str | None]] = {column: [] for column in by}
-    for label in labels:  # one row per label: a few dozen at most
-        for column, part in zip(by, label.split(LABEL_JOIN), strict=True):
-            keys[column].append(None if part == NOT_SET and column == "campaign" else part)
     if lonely[0] > 0:
         for column in by:
             keys[column].append(NO_TOUCH)

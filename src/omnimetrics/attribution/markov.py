@@ -16,6 +16,7 @@ machinery to load); larger ones are SciPy sparse matrices.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -44,7 +45,8 @@ def chain_counts(paths: PathTable, order: int = 1) -> tuple[np.ndarray, Matrix]:
     Returns (states, counts): states[i] is the i-th touch state as a row of k label codes (-1 =
     empty slot, oldest first); matrix index 0 is `(start)`, 1..m the touch states, m+1
     `(conversion)`, m+2 `(null)`. counts is a dense array up to DENSE_STATES states, a sparse
-    CSR matrix above.
+    CSR matrix above. A table that keeps what is derived from its paths (`PathTable.shared`)
+    keeps the chain's moves, so its resamples are counted in one weighted sum.
     """
     paths = paths.touched
     base = len(paths.labels) + 1
@@ -53,14 +55,76 @@ def chain_counts(paths: PathTable, order: int = 1) -> tuple[np.ndarray, Matrix]:
             f"A Markov chain of order {order} over {base - 1} labels has too many states; "
             "lower the order or attribute by channel rather than campaign."
         )
-    blocks = _blocks(paths.offsets)
-    if order == 1:  # every label occurs in some path: the label codes are the states
-        unique, touch_state = np.arange(1, base), paths.codes
-    else:
-        unique, touch_state = _compact(_histories(paths, order, base, blocks), base**order)
-    counts = _summed(len(unique) + 3, _moves(paths, touch_state, len(unique), blocks))
-    slots = np.stack([(unique // base**j) % base - 1 for j in range(order)], axis=1)
-    return slots, counts
+    key = ("markov", order)
+    chain = None if paths.memo is None else paths.memo.get(key)
+    if chain is None:
+        chain = _Chain.of(paths, order, base, distinct=paths.memo is not None)
+        if paths.memo is not None:
+            paths.memo[key] = chain
+    slots = np.stack([(chain.states // base**j) % base - 1 for j in range(order)], axis=1)
+    return slots, chain.counts(paths)
+
+
+@dataclass(frozen=True)
+class _Chain:
+    """The moves of a path table's chain, which depend on its paths, not on their counts."""
+
+    states: np.ndarray
+    """The touch states, as base-(labels + 1) numbers of their labels."""
+    touch_state: np.ndarray
+    """Each touch's state, 0..m-1."""
+    blocks: list[tuple[int, int]]
+    distinct: tuple[np.ndarray, ...] | None = None
+    """Kept for resampled tables: the path, cell and times of every distinct move of every
+    path, and the cells of each path's moves to `(conversion)` and `(null)`."""
+
+    @classmethod
+    def of(cls, paths: PathTable, order: int, base: int, distinct: bool) -> _Chain:
+        blocks = _blocks(paths.offsets)
+        if order == 1:  # every label occurs in some path: the label codes are the states
+            states, touch_state = np.arange(1, base), paths.codes
+        else:
+            states, touch_state = _compact(_histories(paths, order, base, blocks), base**order)
+        chain = cls(states, touch_state, blocks)
+        size = len(states) + 3
+        if not distinct or size * size > DENSE_LIMIT:
+            return chain
+        cells = [rows.astype(np.intp) * size + cols for rows, cols, _ in chain._moves(paths)]
+        owner = np.repeat(np.arange(len(paths)), paths.lengths)
+        moves, times = np.unique(owner * (size * size) + np.concatenate(cells[:-2]),
+                                 return_counts=True)  # fmt: skip
+        path, cell = np.divmod(moves, size * size)
+        return cls(states, touch_state, blocks, (path, cell, times.astype(float), *cells[-2:]))
+
+    def counts(self, paths: PathTable) -> Matrix:
+        """Transition counts of the paths' conversions and nulls (laid out as `chain_counts`)."""
+        size = len(self.states) + 3
+        if self.distinct is None:
+            return _summed(size, self._moves(paths))
+        path, cell, times, converted, lost = self.distinct
+        flat = np.bincount(cell, (paths.conversions + paths.nulls)[path] * times,
+                           minlength=size * size)  # fmt: skip
+        flat += np.bincount(converted, paths.conversions, minlength=size * size)
+        flat += np.bincount(lost, paths.nulls, minlength=size * size)
+        return _matrix(flat, size)
+
+    def _moves(self, paths: PathTable) -> Moves:
+        """(from, to, weight) of the moves of every path, block by block: into each touch
+        state (from `(start)`, 0, at a path's start), then from the last one to `(conversion)`
+        and `(null)`. Touch states are 1..m (`touch_state` + 1)."""
+        offsets, lengths = paths.offsets, paths.lengths
+        journeys = paths.conversions + paths.nulls
+        for first, end in self.blocks:
+            a, b = offsets[first], offsets[end]
+            into = self.touch_state[a:b] + 1
+            source = np.empty_like(into)
+            source[1:] = into[:-1]
+            source[offsets[first:end] - a] = 0
+            yield source, into, np.repeat(journeys[first:end], lengths[first:end])
+        m = len(self.states)
+        last = self.touch_state[offsets[1:] - 1] + 1
+        yield last, np.full_like(last, m + 1), paths.conversions
+        yield last, np.full_like(last, m + 2), paths.nulls
 
 
 def _blocks(offsets: np.ndarray) -> list[tuple[int, int]]:
@@ -91,6 +155,9 @@ def _histories(
     return state
 
 
+Moves = Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
 def _compact(values: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
     """Distinct values (sorted) and each value's index among them; a lookup table instead of a
     sort when the values are small integers."""
@@ -100,29 +167,6 @@ def _compact(values: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
     present[values] = True
     lookup = (np.cumsum(present) - 1).astype(np.int32)  # space <= DENSE_LIMIT < 2**31
     return np.flatnonzero(present), lookup[values]
-
-
-Moves = Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]
-
-
-def _moves(
-    paths: PathTable, touch_state: np.ndarray, m: int, blocks: list[tuple[int, int]]
-) -> Moves:
-    """(from, to, weight) of the moves of every path, block by block: into each touch state
-    (from `(start)`, 0, at a path's start), then from the last one to `(conversion)` and
-    `(null)`. Touch states are 1..m (`touch_state` + 1)."""
-    offsets, lengths = paths.offsets, paths.lengths
-    journeys = paths.conversions + paths.nulls
-    for first, end in blocks:
-        a, b = offsets[first], offsets[end]
-        into = touch_state[a:b] + 1
-        source = np.empty_like(into)
-        source[1:] = into[:-1]
-        source[offsets[first:end] - a] = 0
-        yield source, into, np.repeat(journeys[first:end], lengths[first:end])
-    last = touch_state[offsets[1:] - 1] + 1
-    yield last, np.full_like(last, m + 1), paths.conversions
-    yield last, np.full_like(last, m + 2), paths.nulls
 
 
 def _summed(size: int, parts: Moves) -> Matrix:
@@ -135,12 +179,7 @@ def _summed(size: int, parts: Moves) -> Matrix:
             cells *= size
             cells += cols
             flat += np.bincount(cells, weights, minlength=size * size)
-        if size - 2 <= DENSE_STATES:
-            return flat.reshape(size, size)
-        import scipy.sparse as sp
-
-        cells = np.flatnonzero(flat)
-        return sp.csr_matrix((flat[cells], (cells // size, cells % size)), shape=(size, size))
+        return _matrix(flat, size)
     import scipy.sparse as sp
 
     counts = sp.csr_matrix((size, size))
@@ -149,6 +188,16 @@ def _summed(size: int, parts: Moves) -> Matrix:
     counts.sum_duplicates()
     counts.eliminate_zeros()
     return counts
+
+
+def _matrix(flat: np.ndarray, size: int) -> Matrix:
+    """The size x size matrix of flat cells: dense up to DENSE_STATES + 2 rows, else sparse."""
+    if size - 2 <= DENSE_STATES:
+        return flat.reshape(size, size)
+    import scipy.sparse as sp
+
+    cells = np.flatnonzero(flat)
+    return sp.csr_matrix((flat[cells], (cells // size, cells % size)), shape=(size, size))
 
 
 def transition_probabilities(counts: Matrix) -> Matrix:

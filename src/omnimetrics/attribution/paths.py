@@ -12,7 +12,8 @@ parsed by Arrow's multithreaded reader and paths are split and encoded by Arrow,
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from omnimetrics.attribution.arrow import to_floats, to_integers
-from omnimetrics.errors import SchemaError, SourceError, did_you_mean
+from omnimetrics.errors import ConfigError, SchemaError, SourceError, did_you_mean
 from omnimetrics.sample import read_sample
 
 LABEL_JOIN = "\x1f"
@@ -43,6 +44,9 @@ class PathTable:
     conversions: np.ndarray
     nulls: np.ndarray
     value: np.ndarray
+    memo: dict[object, object] | None = field(default=None, compare=False, repr=False)
+    """What models derive from the paths alone (not from their counts), shared by the tables
+    `resample` draws from this one; None: nothing is kept (`shared` starts keeping)."""
 
     def __len__(self) -> int:
         return len(self.conversions)
@@ -75,6 +79,11 @@ class PathTable:
         return PathTable(self.labels, codes, offsets, self.conversions[keep], self.nulls[keep],
                          self.value[keep])  # fmt: skip
 
+    def shared(self) -> PathTable:
+        """This table, keeping what models derive from its paths for the tables resampled from
+        it: a bootstrap refits a model on the same paths with other counts."""
+        return replace(self, memo={})
+
     def resample(self, rng: np.random.Generator) -> PathTable:
         """A Poisson bootstrap replicate: every journey is drawn Poisson(1) times, so a path's
         conversions c become Poisson(c) and its value scales with its redrawn conversions."""
@@ -83,7 +92,7 @@ class PathTable:
         per_conversion = np.divide(self.value, self.conversions, out=np.zeros(len(self)),
                                    where=self.conversions > 0)  # fmt: skip
         return PathTable(self.labels, self.codes, self.offsets, conversions, nulls,
-                         per_conversion * conversions)  # fmt: skip
+                         per_conversion * conversions, self.memo)  # fmt: skip
 
     @classmethod
     def from_arrow(cls, table: pa.Table) -> PathTable:
@@ -119,6 +128,22 @@ class PathTable:
             "path": pc.binary_join(lists, separator), "conversions": self.conversions,
             "nulls": self.nulls, "value": self.value,
         })  # fmt: skip
+
+
+def label_keys(labels: Sequence[str], by: Sequence[str]) -> dict[str, list[str | None]]:
+    """Each column of `by` for each label (a label of several columns joins them with
+    LABEL_JOIN); a campaign not set is None, as the journeys have it."""
+    keys: dict[str, list[str | None]] = {column: [] for column in by}
+    for label in labels:  # the distinct labels: a few dozen, a few thousand campaigns at most
+        parts = label.split(LABEL_JOIN)
+        if len(parts) != len(keys):
+            raise ConfigError(
+                f"The path label {label!r} names {len(parts)} column(s); attribute it by as many "
+                f"(got by={list(by)}): a path table has one label per touch."
+            )
+        for column, part in zip(keys, parts, strict=True):
+            keys[column].append(None if part == NOT_SET and column == "campaign" else part)
+    return keys
 
 
 def _numbers(table: pa.Table, name: str) -> np.ndarray:

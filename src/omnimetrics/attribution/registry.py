@@ -52,6 +52,9 @@ class AttributionModel:
     """False when credits do not sum to the conversions (participation)."""
     needs_times: bool = False
     """True when the model reads touch times (a path table has none)."""
+    needs_channel: bool = False
+    """True when the model reads each touch's channel, whatever it credits (a path table of
+    campaigns has none)."""
     abstains: bool = False
     """True when an order may get no credit at all (reported as no attributable touch)."""
     normalised: bool = False
@@ -61,6 +64,11 @@ class AttributionModel:
     @property
     def data_driven(self) -> bool:
         return self.learner is not None
+
+    def reads_paths(self, by: Sequence[str]) -> bool:
+        """Whether the distinct paths labelled by `by` are all the model reads (no touch times;
+        the channel when it needs it)."""
+        return not self.needs_times and (not self.needs_channel or "channel" in by)
 
 
 def _rule(name: str, doc: str, formula: Formula, **flags: bool) -> AttributionModel:
@@ -80,7 +88,7 @@ def _built_in() -> Registry[AttributionModel]:
         _rule("last_touch", "All credit to the last touch before the order.",
               Formula("rules", "last_touch"), normalised=True),
         _rule("last_non_direct", "All credit to the last touch that is not direct (else the "
-              "last).", Formula("rules", "last_non_direct"), normalised=True),
+              "last).", Formula("rules", "last_non_direct"), normalised=True, needs_channel=True),
         _rule("linear", "Equal credit to every touch.", Formula("rules", "linear"),
               normalised=True),
         _rule("position_based", "U-shaped: " + position.format(0.4, 0.4, 0.2),

@@ -9,16 +9,19 @@ every model is data-driven. Tables in, tables out: no warehouse table names here
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import numpy as np
 import pyarrow as pa
 
+from omnimetrics.attribution.arrow import to_floats
 from omnimetrics.attribution.paths import PathTable, read_paths
 from omnimetrics.attribution.registry import AttributionModel, get_model
-from omnimetrics.errors import ConfigError
+from omnimetrics.errors import ConfigError, SchemaError
 from omnimetrics.registry import Registry
 
 if TYPE_CHECKING:
@@ -79,39 +82,150 @@ def attribution_report(
     touches, conversions, non_converting: journey touches (with `first_order` when `spend` is
     given), the orders and the touches of journeys that did not convert, as the `journeys`
     module builds them. spend: the spend table (date, channel, campaign, spend), summed over
-    the same days, adds cost per conversion, CAC and ROAS.
+    the same days, adds cost per conversion, CAC and ROAS. The journeys are aggregated into
+    their distinct paths by conversion month (`month_paths`) and every model that reads no touch
+    times is fitted on those, as `paths_report` does with the paths a run stored.
     """
-    from omnimetrics.attribution.aggregate import journey_paths
-    from omnimetrics.attribution.credit import attribute, select_orders
+    from omnimetrics.attribution.aggregate import month_paths
+    from omnimetrics.attribution.credit import select_orders
     from omnimetrics.attribution.transforms import transform_touches
 
-    names, keys = list(models), list(by)
-    markov = _markov(names, registry) if transitions else None
     segment: dict[str, Any] = {"since": since, "until": until, "sales_channels": sales_channels}
     options: dict[str, Any] = {"drop": drop, "max_touches": max_touches}
     touches = transform_touches(select_orders(touches, **segment), transform, **options)
     orders = select_orders(conversions, **segment)
     lost = transform_touches(non_converting, transform, key="person_id", **options)
-    credit = attribute(touches, names, by=keys, orders=orders, non_converting=lost,
-                       intervals=intervals, seed=seed, registry=registry)  # fmt: skip
+    rows = month_paths(touches, orders, lost, by=list(by))
+    return _report(rows, (touches, orders, lost), models=models, by=by, since=since, until=until,
+                   intervals=intervals, seed=seed, spend=spend, compare=compare,
+                   transitions=transitions, registry=registry)  # fmt: skip
+
+
+def paths_report(
+    rows: ir.Table,
+    *,
+    models: Sequence[str],
+    by: Sequence[str] = ("channel",),
+    since: date | None = None,
+    until: date | None = None,
+    intervals: int = 0,
+    seed: int = 0,
+    spend: ir.Table | None = None,
+    compare: bool = False,
+    transitions: bool = False,
+    registry: Models | None = None,
+) -> AttributionReport:
+    """Attribution of the orders of the whole months from `since` to `until`, from the journeys'
+    distinct paths by conversion month (`month_paths`, labelled by `by`, as a run stores them):
+    the report `attribution_report` gives of the same journeys, numbers, intervals and seeds
+    alike, without reading them again. Models that read touch times are refused.
+    """
+    if since is not None and since.day != 1:
+        raise ConfigError(f"Paths by month start on a month's first day; got since={since}.")
+    if until is not None and (until + timedelta(days=1)).day != 1:
+        raise ConfigError(f"Paths by month end on a month's last day; got until={until}.")
+    return _report(rows, None, models=models, by=by, since=since, until=until,
+                   intervals=intervals, seed=seed, spend=spend, compare=compare,
+                   transitions=transitions, registry=registry)  # fmt: skip
+
+
+Journeys = tuple["ir.Table", "ir.Table", "ir.Table"]
+"""Converting touches, orders and touches of journeys that did not convert, of one segment."""
+
+
+def _report(
+    rows: ir.Table,
+    journeys: Journeys | None,
+    *,
+    models: Sequence[str],
+    by: Sequence[str],
+    since: date | None,
+    until: date | None,
+    intervals: int,
+    seed: int,
+    spend: ir.Table | None,
+    compare: bool,
+    transitions: bool,
+    registry: Models | None,
+) -> AttributionReport:
+    """The report of the months from `since`'s to `until`'s of `rows` (`month_paths`): models
+    that read paths are fitted on them; the others on the `journeys` these rows are made of."""
+    from omnimetrics.attribution.credit import attribute
+
+    names, keys = list(models), list(by)
+    markov = _markov(names, registry) if transitions else None
+    on_touches = [n for n in names if not get_model(n, registry).reads_paths(keys)]
+    on_paths = [n for n in names if n not in on_touches]
+    if on_touches and journeys is None:
+        raise ConfigError(
+            f"{', '.join(on_touches)} read(s) the time or the channel of each touch, which "
+            f"paths by {'/'.join(keys)} do not keep: attribute the journeys instead."
+        )
+    tables = cache(lambda: _path_tables(rows, since, until))
+    options: dict[str, Any] = {"by": keys, "seed": seed, "registry": registry}
+    credit, acquisitions = [], []
+    if on_paths:
+        paths, first = tables()
+        credit.append(attribute(paths, on_paths, intervals=intervals, **options))
+        if spend is not None:
+            if first is None:
+                raise SchemaError(
+                    "Spend needs to know which orders are a person's first (CAC): the journey "
+                    "touches lack first_order (journeys.journey_touches has it)."
+                )
+            acquisitions.append(attribute(first, on_paths, **options))
+    if on_touches:
+        assert journeys is not None
+        touches, orders, lost = journeys
+        credit.append(attribute(touches, on_touches, orders=orders, non_converting=lost,
+                                intervals=intervals, **options))  # fmt: skip
+        if spend is not None:
+            acquisitions.append(attribute(touches.filter(touches.first_order), on_touches,
+                                          non_converting=lost, **options))  # fmt: skip
+    table = _joined(credit, keys)
     if spend is not None:
         from omnimetrics.attribution.spend import spend_by, with_spend
 
-        acquisitions = attribute(touches.filter(touches.first_order), names, by=keys,
-                                 non_converting=lost, seed=seed, registry=registry)  # fmt: skip
         spent = spend_by(spend, keys, since=since, until=until)
-        credit = with_spend(credit, spent, by=keys, acquisitions=acquisitions)
-    table = credit.to_pyarrow()
+        table = with_spend(table, spent, by=keys,
+                           acquisitions=_joined(acquisitions, keys)).to_pyarrow()  # fmt: skip
     comparison = roles = matrix = None
     if compare:
         from omnimetrics.attribution.compare import compare_models, journey_roles
 
         comparison = compare_models(table.to_pandas(), by=keys[0])
-        roles = journey_roles(touches, keys[0]).to_pyarrow()
+        roles = journey_roles(tables()[0], keys[0]).to_pyarrow()
     if markov is not None:
-        paths = PathTable.from_arrow(journey_paths(touches, lost, by=keys).to_pyarrow())
-        matrix = _transitions(paths, markov, registry)
+        matrix = _transitions(tables()[0], markov, registry)
     return AttributionReport(table, comparison, roles, matrix, markov)
+
+
+def _path_tables(
+    rows: ir.Table, since: date | None, until: date | None
+) -> tuple[PathTable, PathTable | None]:
+    """The distinct paths of the months from `since`'s to `until`'s, and the same paths weighted
+    by their first orders (the acquisitions that CAC divides by; orders without a touch left out,
+    as no channel is credited with them; None when the journeys do not tell first orders)."""
+    from omnimetrics.attribution.aggregate import paths_of_months
+
+    table = paths_of_months(rows, since, until).to_pyarrow()
+    paths = PathTable.from_arrow(table)
+    first = replace(paths, conversions=to_floats(table.column("first_orders")),
+                    value=to_floats(table.column("first_value")))  # fmt: skip
+    kept = (first.lengths > 0) & ((first.conversions != 0) | (first.nulls > 0))
+    if np.isnan(first.conversions[kept]).any():
+        return paths, None
+    return paths, first.subset(kept)
+
+
+def _joined(parts: list[Any], keys: list[str]) -> pa.Table:
+    """Credit tables of disjoint models as one, ordered as `attribute` orders its rows."""
+    tables = [part.to_pyarrow() for part in parts]
+    if len(tables) == 1:
+        return tables[0]
+    joined = pa.concat_tables(tables, promote_options="default")
+    order = [("model", "ascending"), ("conversions", "descending")]
+    return joined.sort_by([*order, *((column, "ascending") for column in keys)])
 
 
 def path_table_report(

@@ -14,6 +14,7 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 
 def spend_by(
@@ -32,11 +33,11 @@ def spend_by(
 
 
 def with_spend(
-    attribution: ir.Table,
-    spend: ir.Table,
+    attribution: ir.Table | pa.Table,
+    spend: ir.Table | pa.Table,
     *,
     by: Sequence[str] = ("channel",),
-    acquisitions: ir.Table | None = None,
+    acquisitions: ir.Table | pa.Table | None = None,
 ) -> ir.Table:
     """The attribution table with spend, cost_per_conversion, roas (and new_customers, cac).
 

@@ -12,6 +12,7 @@ seeded, so the same input gives the same intervals.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,7 +20,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from omnimetrics.attribution.learned import NO_TOUCH
-from omnimetrics.attribution.paths import LABEL_JOIN, NOT_SET, PathTable
+from omnimetrics.attribution.paths import PathTable, label_keys
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -31,40 +32,47 @@ CHUNK = 16
 
 
 def rule_intervals(
-    spec: AttributionModel,
+    specs: Sequence[AttributionModel],
     credited: ir.Table,
     by: list[str],
     replicates: int,
     seed: int,
     untouched: float = 0.0,
 ) -> pd.DataFrame:
-    """Intervals for a rule-based model from its per-touch credits (`touch_credits`);
-    `untouched`: the orders (conversions) without any touch, reported as NO_TOUCH."""
-    amount = (credited.credit * credited.unit).sum() if spec.additive else credited.unit.max()
-    per_order = credited.group_by(["order_id", *by]).agg(_amount=amount, _w=credited.unit.max())
+    """Intervals for rule-based models from their per-touch credits (`credit_columns`: `unit`
+    and a `credit_<model>` column per model), in one pass over the touches; `untouched`: the
+    orders (conversions) without any touch, reported as NO_TOUCH."""
+    amounts = {
+        f"_amount{i}": (credited[f"credit_{spec.name}"] * credited.unit).sum()
+        if spec.additive else credited.unit.max()
+        for i, spec in enumerate(specs)
+    }  # fmt: skip
+    per_order = credited.group_by(["order_id", *by]).agg(_w=credited.unit.max(), **amounts)
     frame = per_order.to_pandas()
     orders, order_index = np.unique(frame.order_id.to_numpy(dtype=str), return_inverse=True)
     keys = frame[by].astype(object).where(frame[by].notna(), None)
-    key_tuples = list(map(tuple, keys.to_numpy()))
-    key_labels, key_index = _index(key_tuples)
-    matrix = sp.csr_matrix((frame._amount.to_numpy(float), (order_index, key_index)),
-                           shape=(len(orders), len(key_labels)))  # fmt: skip
+    key_labels, key_index = _index(list(map(tuple, keys.to_numpy())))
     units = np.zeros(len(orders))
     units[order_index] = frame._w.to_numpy(float)
-    rng = np.random.default_rng(seed)
-    draws, totals, lonely = [], [], []
-    for start in range(0, replicates, CHUNK):
-        size = min(CHUNK, replicates - start)
-        drawn = rng.poisson(np.broadcast_to(units, (size, len(units))))
-        factor = drawn / np.where(units > 0, units, 1.0)
-        draws.append(np.asarray((matrix.T @ factor.T).T))
-        lonely.append(rng.poisson(untouched, size))
-        totals.append(drawn.sum(axis=1) + lonely[-1])
-    conversions, total = np.vstack(draws), np.concatenate(totals)
-    # Orders left without credit: untouched ones, and those an abstaining model passes over.
-    left = total - conversions.sum(axis=1) if spec.additive else np.concatenate(lonely)
-    return _bands(spec.name, by, [*key_labels, (NO_TOUCH,) * len(by)],
-                  np.column_stack([conversions, left]), total)  # fmt: skip
+    bands = []
+    for i, spec in enumerate(specs):
+        matrix = sp.csr_matrix((frame[f"_amount{i}"].to_numpy(float), (order_index, key_index)),
+                               shape=(len(orders), len(key_labels)))  # fmt: skip
+        rng = np.random.default_rng(seed)  # every model sees the same replicates
+        draws, totals, lonely = [], [], []
+        for start in range(0, replicates, CHUNK):
+            size = min(CHUNK, replicates - start)
+            drawn = rng.poisson(np.broadcast_to(units, (size, len(units))))
+            factor = drawn / np.where(units > 0, units, 1.0)
+            draws.append(np.asarray((matrix.T @ factor.T).T))
+            lonely.append(rng.poisson(untouched, size))
+            totals.append(drawn.sum(axis=1) + lonely[-1])
+        conversions, total = np.vstack(draws), np.concatenate(totals)
+        # Orders left without credit: untouched ones, and those an abstaining model passes over.
+        left = total - conversions.sum(axis=1) if spec.additive else np.concatenate(lonely)
+        bands.append(_bands(spec.name, by, [*key_labels, (NO_TOUCH,) * len(by)],
+                            np.column_stack([conversions, left]), total))  # fmt: skip
+    return pd.concat(bands, ignore_index=True)
 
 
 def learner_intervals(
@@ -78,16 +86,14 @@ def learner_intervals(
     """Intervals for a data-driven model: refitted on every resampled path table; `untouched`:
     the conversions without any touch (reported as NO_TOUCH), redrawn as well."""
     assert spec.learner is not None
-    touched = paths.touched
+    touched = paths.touched.shared()
     rng = np.random.default_rng(seed)
     conversions = np.zeros((replicates, len(touched.labels) + 1))
     for replicate in range(replicates):
         sample = touched.resample(rng)
         conversions[replicate, :-1] = spec.learner().fit(sample).conversions_
         conversions[replicate, -1] = rng.poisson(untouched)
-    keys = [tuple(None if part == NOT_SET and column == "campaign" else part
-                  for column, part in zip(by, label.split(LABEL_JOIN), strict=True))
-            for label in touched.labels]  # fmt: skip
+    keys = list(zip(*label_keys(touched.labels, by).values(), strict=True))
     keys.append((NO_TOUCH,) * len(by))
     return _bands(spec.name, by, keys, conversions, conversions.sum(axis=1))
 

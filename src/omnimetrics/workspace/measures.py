@@ -10,15 +10,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from omnimetrics.errors import OmnimetricsError
+from omnimetrics.errors import ConfigError, OmnimetricsError
 from omnimetrics.results import Result, as_arrow
 from omnimetrics.workspace import checks
 
 if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
     from omnimetrics.config import Settings
     from omnimetrics.registry import Registry
     from omnimetrics.warehouse import Warehouse
 
+SUPPORT_NOTE = "Careful: "
+"""How an attribution note on what the data cannot support begins."""
 DEFAULT_MODELS = ("first_touch", "last_touch", "last_non_direct", "linear", "position_based",
                   "time_decay", "markov", "shapley")  # fmt: skip
 
@@ -52,33 +56,52 @@ class MeasureMethods:
         spend: bool = False,
         compare: bool = False,
         transitions: bool = False,
+        paths: ir.Table | None = None,
+        support: bool = True,
     ) -> Result:
-        """Credit of each channel (or campaign) under each model, over the workspace's journeys."""
+        """Credit of each channel (or campaign) under each model, over the workspace's journeys.
+
+        paths: the journeys' distinct paths by conversion month (`attribution.month_paths`,
+        labelled by `by`), as a run stores them for the dashboard: attributed instead of the
+        journeys, with the same numbers, for whole months and the journeys as they are.
+        support: add notes on what the data can support (they read the journeys).
+        """
         from omnimetrics import journeys as jr
-        from omnimetrics.attribution import attribution_report
+        from omnimetrics.attribution import attribution_report, paths_report
 
         wh = self.warehouse
         checks.known("--by", by, checks.ATTRIBUTION_KEYS, "attribution key")
         checks.at_least("--intervals", intervals, 0)
         checks.sales_channels(sales_channels)
         checks.period(wh, since, until)
-        report = attribution_report(
-            jr.journey_touches(wh), jr.conversions(wh), jr.non_conversion_touches(wh),
-            models=list(models), by=list(by), transform=transform, drop=list(drop),
-            max_touches=max_touches, since=since, until=until,
-            sales_channels=list(sales_channels), intervals=intervals, seed=seed,
-            spend=wh.table("spend") if spend else None, compare=compare,
-            transitions=transitions, registry=self.attribution_models,
-        )  # fmt: skip
+        options: dict[str, Any] = {
+            "models": list(models), "by": list(by), "since": since, "until": until,
+            "intervals": intervals, "seed": seed, "spend": wh.table("spend") if spend else None,
+            "compare": compare, "transitions": transitions, "registry": self.attribution_models,
+        }  # fmt: skip
+        if paths is None:
+            report = attribution_report(
+                jr.journey_touches(wh), jr.conversions(wh), jr.non_conversion_touches(wh),
+                transform=transform, drop=list(drop), max_touches=max_touches,
+                sales_channels=list(sales_channels), **options,
+            )  # fmt: skip
+        elif transform != "all" or drop or max_touches is not None or sales_channels:
+            raise ConfigError(
+                "Paths by month are of every journey as it is: ask for a transform, drop, "
+                "max_touches or sales channels without `paths`."
+            )
+        else:
+            report = paths_report(paths, **options)
         lookback = self.settings.journeys.lookback_days
         title = f"Attribution by {','.join(by)} ({lookback}-day lookback)"
-        return attribution_result(report, title, by[0]).with_notes(*self._support_notes())
+        notes = self._support_notes() if support else []
+        return attribution_result(report, title, by[0]).with_notes(*notes)
 
     def _support_notes(self) -> list[str]:
         from omnimetrics.metrics.maturity import model_support
 
         support = model_support(self.warehouse, "attribution")
-        return [] if support.supported else [f"Careful: {r}" for r in support.reasons]
+        return [] if support.supported else [SUPPORT_NOTE + r for r in support.reasons]
 
     def influence(self, model: str = "linear", *, by: str = "channel") -> Result:
         """Credit each touch channel earns on sales of each sales channel (online behind store
