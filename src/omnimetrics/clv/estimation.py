@@ -157,6 +157,12 @@ class Likelihood:
         return Likelihood(value, logs_score)
 
 
+UPPER_LOG = 16.0
+"""Parameters stay under e^16 (about 9e6): beyond, differences of log-gamma functions of
+numbers that large lose the digits the likelihood needs (a BG/NBD fit whose dropout vanishes
+drifted to a and b of 1e12 and stopped at a different point from one run to the next)."""
+
+
 @dataclass(frozen=True)
 class Estimate:
     """A maximum-likelihood fit: the estimates, their standard errors and the log-likelihood."""
@@ -191,7 +197,7 @@ def maximise(
             theta,
             jac=True if objective.score else "3-point",
             method="L-BFGS-B",
-            bounds=[(-30.0, 30.0)] * len(theta),
+            bounds=[(-30.0, UPPER_LOG)] * len(theta),
             options={"maxiter": 1000, "ftol": 1e-15, "gtol": 1e-9},
         )
     if not np.isfinite(result.fun):
