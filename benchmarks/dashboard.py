@@ -3,10 +3,12 @@
     python benchmarks/dashboard.py [--folder DIR] [--customers 1000000 --days 365] [--repeat 5]
 
 Uses the world of `benchmarks/kpis.py` in DIR (built there first if missing), runs the pipeline
-once (`Workspace.run`, which stores every page), then serves each dashboard page through the
-whole HTTP stack (FastAPI's test client: routing, read key, rendering; no socket) and prints its
-server time: the first view and the median of `--repeat` more, unfiltered, for one channel and
-for a two-month range; then the seconds to write the report. Not a test.
+once (`Workspace.run`, which stores every page and the journeys' paths by month: the seconds of
+each step, then the stored paths' rows and size and the seconds to store them again), then
+serves each dashboard page through the whole HTTP stack (FastAPI's test client: routing, read
+key, rendering; no socket) and prints its server time: the first view and the median of
+`--repeat` more, unfiltered, for one channel and for a two-month range; then the seconds to
+write the report. Not a test.
 """
 
 from __future__ import annotations
@@ -32,11 +34,28 @@ def peak_mb() -> float:
 
 def run(folder: str) -> dict:
     import omnimetrics
+    from omnimetrics.pages import store_paths
 
     ws = omnimetrics.open(Path(folder) / "w.duckdb", demo=True)
+    steps: dict[str, float] = {}
+    last = ["start", time.perf_counter()]
+
+    def progress(step: str, fraction: float) -> None:
+        now = time.perf_counter()
+        steps[f"{last[0]}_s"] = round(now - last[1], 1)
+        last[:] = [step, now]
+
     started = time.perf_counter()
-    ws.run()
-    return {"run_s": time.perf_counter() - started, "peak_mb": peak_mb()}
+    done = ws.run(progress=progress)
+    figures: dict[str, object] = {"run_s": round(time.perf_counter() - started, 1), **steps,
+                                  "peak_mb": round(peak_mb())}  # fmt: skip
+    started = time.perf_counter()
+    stored = store_paths(ws, done.figures["run_id"])  # the run's part: stored again, timed
+    figures["paths_s"] = round(time.perf_counter() - started, 1)
+    for name in stored:
+        rows = ws.warehouse.table(name).to_pyarrow()
+        figures[name] = {"rows": rows.num_rows, "arrow_mb": round(rows.nbytes / 1e6, 1)}
+    return figures
 
 
 def pages(folder: str, repeat: int) -> dict:

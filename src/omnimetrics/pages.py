@@ -245,7 +245,7 @@ def store_pages(ws: Workspace, run_id: str) -> dict[str, str]:
     from omnimetrics.workspace.pipeline import storable
 
     wh, index, why = ws.warehouse, [], {}
-    made = {PAGES_TABLE, *_store_paths(ws, run_id)}
+    made = {PAGES_TABLE, *store_paths(ws, run_id)}
     for page in PAGES.values():
         if page.name in LIVE_PAGES:
             continue
@@ -267,7 +267,7 @@ def store_pages(ws: Workspace, run_id: str) -> dict[str, str]:
     return why
 
 
-def _store_paths(ws: Workspace, run_id: str) -> list[str]:
+def store_paths(ws: Workspace, run_id: str) -> list[str]:
     """Store the journeys' distinct paths by conversion month of each key of PATH_KEYS (one
     pass over the journeys); the tables made (none when the journeys cannot be read yet: the
     pages say why)."""
