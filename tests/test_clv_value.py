@@ -214,3 +214,22 @@ def test_omnichannel_value_raw_and_alike(ws):
         omni.mean() - single.mean()
     )
     assert len(found.notes) == 2 and 0 < found.figures["matched_share"] <= 1
+
+
+@pytest.mark.slow
+def test_the_value_page(ws, value):
+    from omnimetrics.charts import CHARTS
+    from omnimetrics.pages import PAGES, TOP_CUSTOMERS, View
+
+    results = {r.name: r for r in PAGES["value"].build(ws, View())}
+    assert set(results) == {"cohorts", "clv", "clv_params", "clv_by_channel", "clv_by_mix",
+                            "omni_value", "omni_strata"}  # fmt: skip
+    default = ws.clv()  # the page's settings are the method's defaults
+    assert results["clv"].num_rows == min(TOP_CUSTOMERS, default.num_rows)
+    shown, full = results["clv"].to_pandas(), default.to_pandas().head(TOP_CUSTOMERS)
+    assert list(shown.customer_id) == list(full.customer_id)
+    assert np.allclose(shown.clv, full.clv, rtol=1e-9)
+    channels = results["clv_by_channel"].to_pandas()
+    assert np.allclose(channels.total_clv, default.part("clv_by_channel").to_pandas().total_clv)
+    for name in ("cohorts", "clv_by_channel", "clv_by_mix"):
+        assert name in CHARTS and results[name].plot().data, name

@@ -193,8 +193,44 @@ def _quality(ws: Workspace, view: View) -> list[Result]:
     return [quality, *quality.parts]
 
 
+TOP_CUSTOMERS = 100
+"""Customers shown on the value page (highest CLV first; `omnimetrics clv --out` has them all)."""
+
+
+def _value(ws: Workspace, view: View) -> list[Result]:
+    """Cohorts, lifetime value (its parameters, by acquisition channel, by channel mix, the top
+    customers) and the omnichannel comparison; a part the data cannot support says why."""
+    results = [ws.cohorts()]
+    try:
+        value = ws.clv()
+    except OmnimetricsError as exc:  # e.g. too few repeat buyers yet
+        results.append(_cannot("clv_params", "Customer lifetime value", exc))
+    else:
+        top = value.table.slice(0, TOP_CUSTOMERS)
+        results += [
+            *value.parts,
+            replace(
+                value, table=top, parts=(), title=f"The {TOP_CUSTOMERS} customers of highest CLV"
+            ),
+        ]
+    try:
+        omni = ws.omni_value()
+        results += [replace(omni, parts=()), *omni.parts]
+    except OmnimetricsError as exc:  # e.g. no omnichannel customer before the cut
+        results.append(_cannot("omni_value", "Omnichannel vs single-channel value", exc))
+    return results
+
+
+def _cannot(name: str, title: str, error: Exception) -> Result:
+    """A result the data cannot give yet: why, as its one row and its note."""
+    return Result.of(name, title, pa.table({"note": [str(error)]}), notes=(str(error),))
+
+
 JOURNEY_RESULTS = frozenset({"funnel", "paths", "ropo", "transitions", "exits", "lengths",
                              "time_to_convert"})  # fmt: skip
+VALUE_RESULTS = frozenset({"cohorts", "clv", "clv_params", "clv_by_channel", "clv_by_mix",
+                           "omni_value", "omni_strata"})  # fmt: skip
+"""The value page's results: customers as of the last run, not flows of the months asked."""
 PAGES: dict[str, Page] = {p.name: p for p in (
     Page("overview", "Overview", _overview, frozenset({"goals"}), {"channel": "channels"}),
     Page("channels", "Channels", _channels, ranged=_channel_value),
@@ -202,6 +238,7 @@ PAGES: dict[str, Page] = {p.name: p for p in (
          ranged=_credit),
     Page("journeys", "Journeys", _journeys, JOURNEY_RESULTS),
     Page("customers", "Customers", _customers, frozenset({"segments", "channel_mix"})),
+    Page("value", "Customer value", _value, VALUE_RESULTS),
     Page("goals", "Goals", _goals, frozenset({"goals"})),
     Page("maturity", "Maturity", _maturity,
          frozenset({"dimensions", "maturity", "progress", "models"})),

@@ -178,7 +178,8 @@ def value_result(summary: pd.DataFrame, *, model: str = "bgnbd", horizon: int = 
     unit_name = {"D": "day", "W": "week", "M": "month"}[unit]
     title = (f"Customer lifetime value: {model} + Gamma-Gamma, next {horizon} {unit_name}s, "
              f"{discount_rate:.0%} a year discount, margin {margin:.0%}")  # fmt: skip
-    ranked = customers.sort_values("clv", ascending=False, ignore_index=True)
+    ranked = customers.sort_values(["clv", "customer_id"], ascending=[False, True],
+                                   ignore_index=True)  # fmt: skip
     result = Result.of("clv", title, ranked, parts=tuple(parts), figures=figures,
                        notes=fit.notes)  # fmt: skip
     return result, fit
