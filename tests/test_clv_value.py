@@ -172,6 +172,8 @@ def test_the_value_charts_hold_their_numbers():
     heat = cohorts.plot().data[0]
     assert heat.y == ("2026-01-01", "2026-02-01") and heat.x == ("0", "1", "2")
     assert [list(r) for r in heat.z] == [[1.0, 0.4, 0.25], [1.0, 0.5, None]]  # not yet: blank
+    layout = cohorts.plot().layout  # cohorts are labels, not a time axis with its own ticks
+    assert (layout.yaxis.type, layout.xaxis.type) == ("category", "category")
     holdout = Result("clv_holdout", "Holdout", pa.table({
         "frequency": ["0", "1", "7+"], "customers": [50, 20, 3],
         "predicted": [0.1, 0.5, 4.0], "actual": [0.12, 0.45, 3.0],

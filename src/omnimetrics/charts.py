@@ -533,8 +533,9 @@ def cohort_retention(result: Result) -> go.Figure:
         colorbar={"title": "active", "tickformat": ".0%"},
         hovertemplate="cohort %{y}, period %{x}: %{z:.1%} active<extra></extra>",
     )  # fmt: skip
-    figure.update_layout(xaxis_title="periods since acquisition", yaxis_title="cohort",
-                         yaxis_autorange="reversed")  # fmt: skip
+    figure.update_layout(xaxis={"title": "periods since acquisition", "type": "category"},
+                         yaxis={"title": "cohort", "type": "category",
+                                "autorange": "reversed"})  # fmt: skip
     return figure
 
 
