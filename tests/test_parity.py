@@ -175,6 +175,7 @@ def test_ingest_parity(tmp_path, engine, reference):
     assert ingest(engine) == expected
 
 
+@pytest.mark.slow  # the default run stays near 10 minutes; CI runs it with the slow set
 def test_identity_and_journeys_parity(tmp_path, engine, reference):
     from omnimetrics.simulate import simulate
 
@@ -414,6 +415,7 @@ def test_missing_spark_warehouse_is_an_error(tmp_path):
     assert not (tmp_path / "nowhere").exists()
 
 
+@pytest.mark.slow  # the default run stays near 10 minutes; CI runs it with the slow set
 def test_spark_warehouse_in_use_is_refused(tmp_path):
     """Derby admits one process per metastore: a second process is told so at once, before its
     Spark starts (the lock held here stands for another command's)."""

@@ -85,6 +85,7 @@ def test_no_secret_says_to_run_init():
         Settings.from_mapping({}, environ={}).require_secret()
 
 
+@pytest.mark.slow  # the default run stays near 10 minutes; CI runs it with the slow set
 def test_run_is_recorded_and_idempotent(world_ws):
     _, ws = world_ws
     before = ws.warehouse.table("agg_overview_kpis").drop("run_id").to_pandas()
