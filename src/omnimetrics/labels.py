@@ -165,8 +165,8 @@ SECTIONS: dict[str, Pair] = {
         "Conversions et chiffre d'affaires attribués, dépenses, ROAS et CAC par canal",
     ),
     "sales_channels": (
-        "Sales channels (online and offline)",
-        "Canaux de vente (en ligne et hors ligne)",
+        "Sales channels (online and offline) by month",
+        "Canaux de vente (en ligne et hors ligne) par mois",
     ),
     "dimensions": ("Maturity by dimension", "Maturité par dimension"),
     "maturity": ("Maturity indicators", "Indicateurs de maturité"),
