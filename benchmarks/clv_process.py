@@ -3,11 +3,16 @@ engine from the transactions, BG/NBD and Gamma-Gamma fitted, and every customer'
 purchases, P(alive), expected order value and CLV (`omnimetrics.clv.value.fit_value`).
 
     python benchmarks/clv_process.py [--customers 1000000] [--unit W]
+                                     [--lifetimes-python /tmp/ltvenv/bin/python]
 
 The transactions (about 3 per customer over two years: BG/NBD purchases, Gamma-Gamma values)
 are simulated with numpy and loaded into DuckDB first (not timed); then the process is timed in
 its own child process: seconds of the summary, of the fit and predictions, in all, and the peak
-RSS. Not a test; the figures depend on the machine and its load.
+RSS. With a Python that has the `lifetimes` package (`python3 -m venv /tmp/ltvenv &&
+/tmp/ltvenv/bin/pip install lifetimes`), the same process with lifetimes runs next, on the same
+transactions written to CSV: `summary_data_from_transaction_data`, BetaGeoFitter,
+GammaGammaFitter and the same predictions. Not a test; the figures depend on the machine and
+its load.
 """
 
 from __future__ import annotations
@@ -85,16 +90,55 @@ def child(path: str, unit: str) -> dict:
     }  # fmt: skip
 
 
+LIFETIMES = """
+import json, resource, sys, time
+import pandas as pd
+from lifetimes import BetaGeoFitter, GammaGammaFitter
+from lifetimes.utils import summary_data_from_transaction_data
+rows = pd.read_csv(sys.argv[1])
+rows["timestamp"] = pd.to_datetime(rows.timestamp, format="ISO8601")
+started = time.perf_counter()
+freq, horizon = sys.argv[2], {"D": 364, "W": 52}[sys.argv[2]]
+summary = summary_data_from_transaction_data(rows, "customer_id", "timestamp", "amount", freq=freq)
+summarised = time.perf_counter()
+bg = BetaGeoFitter().fit(summary.frequency, summary.recency, summary["T"])
+repeat = summary[summary.frequency > 0]
+gg = GammaGammaFitter().fit(repeat.frequency, repeat.monetary_value)
+bg.conditional_expected_number_of_purchases_up_to_time(horizon, summary.frequency,
+                                                       summary.recency, summary["T"])
+bg.conditional_probability_alive(summary.frequency, summary.recency, summary["T"])
+gg.conditional_expected_average_profit(summary.frequency, summary.monetary_value)
+gg.customer_lifetime_value(bg, summary.frequency, summary.recency, summary["T"],
+                           summary.monetary_value, time=12, discount_rate=0.008, freq=freq)
+done = time.perf_counter()
+print(json.dumps({"customers": len(summary), "summary_s": round(summarised - started, 2),
+                  "fit_and_predict_s": round(done - summarised, 2),
+                  "total_s": round(done - started, 2),
+                  "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                  "params": {k: round(v, 4) for k, v in bg.params_.items()}}))
+"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--unit", default="W")
+    parser.add_argument("--unit", choices=["D", "W"], default="W")
+    parser.add_argument("--lifetimes-python", default="/tmp/ltvenv/bin/python")
     options = parser.parse_args()
     path = Path(tempfile.mkdtemp(prefix="omnimetrics-clv-")) / "t.duckdb"
     print("transactions:", transactions(path, options.customers), flush=True)
     done = subprocess.run([sys.executable, __file__, "--child", str(path), options.unit],
                           capture_output=True, text=True, check=True)  # fmt: skip
-    print(done.stdout.strip())
+    print("omnimetrics:", done.stdout.strip(), flush=True)
+    if Path(options.lifetimes_python).exists():
+        import duckdb
+
+        csv = path.with_suffix(".csv")
+        with duckdb.connect(str(path), read_only=True) as con:
+            con.execute(f"COPY transactions TO '{csv}' (HEADER)")
+        theirs = subprocess.run([options.lifetimes_python, "-c", LIFETIMES, str(csv),
+                                 options.unit], capture_output=True, text=True)  # fmt: skip
+        print("lifetimes:", theirs.stdout.strip() or theirs.stderr.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":
