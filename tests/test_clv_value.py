@@ -235,3 +235,28 @@ def test_the_value_page(ws, value):
     assert np.allclose(channels.total_clv, default.part("clv_by_channel").to_pandas().total_clv)
     for name in ("cohorts", "clv_by_channel", "clv_by_mix"):
         assert name in CHARTS and results[name].plot().data, name
+
+
+def test_the_cli_checks_a_holdout_of_transactions(tmp_path):
+    # Twelve customers buy on 1, 5 and 20 January: up to 10 January, one repeat purchase each;
+    # after it, one each (the holdout ends on the last transaction, 20 January: 10 days).
+    lines = ["customer_id,timestamp,amount"]
+    for n in range(12):
+        lines += [f"c{n},2024-01-01,10", f"c{n},2024-01-05,{10 + n}", f"c{n},2024-01-20,12"]
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    done = cli("clv", "--transactions", "t.csv", "--unit", "day", "--calibration-end",
+               "2024-01-10", "--limit", "0", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Predicted vs actual repeat purchases after" in done.stdout
+    assert "next 365 days" in " ".join(done.stdout.split())  # the default horizon: a year
+    from omnimetrics.clv.value import value_of_file
+
+    result = value_of_file(transactions=tmp_path / "t.csv", unit="D",
+                           calibration_end=date(2024, 1, 10))  # fmt: skip
+    holdout = result.part("clv_holdout")
+    assert holdout.to_records()[0] | {"predicted": None} == {
+        "frequency": "1", "customers": 12, "predicted": None, "actual": 1.0}  # fmt: skip
+    assert holdout.figures["holdout_periods"] == 10 and holdout.figures["actual_purchases"] == 12
+    wrong = cli("clv", "--transactions", "t.csv", "--calibration-end", "10/01/2024",
+                cwd=tmp_path)  # fmt: skip
+    assert wrong.returncode != 0 and "Traceback" not in wrong.stderr

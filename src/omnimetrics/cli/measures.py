@@ -383,13 +383,19 @@ def clv(
     unit: Annotated[str, _option("Time unit of recency, T and the horizon: day, week, month.")] = (
         "week"
     ),
-    horizon: Annotated[int, _option("How many units ahead the value is counted.")] = 52,
+    horizon: Annotated[
+        int | None, _option("How many units ahead the value is counted (default: a year).")
+    ] = None,
     discount_rate: Annotated[float, _option("Yearly discount rate (0.1 = 10% a year).")] = 0.1,
     margin: Annotated[
         float | None, _option("Share of revenue kept as margin (default: the orders' own).")
     ] = None,
     calibration_end: Annotated[
-        str | None, _option("Fit up to this day and check the predictions on the days after.")
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="Fit up to this day and check the predictions on the days after.",
+        ),
     ] = None,
     rfm: Annotated[
         Path | None,

@@ -36,6 +36,8 @@ CUSTOMER_COLUMNS = ("customer_id", "expected_purchases", "p_alive", "expected_va
 """What a ready-made RFM table has (`omnimetrics clv --rfm FILE`, `--map` for other names)."""
 UNIT_DAYS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
 """Days in one time unit of the summary (a month as a twelfth of a year)."""
+YEAR = {"D": 365, "W": 52, "M": 12}
+"""The default horizon: a year, in the summary's time unit."""
 BUCKETS = (0, 1, 2, 3, 4, 5, 6, 7)
 """Calibration frequencies of the holdout check; the last bucket is 7 and more."""
 
@@ -69,14 +71,15 @@ def fit_value(
     summary: pd.DataFrame,
     *,
     model: str = "bgnbd",
-    horizon: int = 52,
+    horizon: int | None = None,
     unit: str = "W",
     discount_rate: float = 0.1,
     margin: float = 1.0,
 ) -> ValueFit:
     """Fit `model` (a purchase model of `CLV_MODELS`) and Gamma-Gamma on the summary (the
     columns of `RFM_COLUMNS`, in time `unit`), then predict each customer over the next
-    `horizon` units, discounted at the yearly `discount_rate`, valued at `margin` of revenue."""
+    `horizon` units (default a year), discounted at the yearly `discount_rate`, valued at
+    `margin` of revenue."""
     check_rfm(summary)
     # In customer order: an engine returns rows in any order, and a fit on a flat likelihood
     # must not depend on it.
@@ -85,6 +88,7 @@ def fit_value(
     if entry.kind != "purchase":
         purchase_models = [n for n, m in CLV_MODELS.items() if m.kind == "purchase"]
         raise ConfigError(f"{model!r} models spend, not purchases: choose from {purchase_models}.")
+    horizon = YEAR[unit] if horizon is None else horizon
     if not isinstance(horizon, int | np.integer) or horizon < 1:
         raise ConfigError(f"The horizon is a whole number of periods >= 1; got {horizon!r}.")
     if not np.isfinite(margin) or not 0 < margin <= 1:
@@ -154,12 +158,13 @@ def holdout_check(fit: ValueFit, holdout: pd.DataFrame) -> tuple[pd.DataFrame, d
     return table, figures
 
 
-def value_result(summary: pd.DataFrame, *, model: str = "bgnbd", horizon: int = 52,
+def value_result(summary: pd.DataFrame, *, model: str = "bgnbd", horizon: int | None = None,
                  unit: str = "W", discount_rate: float = 0.1, margin: float = 1.0,
                  holdout_from: object = None) -> tuple[Result, ValueFit]:  # fmt: skip
     """`fit_value` as a result: customers by CLV (highest first), the parameters, and with
     `holdout_from` (the calibration end; the summary has the holdout columns) the check of the
     predictions on the holdout."""
+    horizon = YEAR[unit] if horizon is None else horizon
     fit = fit_value(summary, model=model, horizon=horizon, unit=unit,
                     discount_rate=discount_rate, margin=margin)  # fmt: skip
     parts = [Result.of("clv_params", "Fitted parameters (standard errors from the Hessian)",

@@ -65,14 +65,15 @@ class ValueMethods:
         model: str = "bgnbd",
         *,
         unit: str = "week",
-        horizon: int = 52,
+        horizon: int | None = None,
         discount_rate: float = 0.1,
         margin: float | None = None,
         calibration_end: date | None = None,
     ) -> Result:
-        """Each customer's expected purchases over `horizon` units, P(alive), expected order
-        value and CLV (`model` for purchases, Gamma-Gamma for spend, discounted at the yearly
-        `discount_rate`, valued at `margin` of revenue: default the orders' own margin rate).
+        """Each customer's expected purchases over `horizon` units (default a year), P(alive),
+        expected order value and CLV (`model` for purchases, Gamma-Gamma for spend, discounted at
+        the yearly `discount_rate`, valued at `margin` of revenue: default the orders' own
+        margin rate).
 
         Parts: the fitted parameters; value and LTV/CAC by acquisition channel (flagged under
         3); value by channel mix (omnichannel, online only...); with `calibration_end`, the
