@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from omnimetrics.errors import ConfigError, SchemaError, did_you_mean
+from omnimetrics.clv.summary import require_columns
+from omnimetrics.errors import ConfigError, SchemaError
 
 __all__ = ["OmniValue", "omni_value", "stratified_att"]
 
@@ -154,13 +155,6 @@ def _as_utc(when: object, name: str) -> datetime:
     raise ConfigError(f"{name} must be a date or a datetime (e.g. '2025-07-01'); got {when!r}")
 
 
-def _require(table: ir.Table, needed: list[str], what: str) -> None:
-    missing = [c for c in needed if c not in table.columns]
-    if missing:
-        hints = " ".join(did_you_mean(c, table.columns) for c in missing)
-        raise SchemaError(f"{what} lacks the column(s) {missing}. {hints}")
-
-
 def _customers(orders: ir.Table, cut: int, end: int | None) -> tuple[ir.Table, int, int]:
     """Per person with an order before the cut (in the engine): pre-cut orders, sales channels,
     first and last order, and orders and revenue from the cut to the end; the data's span."""
@@ -207,7 +201,7 @@ def omni_value(
     `orders`: person_id, at (timestamp), revenue, sales_channel (e.g. `Facts.orders`).
     `segments`: one row per person_id, a segment measured before the cut if possible.
     """
-    _require(orders, ["person_id", "at", "revenue", "sales_channel"], "The orders table")
+    require_columns(orders, ["person_id", "at", "revenue", "sales_channel"], "The orders table")
     if not 0 < confidence < 1:
         raise ConfigError(f"confidence must be in (0, 1), e.g. 0.95; got {confidence!r}")
     if isinstance(order_cap, bool) or not isinstance(order_cap, int) or order_cap < 2:
@@ -280,7 +274,7 @@ def _require_both_groups(omni: np.ndarray, cut_at: datetime) -> None:
 
 
 def _with_segments(per: ir.Table, segments: ir.Table, column: str) -> ir.Table:
-    _require(segments, ["person_id", column], "The segments table")
+    require_columns(segments, ["person_id", column], "The segments table")
     if column == "channel_mix":
         raise ConfigError(
             "segment_column='channel_mix' is the treatment itself (omnichannel or not, over all "
