@@ -108,6 +108,11 @@ def test_cohorts_by_first_sales_channel(ws):
     customers = ws.rfm(unit="day").num_rows
     assert first.customers.sum() == customers  # every customer in one cohort, at period 0
     assert (first.rate == 1).all()  # everyone buys in their acquisition period
+    mixes = ws.cohorts(by=["channel_mix"]).to_pandas()  # a segment column of the persons
+    first = mixes[mixes.period == 0]
+    assert first.customers.sum() == customers and set(first.channel_mix) <= {
+        "omnichannel", "online_only", "store_only", "single_channel", "none"}  # fmt: skip
+    assert mixes.groupby("cohort").customers.first().sum() < customers  # the cut splits cohorts
     with pytest.raises(ConfigError, match="not a known cohort dimension"):
         ws.cohorts(by=["colour"])
 

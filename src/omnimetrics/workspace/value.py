@@ -85,9 +85,7 @@ class ValueMethods:
         letter = time_unit(unit)
         checks.at_least("--horizon", horizon, 1)
         facts = self._value_facts(None)
-        coverage = facts.coverage
-        if coverage is None:
-            raise ConfigError("No orders: ingest orders, then run `omnimetrics run`.")
+        coverage = _extent(facts)
         last_day = coverage[1] - timedelta(days=1)
         if calibration_end is not None and not coverage[0] <= calibration_end < last_day:
             raise ConfigError(
@@ -111,9 +109,7 @@ class ValueMethods:
         from omnimetrics.clv.omni import omni_value
 
         facts = self._value_facts(None)
-        coverage = facts.coverage
-        if coverage is None:
-            raise ConfigError("No orders: ingest orders, then run `omnimetrics run`.")
+        coverage = _extent(facts)
         if cut is None:
             cut = coverage[0] + (coverage[1] - coverage[0]) / 2
         orders = facts.orders.filter(facts.orders.person_id.notnull())
@@ -133,18 +129,16 @@ class ValueMethods:
         return Facts(self.warehouse, grain="total", until=until)
 
     def _orders_by(self, facts: Facts, by: Sequence[str]) -> ir.Table:
-        """The order fact of known persons with the `by` columns (acquisition channel joined)."""
+        """The order fact of known persons with the `by` columns (a segment as the KPIs cut by
+        it, the acquisition channel joined)."""
         from omnimetrics.clv.cohorts import acquisition_channels
-        from omnimetrics.metrics.segments import person_segments
 
         orders = facts.orders.filter(facts.orders.person_id.notnull())
         segments = [c for c in by if c not in COHORT_BY]
         if segments:
-            persons = person_segments(self.warehouse)
-            known = [c for c in persons.columns if c != "person_id"]
+            known = [c for c in facts.persons.columns if c != "person_id"]
             checks.known("--by", segments, [*COHORT_BY, *known], "cohort dimension")
-            orders = orders.left_join(persons.select("person_id", *segments), "person_id")
-            orders = orders.drop("person_id_right")
+            orders = facts.cut(orders, segments)
         if "acquisition_channel" in by:
             acquired = acquisition_channels(facts.credited)
             orders = orders.left_join(acquired, "person_id").drop("person_id_right")
@@ -216,3 +210,10 @@ def _value_of(rows: pd.DataFrame, by: str) -> pd.DataFrame:
         .reset_index()
         .sort_values("total_clv", ascending=False, ignore_index=True)
     )
+
+
+def _extent(facts: Facts) -> tuple[date, date]:
+    """The data's first day and the day after its last (`Facts.coverage`), or why there is none."""
+    if facts.coverage is None:
+        raise ConfigError("No orders: ingest orders, then run `omnimetrics run`.")
+    return facts.coverage
