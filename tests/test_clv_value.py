@@ -58,6 +58,17 @@ def test_each_customer_is_valued_by_the_formula(ws, value):
 
 
 @pytest.mark.slow
+def test_the_default_margin_is_the_orders_own(ws):
+    from omnimetrics.metrics.facts import Facts
+
+    orders = Facts(ws.warehouse, grain="total").orders.to_pandas()
+    known = orders[orders.margin.notna()]
+    assert len(known) > 0
+    rate = known.margin.sum() / known.revenue.sum()
+    assert ws.clv(unit="week").figures["margin_rate"] == pytest.approx(rate, rel=1e-9)
+
+
+@pytest.mark.slow
 def test_discounting_and_margin_lower_the_value(ws, value):
     discounted = ws.clv(unit="week", horizon=26, discount_rate=0.5, margin=0.4).to_pandas()
     base = value.to_pandas().set_index("customer_id").clv
@@ -265,3 +276,28 @@ def test_the_cli_checks_a_holdout_of_transactions(tmp_path):
     wrong = cli("clv", "--transactions", "t.csv", "--calibration-end", "10/01/2024",
                 cwd=tmp_path)  # fmt: skip
     assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
+
+
+def test_the_discounted_value_by_hand():
+    """CLV = margin x E[order value] x sum_i (E[Y(i)] - E[Y(i-1)]) / (1 + d)^i, with d the
+    weekly rate of 10% a year: (1.1)^(7 / 365.25) - 1."""
+    from omnimetrics.clv.value import fit_value, period_rate
+
+    table = pd.read_csv(CDNOW).rename(columns={"ID": "customer_id", "x": "frequency",
+                                               "t_x": "recency", "zbar": "monetary_value"})  # fmt: skip
+    d = 1.1 ** (7 / 365.25) - 1
+    assert period_rate(0.1, "W") == pytest.approx(d, rel=1e-12)
+    assert period_rate(0.1, "D") == pytest.approx(1.1 ** (1 / 365.25) - 1, rel=1e-12)
+    fit = fit_value(table, horizon=3, unit="W", discount_rate=0.1, margin=0.3)
+    row = fit.customers.iloc[7]
+    rfm = [np.array([row[c]]) for c in ("frequency", "recency", "T")]
+    cumulative = [0.0] + [fit.purchases.expected_purchases(i, *rfm)[0] for i in (1, 2, 3)]
+    by_hand = (
+        0.3
+        * row.expected_value
+        * sum((cumulative[i] - cumulative[i - 1]) / (1 + d) ** i for i in (1, 2, 3))
+    )
+    assert row.clv == pytest.approx(by_hand, rel=1e-9)
+    assert row.expected_purchases == pytest.approx(cumulative[3], rel=1e-12)
+    with pytest.raises(ConfigError, match="yearly rate"):
+        period_rate(-0.1, "W")
