@@ -1,13 +1,17 @@
 """Are omnichannel customers worth more? The raw difference in value after a cut date between
-customers omnichannel at the cut and single-channel ones, and an estimate that compares like
-with like (exact stratification on the pre-cut history). Design and caveats: docs/clv.md,
+customers omnichannel at the cut and single-channel ones (what is usually quoted, selection
+included), and the effect of becoming omnichannel by risk-set (landmark) matching: the order at
+which a customer becomes omnichannel against the orders, at a comparable moment, of customers
+alike in their history who are still single-channel. Design and caveats: docs/clv.md,
 "Omnichannel vs single-channel value"."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
@@ -16,27 +20,41 @@ from scipy import stats
 from omnimetrics.clv.summary import require_columns
 from omnimetrics.errors import ConfigError, SchemaError
 
-__all__ = ["OmniValue", "omni_value", "stratified_att"]
+__all__ = ["AttEstimate", "OmniValue", "landmark_att", "omni_value"]
 
+DAY = 86_400
+WINDOW_DAYS = 180
+"""Outcome window after each landmark: orders and revenue in (t, t + window]."""
 ORDER_CAP = 6
-"""Pre-cut orders are stratified as 1, 2, ..., ORDER_CAP - 1, ORDER_CAP or more."""
-RECENCY_EDGES_DAYS = (30, 90, 180, 365)
-"""Days from the last pre-cut order to the cut: bins [0, 30), [30, 90), ..., [365, inf)."""
-TENURE_EDGES_DAYS = (90, 180, 365, 730)
-"""Days from the first order to the cut: bins [0, 90), [90, 180), ..., [730, inf)."""
+"""Orders so far (the landmark order included) are stratified as 2, ..., ORDER_CAP or more."""
+RECENCY_EDGES_DAYS = (7, 30, 90, 180, 365)
+"""Days from the previous order to the landmark order: bins [0, 7), [7, 30), ..., [365, inf)."""
+TENURE_EDGES_DAYS = (30, 90, 180, 365)
+"""Days from the first order to the landmark order: bins [0, 30), ..., [365, inf)."""
 OUTCOMES = ("revenue", "orders")
+ESTIMANDS = {
+    "raw": "customers omnichannel at the cut vs single-channel ones, value from the cut to the "
+    "end (an association: selection included)",
+    "adjusted": "effect of becoming omnichannel now vs not now, on those who became "
+    "omnichannel: value in the {window:g} days after the order in a second sales channel vs "
+    "after an order of a single-channel customer alike at that moment",
+}
 INTERVAL = (
-    "normal approximation; raw: Welch's unequal-variance standard error; adjusted: analytic "
-    "stratified variance sum_s w_s^2 (v_omni_s / n_omni_s + v_single_s / n_single_s) with the "
-    "strata and their omni counts held fixed (a stratum's group of one customer borrows that "
-    "group's pooled within-stratum variance); relative: delta method on log(omni / single)"
+    "normal approximation; raw: Welch's unequal-variance standard error; adjusted: "
+    "cluster-robust by person (a single-channel customer is a control at several orders): the "
+    "estimate is linear in the outcomes, each person's influence is summed over their "
+    "landmarks, variance G / (G - 1) sum_p U_p^2 over the G persons, a stratum's control "
+    "residuals scaled by sqrt(n / (n - 1)) and a stratum of one control borrowing the pooled "
+    "within-stratum control variance; relative: delta method on log(omni / single)"
 )
 CAVEAT = (
-    "The adjusted estimate compares omnichannel and single-channel customers with the same "
-    "pre-cut orders (capped), recency and tenure at the cut{segment}; it cannot control for "
-    "what the orders do not show (taste, income, distance to a store, a move), nor for the part "
-    "of the pre-cut history that omnichannel buying itself caused, and it is an association "
-    "under that assumption, not a proof of cause."
+    "The adjusted estimate compares each customer at the order where they became omnichannel "
+    "with single-channel customers at an order with the same orders so far (capped), days since "
+    "the previous order, tenure{month}{segment}. It controls for what that history shows, not "
+    "for what it does not (taste, income, distance to a store, a move, a campaign that made "
+    "them try the other channel), so it is an effect under that assumption, not a proof of "
+    "cause. Its control group may become omnichannel later in the window: it measures "
+    "becoming omnichannel now rather than not now."
 )
 
 
@@ -51,19 +69,23 @@ class AttEstimate:
     log_ratio_std_error: float
     treated_n: int
     control_n: int
+    control_persons: int
 
 
 @dataclass(frozen=True)
 class OmniValue:
-    """Value after the cut, omnichannel vs single-channel customers at the cut.
+    """Value of omnichannel vs single-channel customers.
 
-    `table`: one row per outcome (revenue, orders) and estimate (raw, adjusted) with the means,
-    counts, difference, interval and relative difference; `strata`: one row per stratum.
+    `table`: one row per outcome (revenue, orders) and estimate: `raw` (customers omnichannel at
+    the cut vs single-channel, value from the cut to the end) and `adjusted` (the effect of
+    becoming omnichannel, landmark matching, value in the window), each with its `estimand`;
+    `strata`: one row per stratum of landmarks.
     """
 
     cut: datetime
     end: datetime
     post_days: float
+    window_days: float
     table: pd.DataFrame
     strata: pd.DataFrame
     matched_share: float
@@ -71,53 +93,76 @@ class OmniValue:
     caveat: str
 
 
-def stratified_att(stratum: np.ndarray, treated: np.ndarray, y: np.ndarray) -> AttEstimate:
-    """Effect on the treated by exact stratification: the treated-count-weighted mean of the
-    within-stratum differences, over the strata holding both groups (the others are unmatched).
+def landmark_att(person: np.ndarray, stratum: np.ndarray, treated: np.ndarray,
+                 y: np.ndarray) -> AttEstimate:  # fmt: skip
+    """Effect on the treated by exact stratification of landmarks, with a standard error
+    cluster-robust by person: the treated-count-weighted mean of the within-stratum differences,
+    over the strata holding both groups (the others are unmatched).
 
-    >>> att = stratified_att(np.array([0, 0, 1, 1, 1]), np.array([1, 0, 1, 0, 0]),
-    ...                      np.array([4.0, 1.0, 9.0, 2.0, 4.0]))
+    >>> att = landmark_att(np.array([1, 2, 3, 2, 4]), np.array([0, 0, 1, 1, 1]),
+    ...                    np.array([1, 0, 1, 0, 0]), np.array([4.0, 1.0, 9.0, 2.0, 4.0]))
     >>> float(att.difference)  # (1 * (4 - 1) + 1 * (9 - 3)) / 2
     4.5
     """
-    codes, inverse = np.unique(np.asarray(stratum), return_inverse=True)
+    _, cell = np.unique(np.asarray(stratum), return_inverse=True)
+    _, who = np.unique(np.asarray(person), return_inverse=True)
     t = np.asarray(treated, dtype=bool)
     y = np.asarray(y, dtype=np.float64)
-    k = len(codes)
-    n_t, mean_t, var_t = _cell_moments(inverse[t], y[t], k)
-    n_c, mean_c, var_c = _cell_moments(inverse[~t], y[~t], k)
+    k = int(cell.max()) + 1 if len(cell) else 0
+    n_t = np.bincount(cell[t], minlength=k).astype(np.float64)
+    n_c = np.bincount(cell[~t], minlength=k).astype(np.float64)
+    sum_t = np.bincount(cell[t], weights=y[t], minlength=k)
+    sum_c = np.bincount(cell[~t], weights=y[~t], minlength=k)
     both = (n_t > 0) & (n_c > 0)
-    w = np.where(both, n_t, 0) / max(n_t[both].sum(), 1)
-    treated_mean = float((w * mean_t).sum())
-    control_mean = float((w * mean_c).sum())
-    var_treated = float((w[both] ** 2 * var_t[both] / n_t[both]).sum())
-    var_control = float((w[both] ** 2 * var_c[both] / n_c[both]).sum())
-    return AttEstimate(
-        treated_mean=treated_mean,
-        control_mean=control_mean,
-        difference=treated_mean - control_mean,
-        std_error=float(np.sqrt(var_treated + var_control)),
-        log_ratio_std_error=_log_ratio_se(treated_mean, var_treated, control_mean, var_control),
-        treated_n=int(n_t[both].sum()),
-        control_n=int(n_c[both].sum()),
-    )
-
-
-def _cell_moments(cell: np.ndarray, y: np.ndarray,
-                  k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """Count, mean and sample variance per cell; a cell of one customer (or none) gets the
-    pooled within-cell variance of the cells of two or more (the overall variance if none)."""
-    n = np.bincount(cell, minlength=k).astype(np.float64)
-    total = np.bincount(cell, weights=y, minlength=k)
-    mean = np.divide(total, n, out=np.zeros(k), where=n > 0)
-    sq = np.bincount(cell, weights=(y - mean[cell]) ** 2, minlength=k)
-    several = n >= 2
-    if several.any():
-        pooled = sq[several].sum() / (n[several] - 1).sum()
+    total_t = float(n_t[both].sum())
+    if total_t == 0:
+        nan = float("nan")
+        return AttEstimate(nan, nan, nan, nan, nan, 0, 0, 0)
+    mean_c = np.divide(sum_c, n_c, out=np.zeros(k), where=n_c > 0)
+    weight = np.where(both, n_t, 0.0) / total_t
+    treated_mean = float(sum_t[both].sum() / total_t)
+    control_mean = float((weight * mean_c).sum())
+    # Influence of each landmark on the treated mean and on the weighted control mean (the
+    # treated also move the control mean through the stratum weights).
+    matched = both[cell]
+    resid_c = y - mean_c[cell]
+    several = n_c >= 2
+    scale = np.sqrt(np.divide(n_c, n_c - 1, out=np.ones(k), where=several))
+    psi_t = np.where(t & matched, (y - treated_mean) / total_t, 0.0)
+    psi_c = np.where(
+        matched,
+        np.where(t, (mean_c[cell] - control_mean) / total_t,
+                 weight[cell] / np.maximum(n_c[cell], 1) * scale[cell] * resid_c),
+        0.0,
+    )  # fmt: skip
+    u_t = np.bincount(who, weights=psi_t)
+    u_c = np.bincount(who, weights=psi_c)
+    clusters = int((np.bincount(who, weights=matched) > 0).sum())
+    factor = clusters / (clusters - 1) if clusters > 1 else float("nan")
+    # A stratum of one control has no residual: it borrows the pooled control variance.
+    lone = both & ~several
+    pooled = _pooled_variance(resid_c[~t], several[cell[~t]], n_c[several])
+    extra = float((weight[lone] ** 2).sum() * pooled)
+    var = factor * (float(((u_t - u_c) ** 2).sum()) + extra)
+    if treated_mean > 0 and control_mean > 0:
+        log_var = factor * (float(((u_t / treated_mean - u_c / control_mean) ** 2).sum())
+                            + extra / control_mean**2)  # fmt: skip
+        log_se = float(np.sqrt(log_var))
     else:
-        pooled = float(y.var(ddof=1)) if len(y) >= 2 else 0.0
-    var = np.divide(sq, n - 1, out=np.full(k, pooled), where=several)
-    return n, mean, var
+        log_se = float("nan")
+    control_rows = ~t & matched
+    return AttEstimate(
+        treated_mean=treated_mean, control_mean=control_mean,
+        difference=treated_mean - control_mean, std_error=float(np.sqrt(var)),
+        log_ratio_std_error=log_se, treated_n=int(total_t), control_n=int(control_rows.sum()),
+        control_persons=len(np.unique(who[control_rows])),
+    )  # fmt: skip
+
+
+def _pooled_variance(resid: np.ndarray, in_several: np.ndarray, sizes: np.ndarray) -> float:
+    """Pooled within-stratum variance of the controls of strata of two or more (0 if none)."""
+    dof = float((sizes - 1).sum())
+    return float((resid[in_several] ** 2).sum() / dof) if dof > 0 else 0.0
 
 
 def _log_ratio_se(treated: float, var_treated: float, control: float, var_control: float) -> float:
@@ -135,7 +180,7 @@ def _welch(y_t: np.ndarray, y_c: np.ndarray) -> AttEstimate:
     return AttEstimate(
         treated_mean=m_t, control_mean=m_c, difference=m_t - m_c,
         std_error=float(np.sqrt(v_t + v_c)), log_ratio_std_error=_log_ratio_se(m_t, v_t, m_c, v_c),
-        treated_n=len(y_t), control_n=len(y_c),
+        treated_n=len(y_t), control_n=len(y_c), control_persons=len(y_c),
     )  # fmt: skip
 
 
@@ -155,108 +200,164 @@ def _as_utc(when: object, name: str) -> datetime:
     raise ConfigError(f"{name} must be a date or a datetime (e.g. '2025-07-01'); got {when!r}")
 
 
-def _customers(orders: ir.Table, cut: int, end: int | None) -> tuple[ir.Table, int, int]:
-    """Per person with an order before the cut (in the engine): pre-cut orders, sales channels,
-    first and last order, and orders and revenue from the cut to the end; the data's span."""
-    if end is not None:
-        orders = orders.filter(orders.at.epoch_seconds() < end)
-    at = orders.at.epoch_seconds()
-    span = orders.aggregate(first=at.min(), last=at.max()).to_pandas()
-    first, last = span.iloc[0]["first"], span.iloc[0]["last"]
-    if pd.isna(first):
-        raise ConfigError("omni_value: the orders table has no order (before `end`): load "
-                          "orders first, or choose a later end.")  # fmt: skip
-    linked = orders.filter(orders.person_id.notnull())
+def _customers(linked: ir.Table, cut: int) -> ir.Table:
+    """Per person with an order before the cut (in the engine): pre-cut sales channels, and
+    orders and revenue from the cut to the end."""
     at = linked.at.epoch_seconds()
     before = at < cut
     per = linked.group_by("person_id").agg(
         pre_orders=before.sum(),
         pre_channels=linked.sales_channel.nunique(where=before),
-        first_at=at.min(where=before),
-        last_at=at.max(where=before),
         post_orders=(~before).sum(),
         post_revenue=linked.revenue.sum(where=~before).fill_null(0.0),
     )
-    per = per.filter(per.pre_orders >= 1)
-    return per, int(first), int(last)
+    return per.filter(per.pre_orders >= 1)
+
+
+def _landmarks(linked: ir.Table, window: int, end: int) -> ir.Table:
+    """Every order with an earlier one whose window ends by `end` (in the engine), as a landmark:
+    treated if it is the person's first order in a sales channel other than their first
+    order's, control if the person is still single-channel after it; with the history at that
+    moment (orders so far, the previous and first order) and the orders and revenue in
+    (t, t + window]. Orders at the same second are ordered by sales channel."""
+    o = linked.select("person_id", "revenue", "sales_channel", ts=linked.at.epoch_seconds())
+    ordered = ibis.window(group_by="person_id", order_by=["ts", "sales_channel"])
+    o = o.mutate(
+        orders_so_far=ibis.row_number().over(ordered) + 1,
+        first_channel=o.sales_channel.first().over(ordered),
+        first_ts=o.ts.min().over(ibis.window(group_by="person_id")),
+        previous_ts=o.ts.lag().over(ordered),
+    )
+    o = o.mutate(other=(o.sales_channel != o.first_channel).cast("int64"))
+    so_far = ibis.window(group_by="person_id", order_by=["ts", "sales_channel"], rows=(None, 0))
+    ahead = ibis.window(group_by="person_id", order_by="ts", range=(0, window))
+    same = ibis.window(group_by="person_id", order_by="ts", range=(0, 0))
+    o = o.mutate(
+        switched=o.other.sum().over(so_far),
+        y_orders=o.ts.count().over(ahead) - o.ts.count().over(same),
+        y_revenue=o.revenue.sum().over(ahead) - o.revenue.sum().over(same),
+    )
+    o = o.filter((o.orders_so_far >= 2) & (o.ts + window <= end)
+                 & ((o.switched == 0) | ((o.other == 1) & (o.switched == 1))))  # fmt: skip
+    return o.select(
+        "person_id", "ts", "orders_so_far", "first_ts", "previous_ts", "y_orders",
+        y_revenue=o.y_revenue.fill_null(0.0), treated=o.switched == 1,
+    )  # fmt: skip
 
 
 def omni_value(
     orders: ir.Table,
     cut: date | datetime | str,
     *,
+    window_days: float = WINDOW_DAYS,
     segments: ir.Table | None = None,
     segment_column: str = "segment",
     end: date | datetime | str | None = None,
     order_cap: int = ORDER_CAP,
     recency_edges_days: tuple[float, ...] = RECENCY_EDGES_DAYS,
     tenure_edges_days: tuple[float, ...] = TENURE_EDGES_DAYS,
+    by_month: bool = True,
     confidence: float = 0.95,
 ) -> OmniValue:
-    """Value per customer from `cut` to the end of the orders (or `end`) of the customers
-    omnichannel at the cut (orders in two or more sales channels before it) against the
-    single-channel ones: raw, and adjusted by exact stratification on pre-cut orders (capped at
-    `order_cap`), recency and tenure at the cut (bins in days) and `segments[segment_column]`.
+    """Omnichannel vs single-channel value, two rows per outcome (revenue, orders).
+
+    `raw`: value from `cut` to the end of the orders (or `end`) of customers omnichannel at the
+    cut (orders in two or more sales channels before it) minus that of single-channel ones.
+    `adjusted`: the effect of becoming omnichannel (risk-set matching): value in the
+    `window_days` after the order at which a customer became omnichannel minus that after an
+    order of a still single-channel customer in the same stratum (orders so far capped at
+    `order_cap`, days since the previous order, tenure, calendar month if `by_month`,
+    `segments[segment_column]`), weighted by the omnichannel count of each stratum.
 
     `orders`: person_id, at (timestamp), revenue, sales_channel (e.g. `Facts.orders`).
-    `segments`: one row per person_id, a segment measured before the cut if possible.
+    `segments`: one row per person_id, a segment measured before the customers' landmarks.
     """
     require_columns(orders, ["person_id", "at", "revenue", "sales_channel"], "The orders table")
-    if not 0 < confidence < 1:
-        raise ConfigError(f"confidence must be in (0, 1), e.g. 0.95; got {confidence!r}")
-    if isinstance(order_cap, bool) or not isinstance(order_cap, int) or order_cap < 2:
-        raise ConfigError(f"order_cap must be an integer >= 2 (omni needs two orders); "
-                          f"got {order_cap!r}")  # fmt: skip
+    _check_settings(confidence, order_cap, window_days)
     cut_at = _as_utc(cut, "cut")
     end_at = None if end is None else _as_utc(end, "end")
     cut_s = int(cut_at.timestamp())
-    end_s = None if end_at is None else int(end_at.timestamp())
-    per, first, last = _customers(orders, cut_s, end_s)
+    if end_at is not None:
+        orders = orders.filter(orders.at.epoch_seconds() < int(end_at.timestamp()))
+    first, last = _span(orders)
     if not first < cut_s <= last:
         raise ConfigError(
             f"omni_value: the cut {cut_at.isoformat()} is outside the orders, which run from "
             f"{_iso(first)} to {_iso(last)}: choose a cut after the first order and before the "
             "last, leaving a pre-period and a post-period (e.g. the middle of the data)."
         )
-    if segments is not None:
-        per = _with_segments(per, segments, segment_column)
-    customers = per.to_pandas()
-    if customers["person_id"].duplicated().any():
-        raise SchemaError(
-            f"The segments table has several rows for some person_id (e.g. "
-            f"{customers.loc[customers['person_id'].duplicated(), 'person_id'].iloc[0]!r}): "
-            "give one row per person."
+    post_end = int(end_at.timestamp()) if end_at is not None else last
+    window = round(window_days * DAY)
+    if window >= post_end - first:
+        raise ConfigError(
+            f"omni_value: window_days={window_days:g} is as long as the data ({_iso(first)} to "
+            f"{_iso(post_end)}, {(post_end - first) / DAY:.0f} days): choose a shorter window "
+            "(e.g. a quarter of the data's span), so that orders have a whole window after them."
         )
-    post_end = end_s if end_s is not None else last
+    linked = orders.filter(orders.person_id.notnull())
+    seg = None if segments is None else _segments(segments, segment_column)
+    customers = _customers(linked, cut_s).to_pandas()
     omni = (customers["pre_channels"] >= 2).to_numpy()
     _require_both_groups(omni, cut_at)
-    stratum = _strata(customers, cut_s, order_cap, recency_edges_days, tenure_edges_days,
-                      segments is not None)  # fmt: skip
+    marks = _landmarks(linked, window, post_end)
+    if seg is not None:
+        joined = marks.left_join(seg, "person_id")
+        marks = joined.select(*(marks[c] for c in marks.columns),
+                              segment=joined.segment.fill_null("(none)"))  # fmt: skip
+    marks = marks.to_pandas()
+    treated = marks["treated"].to_numpy(dtype=bool)
+    _require_landmarks(treated, window_days, post_end - window)
+    keys = _strata_keys(marks, order_cap, recency_edges_days, tenure_edges_days, by_month)
+    stratum = keys.groupby(list(keys.columns), sort=True).ngroup().to_numpy()
+    person = pd.factorize(marks["person_id"])[0]
     z = float(stats.norm.ppf(0.5 + confidence / 2))
-    rows, strata = [], None
+    rows = []
     for outcome in OUTCOMES:
-        y = customers[f"post_{outcome}"].to_numpy(dtype=np.float64)
-        raw = _welch(y[omni], y[~omni])
-        adjusted = stratified_att(stratum, omni, y)
+        y_cut = customers[f"post_{outcome}"].to_numpy(dtype=np.float64)
+        raw = _welch(y_cut[omni], y_cut[~omni])
+        adjusted = landmark_att(person, stratum, treated, marks[f"y_{outcome}"].to_numpy())
         if adjusted.treated_n == 0:
             raise ConfigError(
-                "omni_value: no omnichannel customer has a single-channel customer with the same "
-                "pre-cut orders, recency, tenure and segment: use coarser bins "
-                "(recency_edges_days, tenure_edges_days), a lower order_cap or no segments."
+                "omni_value: no customer who became omnichannel has a single-channel customer "
+                "with the same orders so far, days since the previous order, tenure, month and "
+                "segment: use coarser bins (recency_edges_days, tenure_edges_days), a lower "
+                "order_cap, by_month=False or no segments."
             )
-        rows.append(_row(outcome, "raw", raw, z, omni.sum()))
-        rows.append(_row(outcome, "adjusted", adjusted, z, omni.sum()))
-        if outcome == "revenue":
-            strata = _strata_table(customers, stratum, omni, y)
+        rows.append(_row(outcome, "raw", raw, z, int(omni.sum()), (post_end - cut_s) / DAY))
+        rows.append(_row(outcome, "adjusted", adjusted, z, int(treated.sum()), window / DAY))
     table = pd.DataFrame(rows)
-    matched_share = float(table["omni_customers"].iloc[1] / omni.sum())
+    matched_share = float(table["omni_matched_share"].iloc[1])
+    month = ", calendar month" if by_month else ""
     segment_text = f" and {segment_column}" if segments is not None else ""
     return OmniValue(
         cut=cut_at, end=datetime.fromtimestamp(post_end, UTC),
-        post_days=(post_end - cut_s) / 86_400, table=table, strata=strata,
+        post_days=(post_end - cut_s) / DAY, window_days=window / DAY, table=table,
+        strata=_strata_table(keys, stratum, treated, person, marks),
         matched_share=matched_share, interval=INTERVAL,
-        caveat=CAVEAT.format(segment=segment_text),
+        caveat=CAVEAT.format(month=month, segment=segment_text),
     )  # fmt: skip
+
+
+def _check_settings(confidence: float, order_cap: int, window_days: float) -> None:
+    if not 0 < confidence < 1:
+        raise ConfigError(f"confidence must be in (0, 1), e.g. 0.95; got {confidence!r}")
+    if isinstance(order_cap, bool) or not isinstance(order_cap, int) or order_cap < 2:
+        raise ConfigError(f"order_cap must be an integer >= 2 (omni needs two orders); "
+                          f"got {order_cap!r}")  # fmt: skip
+    if (isinstance(window_days, bool) or not isinstance(window_days, int | float)
+            or not window_days > 0):  # fmt: skip
+        raise ConfigError(f"window_days must be a positive number of days, e.g. 180; "
+                          f"got {window_days!r}")  # fmt: skip
+
+
+def _span(orders: ir.Table) -> tuple[int, int]:
+    at = orders.at.epoch_seconds()
+    span = orders.aggregate(first=at.min(), last=at.max()).to_pandas()
+    first, last = span.iloc[0]["first"], span.iloc[0]["last"]
+    if pd.isna(first):
+        raise ConfigError("omni_value: the orders table has no order (before `end`): load "
+                          "orders first, or choose a later end.")  # fmt: skip
+    return int(first), int(last)
 
 
 def _iso(seconds: int) -> str:
@@ -273,60 +374,109 @@ def _require_both_groups(omni: np.ndarray, cut_at: datetime) -> None:
             )
 
 
-def _with_segments(per: ir.Table, segments: ir.Table, column: str) -> ir.Table:
+def _require_landmarks(treated: np.ndarray, window_days: float, last_landmark: int) -> None:
+    if not treated.any():
+        raise ConfigError(
+            f"omni_value: no customer became omnichannel (a first order in a second sales "
+            f"channel) by {_iso(last_landmark)}, the last day with {window_days:g} days of data "
+            "after it: choose a shorter window_days, or check that orders carry their "
+            "sales_channel."
+        )
+    if treated.all():
+        raise ConfigError(
+            f"omni_value: no single-channel customer ordered again by {_iso(last_landmark)} "
+            f"(the last day with {window_days:g} days of data after it): there is no one to "
+            "compare with; choose a shorter window_days."
+        )
+
+
+def _segments(segments: ir.Table, column: str) -> ir.Table:
     require_columns(segments, ["person_id", column], "The segments table")
     if column == "channel_mix":
         raise ConfigError(
             "segment_column='channel_mix' is the treatment itself (omnichannel or not, over all "
             "the data): stratifying on it leaves nothing to compare. Choose a segment measured "
-            "before the cut, e.g. an RFM or acquisition segment."
+            "before the landmarks, e.g. an RFM or acquisition segment."
         )
-    seg = segments.select("person_id", segment=segments[column].cast("string"))
-    joined = per.left_join(seg, "person_id")
-    return joined.select(*(per[c] for c in per.columns),
-                         segment=joined.segment.fill_null("(none)"))  # fmt: skip
+    counts = segments.group_by("person_id").agg(n=segments.count())
+    repeated = counts.filter(counts.n > 1).limit(1).to_pandas()
+    if len(repeated):
+        raise SchemaError(
+            f"The segments table has several rows for some person_id (e.g. "
+            f"{repeated['person_id'].iloc[0]!r}): give one row per person."
+        )
+    return segments.select("person_id", segment=segments[column].cast("string"))
 
 
-def _strata(customers: pd.DataFrame, cut: int, cap: int, recency_edges: tuple[float, ...],
-            tenure_edges: tuple[float, ...], by_segment: bool) -> np.ndarray:  # fmt: skip
-    """One integer per stratum: capped pre-cut orders x recency bin x tenure bin x segment."""
-    days = 86_400
+def _bin_labels(edges: tuple[float, ...]) -> np.ndarray:
+    bounds = [0, *edges]
+    labels = [f"{lo:g}-{hi:g}" for lo, hi in itertools.pairwise(bounds)]
+    return np.array([*labels, f"{bounds[-1]:g}+"])
+
+
+def _strata_keys(marks: pd.DataFrame, cap: int, recency_edges: tuple[float, ...],
+                 tenure_edges: tuple[float, ...], by_month: bool) -> pd.DataFrame:  # fmt: skip
+    """Per landmark: capped orders so far, days since the previous order and since the first
+    (binned, labelled), calendar month (UTC) and segment."""
+    ts = marks["ts"].to_numpy(dtype=np.int64)
+    since_previous = (ts - marks["previous_ts"].to_numpy(dtype=np.int64)) / DAY
+    tenure = (ts - marks["first_ts"].to_numpy(dtype=np.int64)) / DAY
+    orders = np.minimum(marks["orders_so_far"].to_numpy(dtype=np.int64), cap)
     keys = pd.DataFrame({
-        "orders": np.minimum(customers["pre_orders"].to_numpy(), cap),
-        "recency": np.digitize((cut - customers["last_at"].to_numpy()) / days, recency_edges),
-        "tenure": np.digitize((cut - customers["first_at"].to_numpy()) / days, tenure_edges),
+        "orders_so_far": np.where(orders >= cap, f"{cap}+", orders.astype(str)),
+        "days_since_previous": _bin_labels(recency_edges)[np.digitize(since_previous,
+                                                                      recency_edges)],
+        "tenure_days": _bin_labels(tenure_edges)[np.digitize(tenure, tenure_edges)],
     })  # fmt: skip
-    if by_segment:
-        keys["segment"] = customers["segment"].to_numpy()
-    return keys.groupby(list(keys.columns), sort=True).ngroup().to_numpy()
+    if by_month:
+        keys["month"] = ts.astype("datetime64[s]").astype("datetime64[M]").astype(str)
+    if "segment" in marks.columns:
+        keys["segment"] = marks["segment"].to_numpy()
+    return keys
 
 
-def _strata_table(customers: pd.DataFrame, stratum: np.ndarray, omni: np.ndarray,
-                  y: np.ndarray) -> pd.DataFrame:  # fmt: skip
-    """Per stratum: omni and single customers and their mean post-cut revenue, matched or not."""
-    frame = pd.DataFrame({"stratum": stratum, "omni": omni, "y": y,
-                          "pre_orders": customers["pre_orders"].to_numpy()})  # fmt: skip
-    grouped = frame.groupby(["stratum", "omni"])["y"].agg(["size", "mean"]).unstack("omni")
-    grouped = grouped.reindex(columns=pd.MultiIndex.from_product([["size", "mean"],
-                                                                  [True, False]]))  # fmt: skip
-    out = pd.DataFrame({
-        "omni_customers": grouped[("size", True)].fillna(0).astype(int),
-        "single_customers": grouped[("size", False)].fillna(0).astype(int),
-        "omni_mean_revenue": grouped[("mean", True)],
-        "single_mean_revenue": grouped[("mean", False)],
-    })  # fmt: skip
-    out["matched"] = (out["omni_customers"] > 0) & (out["single_customers"] > 0)
+def _strata_table(keys: pd.DataFrame, stratum: np.ndarray, treated: np.ndarray,
+                  person: np.ndarray, marks: pd.DataFrame) -> pd.DataFrame:  # fmt: skip
+    """Per stratum: its keys, omni and single landmarks (and single persons), their mean
+    orders and revenue in the window, matched or not."""
+    frame = keys.assign(stratum=stratum, omni=treated, person=person,
+                        orders=marks["y_orders"].to_numpy(),
+                        revenue=marks["y_revenue"].to_numpy())  # fmt: skip
+    first = frame.groupby("stratum")[list(keys.columns)].first()
+    by = frame.groupby(["stratum", "omni"])
+    grouped = by.agg(
+        landmarks=("person", "size"),
+        persons=("person", "nunique"),
+        orders=("orders", "mean"),
+        revenue=("revenue", "mean"),
+    ).unstack("omni")
+    grouped = grouped.reindex(columns=pd.MultiIndex.from_product(
+        [["landmarks", "persons", "orders", "revenue"], [True, False]]))  # fmt: skip
+    out = first.assign(
+        omni_landmarks=grouped[("landmarks", True)].fillna(0).astype(int),
+        single_landmarks=grouped[("landmarks", False)].fillna(0).astype(int),
+        single_customers=grouped[("persons", False)].fillna(0).astype(int),
+        omni_mean_orders=grouped[("orders", True)],
+        single_mean_orders=grouped[("orders", False)],
+        omni_mean_revenue=grouped[("revenue", True)],
+        single_mean_revenue=grouped[("revenue", False)],
+    )
+    out["matched"] = (out["omni_landmarks"] > 0) & (out["single_landmarks"] > 0)
     return out.reset_index()
 
 
-def _row(outcome: str, estimate: str, att: AttEstimate, z: float, omni_total: int) -> dict:
+def _row(outcome: str, estimate: str, att: AttEstimate, z: float, omni_total: int,
+         days: float) -> dict:  # fmt: skip
     ratio = att.treated_mean / att.control_mean if att.control_mean > 0 else float("nan")
     spread = np.exp(z * att.log_ratio_std_error)
     return {
         "outcome": outcome,
         "estimate": estimate,
+        "estimand": ESTIMANDS[estimate].format(window=days),
+        "days": days,
         "omni_customers": att.treated_n,
-        "single_customers": att.control_n,
+        "single_customers": att.control_persons,
+        "single_landmarks": att.control_n,
         "omni_mean": att.treated_mean,
         "single_mean": att.control_mean,
         "difference": att.difference,

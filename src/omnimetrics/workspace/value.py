@@ -102,24 +102,31 @@ class ValueMethods:
         parts = (*result.parts, *self._value_by(facts, fit))
         return replace(result, parts=parts, notes=(*result.notes, *margin_note))
 
-    def omni_value(self, cut: date | None = None) -> Result:
-        """Value after `cut` (default: the middle of the data) of customers omnichannel at the
-        cut vs single-channel ones: the raw difference, and the difference within strata of
-        customers alike before the cut (orders, recency, tenure), with its interval and caveat."""
-        from omnimetrics.clv.omni import omni_value
+    def omni_value(self, cut: date | None = None, window_days: float | None = None) -> Result:
+        """Omnichannel vs single-channel value: the raw difference after `cut` (default: the
+        middle of the data) between customers omnichannel at the cut and single-channel ones,
+        and the effect of becoming omnichannel (risk-set matching: value in the `window_days`
+        after the order in a second sales channel vs after an order of a single-channel
+        customer alike at that moment; default 180 days, or a quarter of a shorter history),
+        with intervals, estimands and caveat."""
+        from omnimetrics.clv.omni import WINDOW_DAYS, omni_value
 
         facts = self._value_facts(None)
         coverage = _extent(facts)
         if cut is None:
             cut = coverage[0] + (coverage[1] - coverage[0]) / 2
         orders = facts.orders.filter(facts.orders.person_id.notnull())
-        found = omni_value(orders, cut)
-        title = (f"Value after {found.cut:%Y-%m-%d} ({found.post_days:.0f} days) of omnichannel vs "
-                 "single-channel customers at that day: raw, and alike before it")  # fmt: skip
-        strata = Result.of("omni_strata", "Strata of customers alike before the cut",
+        if window_days is None:  # 180 days, or a quarter of a shorter history
+            window_days = min(WINDOW_DAYS, (coverage[1] - coverage[0]).days // 4)
+        found = omni_value(orders, cut, window_days=max(window_days, 1))
+        title = (f"Omnichannel vs single-channel value: raw after {found.cut:%Y-%m-%d} "
+                 f"({found.post_days:.0f} days), and the effect of becoming omnichannel "
+                 f"({found.window_days:.0f} days after)")  # fmt: skip
+        strata = Result.of("omni_strata", "Strata of orders alike: becoming omnichannel or not",
                            found.strata)  # fmt: skip
         return Result.of("omni_value", title, found.table, parts=(strata,),
-                         figures={"matched_share": found.matched_share},
+                         figures={"matched_share": found.matched_share,
+                                  "window_days": found.window_days},
                          notes=(found.interval, found.caveat))  # fmt: skip
 
     # -- helpers ---------------------------------------------------------------------------------
