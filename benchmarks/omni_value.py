@@ -57,6 +57,11 @@ def one_world(seed: int, lift: float, args: argparse.Namespace) -> dict:
     lift_orders = observed.assign(revenue=frame["lift"].astype(float))
     lift_revenue = observed.assign(revenue=frame["revenue"] * frame["lift"])
     truth_o, truth_r = adjusted(lift_orders, args.window), adjusted(lift_revenue, args.window)
+    if args.bootstrap:
+        spread = bootstrap_sd(observed, args.bootstrap, seed)
+        se = table.loc[("orders", "adjusted"), "std_error"]
+        print(f"seed {seed} lift {lift}: orders se {se:.4f} vs person bootstrap sd "
+              f"{spread:.4f} ({args.bootstrap} resamples)")  # fmt: skip
     row = {"seed": seed, "lift": lift, "seconds": seconds, "matched": found.matched_share,
            "omni": int(table.loc[("orders", "adjusted"), "omni_customers"]),
            "single": int(table.loc[("orders", "adjusted"), "single_landmarks"])}  # fmt: skip
@@ -70,6 +75,22 @@ def one_world(seed: int, lift: float, args: argparse.Namespace) -> dict:
             f"{outcome}_plain": truth.loc["revenue", "omni_mean"],
         }  # fmt: skip
     return row
+
+
+def bootstrap_sd(frame: pd.DataFrame, replicates: int, seed: int) -> float:
+    """Spread of the adjusted orders estimate over person bootstrap resamples of one world
+    (persons drawn with replacement, a drawn-twice person renamed; the strata rebuilt)."""
+    rng = np.random.default_rng(seed)
+    persons = frame["person_id"].dropna().unique()
+    by_person = frame.groupby("person_id").indices
+    estimates = []
+    for _ in range(replicates):
+        drawn = rng.choice(persons, size=len(persons))
+        rows = np.concatenate([by_person[p] for p in drawn])
+        copy = np.repeat(np.arange(len(drawn)), [len(by_person[p]) for p in drawn])
+        sample = frame.iloc[rows].assign(person_id=copy.astype(str))
+        estimates.append(adjusted(sample, 180.0).loc["orders", "difference"])
+    return float(np.std(estimates, ddof=1))
 
 
 def summary(rows: pd.DataFrame) -> None:
@@ -101,6 +122,8 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=730)
     parser.add_argument("--window", type=float, default=180.0)
+    parser.add_argument("--bootstrap", type=int, default=0,
+                        help="also the person bootstrap spread (this many resamples)")  # fmt: skip
     parser.add_argument("--out", help="write the per-world rows to this CSV")
     args = parser.parse_args()
     rows = []
