@@ -147,6 +147,11 @@ def test_a_lone_control_borrows_the_pooled_control_variance():
     assert att.difference == pytest.approx(4.5)
     assert att.std_error == pytest.approx(np.sqrt(5 / 4 * (1.375 + 0.5)))
     assert (att.treated_n, att.control_n, att.control_persons) == (2, 3, 3)
+    # log(6.5 / 2): influence U_T / 6.5 - U_C / 2 per person: -+(1.25 / 6.5 - 0.5 / 2) for the
+    # treated, +-0.353553 / 2 for the controls of stratum 1; the lone control adds 0.5 / 2^2.
+    log_u = np.array([1.25 / 6.5 - 0.25, 0.353553 / 2])
+    expected = np.sqrt(5 / 4 * (2 * (log_u**2).sum() + 0.5 / 4))
+    assert att.log_ratio_std_error == pytest.approx(expected, rel=1e-5)
 
 
 def test_tiny_case_equals_weighted_least_squares():
