@@ -7,8 +7,9 @@ once (`Workspace.run`, which stores every page and the journeys' paths by month:
 each step, then the stored paths' rows and size and the seconds to store them again), then
 serves each dashboard page through the whole HTTP stack (FastAPI's test client: routing, read
 key, rendering; no socket) and prints its server time: the first view and the median of
-`--repeat` more, unfiltered, for one channel and for a two-month range; then the seconds to
-write the report. Not a test.
+`--repeat` more, unfiltered, for one channel, a two-month range, the campaign of most
+conversions, a segment, and a channel with a segment; then the seconds to write the report.
+Not a test.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def pages(folder: str, repeat: int) -> dict:
     from fastapi.testclient import TestClient
 
     import omnimetrics
-    from omnimetrics.pages import PAGES
+    from omnimetrics.pages import PAGES, page_results
     from omnimetrics.report import write_report
     from omnimetrics.service import create_app
 
@@ -71,7 +72,13 @@ def pages(folder: str, repeat: int) -> dict:
     ws = omnimetrics.Workspace(ws.warehouse.using(settings))
     months = sorted({r["period"] for r in ws.kpis(["orders"], grain="month").to_records()})
     recent = f"?since={months[-3]:%Y-%m}&until={months[-2]:%Y-%m}"
-    views = {"all": "", "channel": "?channel=email", "months": recent}
+    credit = next(r for r in page_results(ws, "attribution") if r.name == "campaign_credit")
+    campaign = max((r for r in credit.to_records() if r["model"] == "last_touch" and r["campaign"]
+                    and not str(r["campaign"]).startswith("(")),
+                   key=lambda r: r["conversions"])["campaign"]  # fmt: skip
+    views = {"all": "", "channel": "?channel=email", "months": recent,
+             "campaign": f"?campaign={campaign}", "segment": "?segment=rfm_segment:champions",
+             "channel+segment": "?channel=email&segment=channel_mix:omnichannel"}  # fmt: skip
     basic = "Basic " + base64.b64encode(f"{KEY}:".encode()).decode()
     figures: dict[str, object] = {}
     with TestClient(create_app(ws, collect=False), headers={"Authorization": basic}) as client:

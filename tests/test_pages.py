@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
@@ -152,11 +153,60 @@ def test_the_paths_of_the_months_credit_the_touches_of_their_orders(ws):
 
 
 def test_what_the_stored_rows_cannot_answer_is_computed_live_and_said(ws):
-    campaign = next(r["campaign"] for r in stored_results(ws, "attribution")[-2].to_records()
-                    if r["campaign"] and not r["campaign"].startswith("("))  # fmt: skip
-    overview = page_results(ws, "overview", View.of(campaign=campaign))[0]  # not stored by it
+    assert "city" not in ws.settings.ui.segment_filters
+    city = ws.segments("city").to_records()[0]["city"]
+    overview = page_results(ws, "overview", View.of(segment=f"city:{city}"))[0]
     assert any("Computed live" in n for n in overview.notes)
-    assert set(overview.table.column("campaign").to_pylist()) == {campaign}
+    assert set(overview.table.column("city").to_pylist()) == {city}
+
+
+def _top_campaign(ws):
+    return next(r["campaign"] for r in stored_results(ws, "attribution")[-2].to_records()
+                if r["campaign"] and not r["campaign"].startswith("("))  # fmt: skip
+
+
+@pytest.mark.parametrize("page", ["overview", "channels"])
+def test_a_campaign_or_a_segment_is_read_from_the_kpis_stored_cut_by_it(ws, page):
+    from omnimetrics.pages import CHANNEL_KPIS, HEADLINE_KPIS
+
+    named = [r["rfm_segment"] for r in ws.segments("rfm_segment").to_records()]
+    channels = stored_results(ws, "channels")[0].table.column("channel").to_pylist()
+    busiest = max(set(channels), key=channels.count)
+    views = [View.of(campaign=_top_campaign(ws)), View.of(segment=f"rfm_segment:{named[0]}"),
+             View.of(channel=busiest, segment="channel_mix:omnichannel")]  # fmt: skip
+    for view in views:
+        kpis, alerts = page_results(ws, page, view)[:2]
+        by = ["channel", *view.rows] if page == "channels" or view.channel else list(view.rows)
+        names = CHANNEL_KPIS if "channel" in by else HEADLINE_KPIS
+        live = ws.kpis(list(names), by=list(dict.fromkeys(by)), grain="month", alerts=True)
+        for shown, expected in ((kpis, live), (alerts, live.part("alerts"))):
+            assert not any("live" in n for n in shown.notes), (view, shown.notes)
+            expected = expected.where(**view.rows)
+            if page == "overview":  # the headline KPIs (those cut by channel, with a channel)
+                kpi = expected.table.column("kpi").cast(pa.string())
+                keep = pc.is_in(kpi, pa.array(HEADLINE_KPIS))
+                expected = replace(expected, table=expected.table.filter(keep))
+            if shown.num_rows or expected.num_rows:
+                _same(shown, expected)
+        assert kpis.num_rows > 0, view
+        assert kpis.num_rows > 0
+
+
+def test_a_cut_a_run_cannot_store_is_named_and_the_view_computed_live(ws):
+    from omnimetrics.pages import cut_columns
+
+    assert cut_columns(ws) == ("campaign", *ws.settings.ui.segment_filters)
+    with pytest.raises(OmnimetricsError, match="colour"):  # what the run notes for that cut
+        PAGES["overview"].cut(ws, View(), ("colour",))
+
+
+def test_ui_segment_filters_are_a_list_of_names():
+    from omnimetrics.config import UISettings
+
+    assert UISettings(segment_filters=["region"]).segment_filters == ("region",)
+    for wrong in ("region", [""], [3]):
+        with pytest.raises(OmnimetricsError, match="segment_filters"):
+            UISettings(segment_filters=wrong)
 
 
 def test_a_filter_a_table_lacks_is_named_under_it(ws):

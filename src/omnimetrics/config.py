@@ -194,11 +194,20 @@ class UISettings:
 
     language: str = "en"
     """English ("en") or French ("fr"): page titles, section titles, column headers, KPI names."""
+    segment_filters: tuple[str, ...] = ("rfm_segment", "channel_mix", "customer_type",
+                                        "age_band", "region")  # fmt: skip
+    """Segment columns whose dashboard filter reads KPIs stored by each run (others are computed
+    live); a user segment of [[segments]] may be named too."""
 
     def __post_init__(self) -> None:
         if self.language not in LANGUAGES:
             allowed = " or ".join(f'"{name}"' for name in LANGUAGES)
             raise ConfigError(f"ui.language must be {allowed}; got {self.language!r}.")
+        filters = self.segment_filters
+        if isinstance(filters, str) or not all(isinstance(f, str) and f for f in filters):
+            raise ConfigError("ui.segment_filters must be a list of segment column names, e.g. "
+                              f'["rfm_segment", "region"]; got {filters!r}.')  # fmt: skip
+        object.__setattr__(self, "segment_filters", tuple(filters))
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], origin: str = "settings") -> UISettings:

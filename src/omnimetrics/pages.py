@@ -3,12 +3,15 @@ stored by every run so that a page view reads them instead of recomputing the ev
 
 `omnimetrics run` calls `store_pages`: each page's results over the whole history go to
 `agg_<page>_<result>` tables (rows tagged with the run) and their titles and notes to
-`agg_pages`; the journeys' distinct paths by conversion month go to `agg_paths_<key>`.
+`agg_pages`; the journeys' distinct paths by conversion month go to `agg_paths_<key>`; the
+KPIs a filter cuts are stored cut by campaign and by each segment of `[ui] segment_filters`
+(`<page>_by_<column>`).
 `page_results` answers a page for a `View` from those tables when they can answer it exactly: no
 filter; a month range over monthly rows (a `period` column), or attributed from the paths of its
 months (the same numbers as the journeys give: `attribution.paths_report`); a channel, campaign
-or segment that is a column of the rows. Otherwise (e.g. the overview of a campaign) the page is
-computed live by the same builder, and says so. A filter that does not apply to a result (the
+or segment that is a column of the rows, or of the KPIs stored cut by it. Otherwise (e.g. a
+segment not in `[ui] segment_filters`) the page is computed live by the same builder, and says
+so. A filter that does not apply to a result (the
 funnel has no channel) is named under it rather than silently ignored.
 """
 
@@ -39,6 +42,8 @@ INTERVALS = 100
 PROGRESS_DAYS = 30
 """The maturity page's progress: against the data as it stood this many days ago."""
 PAGES_TABLE = "agg_pages"
+BY = "_by_"
+"""`<page>_by_<column>`: the KPIs of a page stored cut by a filter's column."""
 PATH_KEYS = ("channel", "campaign")
 """The keys whose paths by conversion month a run stores (`agg_paths_<key>`), so that the
 channels and attribution pages attribute a month range without reading the journeys again."""
@@ -99,6 +104,7 @@ def _next_month(day: date) -> date:
 
 
 Builder = Callable[["Workspace", View], list[Result]]
+Cutter = Callable[["Workspace", View, tuple[str, ...]], list[Result]]
 
 
 @dataclass(frozen=True)
@@ -115,20 +121,31 @@ class Page:
     ranged: Builder | None = None
     """The results without monthly rows that a month range gets from the stored paths by month
     (attribution), rather than from the event tables."""
+    cut: Cutter | None = None
+    """The page's KPI results cut by more columns: a run stores them cut by campaign and by each
+    of `[ui] segment_filters`, so that those filters read aggregates."""
 
 
 def _overview(ws: Workspace, view: View) -> list[Result]:
-    kpis = _kpis(ws, HEADLINE_KPIS, view, alerts=True)
-    return [kpis, *kpis.parts, ws.goals()]
+    return [*_overview_kpis(ws, view), ws.goals()]
+
+
+def _overview_kpis(ws: Workspace, view: View, by: tuple[str, ...] = ()) -> list[Result]:
+    kpis = _kpis(ws, HEADLINE_KPIS, view, by=by, alerts=True)
+    return [kpis, *kpis.parts]
 
 
 def _channels(ws: Workspace, view: View) -> list[Result]:
-    monthly = _kpis(ws, CHANNEL_KPIS, view, by=("channel",), alerts=True)
     sales = ws.kpis(["revenue", "orders", "average_basket"], by=["sales_channel"], grain="month",
                     since=view.since, until=view.until)  # fmt: skip
     online = replace(_wide(sales, "sales_channel"), name="sales_channels",
                      title="Sales channels (online and offline) by month")  # fmt: skip
-    return [monthly, *monthly.parts, *_channel_value(ws, view), online]
+    return [*_channel_kpis(ws, view), *_channel_value(ws, view), online]
+
+
+def _channel_kpis(ws: Workspace, view: View, by: tuple[str, ...] = ()) -> list[Result]:
+    monthly = _kpis(ws, CHANNEL_KPIS, view, by=("channel", *by), alerts=True)
+    return [monthly, *monthly.parts]
 
 
 def _channel_value(ws: Workspace, view: View) -> list[Result]:
@@ -232,8 +249,9 @@ VALUE_RESULTS = frozenset({"cohorts", "clv", "clv_params", "clv_by_channel", "cl
                            "omni_value", "omni_strata"})  # fmt: skip
 """The value page's results: customers as of the last run, not flows of the months asked."""
 PAGES: dict[str, Page] = {p.name: p for p in (
-    Page("overview", "Overview", _overview, frozenset({"goals"}), {"channel": "channels"}),
-    Page("channels", "Channels", _channels, ranged=_channel_value),
+    Page("overview", "Overview", _overview, frozenset({"goals"}), {"channel": "channels"},
+         cut=_overview_kpis),
+    Page("channels", "Channels", _channels, ranged=_channel_value, cut=_channel_kpis),
     Page("attribution", "Attribution", _attribution, frozenset({"influence"}),
          ranged=_credit),
     Page("journeys", "Journeys", _journeys, JOURNEY_RESULTS),
@@ -278,30 +296,43 @@ def _wide(result: Result, by: str) -> Result:
 
 # -- stored by a run --------------------------------------------------------------------------
 def store_pages(ws: Workspace, run_id: str) -> dict[str, str]:
-    """Compute every page's results and store them; page -> why it could not be made ('')."""
+    """Compute every page's results, and its KPIs cut by each column of `cut_columns`, and
+    store them; page (or `<page>_by_<column>`) -> why it could not be made ('')."""
+    from omnimetrics.metrics.facts import shared_persons
     from omnimetrics.workspace.pipeline import storable
 
     wh, index, why = ws.warehouse, [], {}
     made = {PAGES_TABLE, *store_paths(ws, run_id)}
-    for page in PAGES.values():
-        if page.name in LIVE_PAGES:
-            continue
-        try:
-            results = page.build(ws, View())
-        except OmnimetricsError as exc:  # e.g. no orders yet: the other pages are still stored
-            why[page.name] = str(exc)
-            index.append(_entry(run_id, page.name, -1, "", "", (str(exc),), {}))
-            continue
-        why[page.name] = ""
-        for position, result in enumerate(results):
-            wh.replace_table(f"agg_{page.name}_{result.name}", storable(result.table, run_id))
-            index.append(_entry(run_id, page.name, position, result.name, result.title,
-                                result.notes, result.figures))  # fmt: skip
+    builds: list[tuple[str, Callable[[], list[Result]]]] = [
+        (page.name, lambda page=page: page.build(ws, View()))
+        for page in PAGES.values() if page.name not in LIVE_PAGES
+    ]  # fmt: skip
+    builds += [(f"{page.name}{BY}{column}", lambda page=page, c=column: page.cut(ws, View(), (c,)))
+               for page in PAGES.values() if page.cut is not None
+               for column in cut_columns(ws)]  # fmt: skip
+    with shared_persons():  # the segments of the persons: computed once for every cut
+        for key, build in builds:
+            try:
+                results = build()
+            except OmnimetricsError as exc:  # e.g. no orders yet: the others are still stored
+                why[key] = str(exc)
+                index.append(_entry(run_id, key, -1, "", "", (str(exc),), {}))
+                continue
+            why[key] = ""
+            for position, result in enumerate(results):
+                wh.replace_table(f"agg_{key}_{result.name}", storable(result.table, run_id))
+                index.append(_entry(run_id, key, position, result.name, result.title,
+                                    result.notes, result.figures))  # fmt: skip
     wh.replace_table(PAGES_TABLE, pa.Table.from_pylist(index, schema=_INDEX))
     made |= {f"agg_{e['page']}_{e['result']}" for e in index}
     for stale in [t for t in wh.backend.list_tables() if t.startswith("agg_") and t not in made]:
         wh.backend.drop_table(stale)  # a result the pages no longer show, or an older layout
     return why
+
+
+def cut_columns(ws: Workspace) -> tuple[str, ...]:
+    """The columns a run stores the pages' KPIs cut by: campaign and `[ui] segment_filters`."""
+    return ("campaign", *ws.settings.ui.segment_filters)
 
 
 def store_paths(ws: Workspace, run_id: str) -> list[str]:
@@ -369,9 +400,8 @@ def page_results(ws: Workspace, name: str, view: View = View()) -> list[Result]:
     exactly, computed live otherwise (noted)."""
     page = PAGES[name]
     stored = None if name in LIVE_PAGES else stored_results(ws, name)
-    for column, donor in page.cuts.items():
-        if stored is not None and column in view.rows:
-            stored = _cut(stored, column, stored_results(ws, donor) or [])
+    if stored is not None and view.rows:
+        stored = _cut(stored, set(view.rows), _donor(ws, page, view))
     answered = None if stored is None else [_narrow(r, view, page) for r in stored]
     if answered is not None and None in answered and view.dated and page.ranged is not None:
         answered = _ranged(ws, view, page, stored, answered)  # type: ignore[arg-type]
@@ -402,16 +432,32 @@ def _ranged(ws: Workspace, view: View, page: Page, stored: list[Result],
             else a for s, a in zip(stored, answered, strict=True)]  # fmt: skip
 
 
-def _cut(results: list[Result], column: str, donor: list[Result]) -> list[Result]:
-    """Each KPI result lacking `column` replaced by the donor's result of the same name, kept
-    to the same KPIs; the KPIs the donor lacks (not cut by `column`) are named."""
+def _donor(ws: Workspace, page: Page, view: View) -> list[Result]:
+    """The stored results whose KPIs are cut by every filtered column of the view: another
+    page's (the overview of a channel is the channels page's), or a page's stored cut by one
+    column (`<page>_by_<column>`); none when no run stored such a cut."""
+    bases = [page.name, *(page.cuts[c] for c in view.rows if c in page.cuts)]
+    for key in [*bases[1:], *(f"{b}{BY}{c}" for b in bases for c in view.rows)]:
+        try:
+            results = stored_results(ws, key) or []
+        except OmnimetricsError:  # that cut could not be stored: the view is computed live
+            continue
+        kpis = next((r for r in results if r.name == "kpis"), None)
+        if kpis is not None and set(view.rows) <= set(kpis.columns):
+            return results
+    return []
+
+
+def _cut(results: list[Result], columns: set[str], donor: list[Result]) -> list[Result]:
+    """Each KPI result lacking `columns` replaced by the donor's result of the same name, kept
+    to the same KPIs; the KPIs the donor lacks (not cut by those columns) are named."""
     found = {r.name: r for r in donor}
     main = next((r for r in results if r.name == "kpis"), None)
     wanted = set(main.table.column("kpi").to_pylist()) if main is not None else set()
     cut = []
     for result in results:
         other = found.get(result.name)
-        if other is None or column in result.columns or "kpi" not in result.columns:
+        if other is None or columns <= set(result.columns) or "kpi" not in result.columns:
             cut.append(result)
             continue
         kpis = wanted or set(result.table.column("kpi").to_pylist())  # alerts: of the same KPIs
@@ -419,7 +465,9 @@ def _cut(results: list[Result], column: str, donor: list[Result]) -> list[Result
         kept = other.table.filter(pc.is_in(names, pa.array(sorted(kpis), pa.string())))
         lacking = sorted(kpis - set(kept.column("kpi").to_pylist()))
         notes = (
-            (f"Not cut by {column}: {', '.join(lacking)}.",) if lacking and result is main else ()
+            (f"Not cut by {', '.join(sorted(columns))}: {', '.join(lacking)}.",)
+            if lacking and result is main
+            else ()
         )
         cut.append(replace(result, table=kept, notes=(*other.notes, *notes)))
     return cut

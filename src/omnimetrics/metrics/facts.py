@@ -13,7 +13,9 @@ survey answer is a row, without a person when that person refused the journeys' 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
@@ -40,6 +42,22 @@ ENGAGING_EVENTS = (*SESSION_EVENTS, "ad_click", "email_click", "sms_click", "pus
 """Interactions a person makes (a visit, a click, a call, a store visit), as opposed to what is
 sent or shown to them (sends, impressions, mail drops) and email opens (which privacy proxies
 make on delivery): the interactions that count in the omnichannel conversion rate."""
+
+
+_SHARED_PERSONS: ContextVar[dict[tuple[int, date | None], ir.Table] | None] = ContextVar(
+    "shared_persons", default=None
+)
+
+
+@contextmanager
+def shared_persons() -> Iterator[None]:
+    """Inside the block, the `Facts` of one warehouse and day compute the persons' segments once
+    (several KPI tables cut by segments: `pages.store_pages`). The data must not change inside."""
+    token = _SHARED_PERSONS.set({})
+    try:
+        yield
+    finally:
+        _SHARED_PERSONS.reset(token)
 
 
 class Facts:
@@ -129,10 +147,17 @@ class Facts:
 
     @cached_property
     def persons(self) -> ir.Table:
-        """One row per person with their segment columns (`metrics.segments`)."""
+        """One row per person with their segment columns (`metrics.segments`); computed once
+        per warehouse and day inside `shared_persons()`."""
         from omnimetrics.metrics.segments import person_segments
 
-        return self.wh.materialize(person_segments(self.wh, as_of=self.until))
+        shared, key = _SHARED_PERSONS.get(), (id(self.wh), self.until)
+        if shared is not None and key in shared:
+            return shared[key]
+        persons = self.wh.materialize(person_segments(self.wh, as_of=self.until))
+        if shared is not None:
+            shared[key] = persons
+        return persons
 
     def cut(self, fact: ir.Table, dims: Sequence[str]) -> ir.Table:
         """The fact with `period` and, for segment dimensions, the person's segment joined."""
