@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from omnimetrics.errors import ConfigError, SchemaError
+from omnimetrics.errors import ConfigError, OmnimetricsError, SchemaError
 from tests.helpers import cli
 
 CDNOW = Path(__file__).parent / "data" / "cdnow" / "cdnow_customers_summary_with_transactions.csv"
@@ -95,6 +95,27 @@ def test_value_by_acquisition_channel_and_ltv_cac(ws, value):
     assert (by_channel.mean_ltv >= by_channel.mean_clv).all()
     mix = value.part("clv_by_mix").to_pandas()
     assert mix.customers.sum() == len(rows)
+
+
+@pytest.mark.slow
+def test_value_by_a_segment_is_each_segments_customers_and_their_clv(ws, value):
+    from omnimetrics.metrics.segments import person_segments
+
+    by = ws.clv(unit="week", horizon=26, discount_rate=0.0, margin=0.4, by="rfm_segment")
+    rows = value.to_pandas()
+    segments = person_segments(ws.warehouse).select("person_id", "rfm_segment").to_pandas()
+    merged = rows.merge(segments, left_on="customer_id", right_on="person_id", how="left")
+    expected = merged.groupby("rfm_segment", dropna=False).clv.agg(["size", "mean", "sum"])
+    table = by.part("clv_by_segment").to_pandas().set_index("rfm_segment")
+    assert by.part("clv_by_segment").title == "Value by rfm_segment"
+    assert len(table) == len(expected) >= 3
+    for segment, row in expected.iterrows():
+        assert table.loc[segment, "customers"] == row["size"], segment
+        assert table.loc[segment, "mean_clv"] == pytest.approx(row["mean"], rel=1e-9)
+        assert table.loc[segment, "total_clv"] == pytest.approx(row["sum"], rel=1e-9)
+    assert by.part("clv_by_segment").plot().data
+    with pytest.raises(OmnimetricsError, match="rfm_segmnt"):
+        ws.clv(by="rfm_segmnt")
 
 
 @pytest.mark.slow
@@ -251,6 +272,9 @@ def test_the_value_page(ws, value):
     assert np.allclose(channels.total_clv, default.part("clv_by_channel").to_pandas().total_clv)
     for name in ("cohorts", "clv_by_channel", "clv_by_mix"):
         assert name in CHARTS and results[name].plot().data, name
+    strata = ws.omni_value().part("omni_strata")  # the page shows the matched ones
+    assert results["omni_strata"].to_records() == strata.where(matched=True).to_records()
+    assert 0 < results["omni_strata"].num_rows < strata.num_rows
 
 
 def test_the_cli_checks_a_holdout_of_transactions(tmp_path):

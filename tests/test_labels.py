@@ -85,7 +85,8 @@ def test_every_result_and_column_has_a_title():
                "influence", "paths", "transitions", "funnel", "exits", "lengths",
                "time_to_convert", "ropo", "segments", "dimensions", "maturity", "models",
                "quality", "ingest", "quarantine_reasons", "timeline", "runs", "tiles", "cohorts",
-               "clv", "clv_params", "clv_by_channel", "clv_by_mix", "clv_holdout")  # fmt: skip
+               "clv", "clv_params", "clv_by_channel", "clv_by_mix", "clv_by_segment",
+               "clv_holdout")  # fmt: skip
     for name in results:
         assert "section." + name in WORDS["fr"], name
     # The columns of each result and part (printed once from a world's workspace).

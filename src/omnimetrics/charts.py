@@ -566,6 +566,7 @@ def clv_holdout(result: Result) -> go.Figure:
 
 @chart("clv_by_channel")
 @chart("clv_by_mix")
+@chart("clv_by_segment")
 def value_by_group(result: Result) -> go.Figure:
     """Mean lifetime value so far and to come (LTV) and mean CLV to come, per group; the
     LTV/CAC ratio in the hover where known."""

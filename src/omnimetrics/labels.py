@@ -191,6 +191,7 @@ SECTIONS: dict[str, Pair] = {
         "Value by channel mix (raw, not causal)",
         "Valeur par profil de canaux (brute, non causale)",
     ),
+    "clv_by_segment": ("Value by segment", "Valeur par segment"),
     "clv_holdout": (
         "Predicted vs actual purchases after the calibration period",
         "Achats prédits et réels après la période de calibration",

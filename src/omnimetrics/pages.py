@@ -232,7 +232,12 @@ def _value(ws: Workspace, view: View) -> list[Result]:
         ]
     try:
         omni = ws.omni_value()
-        results += [replace(omni, parts=()), *omni.parts]
+        strata = omni.part("omni_strata")
+        shown = strata.where(matched=True).with_notes(
+            f"The {strata.where(matched=True).num_rows} strata holding both groups, of "
+            f"{strata.num_rows} (`ws.omni_value()` has them all)."
+        )
+        results += [replace(omni, parts=()), shown]
     except OmnimetricsError as exc:  # e.g. no omnichannel customer before the cut
         results.append(_cannot("omni_value", "Omnichannel vs single-channel value", exc))
     return results

@@ -410,6 +410,9 @@ def clv(
         str | None,
         _option("The file's names of the columns, e.g. customer_id=id,T=age.", panel=VALUE_PANEL),
     ] = None,
+    by: Annotated[
+        str | None, _option("Also value customers by this segment column, e.g. rfm_segment.")
+    ] = None,
     params_out: Annotated[
         Path | None,
         _option("Write model, parameter, value, std_error to FILE.", panel=OUTPUT_PANEL),
@@ -436,6 +439,12 @@ def clv(
     if rfm is not None or transactions is not None:
         from omnimetrics.clv.summary import time_unit
 
+        if by is not None:
+            raise typer.BadParameter(
+                "--by cuts the warehouse's customers by a segment: a file has none. Leave out "
+                "--by, or run on the warehouse."
+            )
+
         mapping = dict(_pair(item) for item in names(map))
         result = value_of_file(rfm=rfm, transactions=transactions, mapping=mapping,
                                unit=time_unit(unit), calibration_end=day(calibration_end),
@@ -443,7 +452,7 @@ def clv(
     else:
         with open_workspace(db, config) as ws:
             result = ws.clv(unit=unit, margin=margin, calibration_end=day(calibration_end),
-                            **options)  # fmt: skip
+                            by=by, **options)  # fmt: skip
     if params_out is not None:
         result.part("clv_params").write(params_out)
         if not quiet:

@@ -69,6 +69,7 @@ class ValueMethods:
         discount_rate: float = 0.1,
         margin: float | None = None,
         calibration_end: date | None = None,
+        by: str | None = None,
     ) -> Result:
         """Each customer's expected purchases over `horizon` units (default a year), P(alive),
         expected order value and CLV (`model` for purchases, Gamma-Gamma for spend, discounted at
@@ -76,8 +77,9 @@ class ValueMethods:
         margin rate).
 
         Parts: the fitted parameters; value and LTV/CAC by acquisition channel (flagged under
-        3); value by channel mix (omnichannel, online only...); with `calibration_end`, the
-        models are fitted up to that day and their predictions checked on the days after it.
+        3); value by channel mix (omnichannel, online only...); value by the segment column
+        `by` (e.g. rfm_segment); with `calibration_end`, the models are fitted up to that day
+        and their predictions checked on the days after it.
         """
         from omnimetrics.clv.summary import rfm_summary, time_unit
         from omnimetrics.clv.value import value_result
@@ -85,6 +87,9 @@ class ValueMethods:
         letter = time_unit(unit)
         checks.at_least("--horizon", horizon, 1)
         facts = self._value_facts(None)
+        if by is not None:
+            known = [c for c in facts.persons.columns if c != "person_id"]
+            checks.known("--by", [by], known, "segment column")
         coverage = _extent(facts)
         last_day = coverage[1] - timedelta(days=1)
         if calibration_end is not None and not coverage[0] <= calibration_end < last_day:
@@ -99,7 +104,7 @@ class ValueMethods:
         result, fit = value_result(summary, model=model, horizon=horizon, unit=letter,
                                    discount_rate=discount_rate, margin=rate,
                                    holdout_from=calibration_end)  # fmt: skip
-        parts = (*result.parts, *self._value_by(facts, fit))
+        parts = (*result.parts, *self._value_by(facts, fit, by))
         return replace(result, parts=parts, notes=(*result.notes, *margin_note))
 
     def omni_value(self, cut: date | None = None, window_days: float | None = None) -> Result:
@@ -164,11 +169,10 @@ class ValueMethods:
             return 1.0, ["No margin is known: CLV is in revenue. Give margin= (e.g. 0.3)."]
         return float(total / revenue), []
 
-    def _value_by(self, facts: Facts, fit: ValueFit) -> list[Result]:
-        """Mean CLV and LTV/CAC by acquisition channel, and value by channel mix."""
+    def _value_by(self, facts: Facts, fit: ValueFit, by: str | None) -> list[Result]:
+        """Mean CLV and LTV/CAC by acquisition channel, value by channel mix and by `by`."""
         from omnimetrics.clv.cohorts import acquisition_channels
         from omnimetrics.metrics.kpis import compute_kpis
-        from omnimetrics.metrics.segments import person_segments
 
         customers = fit.customers.rename(columns={"customer_id": "person_id"})
         orders = facts.orders.filter(facts.orders.person_id.notnull())
@@ -177,9 +181,10 @@ class ValueMethods:
         # Lifetime value so far and to come: the margin on what they bought, plus their CLV.
         customers["ltv"] = customers.revenue.fillna(0.0) * fit.margin + customers.clv
         acquired = acquisition_channels(facts.credited).to_pandas()
-        mix = person_segments(self.warehouse).select("person_id", "channel_mix").to_pandas()
+        columns = list(dict.fromkeys(["channel_mix", *([by] if by else [])]))
+        segments = facts.persons.select("person_id", *columns).to_pandas()
         rows = customers.merge(acquired, on="person_id", how="left").merge(
-            mix, on="person_id", how="left"
+            segments, on="person_id", how="left"
         )
         rows["acquisition_channel"] = rows.acquisition_channel.fillna("(no attributable touch)")
         by_channel = _value_of(rows, "acquisition_channel")
@@ -198,6 +203,7 @@ class ValueMethods:
                 by_channel,
             ),
             Result.of("clv_by_mix", "Value by channel mix (raw: not a causal difference)", by_mix),
+            *([Result.of("clv_by_segment", f"Value by {by}", _value_of(rows, by))] if by else []),
         ]
 
 
