@@ -19,7 +19,7 @@ from omnimetrics.experiments.planning import (
 )
 from omnimetrics.experiments.summary import (
     COVARIATE,
-    METRICS,
+    METRIC_COLUMNS,
     ExperimentSummary,
     factorial_variant_names,
     pool_variants,
@@ -30,7 +30,7 @@ from omnimetrics.experiments.summary import (
 __all__ = [
     "COLUMNS",
     "COVARIATE",
-    "METRICS",
+    "METRIC_COLUMNS",
     "ExperimentResult",
     "ExperimentSummary",
     "Plan",

@@ -20,7 +20,7 @@ import pandas as pd
 
 from omnimetrics.errors import ConfigError, SchemaError, did_you_mean
 
-METRICS: dict[str, tuple[str, ...]] = {
+METRIC_COLUMNS: dict[str, tuple[str, ...]] = {
     "proportion": ("conversions",),
     "mean": ("sum", "sum_squares"),
     "ratio": ("sum", "sum_squares", "denominator_sum", "denominator_sum_squares", "cross_sum"),
@@ -45,7 +45,7 @@ class ExperimentSummary:
     """A checked summary: its rows, the metric, the control, the planned split."""
 
     table: pd.DataFrame
-    """Rows per variant (and per period, increments), columns of `METRICS[metric]`."""
+    """Rows per variant (and per period, increments), columns of `METRIC_COLUMNS[metric]`."""
     metric: str
     control: str
     variants: tuple[str, ...]
@@ -57,7 +57,7 @@ class ExperimentSummary:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return (*METRICS[self.metric], *(COVARIATE if self.has_covariate else ()))
+        return (*METRIC_COLUMNS[self.metric], *(COVARIATE if self.has_covariate else ()))
 
     def totals(self) -> pd.DataFrame:
         """One row per variant, in `variants` order: the periods summed."""
@@ -123,9 +123,9 @@ def validate_summary(
         _missing_columns(missing, frame.columns, "The summary")
     if metric is None:
         metric = infer_metric(list(frame.columns))
-    elif metric not in METRICS:
-        raise ConfigError(f"Unknown metric {metric!r}. " + did_you_mean(metric, METRICS))
-    needed = list(METRICS[metric])
+    elif metric not in METRIC_COLUMNS:
+        raise ConfigError(f"Unknown metric {metric!r}. " + did_you_mean(metric, METRIC_COLUMNS))
+    needed = list(METRIC_COLUMNS[metric])
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         _missing_columns(missing, frame.columns, f"A {metric} summary")
@@ -239,8 +239,8 @@ def summarise_units(
     0       A      2            1
     1       B      2            2
     """
-    if metric not in METRICS:
-        raise ConfigError(f"Unknown metric {metric!r}. " + did_you_mean(metric, METRICS))
+    if metric not in METRIC_COLUMNS:
+        raise ConfigError(f"Unknown metric {metric!r}. " + did_you_mean(metric, METRIC_COLUMNS))
     names = np.asarray(variant)
     codes, labels = pd.factorize(pd.Series(names.astype(str)), sort=True)
     n_rows = len(codes)
