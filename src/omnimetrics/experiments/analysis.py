@@ -82,7 +82,9 @@ LABELS = {"proportion": "conversion rate", "mean": "mean per unit", "ratio": "ra
 class ExperimentResult:
     """Everything about one test. `comparisons`: one row per variant against control (`COLUMNS`);
     `variants`: each variant's units, estimate and shares; `looks`: the sequential path (one row
-    per variant and look); `srm`: the sample ratio mismatch check."""
+    per variant and look: cumulative units, lift, the naive z p-value of that look, which is not
+    safe to stop on, the always-valid p-value and the confidence sequence); `srm`: the sample
+    ratio mismatch check."""
 
     metric: str
     control: str
@@ -320,13 +322,24 @@ def _sequential(
     k = len(treatments)
     lifts = np.full((len(looks), k), np.nan)
     variances = np.full((len(looks), k), np.nan)
+    null_variances = np.full((len(looks), k), np.nan)
     units = np.zeros(len(looks))
+    pooled = checked.metric == "proportion" and not use_cuped
     for n, look in enumerate(looks):
         est = arm_estimates(look, checked.metric, cuped=use_cuped)
         units[n] = est.units.sum()
         enough = (est.units[treatments] >= 2) & (est.units[c] >= 2)
         lifts[n] = np.where(enough, est.mean[treatments] - est.mean[c], np.nan)
         variances[n] = np.where(enough, est.var_mean[treatments] + est.var_mean[c], np.nan)
+        null_variances[n] = variances[n]
+        if pooled:  # the p-value under H0 uses the pooled rate, as the z-test does
+            assert est.conversions is not None
+            n_t, n_c = est.units[treatments], est.units[c]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rate = (est.conversions[treatments] + est.conversions[c]) / (n_t + n_c)
+                null_variances[n] = np.where(
+                    enough, rate * (1 - rate) * (1 / n_t + 1 / n_c), np.nan
+                )
     out, frames = [], []
     for j, i in enumerate(treatments):
         last = variances[-1, j]
@@ -334,7 +347,7 @@ def _sequential(
             out.append({"seq_p_value": np.nan, "seq_ci_low": np.nan, "seq_ci_high": np.nan})
             continue
         tau2 = mixing_variance(last, units[-1], tuning_units, alpha)
-        p, low, high = always_valid(lifts[:, j], variances[:, j], alpha, tau2)
+        p, low, high = always_valid(lifts[:, j], variances[:, j], alpha, tau2, null_variances[:, j])
         out.append({"seq_p_value": float(p[-1]), "seq_ci_low": low[-1], "seq_ci_high": high[-1]})
         frames.append(
             pd.DataFrame(
@@ -344,6 +357,8 @@ def _sequential(
                     "period": labels,
                     "units": units.astype(np.int64),
                     "lift_abs": lifts[:, j],
+                    "naive_p_value": 2
+                    * stats.norm.sf(np.abs(lifts[:, j]) / np.sqrt(null_variances[:, j])),
                     "seq_p_value": p,
                     "seq_ci_low": low,
                     "seq_ci_high": high,

@@ -42,16 +42,25 @@ def half_width(variance: float | np.ndarray, tau2: float, alpha: float) -> np.nd
 
 
 def always_valid(
-    lift: np.ndarray, variance: np.ndarray, alpha: float, tau2: float
+    lift: np.ndarray,
+    variance: np.ndarray,
+    alpha: float,
+    tau2: float,
+    null_variance: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per look (in order): the always-valid p-value (running minimum of 1 / mixture ratio) and
-    the confidence sequence (running intersection of the per-look intervals). Looks with an
-    undefined variance leave the previous values."""
+    the confidence sequence (running intersection of the per-look intervals). `null_variance`
+    (default `variance`) is the estimate's variance under H0 for the p-value, e.g. the pooled one
+    of two proportions, as the fixed-horizon test has it. Looks with an undefined variance leave
+    the previous values."""
     lift = np.asarray(lift, dtype=float)
     variance = np.asarray(variance, dtype=float)
+    null = variance if null_variance is None else np.asarray(null_variance, dtype=float)
     usable = np.isfinite(lift) & np.isfinite(variance) & (variance > 0)
+    testable = usable & np.isfinite(null) & (null > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        p_look = np.where(usable, np.minimum(1.0, 1.0 / mixture_ratio(lift, variance, tau2)), 1.0)
+        ratio = mixture_ratio(lift, null, tau2)
+        p_look = np.where(testable, np.minimum(1.0, 1.0 / ratio), 1.0)
         width = np.where(usable, half_width(variance, tau2, alpha), np.inf)
     low = np.where(usable, lift - width, -np.inf)
     high = np.where(usable, lift + width, np.inf)
