@@ -191,7 +191,7 @@ def relative_lift(
     """m_t / m_c - 1 with its interval: the delta method on log(m_t / m_c) when both means are
     positive (an interval that stays above -100%), on the ratio itself otherwise."""
     m_t = np.asarray(m_t, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         rel = m_t / m_c - 1.0
         positive = (m_t > 0) & (m_c > 0)
         log_ratio = np.log(np.where(positive, m_t / m_c, 1.0))
