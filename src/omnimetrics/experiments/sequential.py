@@ -14,8 +14,8 @@ import numpy as np
 
 def optimal_mixing_ratio(alpha: float) -> float:
     """r = tau^2 / V* that makes the confidence sequence narrowest when the estimate's variance
-    is V*: the root of r = log(1 + r) - 2 log(alpha) (Howard et al. 2021, eq. (3.9) approximates
-    it by -2 log(alpha) + log(1 - 2 log(alpha)))."""
+    is V*: the root of r = log(1 + r) - 2 log(alpha) (Howard et al. 2021 and Waudby-Smith et al.
+    2021 use the approximation -2 log(alpha) + log(1 - 2 log(alpha)))."""
     c = -2.0 * np.log(alpha)
     r = c + np.log1p(c)
     for _ in range(50):
