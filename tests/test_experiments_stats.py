@@ -596,3 +596,31 @@ def test_the_control_and_the_weights_are_honoured():
     assert result.srm.p_value == pytest.approx(1.0) and not result.srm.alarm
     assert analyse(frame).srm.alarm  # against the equal split
     assert frame.units.tolist() == [2000, 1000, 1000]  # the input is not mutated
+
+
+def test_public_api_is_sorted_and_complete():
+    import omnimetrics.experiments as experiments
+
+    def style(name: str) -> tuple[int, str]:
+        return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
+
+    assert list(experiments.__all__) == sorted(experiments.__all__, key=style)
+    assert all(hasattr(experiments, name) for name in experiments.__all__)
+
+
+def test_a_win_on_a_peek_carries_the_caveat():
+    frame = pd.DataFrame(
+        {
+            "variant": ["A", "B", "A", "B"],
+            "period": [1, 1, 2, 2],
+            "units": [5000, 5000, 5000, 5000],
+            "conversions": [500, 550, 500, 550],
+        }
+    )
+    row = analyse(frame).comparisons.iloc[0]
+    assert row.p_value < 0.05 < row.seq_p_value
+    assert row.decision.startswith("B beats A")
+    assert "not significant by the always-valid test" in row.decision
+    looks = analyse(frame).looks
+    assert looks.units.tolist() == [10000, 20000]
+    assert looks.naive_p_value.iloc[-1] == pytest.approx(row.p_value)
