@@ -113,6 +113,9 @@ class ExperimentResult:
             "alpha": self.alpha,
             **{k: v for k, v in self.settings.items() if isinstance(v, int | float | str | bool)},
         }
+        figures = {  # no NaN in figures: they go to JSON as they are
+            k: v for k, v in figures.items() if not (isinstance(v, float) and not np.isfinite(v))
+        }
         return Result.of(
             name, title, self.comparisons, parts=parts, figures=figures, notes=self.notes
         )
