@@ -152,6 +152,45 @@ def test_the_paths_of_the_months_credit_the_touches_of_their_orders(ws):
     assert shown == pytest.approx(expected, rel=1e-9)
 
 
+def test_a_segment_is_attributed_from_its_stored_paths_as_from_its_journeys(ws):
+    from omnimetrics import journeys as jr
+    from omnimetrics.metrics.segments import person_segments
+
+    tables = ws.warehouse.backend.list_tables()
+    assert {"agg_paths_channel_segments", "agg_paths_campaign_segments"} <= set(tables)
+    by_segment = ws.warehouse.table("agg_paths_channel_segments").to_pandas()
+    plain = ws.warehouse.table("agg_paths_channel").to_pandas()
+    # summed over the segments, the rows of the persons with a segment are the plain rows'
+    assert by_segment.conversions.sum() <= plain.conversions.sum()
+    assert by_segment.nulls.sum() <= plain.nulls.sum()
+    mix = person_segments(ws.warehouse).select("person_id", "channel_mix").to_pandas()
+    segment = mix.channel_mix[mix.channel_mix != "none"].value_counts().index[0]  # buyers
+    view = View.of(segment=f"channel_mix:{segment}")
+    pages = {name: {r.name: r for r in page_results(ws, name, view)}
+             for name in ("channels", "attribution")}  # fmt: skip
+    cut = ("channel_mix", segment)
+    credit = ws.attribution(
+        list(ATTRIBUTION_MODELS), compare=True, intervals=INTERVALS, segment=cut
+    )  # fmt: skip (live: from the segment's journeys)
+    for live in (credit, *credit.parts):
+        shown = pages["attribution"][live.name]
+        assert not any("Not filtered" in n for n in shown.notes), (live.name, shown.notes)
+        _same(shown, live)
+    value = ws.attribution(["last_touch", "linear"], spend=True, support=False, segment=cut)
+    _same(pages["channels"]["channel_value"], replace(value, name="channel_value"))
+    # a second source: the segment's conversions are its persons' orders
+    members = set(mix.person_id[mix.channel_mix == segment])
+    orders = jr.conversions(ws.warehouse).to_pandas()
+    expected = orders.person_id.isin(members).sum()
+    last = [r for r in credit.to_records() if r["model"] == "last_touch"]
+    assert sum(r["conversions"] for r in last) == pytest.approx(expected)
+    assert 0 < expected < len(orders)
+    # a segment column the run did not store: the run's results, said to be not cut by it
+    city = ws.segments("city").to_records()[0]["city"]
+    shown = page_results(ws, "attribution", View.of(segment=f"city:{city}"))[0]
+    assert any(f"city={city}" in n for n in shown.notes)
+
+
 def test_what_the_stored_rows_cannot_answer_is_computed_live_and_said(ws):
     assert "city" not in ws.settings.ui.segment_filters
     city = ws.segments("city").to_records()[0]["city"]

@@ -42,6 +42,8 @@ INTERVALS = 100
 PROGRESS_DAYS = 30
 """The maturity page's progress: against the data as it stood this many days ago."""
 PAGES_TABLE = "agg_pages"
+SEGMENT_PATHS = "_segments"
+"""`agg_paths_<key>_segments`: the paths by month and by each column of `[ui] segment_filters`."""
 BY = "_by_"
 """`<page>_by_<column>`: the KPIs of a page stored cut by a filter's column."""
 PATH_KEYS = ("channel", "campaign")
@@ -167,19 +169,32 @@ def _credit(ws: Workspace, view: View) -> list[Result]:
 
 
 def _attributed(ws: Workspace, view: View, key: str, models: list[str], **options: Any) -> Result:
-    """The attribution of the view's months by `key`, from the paths the last run stored when
-    there are. Over stored months, the notes on what the data can support (which read the
-    journeys) are the run's: `_ranged` adds them."""
-    paths = _paths(ws, key)
-    return ws.attribution(models, by=[key], since=view.since, until=view.until, paths=paths,
-                          support=not (view.dated and paths is not None), **options)  # fmt: skip
+    """The attribution of the view's months (and segment) by `key`, from the paths the last run
+    stored when there are. From stored paths, the notes on what the data can support (which
+    read the journeys) are the run's: `_ranged` adds them. A result of a segment's journeys
+    says so in its figures (`segment`), and so do its parts."""
+    paths = _paths(ws, key, view.segment)
+    found = ws.attribution(models, by=[key], since=view.since, until=view.until, paths=paths,
+                           support=paths is None or not (view.dated or view.segment),
+                           segment=view.segment, **options)  # fmt: skip
+    if view.segment is None:
+        return found
+    mark = {"segment": "=".join(view.segment)}
+    return replace(
+        found,
+        figures={**found.figures, **mark},
+        parts=tuple(replace(p, figures={**p.figures, **mark}) for p in found.parts),
+    )
 
 
-def _paths(ws: Workspace, key: str) -> ir.Table | None:
-    """The paths by conversion month the last run stored (None: none stored, read the
-    journeys)."""
-    name = f"agg_paths_{key}"
-    return ws.warehouse.table(name) if name in ws.warehouse.backend.list_tables() else None
+def _paths(ws: Workspace, key: str, segment: tuple[str, str] | None = None) -> ir.Table | None:
+    """The paths by conversion month the last run stored, cut by the segment's column when one
+    is asked for (None: none stored, read the journeys)."""
+    name = f"agg_paths_{key}" + (SEGMENT_PATHS if segment else "")
+    if name not in ws.warehouse.backend.list_tables():
+        return None
+    paths = ws.warehouse.table(name)
+    return paths if segment is None or segment[0] in paths.columns else None
 
 
 def _journeys(ws: Workspace, view: View) -> list[Result]:
@@ -307,7 +322,6 @@ def store_pages(ws: Workspace, run_id: str) -> dict[str, str]:
     from omnimetrics.workspace.pipeline import storable
 
     wh, index, why = ws.warehouse, [], {}
-    made = {PAGES_TABLE, *store_paths(ws, run_id)}
     builds: list[tuple[str, Callable[[], list[Result]]]] = [
         (page.name, lambda page=page: page.build(ws, View()))
         for page in PAGES.values() if page.name not in LIVE_PAGES
@@ -316,6 +330,7 @@ def store_pages(ws: Workspace, run_id: str) -> dict[str, str]:
                for page in PAGES.values() if page.cut is not None
                for column in cut_columns(ws)]  # fmt: skip
     with shared_persons():  # the segments of the persons: computed once for every cut
+        made = {PAGES_TABLE, *store_paths(ws, run_id)}
         for key, build in builds:
             try:
                 results = build()
@@ -342,28 +357,50 @@ def cut_columns(ws: Workspace) -> tuple[str, ...]:
 
 def store_paths(ws: Workspace, run_id: str) -> list[str]:
     """Store the journeys' distinct paths by conversion month of each key of PATH_KEYS (one
-    pass over the journeys); the tables made (none when the journeys cannot be read yet: the
-    pages say why)."""
+    pass over the journeys), and again by month and the persons' segments of `[ui]
+    segment_filters` (`agg_paths_<key>_segments`); the tables made (none when the journeys
+    cannot be read yet: the pages say why)."""
+    from omnimetrics import journeys as jr
+    from omnimetrics.metrics.facts import Facts
+
+    wh = ws.warehouse
+    try:
+        journeys = (jr.journey_touches(wh), jr.conversions(wh), jr.non_conversion_touches(wh))
+        made = _store_paths(ws, run_id, journeys, ())
+        persons = Facts(wh, grain="total").persons
+        columns = [c for c in ws.settings.ui.segment_filters if c in persons.columns]
+        if columns:
+            segments = persons.select(
+                "person_id", **{c: persons[c].cast("string") for c in columns}
+            )
+            joined = tuple(j.left_join(segments, "person_id").drop("person_id_right")
+                           for j in journeys)  # fmt: skip
+            made += _store_paths(ws, run_id, joined, tuple(columns))
+    except OmnimetricsError:
+        made = []
+    for name in {t for t in wh.backend.list_tables() if t.startswith("agg_paths_")} - set(made):
+        wh.backend.drop_table(name)  # no page reads an older run's
+    return made
+
+
+def _store_paths(ws: Workspace, run_id: str, journeys: tuple[ir.Table, ...],
+                 groups: tuple[str, ...]) -> list[str]:  # fmt: skip
     import ibis
 
-    from omnimetrics import journeys as jr
     from omnimetrics.attribution import month_paths, relabelled
     from omnimetrics.workspace.pipeline import storable
 
-    wh, made = ws.warehouse, [f"agg_paths_{key}" for key in PATH_KEYS]
-    try:  # one query per part: the union of both may not fit the engine's memory limit
-        parts = (
-            month_paths(jr.journey_touches(wh), jr.conversions(wh), by=PATH_KEYS),
-            month_paths(None, non_converting=jr.non_conversion_touches(wh), by=PATH_KEYS),
-        )
-        both = pa.concat_tables([part.to_pyarrow() for part in parts])  # fmt: skip
-    except OmnimetricsError:
-        for name in set(made) & set(wh.backend.list_tables()):  # no page reads an older run's
-            wh.backend.drop_table(name)
-        return []
-    for key, name in zip(PATH_KEYS, made, strict=True):
-        rows = relabelled(ibis.memtable(both), PATH_KEYS, [key]).to_pyarrow()
-        wh.replace_table(name, storable(rows, run_id))
+    touches, orders, lost = journeys
+    # one query per part: the union of both may not fit the engine's memory limit
+    parts = (month_paths(touches, orders, by=PATH_KEYS, groups=groups),
+             month_paths(None, non_converting=lost, by=PATH_KEYS, groups=groups))  # fmt: skip
+    both = pa.concat_tables([part.to_pyarrow() for part in parts])
+    made = []
+    for key in PATH_KEYS:
+        name = f"agg_paths_{key}" + (SEGMENT_PATHS if groups else "")
+        rows = relabelled(ibis.memtable(both), PATH_KEYS, [key], groups).to_pyarrow()
+        ws.warehouse.replace_table(name, storable(rows, run_id))
+        made.append(name)
     return made
 
 
@@ -408,7 +445,11 @@ def page_results(ws: Workspace, name: str, view: View = View()) -> list[Result]:
     if stored is not None and view.rows:
         stored = _cut(stored, set(view.rows), _donor(ws, page, view))
     answered = None if stored is None else [_narrow(r, view, page) for r in stored]
-    if answered is not None and None in answered and view.dated and page.ranged is not None:
+    if (
+        answered is not None
+        and page.ranged is not None
+        and (view.segment or (view.dated and None in answered))
+    ):
         answered = _ranged(ws, view, page, stored, answered)  # type: ignore[arg-type]
     if answered is not None and all(r is not None for r in answered):
         return answered  # type: ignore[return-value]
@@ -421,10 +462,14 @@ def page_results(ws: Workspace, name: str, view: View = View()) -> list[Result]:
 
 def _ranged(ws: Workspace, view: View, page: Page, stored: list[Result],
             answered: list[Result | None]) -> list[Result | None]:  # fmt: skip
-    """The results a month range cannot narrow, attributed from the stored paths of its months
-    (when the last run stored them)."""
-    if not {f"agg_paths_{key}" for key in PATH_KEYS} <= set(ws.warehouse.backend.list_tables()):
+    """The results a month range cannot narrow, or that a segment cuts, attributed from the
+    stored paths of its months (and segment), when the last run stored them."""
+    suffix = SEGMENT_PATHS if view.segment else ""
+    tables = {f"agg_paths_{key}{suffix}" for key in PATH_KEYS}
+    if not tables <= set(ws.warehouse.backend.list_tables()):
         return answered
+    if view.segment and view.segment[0] not in ws.warehouse.table(min(tables)).columns:
+        return answered  # not in [ui] segment_filters: the run's results, noted as not cut
     from omnimetrics.workspace.measures import SUPPORT_NOTE
 
     assert page.ranged is not None
@@ -433,7 +478,8 @@ def _ranged(ws: Workspace, view: View, page: Page, stored: list[Result],
         if result.name in built:
             notes = [n for n in result.notes if n.startswith(SUPPORT_NOTE)]
             built[result.name] = built[result.name].with_notes(*notes)
-    return [_noted(_where(built[s.name], view), view, page) if a is None and s.name in built
+    return [_noted(_where(built[s.name], view), view, page)
+            if (a is None or view.segment) and s.name in built
             else a for s, a in zip(stored, answered, strict=True)]  # fmt: skip
 
 
@@ -506,7 +552,11 @@ _CUT_BY_FILTERS = frozenset({"kpis", "alerts"})
 
 def _noted(result: Result, view: View, page: Page) -> Result:
     """Name the filters that do not apply to the result, so nothing is silently ignored."""
-    lacking = [f"{k}={v}" for k, v in view.rows.items() if k not in result.columns]
+    lacking = [
+        f"{k}={v}"
+        for k, v in view.rows.items()
+        if k not in result.columns and result.figures.get("segment") != f"{k}={v}"
+    ]
     if view.dated and result.name in page.undated:
         lacking.append("the month range")
     if not lacking:

@@ -38,8 +38,10 @@ def month_paths(
     non_converting: ir.Table | None = None,
     *,
     by: Sequence[str] = ("channel",),
+    groups: Sequence[str] = (),
 ) -> ir.Table:
-    """Distinct paths by conversion month: month (its first day, UTC; null for the journeys that
+    """Distinct paths by conversion month (and `groups`: columns of every row of a journey, such
+    as the person's segments): month (its first day, UTC; null for the journeys that
     did not convert), path (list of labels), conversions, value (their revenue), first_orders and
     first_value (those of them that are a person's first order), nulls (journeys that did not
     convert).
@@ -50,12 +52,12 @@ def month_paths(
     touch make the empty path; non_converting: touches of journeys that did not convert
     (person_id, position, <by>).
     """
-    parts = []
+    parts, groups = [], list(groups)
     if converting is not None:
         touches = converting.mutate(**_order_columns(converting, "order_at"))
-        won = _journeys(touches, ["order_id", "month"], by, revenue=touches.revenue.max(),
-                        first=touches.first.max())  # fmt: skip
-        parts.append(_summed(won, conversions=won.count(), value=won.revenue.sum(),
+        won = _journeys(touches, ["order_id", "month", *groups], by,
+                        revenue=touches.revenue.max(), first=touches.first.max())  # fmt: skip
+        parts.append(_summed(won, groups, conversions=won.count(), value=won.revenue.sum(),
                              first_orders=won.first.sum(),
                              first_value=(won.first * won.revenue).sum(),
                              nulls=ibis.literal(0.0)))  # fmt: skip
@@ -65,22 +67,24 @@ def month_paths(
         lonely = lonely.mutate(**_order_columns(lonely, at),
                                path=ibis.literal([], type=dt.Array(dt.string)))  # fmt: skip
         count = lonely.conversions.sum() if "conversions" in lonely.columns else lonely.count()
-        parts.append(_summed(lonely, conversions=count, value=lonely.revenue.sum(),
+        parts.append(_summed(lonely, groups, conversions=count, value=lonely.revenue.sum(),
                              first_orders=lonely.first.sum(),
                              first_value=(lonely.first * lonely.revenue).sum(),
                              nulls=ibis.literal(0.0)))  # fmt: skip
     if non_converting is not None:
-        lost = _journeys(non_converting, ["person_id"], by).mutate(month=ibis.null(dt.date))
+        lost = _journeys(non_converting, ["person_id", *groups], by)
+        lost = lost.mutate(month=ibis.null(dt.date))
         zero = ibis.literal(0.0)
-        parts.append(_summed(lost, conversions=zero, value=zero, first_orders=zero,
+        parts.append(_summed(lost, groups, conversions=zero, value=zero, first_orders=zero,
                              first_value=zero, nulls=lost.count()))  # fmt: skip
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
 
 
-def relabelled(rows: ir.Table, by: Sequence[str], keep: Sequence[str]) -> ir.Table:
+def relabelled(rows: ir.Table, by: Sequence[str], keep: Sequence[str],
+               groups: Sequence[str] = ()) -> ir.Table:  # fmt: skip
     """Rows of `month_paths` labelled by `by`, as labelled by `keep` (some of those columns):
-    every label cut to them and the rows summed again, so one pass over the journeys gives the
-    paths by channel and by campaign."""
+    every label cut to them and the rows summed again (per month, `groups` and path), so one
+    pass over the journeys gives the paths by channel and by campaign."""
     parts = [list(by).index(column) for column in keep]
 
     def cut(label: ir.StringValue) -> ir.StringValue:
@@ -91,8 +95,8 @@ def relabelled(rows: ir.Table, by: Sequence[str], keep: Sequence[str]) -> ir.Tab
         return kept
 
     cut_rows = rows.mutate(path=rows.path.map(cut))
-    summed = cut_rows.group_by(["month", "path"]).agg(**{n: cut_rows[n].sum() for n in SUMS})
-    return summed
+    keys = ["month", *groups, "path"]
+    return cut_rows.group_by(keys).agg(**{n: cut_rows[n].sum() for n in SUMS})
 
 
 def paths_of_months(
@@ -134,11 +138,11 @@ def _journeys(
     return journeys.mutate(path=journeys._steps.sort().map(lambda s: s.label))
 
 
-def _summed(journeys: ir.Table, **sums: ir.Value) -> ir.Table:
-    """Journeys summed per month and path, the sums as floats in the order of SUMS."""
-    grouped = journeys.group_by(["month", "path"]).agg(**sums)
+def _summed(journeys: ir.Table, groups: list[str], **sums: ir.Value) -> ir.Table:
+    """Journeys summed per month, `groups` and path, the sums as floats in the order of SUMS."""
+    grouped = journeys.group_by(["month", *groups, "path"]).agg(**sums)
     return grouped.select(
-        "month", "path", **{name: grouped[name].cast(dt.float64) for name in SUMS}
+        "month", *groups, "path", **{name: grouped[name].cast(dt.float64) for name in SUMS}
     )
 
 

@@ -58,6 +58,7 @@ class MeasureMethods:
         transitions: bool = False,
         paths: ir.Table | None = None,
         support: bool = True,
+        segment: tuple[str, str] | None = None,
     ) -> Result:
         """Credit of each channel (or campaign) under each model, over the workspace's journeys.
 
@@ -65,6 +66,8 @@ class MeasureMethods:
         labelled by `by`), as a run stores them for the dashboard: attributed instead of the
         journeys, with the same numbers, for whole months and the journeys as they are.
         support: add notes on what the data can support (they read the journeys).
+        segment: (segment column, value): only the journeys of the persons in that segment (with
+        `paths`, those must have the segment column).
         """
         from omnimetrics import journeys as jr
         from omnimetrics.attribution import attribution_report, paths_report
@@ -79,9 +82,12 @@ class MeasureMethods:
             "intervals": intervals, "seed": seed, "spend": wh.table("spend") if spend else None,
             "compare": compare, "transitions": transitions, "registry": self.attribution_models,
         }  # fmt: skip
+        journeys = (jr.journey_touches(wh), jr.conversions(wh), jr.non_conversion_touches(wh))
+        if segment is not None:
+            paths, journeys = self._of_segment(segment, paths, journeys)
         if paths is None:
             report = attribution_report(
-                jr.journey_touches(wh), jr.conversions(wh), jr.non_conversion_touches(wh),
+                *journeys,
                 transform=transform, drop=list(drop), max_touches=max_touches,
                 sales_channels=list(sales_channels), **options,
             )  # fmt: skip
@@ -94,8 +100,27 @@ class MeasureMethods:
             report = paths_report(paths, **options)
         lookback = self.settings.journeys.lookback_days
         title = f"Attribution by {','.join(by)} ({lookback}-day lookback)"
+        if segment is not None:
+            title += f", persons with {segment[0]} = {segment[1]}"
         notes = self._support_notes() if support else []
         return attribution_result(report, title, by[0]).with_notes(*notes)
+
+    def _of_segment(self, segment: tuple[str, str], paths: ir.Table | None,
+                    journeys: tuple[ir.Table, ...]) -> tuple[ir.Table | None, tuple]:  # fmt: skip
+        """The paths (or the journeys) of the persons whose `column` is `value`."""
+        from omnimetrics.metrics.facts import Facts
+
+        column, value = segment
+        if paths is not None:
+            if column not in paths.columns:
+                raise ConfigError(f"These paths are not cut by {column!r}: leave out `paths` to "
+                                  "attribute the segment's journeys.")  # fmt: skip
+            return paths.filter(paths[column].cast("string") == str(value)), journeys
+        persons = Facts(self.warehouse, grain="total").persons
+        checks.known("--segment", [column], [c for c in persons.columns if c != "person_id"],
+                      "segment column")  # fmt: skip
+        members = persons.filter(persons[column].cast("string") == str(value)).select("person_id")
+        return None, tuple(j.semi_join(members, "person_id") for j in journeys)
 
     def _support_notes(self) -> list[str]:
         from omnimetrics.metrics.maturity import model_support
