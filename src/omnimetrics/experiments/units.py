@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal
+from weakref import WeakKeyDictionary
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -19,6 +21,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from omnimetrics.errors import ConfigError, SchemaError, UnknownNameError, did_you_mean
+from omnimetrics.identity import person_of_rows
 from omnimetrics.metrics.facts import Facts
 from omnimetrics.registry import Registry
 
@@ -72,20 +75,32 @@ for _metric in (
 
 
 def experiments(source: Warehouse | Facts) -> pa.Table:
-    """Each experiment with its variants, analysed units, first and last assignment, and the
-    units left out (by reason) or dated by the experiment's first day (`undated`)."""
+    """Each experiment of `experiment_assignments` with its variants (sorted), `assignments`
+    (rows), first and last assignment, and `undated` rows (no timestamp). Read from the
+    assignments alone (cheap); `unit_counts` says how many units of one are analysed."""
     facts = _facts(source)
-    units = experiment_units(facts)
-    analysed = units.excluded.isnull()
+    rows = _assignments(facts.wh)
     columns = {
-        "variants": units.variant.collect(where=analysed, distinct=True).sort(),
-        "units": analysed.sum().cast(dt.int64),
-        "first_assignment": units.assigned_at.min(),
-        "last_assignment": units.assigned_at.max(),
+        "variants": rows.variant.collect(distinct=True).sort(),
+        "assignments": rows.count().cast(dt.int64),
+        "first_assignment": rows.timestamp.min().cast(dt.Timestamp(timezone="UTC")),
+        "last_assignment": rows.timestamp.max().cast(dt.Timestamp(timezone="UTC")),
+        "undated": rows.timestamp.isnull().sum().cast(dt.int64),
+    }
+    return rows.group_by("experiment").agg(**columns).order_by("experiment").to_pyarrow()
+
+
+def unit_counts(source: Warehouse | Facts, experiment: str) -> dict[str, int]:
+    """Units of one experiment: `units` analysed, `undated` (exposed on the first day), and
+    the excluded ones by reason (`EXCLUSIONS`)."""
+    units = experiment_units(source, experiment)
+    counts = {
+        "units": units.excluded.isnull().sum().cast(dt.int64),
         "undated": units.assigned_at.isnull().sum().cast(dt.int64),
         **{r: (units.excluded == r).fill_null(False).sum().cast(dt.int64) for r in EXCLUSIONS},
     }
-    return units.group_by("experiment").agg(**columns).order_by("experiment").to_pyarrow()
+    row = units.aggregate(**counts).to_pyarrow().to_pylist()[0]
+    return {name: int(value or 0) for name, value in row.items()}
 
 
 def experiment_units(source: Warehouse | Facts, experiment: str | None = None) -> ir.Table:
@@ -94,47 +109,92 @@ def experiment_units(source: Warehouse | Facts, experiment: str | None = None) -
     `person_id` (null when the identifier is in no identity graph, or the person refused
     consent) and `excluded` (a reason of `EXCLUSIONS`, null for an analysed unit).
 
-    Variant is the unit's (the first by name when it has several: such units are excluded)."""
+    Variant is the unit's (the first by name when it has several: such units are excluded).
+    For one experiment, the units are computed once per `Facts` (a snapshot of the data)."""
     facts = _facts(source)
+    if experiment is None:
+        return _units(facts, None)
+    cached = _CACHE.setdefault(facts, {})
+    if f"units:{experiment}" not in cached:
+        cached[f"units:{experiment}"] = _units(facts, experiment)
+    return cached[f"units:{experiment}"]
+
+
+_CACHE: WeakKeyDictionary[Facts, dict[str, ir.Table]] = WeakKeyDictionary()
+"""What is computed once per `Facts` (a snapshot of the data): the units of each experiment
+asked, the orders with their person."""
+UNIT = ["experiment", "unit_type", "unit_id"]
+COLUMNS = ["experiment", "unit_type", "unit_id", "variant", "assigned_at", "exposed_at",
+           "person_id", "excluded"]  # fmt: skip
+
+
+def _units(facts: Facts, experiment: str | None) -> ir.Table:
+    """The units, built person first: nearly every person has one assignment row, which is
+    their unit as it stands; only the rows of persons with several rows, and of unknown
+    identifiers, are grouped into units (no group-by over every row)."""
     wh = facts.wh
-    if experiment is not None:
-        _check_experiment(wh, experiment)
     rows = _assignments(wh)
+    utc = dt.Timestamp(timezone="UTC")
+    rows = rows.mutate(timestamp=rows.timestamp.cast(utc))
     if experiment is not None:
+        first = _check_experiment(wh, experiment)
         rows = rows.filter(rows.experiment == experiment)
-    keys = ["experiment", "unit_type", "unit_id"]
-    units = rows.group_by(keys).agg(
-        variant=rows.variant.min(),
-        _other=rows.variant.max(),
-        assigned_at=rows.timestamp.min(),
+        first_day = ibis.literal(first.replace(hour=0, minute=0, second=0, microsecond=0), utc)
+    else:
+        starts = rows.group_by("experiment").agg(_first=rows.timestamp.min())
+        rows = rows.join(starts, "experiment")
+        first_day = rows._first.truncate("D").cast(utc)
+    rows = rows.select(*UNIT, "variant", assigned_at=rows.timestamp,
+                       exposed_at=ibis.coalesce(rows.timestamp, first_day))  # fmt: skip
+    rows = _with_person(wh, rows)
+    # `_person`: the person of the identifier; `person_id`: the same, null when they refused.
+    rows = facts.unlinked_if_refused(rows.mutate(_person=rows.person_id)).drop("tracked")
+    rows = rows.mutate(_refused=rows._person.notnull() & rows.person_id.isnull()).drop("person_id")
+    if experiment is not None:  # staged: read three times below (engines would recompute it)
+        rows = wh.materialize(rows)
+    # `_key`: the person, or the unit itself when its identifier is in no graph.
+    unit_key = ibis.literal("unit:").concat(rows.unit_type, ":", rows.unit_id)
+    rows = rows.mutate(
+        person_id=ibis.cases((rows._refused, ibis.null(dt.string)), else_=rows._person),
+        _key=ibis.coalesce(rows._person, unit_key),
     )
-    first = units.assigned_at.min().over(group_by="experiment")
-    first_day = first.truncate("D").cast(dt.Timestamp(timezone="UTC"))
-    units = units.mutate(
-        assigned_at=units.assigned_at.cast(dt.Timestamp(timezone="UTC")),
-        exposed_at=ibis.coalesce(units.assigned_at.cast(dt.Timestamp(timezone="UTC")), first_day),
+    per_key = rows.group_by(["experiment", "_key"]).agg(
+        _rows=rows.count(), _low=rows.variant.min(), _high=rows.variant.max()
     )
-    units = _with_person(wh, units)
-    units = facts.unlinked_if_refused(units.mutate(_person=units.person_id))
-    refused = units._person.notnull() & units.person_id.isnull()
-    person = ibis.window(group_by=["experiment", "person_id"])
-    earliest = ibis.window(group_by=["experiment", "person_id"],
+    busy = per_key.filter(per_key._rows > 1)
+    if experiment is not None:
+        busy = wh.materialize(busy)  # few rows
+
+    def as_units(alone: ir.Table) -> ir.Table:
+        return alone.select(*COLUMNS[:-1], excluded=ibis.cases(
+            (alone._refused, "consent_refused"), else_=ibis.null(dt.string)))  # fmt: skip
+
+    if experiment is not None and not busy.count().execute():
+        return as_units(rows)  # every key has one row: the units are the rows (no copy)
+    # Keys with several rows: one unit in two variants, or several units of one person.
+    alone = as_units(rows.anti_join(busy, ["experiment", "_key"]))
+    theirs = rows.semi_join(busy, ["experiment", "_key"])
+    theirs = _grouped(theirs, ["_key", "_refused"]).join(busy, ["experiment", "_key"])
+    earliest = ibis.window(group_by=["experiment", "_key"],
                            order_by=["exposed_at", "unit_type", "unit_id"])  # fmt: skip
-    known = units.person_id.notnull()
-    several = (units.variant != units._other) | (
-        known
-        & (units.variant.min().over(person) != units._other.max().over(person)).fill_null(False)
-    )
-    same = known & (ibis.row_number().over(earliest) > 0)
-    excluded = ibis.cases(
+    several = (theirs.variant != theirs._other) | (theirs._low != theirs._high)
+    theirs = theirs.select(*COLUMNS[:-1], excluded=ibis.cases(
         (several, "several_variants"),
-        (refused, "consent_refused"),
-        (same, "same_person"),
+        (theirs._refused, "consent_refused"),
+        (ibis.row_number().over(earliest) > 0, "same_person"),
         else_=ibis.null(dt.string),
-    )
-    return units.select(
-        "experiment", "unit_type", "unit_id", "variant", "assigned_at", "exposed_at",
-        "person_id", excluded=excluded,
+    ))  # fmt: skip
+    units = ibis.union(alone, theirs)
+    return units if experiment is None else wh.materialize(units)
+
+
+def _grouped(rows: ir.Table, carried: list[str]) -> ir.Table:
+    """One row per unit of `rows`: its first variant by name (`_other`: its last), its first
+    assignment and exposure, its person."""
+    return rows.group_by(UNIT).agg(
+        variant=rows.variant.min(), _other=rows.variant.max(),
+        assigned_at=rows.assigned_at.min(), exposed_at=rows.exposed_at.min(),
+        person_id=rows.person_id.max(), **{c: rows[c].max() for c in carried},
     )  # fmt: skip
 
 
@@ -154,38 +214,10 @@ def unit_metrics(
     [covariate]. Only events in [exposed_at, exposed_at + window_days) count (to the end of
     the data without a window)."""
     spec = METRICS[metric]
-    _check_days("window_days", window_days)
-    _check_days("covariate_days", covariate_days)
-    if covariate_days is not None and spec.kind == "ratio":
-        raise ConfigError(
-            f"CUPED with a pre-period covariate is available for proportion and mean metrics, "
-            f"not for the ratio metric {metric!r}. Drop covariate_days, or use "
-            f"{spec.numerator!r} with its covariate."
-        )
-    facts = _facts(source)
-    fact = _fact(facts, spec)
-    units = experiment_units(facts, experiment)
-    units = facts.wh.materialize(
-        units.filter(units.excluded.isnull()).select(
-            "unit_type", "unit_id", "variant", "exposed_at", "person_id"
-        )
-    )
-    counted = [spec.numerator] + ([spec.denominator] if spec.denominator else [])
-    per_person = _per_person(fact, units, counted, window_days, covariate_days)
-    joined = units.left_join(per_person, units.person_id == per_person._person)
-
-    def value(column: str) -> ir.NumericValue:
-        total = joined[column].fill_null(0)
-        if spec.kind == "proportion":
-            return (total > 0).cast(dt.int64)
-        return total.cast(dt.float64)
-
-    columns = {"value": value(spec.numerator)}
-    if spec.denominator:
-        columns["denominator"] = value(spec.denominator)
-    if covariate_days is not None:
-        columns["covariate"] = value(f"_pre_{spec.numerator}")
-    return joined.select("unit_type", "unit_id", "variant", "exposed_at", "person_id", **columns)
+    units, active = _active_units(source, experiment, spec, window_days, covariate_days)
+    joined = units.left_join(active.select("person_id", *_value_columns(active)), "person_id")
+    filled = {c: joined[c].fill_null(0) for c in _value_columns(active)}
+    return joined.select("unit_type", "unit_id", "variant", "exposed_at", "person_id", **filled)
 
 
 def experiment_summary(
@@ -204,41 +236,107 @@ def experiment_summary(
     `sum_squares`; ratio `sum`, `sum_squares` (of the numerator), `denominator_sum`,
     `denominator_sum_squares`, `cross_sum` (of numerator x denominator); with a covariate
     `covariate_sum`, `covariate_sum_squares`, `covariate_cross_sum` (of value x covariate).
-    The schema's metadata says the experiment, metric, kind and window."""
+    The schema's metadata says the experiment, metric, kind and window.
+
+    Units without any counted event add 0 to every sum: the sums are taken over the units
+    with activity and `units` counted over all analysed units."""
     if by_period is not None and by_period not in PERIODS:
         raise ConfigError(
             f"by_period must be one of {list(PERIODS)} or None. Got {by_period!r} instead."
         )
     spec = METRICS[metric]
-    per_unit = unit_metrics(
-        source, experiment, metric, window_days=window_days, covariate_days=covariate_days
-    )
+    facts = _facts(source)
+    units, active = _active_units(facts, experiment, spec, window_days, covariate_days)
     groups = ["variant"]
     if by_period is not None:
-        per_unit = per_unit.mutate(period=per_unit.exposed_at.truncate(PERIODS[by_period]).date())
+        period = PERIODS[by_period]
+        units = units.mutate(period=units.exposed_at.truncate(period).date())
+        active = active.mutate(period=active.exposed_at.truncate(period).date())
         groups.append("period")
-    y = per_unit.value
-    sums: dict[str, ir.Value] = {"units": per_unit.count().cast(dt.int64)}
+    y = active.value
+    sums: dict[str, ir.Value] = {}
     if spec.kind == "proportion":
         sums["conversions"] = y.sum().cast(dt.int64)
     else:
         sums["sum"] = y.sum().cast(dt.float64)
         sums["sum_squares"] = (y * y).sum().cast(dt.float64)
     if spec.kind == "ratio":
-        d = per_unit.denominator
+        d = active.denominator
         sums["denominator_sum"] = d.sum().cast(dt.float64)
         sums["denominator_sum_squares"] = (d * d).sum().cast(dt.float64)
         sums["cross_sum"] = (y * d).sum().cast(dt.float64)
     if covariate_days is not None:
-        x = per_unit.covariate
+        x = active.covariate
         sums["covariate_sum"] = x.sum().cast(dt.float64)
         sums["covariate_sum_squares"] = (x * x).sum().cast(dt.float64)
         sums["covariate_cross_sum"] = (y * x).sum().cast(dt.float64)
-    summary = per_unit.group_by(groups).agg(**sums).order_by(groups).to_pyarrow()
+    counts = units.group_by(groups).agg(units=units.count().cast(dt.int64))
+    totals = active.group_by(groups).agg(**sums)
+    summary = counts.left_join(totals, groups).select(
+        *groups, "units", **{name: totals[name].fill_null(0) for name in sums}
+    )
+    table = summary.order_by(groups).to_pyarrow()
     about = {"experiment": experiment, "metric": metric, "kind": spec.kind,
              "window_days": window_days, "covariate_days": covariate_days,
-             "by_period": by_period}  # fmt: skip
-    return summary.replace_schema_metadata({"omnimetrics": json.dumps(about)})
+             "by_period": by_period, "unit_counts": unit_counts(facts, experiment)}  # fmt: skip
+    return table.replace_schema_metadata({"omnimetrics": json.dumps(about)})
+
+
+def _active_units(
+    source: Warehouse | Facts,
+    experiment: str,
+    spec: UnitMetric,
+    window_days: float | None,
+    covariate_days: float | None,
+) -> tuple[ir.Table, ir.Table]:
+    """The analysed units (variant, exposed_at, person_id...) and, for those of them with a
+    counted event, `value`, [`denominator`], [`covariate`]."""
+    _check_days("window_days", window_days)
+    _check_days("covariate_days", covariate_days)
+    if covariate_days is not None and spec.kind == "ratio":
+        raise ConfigError(
+            f"CUPED with a pre-period covariate is available for proportion and mean metrics, "
+            f"not for the ratio metric {spec.name!r}. Drop covariate_days, or use "
+            f"{spec.numerator!r} with its covariate."
+        )
+    facts = _facts(source)
+    fact = _fact(facts, spec)
+    units = experiment_units(facts, experiment)
+    units = units.filter(units.excluded.isnull()).select(
+        "unit_type", "unit_id", "variant", "exposed_at", "person_id"
+    )
+    counted = [spec.numerator] + ([spec.denominator] if spec.denominator else [])
+    exposed = units.filter(units.person_id.notnull())
+    start = exposed.exposed_at
+    if covariate_days is not None:
+        start = start - _interval(covariate_days)
+    conditions = [fact.person_id == exposed.person_id, fact.at >= start]
+    if window_days is not None:
+        conditions.append(fact.at < exposed.exposed_at + _interval(window_days))
+    joined = fact.join(exposed, conditions)
+    after = joined.at >= joined.exposed_at
+    sums = {name: joined[name].sum(where=after) for name in counted}
+    if covariate_days is not None:
+        sums.update({f"_pre_{name}": joined[name].sum(where=~after) for name in counted})
+    # A person has one analysed unit: grouping by person is grouping by unit.
+    per_unit = joined.group_by(["person_id", "variant", "exposed_at"]).agg(**sums)
+
+    def value(column: str) -> ir.NumericValue:
+        total = per_unit[column].fill_null(0)
+        if spec.kind == "proportion":
+            return (total > 0).cast(dt.int64)
+        return total.cast(dt.float64)
+
+    columns = {"value": value(spec.numerator)}
+    if spec.denominator:
+        columns["denominator"] = value(spec.denominator)
+    if covariate_days is not None:
+        columns["covariate"] = value(f"_pre_{spec.numerator}")
+    return units, per_unit.select("person_id", "variant", "exposed_at", **columns)
+
+
+def _value_columns(active: ir.Table) -> list[str]:
+    return [c for c in ("value", "denominator", "covariate") if c in active.columns]
 
 
 # -- the pieces ------------------------------------------------------------------------------
@@ -256,24 +354,26 @@ def _assignments(wh: Warehouse) -> ir.Table:
     return wh.table(ASSIGNMENTS)
 
 
-def _check_experiment(wh: Warehouse, experiment: str) -> None:
-    """An unknown experiment, or one whose units all lack a timestamp, is refused."""
+def _check_experiment(wh: Warehouse, experiment: str) -> datetime:
+    """The experiment's first assignment time; an unknown experiment, or one whose units all
+    lack a timestamp, is refused."""
     rows = _assignments(wh)
     mine = rows.filter(rows.experiment == experiment)
-    found = mine.aggregate(units=mine.count(), dated=mine.timestamp.count())
-    units, dated = found.to_pyarrow().to_pylist()[0].values()
+    found = mine.aggregate(units=mine.count(), first=mine.timestamp.min())
+    units, first = found.to_pyarrow().to_pylist()[0].values()
     if not units:
         known = rows.select("experiment").distinct().experiment.to_pyarrow().to_pylist()
         raise UnknownNameError(
             f"Unknown experiment {experiment!r} in {ASSIGNMENTS!r}. "
             + did_you_mean(experiment, [k for k in known if k is not None])
         )
-    if not dated:
+    if first is None:
         raise SchemaError(
             f"No unit of experiment {experiment!r} has an assignment time ({ASSIGNMENTS!r}, "
             "column 'timestamp'): exposure is unknown, so no metric can start from it. Load "
             "the assignments with their timestamps."
         )
+    return first
 
 
 def _check_days(name: str, days: float | None) -> None:
@@ -302,7 +402,21 @@ def _fact(facts: Facts, spec: UnitMetric) -> ir.Table:
                 f"The metric {spec.name!r} needs orders: the warehouse has no 'orders' table. "
                 "Load them with `omnimetrics ingest orders FILE`."
             )
-        orders = facts.orders
+        cached = _CACHE.setdefault(facts, {})
+        if "orders" in facts.__dict__:  # built already (KPIs of the same run): reused
+            orders = facts.orders
+        elif "orders" in cached:
+            orders = cached["orders"]
+        else:
+            # `Facts.orders` less what units do not use: its first-order window over every
+            # order, and the unlinking of refusing persons (their units are excluded).
+            stored = wh.table("orders")
+            valid = stored.filter(stored.status.isnull() | (stored.status != "cancelled"))
+            linked = person_of_rows(wh, valid)
+            revenue = linked.revenue.cast(dt.float64)
+            linked = linked.filter(linked.person_id.notnull())
+            orders = facts.window(linked.select("person_id", at=linked.timestamp, revenue=revenue))
+            orders = cached["orders"] = wh.materialize(orders)
         orders = orders.filter(orders.person_id.notnull())
         return orders.select("person_id", "at", orders=ibis.literal(1), revenue=orders.revenue)
     if "events" not in wh.tables():
@@ -329,35 +443,7 @@ def _fact(facts: Facts, spec: UnitMetric) -> ir.Table:
     )
 
 
-def _per_person(
-    fact: ir.Table,
-    units: ir.Table,
-    counted: list[str],
-    window_days: float | None,
-    covariate_days: float | None,
-) -> ir.Table:
-    """Per person of an analysed unit: the sums of `counted` over [exposure, exposure + window)
-    and, with a covariate, over [exposure - covariate_days, exposure) as `_pre_<name>`."""
-    exposed = units.select(_person=units.person_id, _from=units.exposed_at).filter(
-        lambda t: t._person.notnull()
-    )
-    start = exposed._from
-    if covariate_days is not None:
-        start = start - _interval(covariate_days)
-    conditions = [fact.person_id == exposed._person, fact.at >= start]
-    if window_days is not None:
-        conditions.append(fact.at < exposed._from + _interval(window_days))
-    joined = fact.join(exposed, conditions)
-    after = joined.at >= joined._from
-    sums = {name: joined[name].sum(where=after) for name in counted}
-    if covariate_days is not None:
-        sums.update({f"_pre_{name}": joined[name].sum(where=~after) for name in counted})
-    return joined.group_by("_person").agg(**sums)
-
-
 def _interval(days: float) -> ir.IntervalScalar:
-    """`days` as an interval (fractions of a day kept to the second)."""
-    whole = float(days)
-    if whole.is_integer():
-        return ibis.interval(days=int(whole))
-    return ibis.interval(seconds=round(whole * 86400))
+    """`days` as an interval of seconds (UTC days are 86,400 s; an interval of seconds is also
+    much cheaper for engines to add to a zoned timestamp than one of calendar days)."""
+    return ibis.interval(seconds=round(float(days) * 86_400))
