@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from omnimetrics.clv.models import CLV_MODELS, GammaGamma, PurchaseModel, customer_lifetime_value
-from omnimetrics.errors import ConfigError, SchemaError, did_you_mean
+from omnimetrics.errors import ConfigError, SchemaError
+from omnimetrics.files import read_file
 from omnimetrics.results import Result
 
 RFM_COLUMNS = ("customer_id", "frequency", "recency", "T", "monetary_value")
@@ -211,7 +212,7 @@ def value_of_file(
     if (rfm is None) == (transactions is None):
         raise ConfigError("Give one input: --rfm FILE (a ready RFM table) or --transactions FILE.")
     wanted = RFM_COLUMNS if rfm is not None else TRANSACTION_COLUMNS
-    table = _read_file(Path(rfm or transactions), mapping or {}, wanted)  # type: ignore[arg-type]
+    table = read_file(Path(rfm or transactions), mapping or {}, wanted)  # type: ignore[arg-type]
     if rfm is not None:
         if calibration_end is not None:
             raise ConfigError("A holdout check needs transactions: use --transactions FILE.")
@@ -226,31 +227,3 @@ def value_of_file(
     return value_result(summary, unit=unit, holdout_from=calibration_end, **options)[0]
 
 
-def _read_file(path: Path, mapping: dict[str, str], wanted: tuple[str, ...]) -> Any:
-    """The file as an Ibis table (DuckDB in memory) with its columns renamed by `mapping`."""
-    import ibis
-
-    from omnimetrics.errors import SourceError
-
-    if not path.is_file():
-        raise SourceError(f"No file {path}: give the path of a CSV or Parquet file.")
-    connection = ibis.duckdb.connect()
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            table = connection.read_parquet(path)
-        else:
-            table = connection.read_csv(path)
-    except Exception as error:  # DuckDB's own message says which line and why
-        raise SourceError(f"Cannot read {path}: {error}") from None
-    unknown = {name: column for name, column in mapping.items() if column not in table.columns}
-    if unknown:
-        name, column = next(iter(unknown.items()))
-        raise SchemaError(f"--map {name}={column}: {path.name} has no column {column!r}. "
-                          + did_you_mean(column, table.columns))  # fmt: skip
-    table = table.rename({name: column for name, column in mapping.items()})
-    missing = [c for c in wanted if c not in table.columns]
-    if missing:
-        raise SchemaError(f"{path.name} lacks the column(s) {missing}; its columns are "
-                          f"{list(table.columns)}. Map them with --map, e.g. --map "
-                          f"{missing[0]}=<its name in the file>.")  # fmt: skip
-    return table
