@@ -129,9 +129,9 @@ COLUMNS = ["experiment", "unit_type", "unit_id", "variant", "assigned_at", "expo
 
 
 def _units(facts: Facts, experiment: str | None) -> ir.Table:
-    """The units, built person first: nearly every person has one assignment row, which is
-    their unit as it stands; only the rows of persons with several rows, and of unknown
-    identifiers, are grouped into units (no group-by over every row)."""
+    """The units, built person first: the rows are joined once to the identity graph; nearly
+    every person (or identifier in no graph) has one row, which is their unit as it stands;
+    only the rows of the keys with several rows are grouped into units and ranked."""
     wh = facts.wh
     rows = _assignments(wh)
     utc = dt.Timestamp(timezone="UTC")
@@ -174,7 +174,7 @@ def _units(facts: Facts, experiment: str | None) -> ir.Table:
     # Keys with several rows: one unit in two variants, or several units of one person.
     alone = as_units(rows.anti_join(busy, ["experiment", "_key"]))
     theirs = rows.semi_join(busy, ["experiment", "_key"])
-    theirs = _grouped(theirs, ["_key", "_refused"]).join(busy, ["experiment", "_key"])
+    theirs = _grouped(theirs).join(busy, ["experiment", "_key"])
     earliest = ibis.window(group_by=["experiment", "_key"],
                            order_by=["exposed_at", "unit_type", "unit_id"])  # fmt: skip
     several = (theirs.variant != theirs._other) | (theirs._low != theirs._high)
@@ -188,13 +188,13 @@ def _units(facts: Facts, experiment: str | None) -> ir.Table:
     return units if experiment is None else wh.materialize(units)
 
 
-def _grouped(rows: ir.Table, carried: list[str]) -> ir.Table:
+def _grouped(rows: ir.Table) -> ir.Table:
     """One row per unit of `rows`: its first variant by name (`_other`: its last), its first
-    assignment and exposure, its person."""
+    assignment and exposure, its person and key (the same on every row of a unit)."""
     return rows.group_by(UNIT).agg(
         variant=rows.variant.min(), _other=rows.variant.max(),
         assigned_at=rows.assigned_at.min(), exposed_at=rows.exposed_at.min(),
-        person_id=rows.person_id.max(), **{c: rows[c].max() for c in carried},
+        person_id=rows.person_id.max(), _key=rows._key.max(), _refused=rows._refused.any(),
     )  # fmt: skip
 
 
