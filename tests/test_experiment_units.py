@@ -234,6 +234,11 @@ def test_facts_of_a_window_are_read_as_given(shop):
     facts = Facts(shop, since=date(2026, 3, 1), until=date(2026, 3, 20))
     revenue = rows(experiment_summary(facts, "subject", "revenue"))
     assert revenue["A"]["sum"] == 40.0  # O3 (03-25) is after `until`
+    # Facts whose orders were built already (by KPIs) give the same sums from them.
+    built = Facts(shop)
+    assert built.orders.count().execute() == 11
+    assert rows(experiment_summary(built, "subject", "average_basket")) == rows(
+        experiment_summary(shop, "subject", "average_basket"))  # fmt: skip
 
 
 def test_errors_say_what_and_what_to_do(shop, wh_empty):
