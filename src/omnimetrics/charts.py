@@ -586,3 +586,35 @@ def value_by_group(result: Result) -> go.Figure:
     figure.update_layout(barmode="group", xaxis_title=key, yaxis_tickformat=",.2f",
                          yaxis_title="value per customer")  # fmt: skip
     return figure
+
+
+@chart("experiment_results")
+def experiment_lifts(result: Result) -> go.Figure:
+    """Each variant's relative lift over control with its interval (a forest plot), one row per
+    test, metric and variant; significant lifts in the first colour, the others in grey."""
+    _need(result, "experiment", "measure", "variant", "control", "lift_rel", "rel_ci_low",
+          "rel_ci_high", "significant")  # fmt: skip
+    rows = [r for r in result.to_records() if r["lift_rel"] is not None]
+    labels = [f"{r['experiment']} · {r['measure']} · {r['variant']} vs {r['control']}"
+              for r in rows]  # fmt: skip
+    figure = _figure()
+    for significant, colour, name in ((True, PALETTE[0], "significant"),
+                                      (False, "#999999", "not significant")):  # fmt: skip
+        mine = [i for i, r in enumerate(rows) if bool(r["significant"]) is significant]
+        if not mine:
+            continue
+        figure.add_scatter(
+            x=[rows[i]["lift_rel"] for i in mine], y=[labels[i] for i in mine], mode="markers",
+            name=name, marker={"color": colour, "size": 10},
+            error_x={"type": "data", "symmetric": False,
+                     "array": [rows[i]["rel_ci_high"] - rows[i]["lift_rel"] for i in mine],
+                     "arrayminus": [rows[i]["lift_rel"] - rows[i]["rel_ci_low"] for i in mine]},
+            customdata=[[rows[i]["rel_ci_low"], rows[i]["rel_ci_high"], rows[i]["p_value"]]
+                        for i in mine],
+            hovertemplate="%{y}: %{x:+.1%} (interval %{customdata[0]:+.1%} to "
+            "%{customdata[1]:+.1%}; p = %{customdata[2]:.3f})<extra></extra>",
+        )  # fmt: skip
+    figure.add_vline(x=0, line_color="#000000", line_width=1)
+    figure.update_layout(xaxis={"title": "relative lift over control", "tickformat": "+.0%"},
+                         yaxis={"type": "category", "autorange": "reversed"})  # fmt: skip
+    return figure

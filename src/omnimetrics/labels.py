@@ -46,6 +46,7 @@ UI: dict[str, Pair] = {
     "maturity": ("Maturity", "Maturité"),
     "quality": ("Data quality", "Qualité des données"),
     "value": ("Customer value", "Valeur client"),
+    "experiments": ("Experiments", "Tests A/B"),
     "dashboard": ("Dashboard", "Tableau de bord"),
     "report_title": ("omnimetrics report", "Rapport omnimetrics"),
     # filters
@@ -192,6 +193,15 @@ SECTIONS: dict[str, Pair] = {
         "Valeur par profil de canaux (brute, non causale)",
     ),
     "clv_by_segment": ("Value by segment", "Valeur par segment"),
+    "experiments": ("Tests and their variants", "Tests et leurs variantes"),
+    "experiment_results": (
+        "Each variant against control, by test and metric",
+        "Chaque variante face au témoin, par test et indicateur",
+    ),
+    "experiment_srm": (
+        "Sample ratio check (units against the planned split)",
+        "Contrôle de répartition (unités face au partage prévu)",
+    ),
     "clv_holdout": (
         "Predicted vs actual purchases after the calibration period",
         "Achats prédits et réels après la période de calibration",
@@ -200,6 +210,24 @@ SECTIONS: dict[str, Pair] = {
 """Titles by result (or part) name: `section_label(name, language)`."""
 
 COLUMNS: dict[str, Pair] = {
+    # experiments
+    "experiment": ("Test", "Test"),
+    "variant": ("Variant", "Variante"),
+    "control": ("Control", "Témoin"),
+    "control_mean": ("Control mean", "Moyenne du témoin"),
+    "variant_mean": ("Variant mean", "Moyenne de la variante"),
+    "lift_abs": ("Lift", "Écart"),
+    "lift_rel": ("Relative lift", "Écart relatif"),
+    "ci_low": ("Interval low", "Intervalle bas"),
+    "ci_high": ("Interval high", "Intervalle haut"),
+    "rel_ci_low": ("Relative interval low", "Intervalle relatif bas"),
+    "rel_ci_high": ("Relative interval high", "Intervalle relatif haut"),
+    "p_value": ("p-value", "p-valeur"),
+    "chance_to_win": ("Chance to beat control", "Probabilité de battre le témoin"),
+    "expected_loss": ("Expected loss", "Perte espérée"),
+    "seq_p_value": ("Always-valid p-value", "p-valeur séquentielle"),
+    "srm_p_value": ("Sample ratio p-value", "p-valeur de répartition"),
+    "decision": ("Decision", "Décision"),
     # kpis (and their alerts)
     "kpi": ("KPI", "Indicateur"),
     "period": ("Period", "Période"),
@@ -474,7 +502,7 @@ COGNATES = frozenset({
     "attribution", "segment", "column.conversions", "column.segment",
     "column.dimension", "column.score", "column.table", "column.table_name", "column.message",
     "column.source", "column.projection", "model.participation", "model.markov", "model.shapley",
-    "column.clv", "column.cac", "column.ltv_cac",
+    "column.clv", "column.cac", "column.ltv_cac", "column.experiment",
 })  # fmt: skip
 """Keys whose French word is the English one, on purpose (the same word in both languages)."""
 

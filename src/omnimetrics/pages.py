@@ -44,6 +44,8 @@ PROGRESS_DAYS = 30
 PAGES_TABLE = "agg_pages"
 SEGMENT_PATHS = "_segments"
 """`agg_paths_<key>_segments`: the paths by month and by each column of `[ui] segment_filters`."""
+SEGMENT_GROUPS = ("segment_column", "segment_value")
+"""The columns of a stored path of a segment: which segment column, which of its values."""
 BY = "_by_"
 """`<page>_by_<column>`: the KPIs of a page stored cut by a filter's column."""
 PATH_KEYS = ("channel", "campaign")
@@ -176,25 +178,33 @@ def _attributed(ws: Workspace, view: View, key: str, models: list[str], **option
     paths = _paths(ws, key, view.segment)
     found = ws.attribution(models, by=[key], since=view.since, until=view.until, paths=paths,
                            support=paths is None or not (view.dated or view.segment),
-                           segment=view.segment, **options)  # fmt: skip
+                           segment=view.segment if paths is None else None,
+                           **options)  # fmt: skip
     if view.segment is None:
         return found
     mark = {"segment": "=".join(view.segment)}
+    title = found.title.split(", persons with")[0]
     return replace(
         found,
+        title=f"{title}, persons with {view.segment[0]} = {view.segment[1]}",
         figures={**found.figures, **mark},
         parts=tuple(replace(p, figures={**p.figures, **mark}) for p in found.parts),
     )
 
 
 def _paths(ws: Workspace, key: str, segment: tuple[str, str] | None = None) -> ir.Table | None:
-    """The paths by conversion month the last run stored, cut by the segment's column when one
-    is asked for (None: none stored, read the journeys)."""
+    """The paths by conversion month the last run stored, of the segment's persons when one is
+    asked for (None: none stored, read the journeys)."""
     name = f"agg_paths_{key}" + (SEGMENT_PATHS if segment else "")
     if name not in ws.warehouse.backend.list_tables():
         return None
     paths = ws.warehouse.table(name)
-    return paths if segment is None or segment[0] in paths.columns else None
+    if segment is None:
+        return paths
+    column, value = segment
+    if not paths.filter(paths.segment_column == column).limit(1).to_pyarrow().num_rows:
+        return None  # not a column of [ui] segment_filters when the run stored them
+    return paths.filter((paths.segment_column == column) & (paths.segment_value == value))
 
 
 def _journeys(ws: Workspace, view: View) -> list[Result]:
@@ -258,6 +268,45 @@ def _value(ws: Workspace, view: View) -> list[Result]:
     return results
 
 
+EXPERIMENT_METRICS = ("conversion", "revenue", "average_basket", "click_rate")
+"""The metrics the experiments page analyses each test on (those the data can give)."""
+
+
+def _experiments(ws: Workspace, view: View) -> list[Result]:
+    """Each test of `experiment_assignments` on each metric of EXPERIMENT_METRICS the data can
+    give: one row per variant against control (its lift, interval, chance to win, decision),
+    and the sample ratio check of each test."""
+    listed = ws.experiments()
+    rows, checks, notes = [], [], []
+    for name in listed.table.column("experiment").to_pylist():
+        for metric in EXPERIMENT_METRICS:
+            try:
+                found = ws.experiment(name, metric)
+            except OmnimetricsError as exc:  # e.g. no email touches for the click rate
+                notes.append(f"{name}, {metric}: {exc}")
+                continue
+            tag = {"experiment": name, "measure": metric}
+            rows.append(_tagged(found.table, tag))
+            if metric == EXPERIMENT_METRICS[0]:
+                checks.append(_tagged(found.part("experiment_srm").table, {"experiment": name}))
+    if not rows:
+        why = "; ".join(notes) or "load experiment_assignments (omnimetrics ingest)"
+        return [listed, _cannot("experiment_results", "Tests", OmnimetricsError(why))]
+    results = Result.of("experiment_results", "Each variant against control, by test and metric",
+                        pa.concat_tables(rows, promote_options="permissive"),
+                        notes=tuple(notes))  # fmt: skip
+    srm = Result.of("experiment_srm", "Sample ratio check (units against the planned split)",
+                    pa.concat_tables(checks, promote_options="permissive"))  # fmt: skip
+    return [listed, results, srm]
+
+
+def _tagged(table: pa.Table, columns: Mapping[str, str]) -> pa.Table:
+    """The table with constant columns in front."""
+    for position, (name, value) in enumerate(columns.items()):
+        table = table.add_column(position, name, pa.array([value] * table.num_rows, pa.string()))
+    return table
+
+
 def _cannot(name: str, title: str, error: Exception) -> Result:
     """A result the data cannot give yet: why, as its one row and its note."""
     return Result.of(name, title, pa.table({"note": [str(error)]}), notes=(str(error),))
@@ -268,6 +317,8 @@ JOURNEY_RESULTS = frozenset({"funnel", "paths", "ropo", "transitions", "exits", 
 VALUE_RESULTS = frozenset({"cohorts", "clv", "clv_params", "clv_by_channel", "clv_by_mix",
                            "omni_value", "omni_strata"})  # fmt: skip
 """The value page's results: customers as of the last run, not flows of the months asked."""
+EXPERIMENT_RESULTS = frozenset({"experiments", "experiment_results", "experiment_srm"})
+"""Each test over its whole run, from each unit's assignment."""
 PAGES: dict[str, Page] = {p.name: p for p in (
     Page("overview", "Overview", _overview, frozenset({"goals"}), {"channel": "channels"},
          cut=_overview_kpis),
@@ -277,6 +328,7 @@ PAGES: dict[str, Page] = {p.name: p for p in (
     Page("journeys", "Journeys", _journeys, JOURNEY_RESULTS),
     Page("customers", "Customers", _customers, frozenset({"segments", "channel_mix"})),
     Page("value", "Customer value", _value, VALUE_RESULTS),
+    Page("experiments", "Experiments", _experiments, EXPERIMENT_RESULTS),
     Page("goals", "Goals", _goals, frozenset({"goals"})),
     Page("maturity", "Maturity", _maturity,
          frozenset({"dimensions", "maturity", "progress", "models"})),
@@ -356,51 +408,46 @@ def cut_columns(ws: Workspace) -> tuple[str, ...]:
 
 
 def store_paths(ws: Workspace, run_id: str) -> list[str]:
-    """Store the journeys' distinct paths by conversion month of each key of PATH_KEYS (one
-    pass over the journeys), and again by month and the persons' segments of `[ui]
-    segment_filters` (`agg_paths_<key>_segments`); the tables made (none when the journeys
-    cannot be read yet: the pages say why)."""
+    """Store the journeys' distinct paths by conversion month of each key of PATH_KEYS, and by
+    month and segment (`agg_paths_<key>_segments`: `segment_column` and `segment_value`, for
+    each column of `[ui] segment_filters`), from one pass over the journeys; the tables made
+    (none when the journeys cannot be read yet: the pages say why)."""
+    import ibis
+
     from omnimetrics import journeys as jr
+    from omnimetrics.attribution import journey_rows, relabelled, summed_paths
     from omnimetrics.metrics.facts import Facts
 
-    wh = ws.warehouse
-    try:
-        journeys = (jr.journey_touches(wh), jr.conversions(wh), jr.non_conversion_touches(wh))
-        made = _store_paths(ws, run_id, journeys, ())
+    wh, made = ws.warehouse, []
+    try:  # one query per part: both at once may not fit the engine's memory limit
+        journeys = wh.materialize(journey_rows(jr.journey_touches(wh), jr.conversions(wh),
+                                               by=PATH_KEYS))  # fmt: skip
+        wh.insert(
+            journeys.op().name,
+            journey_rows(None, non_converting=jr.non_conversion_touches(wh), by=PATH_KEYS),
+        )
+    except OmnimetricsError:
+        journeys = None
+    if journeys is not None:
+        tables = {"": (summed_paths(journeys), ())}
         persons = Facts(wh, grain="total").persons
         columns = [c for c in ws.settings.ui.segment_filters if c in persons.columns]
         if columns:
-            segments = persons.select(
-                "person_id", **{c: persons[c].cast("string") for c in columns}
-            )
-            joined = tuple(j.left_join(segments, "person_id").drop("person_id_right")
-                           for j in journeys)  # fmt: skip
-            made += _store_paths(ws, run_id, joined, tuple(columns))
-    except OmnimetricsError:
-        made = []
+            cuts = [summed_paths(journeys.left_join(
+                persons.select("person_id", segment_value=persons[column].cast("string")),
+                "person_id",
+            ).mutate(segment_column=ibis.literal(column)), SEGMENT_GROUPS)
+                for column in columns]  # fmt: skip
+            tables[SEGMENT_PATHS] = (ibis.union(*cuts), SEGMENT_GROUPS)
+        for suffix, (rows, groups) in tables.items():
+            for key in PATH_KEYS:
+                name = f"agg_paths_{key}{suffix}"
+                kept = relabelled(rows, PATH_KEYS, [key], groups)  # stored in the engine
+                wh.replace_table(name, kept.mutate(run_id=ibis.literal(run_id)))
+                made.append(name)
+        wh.drop(journeys)
     for name in {t for t in wh.backend.list_tables() if t.startswith("agg_paths_")} - set(made):
         wh.backend.drop_table(name)  # no page reads an older run's
-    return made
-
-
-def _store_paths(ws: Workspace, run_id: str, journeys: tuple[ir.Table, ...],
-                 groups: tuple[str, ...]) -> list[str]:  # fmt: skip
-    import ibis
-
-    from omnimetrics.attribution import month_paths, relabelled
-    from omnimetrics.workspace.pipeline import storable
-
-    touches, orders, lost = journeys
-    # one query per part: the union of both may not fit the engine's memory limit
-    parts = (month_paths(touches, orders, by=PATH_KEYS, groups=groups),
-             month_paths(None, non_converting=lost, by=PATH_KEYS, groups=groups))  # fmt: skip
-    both = pa.concat_tables([part.to_pyarrow() for part in parts])
-    made = []
-    for key in PATH_KEYS:
-        name = f"agg_paths_{key}" + (SEGMENT_PATHS if groups else "")
-        rows = relabelled(ibis.memtable(both), PATH_KEYS, [key], groups).to_pyarrow()
-        ws.warehouse.replace_table(name, storable(rows, run_id))
-        made.append(name)
     return made
 
 
@@ -468,7 +515,7 @@ def _ranged(ws: Workspace, view: View, page: Page, stored: list[Result],
     tables = {f"agg_paths_{key}{suffix}" for key in PATH_KEYS}
     if not tables <= set(ws.warehouse.backend.list_tables()):
         return answered
-    if view.segment and view.segment[0] not in ws.warehouse.table(min(tables)).columns:
+    if view.segment and _paths(ws, PATH_KEYS[0], view.segment) is None:
         return answered  # not in [ui] segment_filters: the run's results, noted as not cut
     from omnimetrics.workspace.measures import SUPPORT_NOTE
 

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from omnimetrics.attribution.aggregate import (
         journey_paths,
+        journey_rows,
         month_paths,
         paths_of_months,
         relabelled,
+        summed_paths,
     )
     from omnimetrics.attribution.compare import (
         ModelComparison,
@@ -71,6 +73,7 @@ _LAZY = {
     "influence_report": "report",
     "influence_summary": "compare",
     "journey_paths": "aggregate",
+    "journey_rows": "aggregate",
     "journey_roles": "compare",
     "models_for": "registry",
     "month_paths": "aggregate",
@@ -82,6 +85,7 @@ _LAZY = {
     "relabelled": "aggregate",
     "select_orders": "credit",
     "spend_by": "spend",
+    "summed_paths": "aggregate",
     "transform_paths": "transforms",
     "transform_touches": "transforms",
     "with_spend": "spend",
@@ -109,6 +113,7 @@ __all__ = [
     "influence_summary",
     "journey_paths",
     "journey_roles",
+    "journey_rows",
     "models_for",
     "month_paths",
     "path_file_report",
@@ -119,6 +124,7 @@ __all__ = [
     "relabelled",
     "select_orders",
     "spend_by",
+    "summed_paths",
     "transform_paths",
     "transform_touches",
     "with_spend",

@@ -38,46 +38,62 @@ def month_paths(
     non_converting: ir.Table | None = None,
     *,
     by: Sequence[str] = ("channel",),
-    groups: Sequence[str] = (),
 ) -> ir.Table:
-    """Distinct paths by conversion month (and `groups`: columns of every row of a journey, such
-    as the person's segments): month (its first day, UTC; null for the journeys that
+    """Distinct paths by conversion month: month (its first day, UTC; null for the journeys that
     did not convert), path (list of labels), conversions, value (their revenue), first_orders and
     first_value (those of them that are a person's first order), nulls (journeys that did not
-    convert).
+    convert). `summed_paths` of `journey_rows`.
 
-    converting: journey touches (order_id, position, <by>; order_at, revenue and first_order
-    when they are known; None: only the journeys that did not convert); orders: the orders of
-    the same segment (order_id, order_at or timestamp, revenue; first_order): those without any
-    touch make the empty path; non_converting: touches of journeys that did not convert
-    (person_id, position, <by>).
+    converting: journey touches (order_id, position, <by>; person_id, order_at, revenue and
+    first_order when they are known; None: only the journeys that did not convert); orders: the
+    orders of the same segment (order_id, order_at or timestamp, revenue; person_id,
+    first_order): those without any touch make the empty path; non_converting: touches of
+    journeys that did not convert (person_id, position, <by>).
     """
-    parts, groups = [], list(groups)
+    return summed_paths(journey_rows(converting, orders, non_converting, by=by))
+
+
+def journey_rows(
+    converting: ir.Table | None,
+    orders: ir.Table | None = None,
+    non_converting: ir.Table | None = None,
+    *,
+    by: Sequence[str] = ("channel",),
+) -> ir.Table:
+    """One row per journey (the inputs of `month_paths`): month, person_id, path and what it
+    adds to each of SUMS (an order: 1 conversion, its revenue...; a journey that did not
+    convert: 1 null). Joined with the persons' segments, `summed_paths(rows, groups)` gives the
+    paths of each segment from one pass over the journeys."""
+    parts = []
     if converting is not None:
         touches = converting.mutate(**_order_columns(converting, "order_at"))
-        won = _journeys(touches, ["order_id", "month", *groups], by,
-                        revenue=touches.revenue.max(), first=touches.first.max())  # fmt: skip
-        parts.append(_summed(won, groups, conversions=won.count(), value=won.revenue.sum(),
-                             first_orders=won.first.sum(),
-                             first_value=(won.first * won.revenue).sum(),
-                             nulls=ibis.literal(0.0)))  # fmt: skip
+        person = {"person_id": touches.person_id.max()} if "person_id" in touches.columns else {}
+        won = _journeys(touches, ["order_id", "month"], by, revenue=touches.revenue.max(),
+                        first=touches.first.max(), **person)  # fmt: skip
+        parts.append(_row(won, conversions=ibis.literal(1.0), value=won.revenue,
+                          first_orders=won.first, first_value=won.first * won.revenue,
+                          nulls=ibis.literal(0.0)))  # fmt: skip
     if orders is not None and converting is not None:
         lonely = orders.anti_join(converting, "order_id")
         at = "order_at" if "order_at" in lonely.columns else "timestamp"
         lonely = lonely.mutate(**_order_columns(lonely, at),
                                path=ibis.literal([], type=dt.Array(dt.string)))  # fmt: skip
-        count = lonely.conversions.sum() if "conversions" in lonely.columns else lonely.count()
-        parts.append(_summed(lonely, groups, conversions=count, value=lonely.revenue.sum(),
-                             first_orders=lonely.first.sum(),
-                             first_value=(lonely.first * lonely.revenue).sum(),
-                             nulls=ibis.literal(0.0)))  # fmt: skip
+        count = lonely.conversions if "conversions" in lonely.columns else ibis.literal(1.0)
+        parts.append(_row(lonely, conversions=count, value=lonely.revenue,
+                          first_orders=lonely.first, first_value=lonely.first * lonely.revenue,
+                          nulls=ibis.literal(0.0)))  # fmt: skip
     if non_converting is not None:
-        lost = _journeys(non_converting, ["person_id", *groups], by)
-        lost = lost.mutate(month=ibis.null(dt.date))
+        lost = _journeys(non_converting, ["person_id"], by).mutate(month=ibis.null(dt.date))
         zero = ibis.literal(0.0)
-        parts.append(_summed(lost, groups, conversions=zero, value=zero, first_orders=zero,
-                             first_value=zero, nulls=lost.count()))  # fmt: skip
+        parts.append(_row(lost, conversions=zero, value=zero, first_orders=zero,
+                          first_value=zero, nulls=ibis.literal(1.0)))  # fmt: skip
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+def summed_paths(journeys: ir.Table, groups: Sequence[str] = ()) -> ir.Table:
+    """`journey_rows` summed per month, `groups` (e.g. a segment's column and value) and path."""
+    keys = ["month", *groups, "path"]
+    return journeys.group_by(keys).agg(**{name: journeys[name].sum() for name in SUMS})
 
 
 def relabelled(rows: ir.Table, by: Sequence[str], keep: Sequence[str],
@@ -138,12 +154,12 @@ def _journeys(
     return journeys.mutate(path=journeys._steps.sort().map(lambda s: s.label))
 
 
-def _summed(journeys: ir.Table, groups: list[str], **sums: ir.Value) -> ir.Table:
-    """Journeys summed per month, `groups` and path, the sums as floats in the order of SUMS."""
-    grouped = journeys.group_by(["month", *groups, "path"]).agg(**sums)
-    return grouped.select(
-        "month", *groups, "path", **{name: grouped[name].cast(dt.float64) for name in SUMS}
-    )
+def _row(journeys: ir.Table, **sums: ir.Value) -> ir.Table:
+    """One journey's row: month, person_id (text; null when unknown), path, SUMS as floats."""
+    person = (journeys.person_id.cast(dt.string) if "person_id" in journeys.columns
+              else ibis.null(dt.string))  # fmt: skip
+    return journeys.select("month", "path", person_id=person,
+                           **{name: sums[name].cast(dt.float64) for name in SUMS})  # fmt: skip
 
 
 def _order_columns(table: ir.Table, at: str) -> dict[str, ir.Value]:

@@ -66,8 +66,8 @@ class MeasureMethods:
         labelled by `by`), as a run stores them for the dashboard: attributed instead of the
         journeys, with the same numbers, for whole months and the journeys as they are.
         support: add notes on what the data can support (they read the journeys).
-        segment: (segment column, value): only the journeys of the persons in that segment (with
-        `paths`, those must have the segment column).
+        segment: (segment column, value): only the journeys of the persons in that segment
+        (without `paths`: give the paths of the segment instead).
         """
         from omnimetrics import journeys as jr
         from omnimetrics.attribution import attribution_report, paths_report
@@ -84,7 +84,7 @@ class MeasureMethods:
         }  # fmt: skip
         journeys = (jr.journey_touches(wh), jr.conversions(wh), jr.non_conversion_touches(wh))
         if segment is not None:
-            paths, journeys = self._of_segment(segment, paths, journeys)
+            journeys = self._of_segment(segment, paths, journeys)
         if paths is None:
             report = attribution_report(
                 *journeys,
@@ -106,21 +106,18 @@ class MeasureMethods:
         return attribution_result(report, title, by[0]).with_notes(*notes)
 
     def _of_segment(self, segment: tuple[str, str], paths: ir.Table | None,
-                    journeys: tuple[ir.Table, ...]) -> tuple[ir.Table | None, tuple]:  # fmt: skip
-        """The paths (or the journeys) of the persons whose `column` is `value`."""
+                    journeys: tuple[ir.Table, ...]) -> tuple[ir.Table, ...]:  # fmt: skip
+        """The journeys of the persons whose `column` is `value`."""
         from omnimetrics.metrics.facts import Facts
 
-        column, value = segment
         if paths is not None:
-            if column not in paths.columns:
-                raise ConfigError(f"These paths are not cut by {column!r}: leave out `paths` to "
-                                  "attribute the segment's journeys.")  # fmt: skip
-            return paths.filter(paths[column].cast("string") == str(value)), journeys
+            raise ConfigError("Give `segment` or the paths of the segment, not both.")
+        column, value = segment
         persons = Facts(self.warehouse, grain="total").persons
         checks.known("--segment", [column], [c for c in persons.columns if c != "person_id"],
-                      "segment column")  # fmt: skip
+                     "segment column")  # fmt: skip
         members = persons.filter(persons[column].cast("string") == str(value)).select("person_id")
-        return None, tuple(j.semi_join(members, "person_id") for j in journeys)
+        return tuple(j.semi_join(members, "person_id") for j in journeys)
 
     def _support_notes(self) -> list[str]:
         from omnimetrics.metrics.maturity import model_support
