@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -52,7 +53,7 @@ class ExperimentMethods:
         always-valid (daily looks) figures, the sample ratio check against `weights` (default
         equal) and a decision in words; `pool` merges variants (V1+V2 against control). `name`
         may be left out when there is one experiment."""
-        from omnimetrics.experiments.units import METRICS, experiment_summary, unit_counts
+        from omnimetrics.experiments.units import METRICS, experiment_summary
 
         name = self._experiment_name(name)
         summary = experiment_summary(self.warehouse, name, metric, window_days=window_days,
@@ -70,7 +71,7 @@ class ExperimentMethods:
             pool=pool,
             label=metric.replace("_", " "),
         )
-        counts = unit_counts(self.warehouse, name)
+        counts = json.loads(summary.schema.metadata[b"omnimetrics"])["unit_counts"]
         excluded = {k: v for k, v in counts.items() if k not in ("units", "undated") and v}
         notes = [f"{METRICS[metric].doc}."]
         if excluded:
