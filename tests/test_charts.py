@@ -277,6 +277,26 @@ def test_attribution_error_bars_span_each_shares_interval(credit):
     assert plain.plot().data[0].error_y.array is None
 
 
+def test_the_experiment_forest_plot_spans_each_relative_interval():
+    rows = {"experiment": ["t", "t", "t"], "measure": ["conversion", "revenue", "conversion"],
+            "variant": ["B", "B", "C"], "control": ["A", "A", "A"],
+            "lift_rel": [0.10, -0.02, 0.30], "rel_ci_low": [0.02, -0.10, 0.05],
+            "rel_ci_high": [0.19, 0.07, 0.60], "significant": [True, False, True],
+            "p_value": [0.01, 0.6, 0.02]}  # fmt: skip
+    figure = Result("experiment_results", "T", pa.table(rows)).plot()
+    drawn = {}
+    for trace in figure.data:
+        for y, x, minus, plus in zip(trace.y, trace.x, trace.error_x.arrayminus,
+                                     trace.error_x.array, strict=True):  # fmt: skip
+            drawn[y] = (x - minus, x, x + plus, trace.name)
+    assert drawn == {
+        "t · conversion · B vs A": pytest.approx((0.02, 0.10, 0.19, "significant")),
+        "t · revenue · B vs A": pytest.approx((-0.10, -0.02, 0.07, "not significant")),
+        "t · conversion · C vs A": pytest.approx((0.05, 0.30, 0.60, "significant")),
+    }
+    assert figure.layout.xaxis.tickformat == "+.0%"
+
+
 def test_ingest_bars_stack_what_became_of_each_tables_rows(ws):
     quality = ws.quality()
     ledger = quality["ingest"]
