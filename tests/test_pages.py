@@ -45,6 +45,19 @@ def _same(stored, live, drop=()):
                 assert u == v, (stored.name, column)
 
 
+def test_the_experiments_page_shows_each_tests_analysis(ws):
+    listed, results, srm = stored_results(ws, "experiments")
+    (name,) = listed.table.column("experiment").to_pylist()
+    shown = results.to_pandas()
+    assert set(shown.measure) == {"conversion", "revenue", "average_basket", "click_rate"}
+    live = ws.experiment(name, "click_rate").to_pandas()
+    row = shown[shown.measure == "click_rate"].iloc[0]
+    for column in ("lift_abs", "ci_low", "ci_high", "p_value", "chance_to_win", "srm_p_value"):
+        assert row[column] == pytest.approx(live[column].iloc[0], rel=1e-9), column
+    assert row["decision"] == live["decision"].iloc[0]
+    assert srm.to_pandas().units.sum() == live.control_units.iloc[0] + live.variant_units.iloc[0]
+
+
 def test_views_read_months_and_name_the_last_day():
     assert View.of("2026-03", "2026-03") == View(date(2026, 3, 1), date(2026, 3, 31))
     assert View.of("2025-12-15", "2026-02").until == date(2026, 2, 28)
@@ -67,7 +80,9 @@ def test_a_run_stores_every_page_but_the_live_one(ws):
 
 
 @pytest.mark.slow  # every page computed twice: CI runs it with the slow set
-@pytest.mark.parametrize("name", ["overview", "channels", "attribution", "journeys", "maturity"])
+@pytest.mark.parametrize(
+    "name", ["overview", "channels", "attribution", "journeys", "maturity", "experiments"]
+)
 def test_a_stored_page_equals_the_live_computation(ws, name):
     stored = stored_results(ws, name)
     live = PAGES[name].build(ws, View())
