@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -72,6 +73,24 @@ def test_a_units_file_with_a_covariate_is_summarised_and_cuped(tmp_path):
     design = np.column_stack([1 - new, new, before])
     coef = np.linalg.lstsq(design, after, rcond=None)[0]
     assert float(c["lift_abs"]) == pytest.approx(coef[1] - coef[0], rel=1e-6)
+
+
+def test_pooled_variants_and_a_factorial_test(tmp_path):
+    from omnimetrics.workspace.experiments import analysed
+
+    summary = {"variant": ["A", "B", "C"], "units": [1000, 1000, 1000],
+               "conversions": [50, 60, 70]}  # fmt: skip
+    (row,) = analysed(pd.DataFrame(summary), "T", pool=["B", "C"]).to_records()
+    assert row["variant"] == "B+C" and row["variant_units"] == 2000
+    assert row["variant_mean"] == pytest.approx(130 / 2000)
+    cells = {"variant": ["subject=a|cta=red", "subject=a|cta=blue", "subject=b|cta=red",
+                         "subject=b|cta=blue"],
+             "units": [2000] * 4, "conversions": [100, 120, 110, 170]}  # fmt: skip
+    effects = analysed(pd.DataFrame(cells), "T").part("experiment_effects").to_pandas()
+    assert set(effects.order) == {1, 2}
+    interaction = effects[effects.order == 2].estimate.iloc[0]
+    # the difference of differences of the cell rates, by hand
+    assert abs(interaction) == pytest.approx(abs((170 - 110) - (120 - 100)) / 2000)
 
 
 def test_plan_sizes_a_test(tmp_path):
