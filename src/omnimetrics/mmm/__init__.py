@@ -1,1 +1,1 @@
-"""Marketing mix model: adstock, saturation, the fit with bootstrap intervals, the budget optimiser."""
+"""Marketing mix model: adstock, saturation, the fit with bootstrap intervals, the optimiser."""

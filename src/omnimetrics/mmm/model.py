@@ -1,0 +1,642 @@
+"""The default mix model: transformation parameters searched per channel, non-negative ridge
+coefficients, block-bootstrap intervals. Model, choices and sources: docs/mmm.md.
+
+sales_t = intercept + trend + yearly Fourier terms + controls
+          + sum_c beta_c * saturation(adstock(spend_c / mean spend_c)),  beta_c >= 0.
+
+>>> from omnimetrics.mmm.simulate import simulate_mix
+>>> world = simulate_mix(n_weeks=104, n_channels=2, seed=3)
+>>> model = MixModel(world.channels, controls=["promotion"], n_bootstrap=20).fit(world.series)
+>>> list(model.channel_summary().columns)[:4]
+['channel', 'spend', 'contribution', 'contribution_lower']
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import lsq_linear
+from scipy.stats import chi2
+
+from omnimetrics.errors import ConfigError, SchemaError, did_you_mean
+from omnimetrics.fitted import Fitted
+from omnimetrics.mmm._blas import single_thread_blas
+from omnimetrics.mmm.transforms import ADSTOCKS, SATURATIONS, Transform
+
+DAYS_PER_YEAR = 365.25
+
+
+def _grid(transform: Transform, points: Mapping[str, int]) -> list[dict[str, float]]:
+    """The parameter combinations searched for one transform (log-spaced for scale parameters)."""
+    axes = []
+    for name, (low, high) in transform.bounds.items():
+        n = points.get(name, 6)
+        if name in ("half_saturation", "steepness", "scale"):
+            axes.append(np.geomspace(low, high, n))
+        else:
+            axes.append(np.linspace(low, high, n))
+    names = list(transform.bounds)
+    return [dict(zip(names, map(float, combo), strict=True)) for combo in itertools.product(*axes)]
+
+
+GRID_POINTS = {"decay": 10, "half_saturation": 9, "shape": 6, "steepness": 14}
+
+
+@dataclass(frozen=True)
+class _Candidates:
+    """Every searched transformation of one channel: columns (weeks x m) and their parameters."""
+
+    adstocked: np.ndarray  # (n_adstock, weeks): adstocked spend / mean spend
+    adstock_params: list[dict[str, float]]
+    saturation_params: list[dict[str, float]]
+    columns: np.ndarray  # (weeks, n_adstock * n_saturation)
+
+    def split(self, index: int) -> tuple[int, int]:
+        return divmod(index, len(self.saturation_params))
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """One solution: chosen candidate per channel, base coefficients, channel betas (scaled)."""
+
+    choice: np.ndarray
+    base_coef: np.ndarray
+    beta: np.ndarray
+
+
+class MixModel(Fitted):
+    """Marketing mix model on a weekly (or daily) series, fitted by search + non-negative ridge.
+
+    `ridge` is the penalty on the channel coefficients (sales at saturation, in units of mean
+    sales) relative to the number of weeks; `holdout_weeks` the last weeks kept out of a first fit
+    to measure the forecast error (the final fit uses every week); `n_bootstrap` the refits on
+    block-resampled residuals that give the intervals at `interval` level.
+    """
+
+    def __init__(
+        self,
+        channels: Sequence[str],
+        target: str = "sales",
+        date_column: str = "week",
+        controls: Sequence[str] = (),
+        adstock: str = "geometric",
+        saturation: str = "hill",
+        seasonality_order: int = 2,
+        trend: bool = True,
+        ridge: float = 0.0003,
+        holdout_weeks: int = 13,
+        n_bootstrap: int = 100,
+        bootstrap: str = "weeks",
+        block_weeks: int = 8,
+        interval: float = 0.9,
+        interval_method: str = "percentile",
+        seed: int = 0,
+    ) -> None:
+        self.channels = list(channels)
+        self.target = target
+        self.date_column = date_column
+        self.controls = list(controls)
+        self.adstock = adstock
+        self.saturation = saturation
+        self.seasonality_order = seasonality_order
+        self.trend = trend
+        self.ridge = ridge
+        self.holdout_weeks = holdout_weeks
+        self.n_bootstrap = n_bootstrap
+        self.bootstrap = bootstrap
+        self.block_weeks = block_weeks
+        self.interval = interval
+        self.interval_method = interval_method
+        self.seed = seed
+
+    # ------------------------------------------------------------------ input
+    def _check(self, series: pd.DataFrame) -> pd.DataFrame:
+        if not self.channels:
+            raise ConfigError("MixModel needs at least one channel: pass channels=[...].")
+        wanted = [self.date_column, self.target, *self.channels, *self.controls]
+        if len(set(wanted)) != len(wanted):
+            raise ConfigError(
+                f"A column is named twice among date, target, channels, controls: {wanted}."
+            )
+        for column in wanted:
+            if column not in series.columns:
+                raise SchemaError(
+                    f"The series has no column {column!r}. " + did_you_mean(column, series.columns)
+                )
+        if not 0 < self.interval < 1:
+            raise ConfigError(f"The 'interval' parameter must lie in (0, 1). Got {self.interval}.")
+        if self.interval_method not in ("basic", "percentile"):
+            raise ConfigError(
+                f"Unknown interval_method {self.interval_method!r}. "
+                "Choose from ['basic', 'percentile']."
+            )
+        if self.bootstrap not in ("weeks", "residuals"):
+            raise ConfigError(
+                f"Unknown bootstrap {self.bootstrap!r}. Choose from ['residuals', 'weeks']."
+            )
+        if self.ridge < 0:
+            raise ConfigError(f"The 'ridge' parameter must be >= 0. Got {self.ridge}.")
+        ADSTOCKS[self.adstock], SATURATIONS[self.saturation]  # unknown names raise with the choices
+        table = series[wanted].copy()
+        table[self.date_column] = pd.to_datetime(table[self.date_column])
+        table = table.sort_values(self.date_column).reset_index(drop=True)
+        if table[self.date_column].duplicated().any():
+            day = table.loc[table[self.date_column].duplicated(), self.date_column].iloc[0]
+            raise SchemaError(
+                f"Column {self.date_column!r} has the period {day.date()} more than once: "
+                "aggregate the series to one row per period first."
+            )
+        numbers = [self.target, *self.channels, *self.controls]
+        values = table[numbers].apply(pd.to_numeric, errors="coerce")
+        bad = values.isna() | ~np.isfinite(values)
+        if bad.any().any():
+            column = bad.any().idxmax()
+            row = int(bad[column].to_numpy().argmax())
+            raise SchemaError(
+                f"Column {column!r} has a missing or non-numeric value at row {row} "
+                f"({table[self.date_column].iloc[row].date()}): "
+                "fill it (0 for no spend) or drop the row."
+            )
+        negative = (values[self.channels] < 0).any()
+        if negative.any():
+            raise SchemaError(
+                f"Spend column {negative.idxmax()!r} has negative values: spend must be >= 0."
+            )
+        silent = [c for c in self.channels if values[c].sum() == 0]
+        if silent:
+            raise SchemaError(
+                f"Channels {silent} have no spend in any period: drop them from channels."
+            )
+        table[numbers] = values
+        n_params = (
+            1 + self.trend + 2 * self.seasonality_order + len(self.controls) + len(self.channels)
+        )
+        if len(table) < max(26, 2 * n_params + self.holdout_weeks):
+            raise ConfigError(
+                f"The series has {len(table)} periods, too few for {n_params} coefficients and a "
+                f"{self.holdout_weeks}-period holdout: give more history, fewer channels, or a "
+                "smaller holdout_weeks."
+            )
+        return table
+
+    def _base_matrix(self, table: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+        """Intercept, trend, yearly Fourier terms, standardised controls; each column's group."""
+        n = len(table)
+        dates = table[self.date_column]
+        step_days = (
+            float(np.median(np.diff(dates.to_numpy()).astype("timedelta64[s]").astype(float)))
+            / 86400
+        )
+        days = (dates - dates.iloc[0]).dt.total_seconds().to_numpy() / 86400
+        columns, groups = [np.ones(n)], ["intercept"]
+        if self.trend:
+            columns.append(np.arange(n) / n - 0.5)
+            groups.append("trend")
+        if step_days < DAYS_PER_YEAR / 4:
+            for k in range(1, self.seasonality_order + 1):
+                angle = 2 * np.pi * k * days / DAYS_PER_YEAR
+                columns += [np.sin(angle), np.cos(angle)]
+                groups += ["seasonality", "seasonality"]
+        for control in self.controls:
+            values = table[control].to_numpy(dtype=float)
+            spread = values.std()
+            columns.append((values - values.mean()) / spread if spread > 0 else values * 0)
+            groups.append(control)
+        return np.column_stack(columns), groups
+
+    def _candidates(self, spend: np.ndarray) -> list[_Candidates]:
+        adstock, saturation = ADSTOCKS[self.adstock], SATURATIONS[self.saturation]
+        adstock_grid = _grid(adstock, GRID_POINTS)
+        saturation_grid = _grid(saturation, GRID_POINTS)
+        out = []
+        for j in range(spend.shape[1]):
+            adstocked = np.stack([adstock.function(spend[:, j], **p) for p in adstock_grid])
+            columns = np.concatenate(
+                [
+                    np.stack([saturation.function(a, **p) for p in saturation_grid], axis=1)
+                    for a in adstocked
+                ],
+                axis=1,
+            )
+            out.append(_Candidates(adstocked, adstock_grid, saturation_grid, columns))
+        return out
+
+    # ------------------------------------------------------------------ estimation
+    def _penalties(self, n_base: int, n_channels: int, n_weeks: int) -> np.ndarray:
+        base = np.full(n_base, 1e-4 * n_weeks)
+        base[0] = 0.0  # the intercept is not shrunk
+        return np.concatenate([base, np.full(n_channels, self.ridge * n_weeks)])
+
+    def _solve(
+        self, y: np.ndarray, base: np.ndarray, media: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Ridge with channel coefficients >= 0 (bounded least squares on the augmented system)."""
+        design = np.hstack([base, media])
+        penalty = np.sqrt(self._penalties(base.shape[1], media.shape[1], len(y)))
+        augmented = np.vstack([design, np.diag(penalty)])
+        target = np.concatenate([y, np.zeros(design.shape[1])])
+        lower = np.concatenate([np.full(base.shape[1], -np.inf), np.zeros(media.shape[1])])
+        result = lsq_linear(augmented, target, bounds=(lower, np.inf), method="bvls")
+        return result.x[: base.shape[1]], result.x[base.shape[1] :]
+
+    def _search(
+        self,
+        y: np.ndarray,
+        base: np.ndarray,
+        candidates: list[_Candidates],
+        start: np.ndarray,
+        max_sweeps: int = 8,
+    ) -> _Fit:
+        """Coordinate search: each channel in turn takes the candidate that most lowers the loss.
+
+        The loss of every candidate of one channel, the others fixed, comes in closed form from
+        the ridge normal equations (a rank-one update), so a sweep costs a few matrix products.
+        """
+        n, n_channels = len(y), len(candidates)
+        lam = self.ridge * n
+        base_penalty = self._penalties(base.shape[1], 0, n)
+        choice, active = start.copy(), np.ones(n_channels, dtype=bool)
+        for _ in range(max_sweeps):
+            changed = False
+            for j in range(n_channels):
+                others = [k for k in range(n_channels) if k != j and active[k]]
+                z = np.hstack([base] + [candidates[k].columns[:, [choice[k]]] for k in others])
+                penalty = np.concatenate([base_penalty, np.full(len(others), lam)])
+                gram = z.T @ z + np.diag(penalty)
+                cols = candidates[j].columns
+                u = z.T @ cols  # (p, m)
+                solved = np.linalg.solve(gram, np.column_stack([z.T @ y, u]))
+                gram_inv_b, gram_inv_u = solved[:, 0], solved[:, 1:]
+                numerator = cols.T @ y - u.T @ gram_inv_b
+                denominator = (
+                    np.einsum("tm,tm->m", cols, cols) + lam - np.einsum("pm,pm->m", u, gram_inv_u)
+                )
+                gain = np.where(numerator > 0, numerator**2 / np.maximum(denominator, 1e-12), 0.0)
+                best = int(np.argmax(gain))
+                now_active = bool(gain[best] > 0)
+                if now_active and best != choice[j] and gain[best] > gain[choice[j]] * (1 + 1e-9):
+                    choice[j], changed = best, True
+                if now_active != active[j]:
+                    active[j], changed = now_active, True
+            if not changed:
+                break
+        media = np.column_stack([candidates[k].columns[:, choice[k]] for k in range(n_channels)])
+        base_coef, beta = self._solve(y, base, media)
+        return _Fit(choice, base_coef, beta)
+
+    def _start(self, candidates: list[_Candidates]) -> np.ndarray:
+        """The middle of each channel's grid."""
+        starts = []
+        for c in candidates:
+            a, s = len(c.adstock_params) // 2, len(c.saturation_params) // 2
+            starts.append(a * len(c.saturation_params) + s)
+        return np.array(starts)
+
+    def _media(self, fit: _Fit) -> np.ndarray:
+        return np.column_stack(
+            [c.columns[:, fit.choice[j]] for j, c in enumerate(self._candidates_)]
+        )
+
+    def fit(self, series: pd.DataFrame) -> MixModel:
+        """Search the transformations, fit the coefficients, bootstrap the intervals."""
+        table = self._check(series)
+        with single_thread_blas():
+            return self._fit(table)
+
+    def _fit(self, table: pd.DataFrame) -> MixModel:
+        n = len(table)
+        self.dates_ = table[self.date_column].to_numpy()
+        sales = table[self.target].to_numpy(dtype=float)
+        spend = table[self.channels].to_numpy(dtype=float)
+        self.sales_scale_ = float(np.abs(sales).mean()) or 1.0
+        self.spend_scale_ = spend.mean(axis=0)
+        self.spend_ = spend
+        y = sales / self.sales_scale_
+        base, self.base_groups_ = self._base_matrix(table)
+        self._base_ = base
+        self._candidates_ = self._candidates(spend / self.spend_scale_)
+        start = self._start(self._candidates_)
+
+        # first fit without the last weeks: the holdout error
+        train = slice(0, n - self.holdout_weeks)
+        holdout_candidates = [
+            _Candidates(c.adstocked, c.adstock_params, c.saturation_params, c.columns[train])
+            for c in self._candidates_
+        ]
+        if self.holdout_weeks > 0:
+            early = self._search(y[train], base[train], holdout_candidates, start)
+            predicted = base @ early.base_coef + self._media(early) @ early.beta
+            self.holdout_predicted_ = predicted[n - self.holdout_weeks :] * self.sales_scale_
+        else:
+            self.holdout_predicted_ = np.array([])
+
+        self.fit_ = self._search(y, base, self._candidates_, start)
+        fitted = base @ self.fit_.base_coef + self._media(self.fit_) @ self.fit_.beta
+        self.fitted_ = fitted * self.sales_scale_
+        self.sales_ = sales
+        residuals = y - fitted
+
+        rng = np.random.default_rng(self.seed)
+        draws = []
+        for _ in range(self.n_bootstrap):
+            if self.bootstrap == "weeks":
+                weeks = _block_resample(np.arange(n), self.block_weeks, rng)
+                resampled = [
+                    _Candidates(
+                        c.adstocked, c.adstock_params, c.saturation_params, c.columns[weeks]
+                    )
+                    for c in self._candidates_
+                ]
+                draws.append(self._search(y[weeks], base[weeks], resampled, start))
+            else:
+                noise = _block_resample(residuals - residuals.mean(), self.block_weeks, rng)
+                draws.append(self._search(fitted + noise, base, self._candidates_, start))
+        self.draws_ = draws
+        return self
+
+    # ------------------------------------------------------------------ results
+    def _contributions(self, fit: _Fit, multiple: float | np.ndarray = 1.0) -> np.ndarray:
+        """Incremental sales per period and channel, with each channel's spend times `multiple`."""
+        saturation = SATURATIONS[self.saturation]
+        multiples = np.broadcast_to(np.asarray(multiple, dtype=float), (len(self.channels),))
+        out = np.empty((len(self.dates_), len(self.channels)))
+        for j, c in enumerate(self._candidates_):
+            a, s = c.split(int(fit.choice[j]))
+            if multiples[j] == 1.0:
+                column = c.columns[:, fit.choice[j]]
+            else:
+                column = saturation.function(
+                    c.adstocked[a] * multiples[j], **c.saturation_params[s]
+                )
+            out[:, j] = fit.beta[j] * column
+        return out * self.sales_scale_
+
+    def _all_fits(self) -> list[_Fit]:
+        return [self.fit_, *self.draws_]
+
+    def _bounds(
+        self, values: np.ndarray, point: np.ndarray, non_negative: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Interval over bootstrap draws (axis 0) at level `interval`.
+
+        'basic' (default): 2 * point - upper and lower quantiles, which removes the shrinkage bias
+        the bootstrap sees (the draws are refitted on already shrunk fitted values);
+        'percentile': the quantiles themselves.
+        """
+        tail = (1 - self.interval) / 2 * 100
+        if len(values) == 0:
+            return np.full(point.shape, np.nan), np.full(point.shape, np.nan)
+        low, high = np.percentile(values, tail, axis=0), np.percentile(values, 100 - tail, axis=0)
+        if self.interval_method == "basic":
+            low, high = 2 * point - high, 2 * point - low
+        if non_negative:
+            low, high = np.maximum(low, 0.0), np.maximum(high, 0.0)
+        return low, high
+
+    def _mroi(self, fit: _Fit, step: float = 1e-3) -> np.ndarray:
+        up = self._contributions(fit, 1 + step).sum(axis=0)
+        down = self._contributions(fit, 1 - step).sum(axis=0)
+        return (up - down) / (2 * step * self.spend_.sum(axis=0))
+
+    def base_components(self, fit: _Fit | None = None) -> pd.DataFrame:
+        """Weekly base sales by group (intercept, trend, seasonality, each control)."""
+        fit = fit or self.fit_
+        parts = self._base_ * fit.base_coef * self.sales_scale_
+        frame = pd.DataFrame(parts).T.groupby(np.array(self.base_groups_), sort=False).sum().T
+        return frame
+
+    def decomposition(self) -> pd.DataFrame:
+        """Base and incremental sales per component per period, with intervals; sums to fitted.
+
+        Columns: date, component, kind ('base' or 'channel'), contribution, lower, upper.
+        """
+        self.check_fitted()
+        point_base = self.base_components()
+        point_media = self._contributions(self.fit_)
+        names = [*point_base.columns, *self.channels]
+        kinds = ["base"] * point_base.shape[1] + ["channel"] * len(self.channels)
+        point = np.hstack([point_base.to_numpy(), point_media])
+        draws = (
+            np.stack(
+                [
+                    np.hstack([self.base_components(f).to_numpy(), self._contributions(f)])
+                    for f in self.draws_
+                ]
+            )
+            if self.draws_
+            else np.empty((0, *point.shape))
+        )
+        lower, upper = self._bounds(draws, point)
+        n, k = point.shape
+        return pd.DataFrame(
+            {
+                "date": np.repeat(self.dates_, k),
+                "component": np.tile(names, n),
+                "kind": np.tile(kinds, n),
+                "contribution": point.ravel(),
+                "lower": lower.ravel(),
+                "upper": upper.ravel(),
+            }
+        )
+
+    def channel_summary(self) -> pd.DataFrame:
+        """Per channel: spend, incremental sales, share, ROI and marginal ROI with intervals, and
+        the chosen transformation parameters."""
+        self.check_fitted()
+        spend = self.spend_.sum(axis=0)
+
+        def stats(fit: _Fit) -> np.ndarray:
+            contribution = self._contributions(fit).sum(axis=0)
+            total = contribution.sum()
+            share = contribution / total if total > 0 else np.zeros_like(contribution)
+            return np.stack([contribution, share, contribution / spend, self._mroi(fit)])
+
+        point = stats(self.fit_)
+        draws = (
+            np.stack([stats(f) for f in self.draws_])
+            if self.draws_
+            else np.empty((0, *point.shape))
+        )
+        lower, upper = self._bounds(draws, point, non_negative=True)
+        frame = pd.DataFrame({"channel": self.channels, "spend": spend})
+        for i, name in enumerate(["contribution", "share", "roi", "mroi"]):
+            frame[name] = point[i]
+            frame[f"{name}_lower"] = lower[i]
+            frame[f"{name}_upper"] = upper[i]
+        frame["beta"] = self.fit_.beta * self.sales_scale_
+        for j, c in enumerate(self._candidates_):
+            a, s = c.split(int(self.fit_.choice[j]))
+            for name, value in {**c.adstock_params[a], **c.saturation_params[s]}.items():
+                frame.loc[j, name] = value
+        warnings = self._identification_warnings()
+        frame["identifiable"] = [c not in warnings for c in self.channels]
+        frame["warning"] = [warnings.get(c, "") for c in self.channels]
+        return frame
+
+    def response_curves(self, n_points: int = 41, max_multiple: float = 2.0) -> pd.DataFrame:
+        """Incremental sales per channel as its spend is scaled from 0 to `max_multiple` times the
+        current spend (weekly pattern kept), with intervals: chart-ready."""
+        self.check_fitted()
+        multiples = np.linspace(0.0, max_multiple, n_points)
+        if not np.isclose(multiples, 1.0).any():
+            multiples = np.sort(np.append(multiples, 1.0))
+        curves = np.stack(
+            [
+                np.stack([self._contributions(f, m).sum(axis=0) for m in multiples])
+                for f in self._all_fits()
+            ]
+        )  # (fits, multiples, channels)
+        lower, upper = self._bounds(curves[1:], curves[0], non_negative=True)
+        spend = self.spend_.sum(axis=0)
+        rows = []
+        for j, channel in enumerate(self.channels):
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "channel": channel,
+                        "spend_multiple": multiples,
+                        "spend": multiples * spend[j],
+                        "incremental_sales": curves[0, :, j],
+                        "lower": lower[:, j],
+                        "upper": upper[:, j],
+                        "current": np.isclose(multiples, 1.0),
+                    }
+                )
+            )
+        return pd.concat(rows, ignore_index=True)
+
+    def scenario(self, spend: Mapping[str, float]) -> pd.DataFrame:
+        """Expected sales over the modelled period for a spend plan (total per channel; channels not
+        named keep their current spend; each keeps its weekly pattern), with intervals.
+
+        One row per channel and one 'total' row (base + every channel): spend, incremental_sales,
+        lower, upper.
+        """
+        self.check_fitted()
+        multiples = self._multiples(spend)
+        rows = np.stack(
+            [
+                np.append(
+                    self._contributions(f, multiples).sum(axis=0),
+                    self.base_components(f).to_numpy().sum()
+                    + self._contributions(f, multiples).sum(),
+                )
+                for f in self._all_fits()
+            ]
+        )
+        lower, upper = self._bounds(rows[1:], rows[0])
+        current = self.spend_.sum(axis=0)
+        planned = current * multiples
+        return pd.DataFrame(
+            {
+                "channel": [*self.channels, "total"],
+                "spend": [*planned, planned.sum()],
+                "sales": rows[0],
+                "lower": lower,
+                "upper": upper,
+            }
+        )
+
+    def _multiples(self, spend: Mapping[str, float]) -> np.ndarray:
+        current = self.spend_.sum(axis=0)
+        multiples = np.ones(len(self.channels))
+        for channel, amount in spend.items():
+            if channel not in self.channels:
+                raise ConfigError(
+                    f"Unknown channel {channel!r}. " + did_you_mean(channel, self.channels)
+                )
+            if amount < 0:
+                raise ConfigError(f"Planned spend for {channel!r} must be >= 0. Got {amount}.")
+            multiples[self.channels.index(channel)] = amount / current[self.channels.index(channel)]
+        return multiples
+
+    # ------------------------------------------------------------------ diagnostics
+    def _identification_warnings(
+        self, min_cv: float = 0.1, max_correlation: float = 0.9
+    ) -> dict[str, str]:
+        spend = self.spend_
+        warnings: dict[str, str] = {}
+        cv = spend.std(axis=0) / spend.mean(axis=0)
+        for j, channel in enumerate(self.channels):
+            if cv[j] < min_cv:
+                warnings[channel] = (
+                    f"spend varies too little to identify its effect (coefficient of variation "
+                    f"{cv[j]:.2f} < {min_cv}): vary the spend (or run a test) before trusting it"
+                )
+        if len(self.channels) > 1:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                correlation = np.corrcoef(spend, rowvar=False)
+            for i, j in itertools.combinations(range(len(self.channels)), 2):
+                if abs(correlation[i, j]) > max_correlation:
+                    for a, b in ((i, j), (j, i)):
+                        text = (
+                            f"spend moves with {self.channels[b]!r} (correlation "
+                            f"{correlation[i, j]:.2f}): the data cannot split their effects"
+                        )
+                        warnings[self.channels[a]] = "; ".join(
+                            filter(None, [warnings.get(self.channels[a]), text])
+                        )
+        return warnings
+
+    def diagnostics(self) -> pd.DataFrame:
+        """Fit and residual checks as (metric, value, note) rows."""
+        self.check_fitted()
+        residuals = self.sales_ - self.fitted_
+        r2 = 1 - (residuals**2).sum() / ((self.sales_ - self.sales_.mean()) ** 2).sum()
+        n = len(residuals)
+        if self.holdout_weeks > 0:
+            actual = self.sales_[n - self.holdout_weeks :]
+            mape = float(np.mean(np.abs(actual - self.holdout_predicted_) / np.abs(actual)))
+        else:
+            mape = np.nan
+        nrmse = float(np.sqrt(np.mean(residuals**2)) / (self.sales_.max() - self.sales_.min()))
+        dw = float((np.diff(residuals) ** 2).sum() / (residuals**2).sum())
+        _, p_value, lags = ljung_box(residuals)
+        rows = [
+            ("r2", float(r2), "share of the variance of sales fitted (in sample)"),
+            ("nrmse", nrmse, "root mean squared error / range of sales (in sample)"),
+            (
+                "mape_holdout",
+                mape,
+                f"mean absolute % error on the last {self.holdout_weeks} periods, "
+                "fitted without them",
+            ),
+            (
+                "durbin_watson",
+                dw,
+                "near 2: no first-order autocorrelation of residuals; < 1.5 or > 2.5: some",
+            ),
+            (
+                "ljung_box_p",
+                p_value,
+                f"Ljung-Box test of residual autocorrelation up to lag {lags}; "
+                "small p: structure left",
+            ),
+        ]
+        for channel, text in self._identification_warnings().items():
+            rows.append(("identification_warning", np.nan, f"{channel}: {text}"))
+        return pd.DataFrame(rows, columns=["metric", "value", "note"])
+
+
+def _block_resample(values: np.ndarray, block: int, rng: np.random.Generator) -> np.ndarray:
+    """A moving-block bootstrap resample: blocks of `block` consecutive values, concatenated."""
+    n = len(values)
+    block = max(1, min(block, n))
+    starts = rng.integers(0, n - block + 1, size=-(-n // block))
+    index = (starts[:, None] + np.arange(block)[None, :]).ravel()[:n]
+    return values[index]
+
+
+def ljung_box(residuals: np.ndarray, lags: int | None = None) -> tuple[float, float, int]:
+    """Ljung-Box Q = n(n+2) sum_k r_k^2 / (n-k), k = 1..lags, and its chi-square p-value."""
+    n = len(residuals)
+    lags = lags or min(10, n // 5)
+    centred = residuals - residuals.mean()
+    denominator = (centred**2).sum()
+    r = np.array([(centred[k:] * centred[:-k]).sum() / denominator for k in range(1, lags + 1)])
+    q = float(n * (n + 2) * np.sum(r**2 / (n - np.arange(1, lags + 1))))
+    return q, float(chi2.sf(q, lags)), lags
