@@ -17,6 +17,7 @@ from omnimetrics.errors import OmnimetricsError
 from omnimetrics.labels import column_label, kpi_label, label, month_label, section_label
 from omnimetrics.pages import HEADLINE_KPIS, PAGES, page_results
 from omnimetrics.results import Result
+from omnimetrics.workspace.experiments import DECISION_COLUMNS
 
 if TYPE_CHECKING:
     from omnimetrics.workspace import Workspace
@@ -181,6 +182,8 @@ def html_table(result: Result, *, title: bool = True, limit: int = ROWS_SHOWN,
                language: str = "en") -> str:  # fmt: skip
     """The first rows of a result's table as HTML, values with their unit (the rest: its CSV)."""
     table = result.table.slice(0, limit)
+    if result.name in SHOWN_COLUMNS:
+        table = table.select([c for c in SHOWN_COLUMNS[result.name] if c in table.column_names])
     kept = [
         c
         for c in table.column_names
@@ -209,6 +212,8 @@ def html_table(result: Result, *, title: bool = True, limit: int = ROWS_SHOWN,
     return f"{heading}<table><tr>{head}</tr>{rows}</table>{tail}"
 
 
+SHOWN_COLUMNS = {"experiment_results": ("experiment", "measure", *DECISION_COLUMNS)}
+"""Results whose page shows these columns only (the CSV has them all)."""
 _HIDDEN = frozenset({"change_kind", "run_id"})
 """Columns a table on a page leaves to its CSV (the change is already written with its kind)."""
 
@@ -220,7 +225,8 @@ def _all_false(column) -> bool:  # type: ignore[no-untyped-def]
     return pa.types.is_boolean(column.type) and not pc.any(column).as_py()
 
 
-_SHARE_COLUMNS = ("share", "rate", "coverage", "probability", "progress", "shift")
+_SHARE_COLUMNS = ("share", "rate", "coverage", "probability", "progress", "shift", "lift_rel",
+                  "rel_ci", "chance_to_win")  # fmt: skip
 
 
 def _cell(row: dict, column: str, value: object, share: bool = False) -> str:

@@ -107,14 +107,10 @@ def experiment(
         with open_workspace(db, config) as ws:
             result = ws.experiment(name, metric, window_days=window_days,
                                    covariate_days=covariate_days, **options)  # fmt: skip
+    from omnimetrics.workspace.experiments import DECISION_COLUMNS
+
     render(result, out=out, quiet=quiet, limit=rows, show_all=show_all,
-           columns=SHOWN)  # fmt: skip
-
-
-SHOWN = ("variant", "control_mean", "variant_mean", "lift_abs", "ci_low", "ci_high", "lift_rel",
-         "p_value", "chance_to_win", "expected_loss", "seq_p_value", "srm_p_value",
-         "decision")  # fmt: skip
-"""The columns printed (--out writes them all)."""
+           columns=DECISION_COLUMNS)  # fmt: skip
 
 
 def _weights(text: str | None) -> list[float] | None:

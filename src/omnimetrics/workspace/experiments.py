@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from omnimetrics.config import Settings
     from omnimetrics.warehouse import Warehouse
 
+DECISION_COLUMNS = ("variant", "control", "control_mean", "variant_mean", "lift_abs",
+                    "lift_rel", "rel_ci_low", "rel_ci_high", "p_value", "chance_to_win",
+                    "expected_loss", "seq_p_value", "srm_p_value", "decision")  # fmt: skip
+"""What a reader of one test looks at first (printed by the CLI, shown on the dashboard; the
+result and its CSV have every column)."""
 SEQUENTIAL_PERIOD = "day"
 """The looks of the sequential test: one per day of exposure."""
 
