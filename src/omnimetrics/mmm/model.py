@@ -14,7 +14,7 @@ sales_t = intercept + trend + yearly Fourier terms + controls
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -336,7 +336,6 @@ class MixModel(Fitted):
 
         self.fit_ = self._search(y, base, self._candidates_, start)
         fitted = base @ self.fit_.base_coef + self._media(self.fit_) @ self.fit_.beta
-        self.fitted_ = fitted * self.sales_scale_
         self.sales_ = sales
         residuals = y - fitted
 
@@ -356,6 +355,7 @@ class MixModel(Fitted):
                 noise = _block_resample(residuals - residuals.mean(), self.block_weeks, rng)
                 draws.append(self._search(fitted + noise, base, self._candidates_, start))
         self.draws_ = draws
+        self.fitted_ = self._summary(self._fitted)[0]
         return self
 
     # ------------------------------------------------------------------ results
@@ -375,62 +375,57 @@ class MixModel(Fitted):
             out[:, j] = fit.beta[j] * column
         return out * self.sales_scale_
 
-    def _all_fits(self) -> list[_Fit]:
-        return [self.fit_, *self.draws_]
+    def _fitted(self, fit: _Fit) -> np.ndarray:
+        return self._base_parts(fit).sum(axis=1) + self._contributions(fit).sum(axis=1)
 
-    def _bounds(
-        self, values: np.ndarray, point: np.ndarray, non_negative: bool = False
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Interval over bootstrap draws (axis 0) at level `interval`.
+    def _base_parts(self, fit: _Fit) -> np.ndarray:
+        """Base sales per period by group (columns in the order of `_base_groups`)."""
+        parts = self._base_ * fit.base_coef * self.sales_scale_
+        groups = np.array(self.base_groups_)
+        return np.column_stack([parts[:, groups == g].sum(axis=1) for g in self._base_groups()])
 
-        'basic' (default): 2 * point - upper and lower quantiles, which removes the shrinkage bias
-        the bootstrap sees (the draws are refitted on already shrunk fitted values);
-        'percentile': the quantiles themselves.
+    def _base_groups(self) -> list[str]:
+        return list(dict.fromkeys(self.base_groups_))
+
+    def _summary(
+        self, statistic: Callable[[_Fit], np.ndarray], non_negative: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A statistic's point value and interval over the bootstrap fits.
+
+        The point value is the mean over the bootstrap fits (bagging, which steadies the discrete
+        choice of transformation parameters); without bootstrap, the single fit's value.
         """
+        if not self.draws_:
+            point = statistic(self.fit_)
+            return point, np.full(point.shape, np.nan), np.full(point.shape, np.nan)
+        values = np.stack([statistic(f) for f in self.draws_])
+        point = values.mean(axis=0)
         tail = (1 - self.interval) / 2 * 100
-        if len(values) == 0:
-            return np.full(point.shape, np.nan), np.full(point.shape, np.nan)
         low, high = np.percentile(values, tail, axis=0), np.percentile(values, 100 - tail, axis=0)
         if self.interval_method == "basic":
             low, high = 2 * point - high, 2 * point - low
         if non_negative:
             low, high = np.maximum(low, 0.0), np.maximum(high, 0.0)
-        return low, high
+        return point, low, high
 
     def _mroi(self, fit: _Fit, step: float = 1e-3) -> np.ndarray:
         up = self._contributions(fit, 1 + step).sum(axis=0)
         down = self._contributions(fit, 1 - step).sum(axis=0)
         return (up - down) / (2 * step * self.spend_.sum(axis=0))
 
-    def base_components(self, fit: _Fit | None = None) -> pd.DataFrame:
-        """Weekly base sales by group (intercept, trend, seasonality, each control)."""
-        fit = fit or self.fit_
-        parts = self._base_ * fit.base_coef * self.sales_scale_
-        frame = pd.DataFrame(parts).T.groupby(np.array(self.base_groups_), sort=False).sum().T
-        return frame
-
     def decomposition(self) -> pd.DataFrame:
         """Base and incremental sales per component per period, with intervals; sums to fitted.
 
-        Columns: date, component, kind ('base' or 'channel'), contribution, lower, upper.
+        Columns: date, component, kind ('base' or 'channel'), contribution, lower, upper. Base
+        components: intercept, trend, seasonality and each control.
         """
         self.check_fitted()
-        point_base = self.base_components()
-        point_media = self._contributions(self.fit_)
-        names = [*point_base.columns, *self.channels]
-        kinds = ["base"] * point_base.shape[1] + ["channel"] * len(self.channels)
-        point = np.hstack([point_base.to_numpy(), point_media])
-        draws = (
-            np.stack(
-                [
-                    np.hstack([self.base_components(f).to_numpy(), self._contributions(f)])
-                    for f in self.draws_
-                ]
-            )
-            if self.draws_
-            else np.empty((0, *point.shape))
+        groups = self._base_groups()
+        names = [*groups, *self.channels]
+        kinds = ["base"] * len(groups) + ["channel"] * len(self.channels)
+        point, lower, upper = self._summary(
+            lambda f: np.hstack([self._base_parts(f), self._contributions(f)])
         )
-        lower, upper = self._bounds(draws, point)
         n, k = point.shape
         return pd.DataFrame(
             {
@@ -444,8 +439,8 @@ class MixModel(Fitted):
         )
 
     def channel_summary(self) -> pd.DataFrame:
-        """Per channel: spend, incremental sales, share, ROI and marginal ROI with intervals, and
-        the chosen transformation parameters."""
+        """Per channel: spend, incremental sales, share, ROI and marginal ROI with intervals, the
+        identification warning, and the single full-data fit's transformation parameters."""
         self.check_fitted()
         spend = self.spend_.sum(axis=0)
 
@@ -455,26 +450,22 @@ class MixModel(Fitted):
             share = contribution / total if total > 0 else np.zeros_like(contribution)
             return np.stack([contribution, share, contribution / spend, self._mroi(fit)])
 
-        point = stats(self.fit_)
-        draws = (
-            np.stack([stats(f) for f in self.draws_])
-            if self.draws_
-            else np.empty((0, *point.shape))
-        )
-        lower, upper = self._bounds(draws, point, non_negative=True)
+        point, lower, upper = self._summary(stats, non_negative=True)
         frame = pd.DataFrame({"channel": self.channels, "spend": spend})
         for i, name in enumerate(["contribution", "share", "roi", "mroi"]):
             frame[name] = point[i]
             frame[f"{name}_lower"] = lower[i]
             frame[f"{name}_upper"] = upper[i]
-        frame["beta"] = self.fit_.beta * self.sales_scale_
-        for j, c in enumerate(self._candidates_):
-            a, s = c.split(int(self.fit_.choice[j]))
-            for name, value in {**c.adstock_params[a], **c.saturation_params[s]}.items():
-                frame.loc[j, name] = value
         warnings = self._identification_warnings()
         frame["identifiable"] = [c not in warnings for c in self.channels]
         frame["warning"] = [warnings.get(c, "") for c in self.channels]
+        frame["beta"] = self.fit_.beta * self.sales_scale_
+        for j, c in enumerate(self._candidates_):
+            a, s = c.split(int(self.fit_.choice[j]))
+            for name, value in c.adstock_params[a].items():
+                frame.loc[j, f"adstock_{name}"] = value
+            for name, value in c.saturation_params[s].items():
+                frame.loc[j, f"saturation_{name}"] = value
         return frame
 
     def response_curves(self, n_points: int = 41, max_multiple: float = 2.0) -> pd.DataFrame:
@@ -484,64 +475,62 @@ class MixModel(Fitted):
         multiples = np.linspace(0.0, max_multiple, n_points)
         if not np.isclose(multiples, 1.0).any():
             multiples = np.sort(np.append(multiples, 1.0))
-        curves = np.stack(
-            [
-                np.stack([self._contributions(f, m).sum(axis=0) for m in multiples])
-                for f in self._all_fits()
-            ]
-        )  # (fits, multiples, channels)
-        lower, upper = self._bounds(curves[1:], curves[0], non_negative=True)
+        point, lower, upper = self._summary(
+            lambda f: np.stack([self._contributions(f, m).sum(axis=0) for m in multiples]),
+            non_negative=True,
+        )  # (multiples, channels)
         spend = self.spend_.sum(axis=0)
-        rows = []
-        for j, channel in enumerate(self.channels):
-            rows.append(
-                pd.DataFrame(
-                    {
-                        "channel": channel,
-                        "spend_multiple": multiples,
-                        "spend": multiples * spend[j],
-                        "incremental_sales": curves[0, :, j],
-                        "lower": lower[:, j],
-                        "upper": upper[:, j],
-                        "current": np.isclose(multiples, 1.0),
-                    }
-                )
+        frames = [
+            pd.DataFrame(
+                {
+                    "channel": channel,
+                    "spend_multiple": multiples,
+                    "spend": multiples * spend[j],
+                    "incremental_sales": point[:, j],
+                    "lower": lower[:, j],
+                    "upper": upper[:, j],
+                    "current": np.isclose(multiples, 1.0),
+                }
             )
-        return pd.concat(rows, ignore_index=True)
+            for j, channel in enumerate(self.channels)
+        ]
+        return pd.concat(frames, ignore_index=True)
+
+    def expected_sales(self, multiples: np.ndarray) -> np.ndarray:
+        """Sales over the modelled period for each bootstrap fit (or the single fit), per channel
+        then the total (base + channels), with each channel's spend times `multiples`."""
+        self.check_fitted()
+        return np.stack([self._one_plan(f, multiples) for f in self.draws_ or [self.fit_]])
 
     def scenario(self, spend: Mapping[str, float]) -> pd.DataFrame:
         """Expected sales over the modelled period for a spend plan (total per channel; channels not
         named keep their current spend; each keeps its weekly pattern), with intervals.
 
-        One row per channel and one 'total' row (base + every channel): spend, incremental_sales,
-        lower, upper.
+        One row per channel (its incremental sales) and one 'total' row (base + every channel):
+        columns channel, spend, current_spend, sales, lower, upper.
         """
-        self.check_fitted()
-        multiples = self._multiples(spend)
-        rows = np.stack(
-            [
-                np.append(
-                    self._contributions(f, multiples).sum(axis=0),
-                    self.base_components(f).to_numpy().sum()
-                    + self._contributions(f, multiples).sum(),
-                )
-                for f in self._all_fits()
-            ]
-        )
-        lower, upper = self._bounds(rows[1:], rows[0])
+        multiples = self.multiples(spend)
+        point, lower, upper = self._summary(lambda f: self._one_plan(f, multiples))
         current = self.spend_.sum(axis=0)
         planned = current * multiples
         return pd.DataFrame(
             {
                 "channel": [*self.channels, "total"],
                 "spend": [*planned, planned.sum()],
-                "sales": rows[0],
+                "current_spend": [*current, current.sum()],
+                "sales": point,
                 "lower": lower,
                 "upper": upper,
             }
         )
 
-    def _multiples(self, spend: Mapping[str, float]) -> np.ndarray:
+    def _one_plan(self, fit: _Fit, multiples: np.ndarray) -> np.ndarray:
+        media = self._contributions(fit, multiples).sum(axis=0)
+        return np.append(media, self._base_parts(fit).sum() + media.sum())
+
+    def multiples(self, spend: Mapping[str, float]) -> np.ndarray:
+        """A plan (total spend per channel) as multiples of each channel's current spend."""
+        self.check_fitted()
         current = self.spend_.sum(axis=0)
         multiples = np.ones(len(self.channels))
         for channel, amount in spend.items():
@@ -549,7 +538,7 @@ class MixModel(Fitted):
                 raise ConfigError(
                     f"Unknown channel {channel!r}. " + did_you_mean(channel, self.channels)
                 )
-            if amount < 0:
+            if not np.isfinite(amount) or amount < 0:
                 raise ConfigError(f"Planned spend for {channel!r} must be >= 0. Got {amount}.")
             multiples[self.channels.index(channel)] = amount / current[self.channels.index(channel)]
         return multiples
