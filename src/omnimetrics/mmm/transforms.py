@@ -207,7 +207,7 @@ SATURATIONS.add(
     Transform(
         "hill",
         hill,
-        {"half_saturation": (0.2, 4.0), "shape": (0.5, 3.0)},
+        {"half_saturation": (0.2, 4.0), "shape": (0.5, 2.5)},
         "Hill curve; half-saturation in units of the channel's mean weekly spend.",
     ),
 )
