@@ -140,13 +140,13 @@ def test_other_transforms_fit(world, adstock, saturation):
 
 def test_bad_input_says_what_to_do(world):
     series = world.series
-    with pytest.raises(SchemaError, match="no column 'chanel_1'.*Did you mean 'channel_1'"):
+    with pytest.raises(SchemaError, match=r"no column 'chanel_1'.*Did you mean 'channel_1'"):
         MixModel(["chanel_1"]).fit(series)
     negative = series.assign(channel_1=-series["channel_1"])
     with pytest.raises(SchemaError, match="negative"):
         MixModel(world.channels).fit(negative)
     missing = series.assign(channel_2=series["channel_2"].where(series.index != 5))
-    with pytest.raises(SchemaError, match="'channel_2' has a missing .* row 5"):
+    with pytest.raises(SchemaError, match=r"'channel_2' has a missing .* row 5"):
         MixModel(world.channels).fit(missing)
     with pytest.raises(SchemaError, match="more than once"):
         MixModel(world.channels).fit(pd.concat([series, series.iloc[:1]]))
