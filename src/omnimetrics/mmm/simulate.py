@@ -43,6 +43,18 @@ class SimulatedMix:
     def channels(self) -> list[str]:
         return list(self.truth["channel"])
 
+    def true_incremental_sales(self, multiples: np.ndarray) -> np.ndarray:
+        """True incremental sales per channel over the period if each channel's weekly spend were
+        multiplied by `multiples` (the truth against which budget plans are judged)."""
+        spend = self.series[self.channels].to_numpy(dtype=float) * np.asarray(
+            multiples, dtype=float
+        )
+        mean_spend = self.series[self.channels].to_numpy(dtype=float).mean(axis=0)
+        truth = self.truth
+        adstocked = geometric_adstock(spend / mean_spend, truth["decay"].to_numpy(), normalise=True)
+        saturated = hill(adstocked, truth["half_saturation"].to_numpy(), truth["shape"].to_numpy())
+        return (saturated * truth["beta"].to_numpy()).sum(axis=0)
+
 
 def _spend_pattern(rng: np.random.Generator, n_weeks: int) -> np.ndarray:
     """A positive weekly pattern of mean one: an AR(1) on the log scale, with some dark weeks."""
