@@ -375,6 +375,23 @@ class MixModel(Fitted):
             out[:, j] = fit.beta[j] * column
         return out * self.sales_scale_
 
+    def _response(self, fit: _Fit, multiples: np.ndarray) -> np.ndarray:
+        """Total incremental sales per channel (columns) at each row of spend `multiples`
+        (shape (points,) shared by every channel, or (points, channels))."""
+        saturation = SATURATIONS[self.saturation]
+        grid = np.asarray(multiples, dtype=float)
+        grid = np.broadcast_to(
+            grid[:, None] if grid.ndim == 1 else grid, (len(grid), len(self.channels))
+        )
+        out = np.empty(grid.shape)
+        for j, c in enumerate(self._candidates_):
+            a, s = c.split(int(fit.choice[j]))
+            scaled = c.adstocked[a][:, None] * grid[None, :, j]  # (periods, points)
+            out[:, j] = fit.beta[j] * saturation.function(scaled, **c.saturation_params[s]).sum(
+                axis=0
+            )
+        return out * self.sales_scale_
+
     def _fitted(self, fit: _Fit) -> np.ndarray:
         return self._base_parts(fit).sum(axis=1) + self._contributions(fit).sum(axis=1)
 
@@ -476,8 +493,7 @@ class MixModel(Fitted):
         if not np.isclose(multiples, 1.0).any():
             multiples = np.sort(np.append(multiples, 1.0))
         point, lower, upper = self._summary(
-            lambda f: np.stack([self._contributions(f, m).sum(axis=0) for m in multiples]),
-            non_negative=True,
+            lambda f: self._response(f, multiples), non_negative=True
         )  # (multiples, channels)
         spend = self.spend_.sum(axis=0)
         frames = [

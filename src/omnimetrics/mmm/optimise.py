@@ -26,7 +26,7 @@ from scipy.optimize import minimize
 from omnimetrics.errors import ConfigError, did_you_mean
 from omnimetrics.mmm.model import MixModel
 
-GRID = 401  # points per channel on which each response is tabulated between its bounds
+GRID = 101  # points per channel on which each response is tabulated between its bounds
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def optimise_budget(
     grids = np.linspace(lower, upper, GRID)  # (GRID, channels) spend totals
     multiples = grids / current
     responses = np.stack(
-        [np.stack([model._contributions(fit, m).sum(axis=0) for m in multiples]) for fit in fits]
+        [model._response(fit, multiples) for fit in fits]
     )  # (fits, GRID, channels)
     expected = responses.mean(axis=0)
 
