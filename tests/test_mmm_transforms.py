@@ -83,3 +83,12 @@ def test_registries_name_the_choices():
     assert SATURATIONS.names() == ["hill", "logistic"]
     with pytest.raises(UnknownNameError, match="Did you mean 'hill'"):
         SATURATIONS["hil"]
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from omnimetrics.mmm import model, optimise, simulate, transforms
+
+    for module in (transforms, simulate, model, optimise):
+        assert doctest.testmod(module).failed == 0, module.__name__
