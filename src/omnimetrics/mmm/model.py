@@ -74,7 +74,9 @@ class MixModel(Fitted):
     `ridge` is the penalty on the channel coefficients (sales at saturation, in units of mean
     sales) relative to the number of weeks; `holdout_weeks` the last weeks kept out of a first fit
     to measure the forecast error (the final fit uses every week); `n_bootstrap` the refits on
-    block-resampled residuals that give the intervals at `interval` level.
+    block-resampled weeks (`bootstrap="weeks"`) or residuals that give the point values (their
+    mean) and the intervals at `interval` level. `calibration`: experiment lifts, one row per
+    experiment with channel, start, end, lift (incremental sales over those periods), lift_se.
     """
 
     def __init__(
@@ -94,6 +96,7 @@ class MixModel(Fitted):
         block_weeks: int = 8,
         interval: float = 0.9,
         interval_method: str = "percentile",
+        calibration: pd.DataFrame | None = None,
         seed: int = 0,
     ) -> None:
         self.channels = list(channels)
@@ -111,6 +114,7 @@ class MixModel(Fitted):
         self.block_weeks = block_weeks
         self.interval = interval
         self.interval_method = interval_method
+        self.calibration = calibration
         self.seed = seed
 
     # ------------------------------------------------------------------ input
@@ -307,6 +311,49 @@ class MixModel(Fitted):
         with single_thread_blas():
             return self._fit(table)
 
+    def _calibration_rows(
+        self, table: pd.DataFrame, sigma: float
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Each measured lift as one pseudo-observation: sigma * (the channel's incremental sales
+        summed over the experiment's periods - lift) / lift_se, a quadratic penalty on the
+        channel's effect with the weight of a Gaussian likelihood."""
+        n_candidates = [c.columns.shape[1] for c in self._candidates_]
+        if self.calibration is None or len(self.calibration) == 0:
+            return np.zeros(0), [np.zeros((0, m)) for m in n_candidates]
+        lifts = pd.DataFrame(self.calibration)
+        required = ["channel", "start", "end", "lift", "lift_se"]
+        missing = [c for c in required if c not in lifts.columns]
+        if missing:
+            raise SchemaError(
+                f"The calibration table lacks columns {missing}: give one row per experiment with "
+                f"{required} (lift = incremental sales over [start, end], lift_se its standard "
+                "error)."
+            )
+        dates = table[self.date_column]
+        y_extra = np.zeros(len(lifts))
+        extra = [np.zeros((len(lifts), m)) for m in n_candidates]
+        for k, lift in enumerate(lifts.itertuples(index=False)):  # one row per experiment
+            if lift.channel not in self.channels:
+                raise ConfigError(
+                    f"Calibration row {k} names channel {lift.channel!r}, not a modelled channel. "
+                    + did_you_mean(str(lift.channel), self.channels)
+                )
+            weeks = (
+                (dates >= pd.Timestamp(lift.start)) & (dates <= pd.Timestamp(lift.end))
+            ).to_numpy()
+            if not weeks.any():
+                raise ConfigError(
+                    f"Calibration row {k} ({lift.channel}, {lift.start} to {lift.end}) covers no "
+                    "period of the series: give dates inside the modelled history."
+                )
+            if not lift.lift_se > 0:
+                raise ConfigError(f"Calibration row {k}: lift_se must be > 0. Got {lift.lift_se}.")
+            j = self.channels.index(lift.channel)
+            se = float(lift.lift_se) / self.sales_scale_
+            y_extra[k] = sigma * float(lift.lift) / self.sales_scale_ / se
+            extra[j][k] = sigma * self._candidates_[j].columns[weeks].sum(axis=0) / se
+        return y_extra, extra
+
     def _fit(self, table: pd.DataFrame) -> MixModel:
         n = len(table)
         self.dates_ = table[self.date_column].to_numpy()
@@ -321,20 +368,41 @@ class MixModel(Fitted):
         self._candidates_ = self._candidates(spend / self.spend_scale_)
         start = self._start(self._candidates_)
 
-        # first fit without the last weeks: the holdout error
-        train = slice(0, n - self.holdout_weeks)
-        holdout_candidates = [
-            _Candidates(c.adstocked, c.adstock_params, c.saturation_params, c.columns[train])
-            for c in self._candidates_
+        # experiment lifts enter as extra rows (pseudo-observations) after the weeks
+        # weighted by the residual standard deviation of a fit without them, so that a lift
+        # counts as much as its standard error says against the weekly noise
+        sigma = 1.0
+        if self.calibration is not None and len(self.calibration):
+            first = self._search(y, base, self._candidates_, start)
+            sigma = float(np.std(y - base @ first.base_coef - self._media(first) @ first.beta))
+        extra_y, extra_columns = self._calibration_rows(table, sigma)
+        n_extra = len(extra_y)
+        y_all = np.concatenate([y, extra_y])
+        base_all = np.vstack([base, np.zeros((n_extra, base.shape[1]))])
+        candidates_all = [
+            _Candidates(
+                c.adstocked, c.adstock_params, c.saturation_params, np.vstack([c.columns, e])
+            )
+            for c, e in zip(self._candidates_, extra_columns, strict=True)
         ]
+        lifts = n + np.arange(n_extra)
+
+        def rows(index: np.ndarray) -> list[_Candidates]:
+            return [
+                _Candidates(c.adstocked, c.adstock_params, c.saturation_params, c.columns[index])
+                for c in candidates_all
+            ]
+
+        # first fit without the last weeks: the holdout error
         if self.holdout_weeks > 0:
-            early = self._search(y[train], base[train], holdout_candidates, start)
+            train = np.concatenate([np.arange(n - self.holdout_weeks), lifts])
+            early = self._search(y_all[train], base_all[train], rows(train), start)
             predicted = base @ early.base_coef + self._media(early) @ early.beta
             self.holdout_predicted_ = predicted[n - self.holdout_weeks :] * self.sales_scale_
         else:
             self.holdout_predicted_ = np.array([])
 
-        self.fit_ = self._search(y, base, self._candidates_, start)
+        self.fit_ = self._search(y_all, base_all, candidates_all, start)
         fitted = base @ self.fit_.base_coef + self._media(self.fit_) @ self.fit_.beta
         self.sales_ = sales
         residuals = y - fitted
@@ -343,17 +411,18 @@ class MixModel(Fitted):
         draws = []
         for _ in range(self.n_bootstrap):
             if self.bootstrap == "weeks":
-                weeks = _block_resample(np.arange(n), self.block_weeks, rng)
-                resampled = [
-                    _Candidates(
-                        c.adstocked, c.adstock_params, c.saturation_params, c.columns[weeks]
-                    )
-                    for c in self._candidates_
-                ]
-                draws.append(self._search(y[weeks], base[weeks], resampled, start))
+                index = np.concatenate(
+                    [_block_resample(np.arange(n), self.block_weeks, rng), lifts]
+                )
+                target = y_all[index]
+                target[n:] += sigma * rng.normal(size=n_extra)  # the lifts' own uncertainty
+                draws.append(self._search(target, base_all[index], rows(index), start))
             else:
                 noise = _block_resample(residuals - residuals.mean(), self.block_weeks, rng)
-                draws.append(self._search(fitted + noise, base, self._candidates_, start))
+                target = np.concatenate(
+                    [fitted + noise, extra_y + sigma * rng.normal(size=n_extra)]
+                )
+                draws.append(self._search(target, base_all, candidates_all, start))
         self.draws_ = draws
         self.fitted_ = self._summary(self._fitted)[0]
         return self
