@@ -66,6 +66,7 @@ class _Fit:
     choice: np.ndarray
     base_coef: np.ndarray
     beta: np.ndarray
+    converged: bool = True
 
 
 class MixModel(Fitted):
@@ -264,6 +265,7 @@ class MixModel(Fitted):
         lam = self.ridge * n
         base_penalty = self._penalties(base.shape[1], 0, n)
         choice, active = start.copy(), np.ones(n_channels, dtype=bool)
+        changed = True
         for _ in range(max_sweeps):
             changed = False
             for j in range(n_channels):
@@ -290,7 +292,7 @@ class MixModel(Fitted):
                 break
         media = np.column_stack([candidates[k].columns[:, choice[k]] for k in range(n_channels)])
         base_coef, beta = self._solve(y, base, media)
-        return _Fit(choice, base_coef, beta)
+        return _Fit(choice, base_coef, beta, converged=not changed)
 
     def _start(self, candidates: list[_Candidates]) -> np.ndarray:
         """The middle of each channel's grid."""
@@ -461,6 +463,9 @@ class MixModel(Fitted):
             )
         return out * self.sales_scale_
 
+    def _fits(self) -> list[_Fit]:
+        return [self.fit_, *self.draws_]
+
     def _fitted(self, fit: _Fit) -> np.ndarray:
         return self._base_parts(fit).sum(axis=1) + self._contributions(fit).sum(axis=1)
 
@@ -630,8 +635,11 @@ class MixModel(Fitted):
 
     # ------------------------------------------------------------------ diagnostics
     def _identification_warnings(
-        self, min_cv: float = 0.1, max_correlation: float = 0.9
+        self, min_cv: float = 0.1, max_correlation: float = 0.9, max_explained: float = 0.9
     ) -> dict[str, str]:
+        """Channels whose spend is too flat, moves with another channel's, or is explained by the
+        other channels and the base terms together (R2 above `max_explained`, i.e. a variance
+        inflation factor above 10)."""
         spend = self.spend_
         warnings: dict[str, str] = {}
         cv = spend.std(axis=0) / spend.mean(axis=0)
@@ -640,6 +648,19 @@ class MixModel(Fitted):
                 warnings[channel] = (
                     f"spend varies too little to identify its effect (coefficient of variation "
                     f"{cv[j]:.2f} < {min_cv}): vary the spend (or run a test) before trusting it"
+                )
+                continue
+            others = np.hstack([self._base_, np.delete(spend, j, axis=1) / self.spend_scale_[j]])
+            target = spend[:, j] / self.spend_scale_[j]
+            coef, *_ = np.linalg.lstsq(others, target, rcond=None)
+            explained = 1 - np.sum((target - others @ coef) ** 2) / np.sum(
+                (target - target.mean()) ** 2
+            )
+            if explained > max_explained:
+                warnings[channel] = (
+                    f"spend is {explained:.0%} explained by the other channels, trend, season "
+                    "and controls: the data cannot separate its effect; run a test or vary it "
+                    "on its own"
                 )
         if len(self.channels) > 1:
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -691,6 +712,15 @@ class MixModel(Fitted):
                 "small p: structure left",
             ),
         ]
+        converged = np.mean([f.converged for f in self._fits()])
+        rows.append(
+            (
+                "search_converged",
+                float(converged),
+                "share of fits (bootstrap and full) whose parameter search settled before its "
+                "sweep limit",
+            )
+        )
         for channel, text in self._identification_warnings().items():
             rows.append(("identification_warning", np.nan, f"{channel}: {text}"))
         return pd.DataFrame(rows, columns=["metric", "value", "note"])
