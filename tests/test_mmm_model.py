@@ -229,9 +229,12 @@ def test_bad_calibration_says_what_to_do(world):
 def test_a_channel_explained_by_the_others_together_is_flagged():
     world = simulate_mix(n_weeks=104, n_channels=3, seed=4)
     series = world.series.copy()
-    series["channel_3"] = series["channel_1"] + series["channel_2"]  # no pair above 0.9
+    first, second = series["channel_1"], series["channel_2"]
+    series["channel_3"] = 1000 * (first / first.std() + second / second.std())
+    assert np.corrcoef(series[world.channels].to_numpy(), rowvar=False)[2, :2].max() < 0.9
     model = MixModel(world.channels, n_bootstrap=0).fit(series)
     summary = model.channel_summary().set_index("channel")
     assert "explained by the other channels" in summary.loc["channel_3", "warning"]
+    assert "moves with" not in summary.loc["channel_3", "warning"]
     diagnostics = model.diagnostics().set_index("metric")
     assert diagnostics.loc["search_converged", "value"] == 1.0
