@@ -238,3 +238,45 @@ def test_a_channel_explained_by_the_others_together_is_flagged():
     assert "moves with" not in summary.loc["channel_3", "warning"]
     diagnostics = model.diagnostics().set_index("metric")
     assert diagnostics.loc["search_converged", "value"] == 1.0
+
+
+def test_split_effects_over_online_and_offline_sales(model, world):
+    series = world.series.assign(
+        online=0.3 * world.series["sales"], offline=0.7 * world.series["sales"]
+    )
+    split = model.split_effects(series, ["online", "offline"])
+    assert list(split.columns) == [
+        "channel",
+        "target",
+        "contribution",
+        "lower",
+        "upper",
+        "share",
+        "roi",
+    ]
+    shares = split.pivot(index="channel", columns="target", values="share")
+    assert np.allclose(shares["online"], 0.3) and np.allclose(shares["offline"], 0.7)
+    totals = split.groupby("channel")["contribution"].sum()
+    summary = model.channel_summary().set_index("channel")
+    assert np.allclose(totals[world.channels], summary.loc[world.channels, "contribution"])
+    with pytest.raises(SchemaError, match="Did you mean 'online'"):
+        model.split_effects(series, ["onlin"])
+    with pytest.raises(SchemaError, match="same series"):
+        model.split_effects(series.iloc[:-1], ["online"])
+
+
+def test_split_effects_finds_which_sales_a_channel_moves(model, world):
+    noise = (
+        world.series["sales"].to_numpy() - world.base - world.contributions.sum(axis=1).to_numpy()
+    )
+    effects = world.contributions
+    online = 0.4 * world.base + effects["channel_1"].to_numpy() + 0.4 * noise
+    offline = (
+        0.6 * world.base + (effects["channel_2"] + effects["channel_3"]).to_numpy() + 0.6 * noise
+    )
+    series = world.series.assign(online=online, offline=offline)
+    shares = model.split_effects(series, ["online", "offline"]).pivot(
+        index="channel", columns="target", values="share"
+    )
+    assert shares.loc["channel_1", "online"] > 0.8
+    assert shares.loc["channel_2", "offline"] > 0.8

@@ -633,6 +633,68 @@ class MixModel(Fitted):
             multiples[self.channels.index(channel)] = amount / current[self.channels.index(channel)]
         return multiples
 
+    def split_effects(self, series: pd.DataFrame, targets: Sequence[str]) -> pd.DataFrame:
+        """Each channel's incremental sales split over other sales columns (e.g. online and offline
+        sales), with intervals. For each fit (full and bootstrap), the coefficients are refitted
+        on each target with that fit's transformations; a channel's contribution is split in
+        proportion to its refitted effects (by the targets' sales shares where every refitted
+        effect is zero), so the parts add up to `channel_summary()`'s contribution.
+
+        Columns: channel, target, contribution, lower, upper, share (of the channel's total over
+        the targets), roi.
+        """
+        self.check_fitted()
+        missing = [t for t in targets if t not in series.columns]
+        if missing:
+            raise SchemaError(
+                f"The series has no column {missing[0]!r}. "
+                + did_you_mean(missing[0], series.columns)
+            )
+        table = series.assign(**{self.date_column: pd.to_datetime(series[self.date_column])})
+        table = table.sort_values(self.date_column)
+        if not np.array_equal(table[self.date_column].to_numpy(), self.dates_):
+            raise SchemaError(
+                "split_effects needs the periods the model was fitted on: pass the same series "
+                "(with the extra target columns)."
+            )
+        values = table[list(targets)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+        if not np.all(np.isfinite(values)):
+            raise SchemaError(f"Columns {list(targets)} hold missing or non-numeric values.")
+        scales = np.abs(values).mean(axis=0)
+        scales[scales == 0] = 1.0
+
+        sales_shares = values.sum(axis=0) / values.sum()
+
+        def per_target(fit: _Fit) -> np.ndarray:
+            media = self._media(fit)
+            effects = np.empty((len(targets), len(self.channels)))
+            for k in range(len(targets)):
+                _, beta = self._solve(values[:, k] / scales[k], self._base_, media)
+                effects[k] = beta * media.sum(axis=0) * scales[k]
+            total = effects.sum(axis=0)
+            shares = np.where(
+                total > 0, effects / np.where(total > 0, total, 1.0), sales_shares[:, None]
+            )
+            return shares * self._contributions(fit).sum(axis=0)
+
+        point, lower, upper = self._summary(per_target, non_negative=True)
+        totals = point.sum(axis=0)
+        spend = self.spend_.sum(axis=0)
+        rows = [
+            {
+                "channel": channel,
+                "target": target,
+                "contribution": point[k, j],
+                "lower": lower[k, j],
+                "upper": upper[k, j],
+                "share": point[k, j] / totals[j] if totals[j] > 0 else np.nan,
+                "roi": point[k, j] / spend[j],
+            }
+            for j, channel in enumerate(self.channels)
+            for k, target in enumerate(targets)
+        ]
+        return pd.DataFrame(rows)
+
     # ------------------------------------------------------------------ diagnostics
     def _identification_warnings(
         self, min_cv: float = 0.1, max_correlation: float = 0.9, max_explained: float = 0.9
