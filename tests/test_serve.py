@@ -29,6 +29,7 @@ def server(tmp_path: Path):
     (tmp_path / "omnimetrics.toml").write_text(
         f'[server]\nwrite_keys = {{ web = "{WRITE}" }}\nread_keys = {{ bi = "{READ}" }}\n'
         'refresh_minutes = 0.02\ncors_origins = ["https://shop.example"]\n'
+        "[ui]\nsegment_filters = []\n"  # the refresh runs the pipeline: no segment cuts
     )
     config, log = tmp_path / "omnimetrics.toml", tmp_path / "server.log"
     with serving(tmp_path / "w.duckdb", config, log) as (base, process):
