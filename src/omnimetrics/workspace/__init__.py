@@ -21,6 +21,7 @@ from omnimetrics.config import JourneySettings, Settings
 from omnimetrics.workspace.data import DataMethods
 from omnimetrics.workspace.experiments import ExperimentMethods
 from omnimetrics.workspace.measures import MeasureMethods
+from omnimetrics.workspace.mix import MixMethods
 from omnimetrics.workspace.pipeline import PipelineMethods, demo
 from omnimetrics.workspace.value import ValueMethods
 
@@ -54,7 +55,9 @@ def open(
     return Workspace(connect(target, settings=settings, create=create))
 
 
-class Workspace(DataMethods, MeasureMethods, ValueMethods, ExperimentMethods, PipelineMethods):
+class Workspace(
+    DataMethods, MeasureMethods, ValueMethods, ExperimentMethods, MixMethods, PipelineMethods
+):
     """A warehouse and its settings; each method answers one question as a `Result`."""
 
     def __init__(self, warehouse: Warehouse) -> None:

@@ -1,5 +1,6 @@
 """`omnimetrics experiment`: analyse an A/B or multivariate test (of the warehouse, or of a
-summary or units file as other tools give them) and `omnimetrics experiment plan`: size one."""
+summary or units file as other tools give them) and `omnimetrics experiment plan`: size one;
+`omnimetrics mmm` and `omnimetrics budget`: the mix model and the budget it recommends."""
 
 from __future__ import annotations
 
@@ -184,4 +185,70 @@ def plan_command(
     row = found.to_dict()
     result = Result.of("plan", f"Test plan (solved for {found.solved_for})",
                        pa.Table.from_pylist([row]))  # fmt: skip
+    render(result, out=out, quiet=quiet)
+
+
+MIX_FILE = "A weekly series file (instead of the warehouse)"
+
+
+@app.command()
+def mmm(
+    series: Annotated[
+        Path | None, _option("One row per week: date, target and spend columns.", MIX_FILE)
+    ] = None,
+    date_column: Annotated[str, _option("The file's date column.", MIX_FILE)] = "week",
+    target: Annotated[
+        str, _option("Sales to explain: sales, online_sales, offline_sales (or a file column).")
+    ] = "sales",
+    channels: Annotated[
+        str | None, _option("The file's spend columns, e.g. tv,search,social.", MIX_FILE)
+    ] = None,
+    controls: Annotated[
+        str | None, _option("The file's control columns (promotions, price...).", MIX_FILE)
+    ] = None,
+    bootstrap: Annotated[int, _option("Refits on resampled weeks for the intervals.")] = 100,
+    db: Db = DEFAULT_DB,
+    config: Config = None,
+    out: Out = None,
+    rows: Rows = 50,
+    show_all: ShowAll = False,
+    quiet: Quiet = False,
+) -> None:
+    """Marketing mix model: each channel's incremental sales, share, ROI and marginal ROI with
+    intervals, the weekly decomposition, response curves and diagnostics (docs/mmm.md)."""
+    if series is not None:
+        from omnimetrics.files import read_file
+        from omnimetrics.mmm import MixModel
+        from omnimetrics.workspace.mix import mix_result
+
+        spend = names(channels)
+        if not spend:
+            raise typer.BadParameter("--series needs --channels, the spend columns of the file.")
+        wanted = (date_column, target, *spend, *names(controls))
+        frame = read_file(series, {}, wanted).to_pandas()
+        model = MixModel(spend, target=target, date_column=date_column,
+                         controls=names(controls), n_bootstrap=bootstrap).fit(frame)  # fmt: skip
+        result = mix_result(model, frame, f"Mix model of {series.name}")
+    else:
+        with open_workspace(db, config) as ws:
+            result = ws.mmm(target=target, n_bootstrap=bootstrap)
+    render(result, out=out, quiet=quiet, limit=rows, show_all=show_all)
+
+
+@app.command()
+def budget(
+    total: Annotated[
+        float | None, _option("The budget to allocate (default: the current spend).")
+    ] = None,
+    max_change: Annotated[float, _option("Each channel within this share of its spend.")] = 0.3,
+    target: Annotated[str, _option("sales, online_sales or offline_sales.")] = "sales",
+    db: Db = DEFAULT_DB,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """The allocation of the budget across channels that maximises expected sales (by the mix
+    model), each channel within --max-change of its current spend, and the expected uplift."""
+    with open_workspace(db, config) as ws:
+        result = ws.budget(total, max_change=max_change, target=target)
     render(result, out=out, quiet=quiet)
