@@ -43,6 +43,7 @@ pytestmark = pytest.mark.slow
 READ, WRITE = "bi-read-key-dashboard-0123", "web-write-key-dashboard-01"
 START, DAYS = date(2025, 1, 1), 90  # the simulator's default start: January to March 2025
 PAGES = ("overview", "channels", "attribution", "journeys", "customers", "value", "experiments",
+         "mix",
          "goals", "maturity", "quality")  # fmt: skip
 WAIT_MS = 10_000  # for one selector or one page; a missing selector fails in seconds, not minutes
 UNKNOWN = "nobody-known-0000"

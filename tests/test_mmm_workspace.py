@@ -91,3 +91,21 @@ def test_without_spend_the_model_says_what_to_load(tmp_path):
     with pytest.raises(OmnimetricsError, match="omnimetrics ingest spend"):
         ws.mmm()
     ws.close()
+
+
+def test_the_mix_page_shows_the_model_and_the_budget(ws):
+    from omnimetrics.pages import PAGES, View
+
+    results = {r.name: r for r in PAGES["mix"].build(ws, View())}
+    assert set(results) == {"mmm", "mmm_decomposition", "mmm_response", "mmm_diagnostics",
+                            "mmm_split", "budget", "budget_summary"}  # fmt: skip
+    live = ws.mmm().to_pandas().set_index("channel")
+    shown = results["mmm"].to_pandas().set_index("channel")
+    assert shown.roi.to_dict() == pytest.approx(live.roi.to_dict(), rel=1e-9)
+    figure = results["mmm"].plot()
+    (bars,) = figure.data
+    assert dict(zip(bars.x, bars.y, strict=True)) == pytest.approx(shown.roi.to_dict())
+    lows = [y - minus for y, minus in zip(bars.y, bars.error_y.arrayminus, strict=True)]
+    assert lows == pytest.approx(shown.roi_lower.reindex(bars.x).tolist())
+    curves = results["mmm_response"].plot()
+    assert {t.name for t in curves.data if t.name} == set(shown.index)

@@ -618,3 +618,45 @@ def experiment_lifts(result: Result) -> go.Figure:
     figure.update_layout(xaxis={"title": "relative lift over control", "tickformat": "+.0%"},
                          yaxis={"type": "category", "autorange": "reversed"})  # fmt: skip
     return figure
+
+
+@chart("mmm")
+def mix_roi(result: Result) -> go.Figure:
+    """Each channel's ROI (incremental sales per unit of spend) with its interval; channels the
+    data cannot identify in grey."""
+    _need(result, "channel", "roi", "roi_lower", "roi_upper")
+    rows = result.to_records()
+    colours = [PALETTE[0] if r.get("identifiable", True) else "#999999" for r in rows]
+    figure = _figure()
+    figure.add_bar(
+        x=[r["channel"] for r in rows], y=[r["roi"] for r in rows], marker_color=colours,
+        error_y={"type": "data", "symmetric": False,
+                 "array": [r["roi_upper"] - r["roi"] for r in rows],
+                 "arrayminus": [r["roi"] - r["roi_lower"] for r in rows]},
+        hovertemplate="%{x}: ROI %{y:.2f}<extra></extra>",
+    )  # fmt: skip
+    figure.update_layout(xaxis_title="channel", yaxis_title="incremental sales per unit spent")
+    return figure
+
+
+@chart("mmm_response")
+def mix_response(result: Result) -> go.Figure:
+    """Incremental sales by spend level, one line per channel, its current spend marked."""
+    _need(result, "channel", "spend", "incremental_sales", "current")
+    rows = result.to_records()
+    figure = _figure()
+    for colour, channel in enumerate(dict.fromkeys(r["channel"] for r in rows)):
+        mine = [r for r in rows if r["channel"] == channel]
+        figure.add_scatter(
+            x=[r["spend"] for r in mine], y=[r["incremental_sales"] for r in mine], name=channel,
+            mode="lines", line_color=PALETTE[colour % len(PALETTE)],
+            hovertemplate=f"{channel}: spend %{{x:,.0f}}, sales %{{y:,.0f}}<extra></extra>",
+        )  # fmt: skip
+        now = [r for r in mine if r["current"]]
+        figure.add_scatter(
+            x=[r["spend"] for r in now], y=[r["incremental_sales"] for r in now], mode="markers",
+            marker={"color": PALETTE[colour % len(PALETTE)], "size": 10}, showlegend=False,
+            hovertemplate=f"{channel} now: spend %{{x:,.0f}}, sales %{{y:,.0f}}<extra></extra>",
+        )  # fmt: skip
+    figure.update_layout(xaxis_title="spend", yaxis_title="incremental sales")
+    return figure

@@ -47,6 +47,7 @@ UI: dict[str, Pair] = {
     "quality": ("Data quality", "Qualité des données"),
     "value": ("Customer value", "Valeur client"),
     "experiments": ("Experiments", "Tests A/B"),
+    "mix": ("Mix model", "Modèle de mix"),
     "dashboard": ("Dashboard", "Tableau de bord"),
     "report_title": ("omnimetrics report", "Rapport omnimetrics"),
     # filters
@@ -197,6 +198,22 @@ SECTIONS: dict[str, Pair] = {
     "experiment_results": (
         "Each variant against control, by test and metric",
         "Chaque variante face au témoin, par test et indicateur",
+    ),
+    "mmm": ("Incremental sales and ROI by channel", "Ventes incrémentales et ROI par canal"),
+    "mmm_decomposition": (
+        "Weekly sales: base and channels",
+        "Ventes hebdomadaires\u00a0: base et canaux",
+    ),
+    "mmm_response": ("Response curves", "Courbes de réponse"),
+    "mmm_diagnostics": ("Fit diagnostics", "Diagnostics de l'ajustement"),
+    "mmm_split": (
+        "Effects on online and offline sales",
+        "Effets sur les ventes en ligne et en magasin",
+    ),
+    "budget": ("Budget allocation", "Répartition du budget"),
+    "budget_summary": (
+        "Expected sales, current and optimised",
+        "Ventes attendues, actuelles et optimisées",
     ),
     "experiment_srm": (
         "Sample ratio check (units against the planned split)",

@@ -300,6 +300,22 @@ def _experiments(ws: Workspace, view: View) -> list[Result]:
     return [listed, results, srm]
 
 
+def _mix(ws: Workspace, view: View) -> list[Result]:
+    """The mix model of the weekly sales (per channel: contribution, ROI, marginal ROI; the
+    weekly decomposition, response curves, diagnostics, online and offline effects) and the
+    budget it recommends; what the data cannot support says why."""
+    try:
+        model = ws.mmm()
+    except OmnimetricsError as exc:  # e.g. no spend, or too few weeks yet
+        return [_cannot("mmm", "Marketing mix model", exc)]
+    results = [replace(model, parts=()), *model.parts]
+    try:
+        plan = ws.budget()
+    except OmnimetricsError as exc:
+        return [*results, _cannot("budget", "Budget allocation", exc)]
+    return [*results, replace(plan, parts=()), *plan.parts]
+
+
 def _tagged(table: pa.Table, columns: Mapping[str, str]) -> pa.Table:
     """The table with constant columns in front."""
     for position, (name, value) in enumerate(columns.items()):
@@ -319,6 +335,9 @@ VALUE_RESULTS = frozenset({"cohorts", "clv", "clv_params", "clv_by_channel", "cl
 """The value page's results: customers as of the last run, not flows of the months asked."""
 EXPERIMENT_RESULTS = frozenset({"experiments", "experiment_results", "experiment_srm"})
 """Each test over its whole run, from each unit's assignment."""
+MIX_RESULTS = frozenset({"mmm", "mmm_decomposition", "mmm_response", "mmm_diagnostics",
+                         "mmm_split", "budget", "budget_summary"})  # fmt: skip
+"""The mix model of every whole week of the data (a model, not a flow of the months asked)."""
 PAGES: dict[str, Page] = {p.name: p for p in (
     Page("overview", "Overview", _overview, frozenset({"goals"}), {"channel": "channels"},
          cut=_overview_kpis),
@@ -329,6 +348,7 @@ PAGES: dict[str, Page] = {p.name: p for p in (
     Page("customers", "Customers", _customers, frozenset({"segments", "channel_mix"})),
     Page("value", "Customer value", _value, VALUE_RESULTS),
     Page("experiments", "Experiments", _experiments, EXPERIMENT_RESULTS),
+    Page("mix", "Mix model", _mix, MIX_RESULTS),
     Page("goals", "Goals", _goals, frozenset({"goals"})),
     Page("maturity", "Maturity", _maturity,
          frozenset({"dimensions", "maturity", "progress", "models"})),
