@@ -82,15 +82,17 @@ class MeasureMethods:
             "intervals": intervals, "seed": seed, "spend": wh.table("spend") if spend else None,
             "compare": compare, "transitions": transitions, "registry": self.attribution_models,
         }  # fmt: skip
-        journeys = (jr.journey_touches(wh), jr.conversions(wh), jr.non_conversion_touches(wh))
-        if segment is not None:
-            journeys = self._of_segment(segment, paths, journeys)
         if paths is None:
+            journeys = (jr.journey_touches(wh), jr.conversions(wh), jr.non_conversion_touches(wh))
+            if segment is not None:
+                journeys = self._of_segment(segment, journeys)
             report = attribution_report(
                 *journeys,
                 transform=transform, drop=list(drop), max_touches=max_touches,
                 sales_channels=list(sales_channels), **options,
             )  # fmt: skip
+        elif segment is not None:
+            raise ConfigError("Give `segment` or the paths of the segment, not both.")
         elif transform != "all" or drop or max_touches is not None or sales_channels:
             raise ConfigError(
                 "Paths by month are of every journey as it is: ask for a transform, drop, "
@@ -105,13 +107,11 @@ class MeasureMethods:
         notes = self._support_notes() if support else []
         return attribution_result(report, title, by[0]).with_notes(*notes)
 
-    def _of_segment(self, segment: tuple[str, str], paths: ir.Table | None,
+    def _of_segment(self, segment: tuple[str, str],
                     journeys: tuple[ir.Table, ...]) -> tuple[ir.Table, ...]:  # fmt: skip
         """The journeys of the persons whose `column` is `value`."""
         from omnimetrics.metrics.facts import Facts
 
-        if paths is not None:
-            raise ConfigError("Give `segment` or the paths of the segment, not both.")
         column, value = segment
         persons = Facts(self.warehouse, grain="total").persons
         checks.known("--segment", [column], [c for c in persons.columns if c != "person_id"],
