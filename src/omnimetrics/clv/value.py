@@ -225,5 +225,3 @@ def value_of_file(
                               amount="amount", unit=unit, calibration_end=calibration_end,
                               observation_end=observation_end).to_pandas()  # fmt: skip
     return value_result(summary, unit=unit, holdout_from=calibration_end, **options)[0]
-
-
