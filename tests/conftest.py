@@ -41,6 +41,7 @@ loudly once the gap is closed::
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -136,7 +137,9 @@ def run_world(tmp_path_factory: pytest.TempPathFactory):
     read it (charts, pages, dashboard)."""
     _, warehouse = loaded_world(tmp_path_factory.mktemp("run-world"), customers=250, days=90,
                                 seed=5)  # fmt: skip
-    workspace = omnimetrics.Workspace(warehouse)
+    # the segment cuts of the dashboard for the two columns test_pages filters by
+    ui = replace(warehouse.settings.ui, segment_filters=("rfm_segment", "channel_mix"))
+    workspace = omnimetrics.Workspace(warehouse.using(warehouse.settings.with_(ui=ui)))
     workspace.run()
     yield workspace
     workspace.close()

@@ -113,7 +113,6 @@ def test_plan_sizes_a_test(tmp_path):
     [
         (["--summary", "missing.csv"], "No file"),
         (["--summary", "s.csv", "--weights", "half,half"], "--weights"),
-        (["--summary", "s.csv", "--control", "Z"], "Z"),
         (["--units", "s.csv"], "--value-column"),
         (["plan", "--baseline", "0.05"], "mde"),
     ],

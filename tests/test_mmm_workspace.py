@@ -93,6 +93,7 @@ def test_without_spend_the_model_says_what_to_load(tmp_path):
     ws.close()
 
 
+@pytest.mark.slow  # two more fits
 def test_the_mix_page_shows_the_model_and_the_budget(ws):
     from omnimetrics.pages import PAGES, View
 

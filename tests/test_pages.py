@@ -221,7 +221,7 @@ def _top_campaign(ws):
                 if r["campaign"] and not r["campaign"].startswith("("))  # fmt: skip
 
 
-@pytest.mark.parametrize("page", ["overview", "channels"])
+@pytest.mark.parametrize("page", ["overview", pytest.param("channels", marks=pytest.mark.slow)])
 def test_a_campaign_or_a_segment_is_read_from_the_kpis_stored_cut_by_it(ws, page):
     from omnimetrics.pages import CHANNEL_KPIS, HEADLINE_KPIS
 

@@ -87,6 +87,7 @@ def test_no_secret_says_to_run_init():
 
 
 @pytest.mark.slow  # the default run stays near 10 minutes; CI runs it with the slow set
+@pytest.mark.slow  # a second run of the pipeline
 def test_run_is_recorded_and_idempotent(world_ws):
     _, ws = world_ws
     before = ws.warehouse.table("agg_overview_kpis").drop("run_id").to_pandas()
