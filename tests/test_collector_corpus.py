@@ -1074,6 +1074,7 @@ def test_corpus_covers_every_fault():
     assert len(fields) >= 30, sorted(fields)
 
 
+@pytest.mark.slow  # the whole corpus through the app (CI runs the slow set too)
 def test_every_case_gets_its_status_and_reason(corpus_app):
     ws, client = corpus_app
     cases = [c for c in load_corpus() if "bug" not in c]

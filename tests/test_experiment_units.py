@@ -317,6 +317,7 @@ def check_click_rate_against_truth(folder, customers, days, seed):
         wh.close()
 
 
+@pytest.mark.slow  # a simulated world loaded (CI runs the slow set too)
 def test_click_rate_per_send_is_the_simulators_realised_rate(tmp_path):
     # The simulator counts every send and click of the persons it put in the test; the
     # warehouse leaves out the units whose customer refused analytics consent, and counts the

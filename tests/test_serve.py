@@ -40,6 +40,7 @@ def _at(minutes: int) -> str:
     return (datetime.now(UTC) - timedelta(minutes=minutes)).isoformat()
 
 
+@pytest.mark.slow  # a real server and its pipeline refresh (CI runs the slow set too)
 def test_a_visit_a_sign_in_and_an_order_become_one_journey(server) -> None:
     base, process, folder = server
     basic = {"Authorization": "Basic " + base64.b64encode(f"{WRITE}:".encode()).decode()}
