@@ -17,7 +17,7 @@ demo: $(BIN)/python ## Install, simulate a retailer, load it, run the pipeline a
 	@# The world and its warehouse go to a fresh temporary folder: nothing is left in the repository.
 	cd "$$(mktemp -d -t omnimetrics-demo-XXXXXX)" && $(CURDIR)/$(BIN)/omnimetrics demo
 
-test: $(BIN)/python ## Install what the tests need and run the suite (not the slow ones: about 9 min)
+test: $(BIN)/python ## Install what the tests need and run the suite (not the slow ones: about 10 min)
 	$(BIN)/python -m pip install -q -e '.[dev,spark]'
 	$(BIN)/python -m pytest -m "not slow and not spark"
 
