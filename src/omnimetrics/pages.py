@@ -305,15 +305,14 @@ def _mix(ws: Workspace, view: View) -> list[Result]:
     weekly decomposition, response curves, diagnostics, online and offline effects) and the
     budget it recommends; what the data cannot support says why."""
     try:
-        model = ws.mmm()
+        model = ws.mmm(budget=MIX_BUDGET_CHANGE)  # one fit for the model and its budget
     except OmnimetricsError as exc:  # e.g. no spend, or too few weeks yet
         return [_cannot("mmm", "Marketing mix model", exc)]
-    results = [replace(model, parts=()), *model.parts]
-    try:
-        plan = ws.budget()
-    except OmnimetricsError as exc:
-        return [*results, _cannot("budget", "Budget allocation", exc)]
-    return [*results, replace(plan, parts=()), *plan.parts]
+    return [replace(model, parts=()), *model.parts]
+
+
+MIX_BUDGET_CHANGE = 0.3
+"""The mix page's budget: each channel within 30% of its current spend (`ws.budget`'s default)."""
 
 
 def _tagged(table: pa.Table, columns: Mapping[str, str]) -> pa.Table:

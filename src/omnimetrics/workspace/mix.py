@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -22,27 +23,27 @@ class MixMethods:
     settings: Settings
 
     def mmm(self, *, target: str = "sales", n_bootstrap: int = 100, holdout_weeks: int = 13,
-            seed: int = 0) -> Result:  # fmt: skip
+            seed: int = 0, budget: float | None = None) -> Result:  # fmt: skip
         """The mix model of the warehouse's weekly sales (`target`: sales, online_sales or
         offline_sales) on the spend of each channel: per channel its contribution, share, ROI
         and marginal ROI with intervals. Parts: the weekly decomposition (base and channels),
-        the response curves, the diagnostics and the online/offline split of each effect."""
+        the response curves, the diagnostics and the online/offline split of each effect; with
+        `budget` (a share, e.g. 0.3), the allocation of the current spend within that share of
+        each channel's (`budget()`), from the same fit."""
         model, series = self._mix_model(target, n_bootstrap, holdout_weeks, seed)
-        return mix_result(model, series, f"Mix model of weekly {target.replace('_', ' ')}")
+        result = mix_result(model, series, f"Mix model of weekly {target.replace('_', ' ')}")
+        if budget is None:
+            return result
+        plan = _plan(model, None, budget)
+        return replace(result, parts=(*result.parts, replace(plan, parts=()), *plan.parts))
 
     def budget(self, total: float | None = None, *, max_change: float = 0.3,
                target: str = "sales", seed: int = 0) -> Result:  # fmt: skip
         """The allocation of `total` (default: the spend of the modelled weeks) across channels
         that maximises expected sales, each channel within `max_change` of its current spend,
         with the expected uplift against the current allocation and its interval."""
-        from omnimetrics.mmm import optimise_budget
-
         model, _ = self._mix_model(target, 100, 13, seed)
-        plan = optimise_budget(model, total_budget=total, max_change=max_change)
-        summary = Result.of("budget_summary", "Expected sales, current and optimised",
-                            plan.summary)  # fmt: skip
-        return Result.of("budget", "Budget allocation that maximises expected sales",
-                         plan.allocation, parts=(summary,))  # fmt: skip
+        return _plan(model, total, max_change)
 
     def _mix_model(self, target: str, n_bootstrap: int, holdout_weeks: int,
                    seed: int) -> tuple[MixModel, Any]:  # fmt: skip
@@ -58,6 +59,16 @@ class MixMethods:
         model = MixModel(channels, target=target, n_bootstrap=n_bootstrap,
                          holdout_weeks=holdout_weeks, seed=seed)  # fmt: skip
         return model.fit(series), series
+
+
+def _plan(model: MixModel, total: float | None, max_change: float) -> Result:
+    """`optimise_budget` of a fitted model as a `Result` named "budget" (its summary a part)."""
+    from omnimetrics.mmm import optimise_budget
+
+    plan = optimise_budget(model, total_budget=total, max_change=max_change)
+    summary = Result.of("budget_summary", "Expected sales, current and optimised", plan.summary)
+    return Result.of("budget", "Budget allocation that maximises expected sales",
+                     plan.allocation, parts=(summary,))  # fmt: skip
 
 
 def mix_result(model: MixModel, series: Any, title: str) -> Result:
