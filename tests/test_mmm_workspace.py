@@ -4,7 +4,9 @@ model and the budget through the shells."""
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -56,7 +58,8 @@ def test_the_model_and_the_budget_of_the_warehouse(ws):
     assert (summary.roi_lower <= summary.roi + 1e-9).all()
     assert (summary.roi <= summary.roi_upper + 1e-9).all()
     parts = {p.name for p in model.parts}
-    assert parts == {"mmm_decomposition", "mmm_response", "mmm_diagnostics", "mmm_split"}
+    assert parts == {"mmm_decomposition", "mmm_response", "mmm_diagnostics", "mmm_plans",
+                     "mmm_split"}  # fmt: skip
     split = model.part("mmm_split").to_pandas()
     per_channel = split.groupby("channel").contribution.sum()
     assert per_channel.to_dict() == pytest.approx(
@@ -82,8 +85,119 @@ def test_a_series_file_through_the_cli_equals_the_model(tmp_path):
     direct = MixModel(channels, n_bootstrap=20).fit(world.series).channel_summary()
     for row in direct.itertuples():
         assert float(rows[row.channel]["roi"]) == pytest.approx(row.roi, rel=1e-9)
+    lifts = pd.DataFrame(
+        {
+            "channel": [channels[0]],
+            "start": [world.series.week[50]],
+            "end": [world.series.week[61]],
+            "lift": [1e6],
+            "lift_se": [2e5],
+        }
+    )
+    lifts.to_csv(tmp_path / "lifts.csv", index=False)
+    done = cli("mmm", "--series", "series.csv", "--channels", ",".join(channels),
+               "--bootstrap", "20", "--calibration", "lifts.csv", "--out", "calibrated.csv",
+               cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    calibrated = pd.read_csv(tmp_path / "calibrated.csv")
+    direct = MixModel(channels, n_bootstrap=20, calibration=lifts).fit(world.series)
+    assert calibrated.roi.tolist() == pytest.approx(direct.channel_summary().roi.tolist())
     wrong = cli("mmm", "--series", "series.csv", "--channels", "tv", cwd=tmp_path)
     assert wrong.returncode != 0 and "tv" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
+HOLDOUT = "email_holdout"
+
+
+@pytest.fixture(scope="module")
+def holdout(ws, tmp_path_factory):
+    """An experiment that held a fifth of the customers out of email, from a Wednesday."""
+    series, _ = mix_series(ws.warehouse)
+    start = pd.Timestamp(series.week.iloc[20]) + pd.Timedelta(days=2, hours=9)
+    customers = ws.warehouse.table("customers").customer_id.to_pandas()
+    held = np.random.default_rng(0).random(len(customers)) < 0.2
+    path = tmp_path_factory.mktemp("holdout") / "assignments.csv"
+    pd.DataFrame(
+        {
+            "experiment": HOLDOUT,
+            "variant": np.where(held, "holdout", "exposed"),
+            "unit_type": "customer_id",
+            "unit_id": customers,
+            "timestamp": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+    ).to_csv(path, index=False)
+    report = ws.warehouse.ingest("experiment_assignments", path)
+    assert report.quarantined == 0
+    return start
+
+
+def test_an_experiments_lift_is_its_revenue_per_unit_times_its_exposed_units(ws, holdout):
+    from scipy.stats import norm
+
+    (lift,) = ws.experiment_lifts({HOLDOUT: "email"}).to_pandas().itertuples()
+    test = ws.experiment(HOLDOUT, "revenue", control="holdout").to_pandas().iloc[0]
+    assert (lift.channel, lift.control, lift.treated_units) == ("email", "holdout",
+                                                                test.variant_units)  # fmt: skip
+    assert lift.lift_per_unit == pytest.approx(test.variant_mean - test.control_mean, rel=1e-9)
+    assert lift.lift == pytest.approx(lift.lift_per_unit * test.variant_units, rel=1e-9)
+    assert lift.lift_lower == pytest.approx(test.ci_low * test.variant_units, rel=1e-9)
+    assert lift.lift_se == pytest.approx(
+        (test.ci_high - test.ci_low) * test.variant_units / (2 * norm.ppf(0.975)), rel=1e-9
+    )
+    assert pd.Timestamp(lift.start) == holdout.normalize() - pd.Timedelta(days=2)  # its Monday
+    last_order = ws.warehouse.table("orders").timestamp.max().to_pandas()
+    assert pd.Timestamp(lift.end) >= pd.Timestamp(last_order).tz_convert(None).normalize()
+    with pytest.raises(OmnimetricsError, match="No experiment 'nope'"):
+        ws.experiment_lifts({"nope": "email"})
+
+
+def test_the_warehouses_experiment_calibrates_the_model(ws, holdout):
+    lifts = ws.experiment_lifts({HOLDOUT: "email"}).to_pandas()
+    calibrated = ws.mmm(n_bootstrap=10, calibration={HOLDOUT: "email"}).to_pandas()
+    series, channels = mix_series(ws.warehouse)
+    direct = MixModel(channels, n_bootstrap=10, calibration=lifts).fit(series)
+    assert calibrated.roi.tolist() == pytest.approx(direct.channel_summary().roi.tolist(),
+                                                    rel=1e-9)  # fmt: skip
+    # a lift measured tightly pulls the channel's sales over the test's weeks towards it
+    plain = MixModel(channels, n_bootstrap=10).fit(series)
+    weeks = (series.week >= pd.Timestamp(lifts.start[0])).to_numpy()
+
+    def over_the_test(model):
+        found = model.decomposition()
+        found = found[found.component == "email"]
+        return found.contribution.to_numpy()[weeks].sum()
+
+    target = 3 * max(over_the_test(plain), 1000.0)
+    strong = lifts.assign(lift=target, lift_se=target / 50)
+    pulled = MixModel(channels, n_bootstrap=10, calibration=strong).fit(series)
+    assert abs(over_the_test(pulled) - target) < abs(over_the_test(plain) - target) / 2
+
+
+def test_reconcile_puts_attribution_model_and_experiment_side_by_side(ws, holdout):
+    from omnimetrics.workspace.mix import NO_TOUCH
+
+    mix = ws.mmm(n_bootstrap=10)
+    found = ws.reconcile(experiments={HOLDOUT: "email"}, mix=mix)
+    table = found.to_pandas().set_index("channel")
+    weeks = pd.to_datetime(mix.part("mmm_decomposition").to_pandas().date)
+    since, until = weeks.min().date(), (weeks.max() + pd.Timedelta(days=6)).date()
+    credit = ws.attribution(["first_touch", "last_touch", "last_non_direct", "linear",
+                             "position_based", "time_decay", "markov", "shapley"],
+                            since=since, until=until).to_pandas()  # fmt: skip
+    credit = credit[credit.channel != NO_TOUCH]
+    assert set(table.index) == set(credit.channel) | set(mix.to_pandas().channel)
+    # a model that credits a channel nothing has no row for it: 0
+    spread = credit.set_index(["channel", "model"]).revenue.unstack(fill_value=0.0)
+    spread = spread.agg(["min", "max"], axis=1)
+    assert table.attributed_low.dropna().to_dict() == pytest.approx(spread["min"].to_dict())
+    assert table.attributed_high.dropna().to_dict() == pytest.approx(spread["max"].to_dict())
+    shown = mix.to_pandas().set_index("channel")
+    assert table.incremental.dropna().to_dict() == pytest.approx(shown.contribution.to_dict())
+    lift = ws.experiment_lifts({HOLDOUT: "email"}).to_pandas().iloc[0]
+    assert table.loc["email", "measured_lift"] == pytest.approx(lift.lift)
+    assert f"Experiment {HOLDOUT} measured" in table.loc["email", "reading"]
+    assert table.reading.str.len().min() > 20
+    assert found.title.endswith(f"{since:%Y-%m-%d} to {until:%Y-%m-%d}")
 
 
 def test_without_spend_the_model_says_what_to_load(tmp_path):
@@ -99,7 +213,14 @@ def test_the_mix_page_shows_the_model_and_the_budget(ws):
 
     results = {r.name: r for r in PAGES["mix"].build(ws, View())}
     assert set(results) == {"mmm", "mmm_decomposition", "mmm_response", "mmm_diagnostics",
-                            "mmm_split", "budget", "budget_summary"}  # fmt: skip
+                            "mmm_plans", "mmm_split", "budget", "budget_summary",
+                            "reconcile"}  # fmt: skip
+    # without stored paths, the page's reconciliation is the live one of the same fit
+    mix = replace(results["mmm"], parts=tuple(results[n] for n in ("mmm_decomposition",)))
+    live_table = ws.reconcile(mix=mix).to_pandas()
+    pd.testing.assert_frame_equal(results["reconcile"].to_pandas(), live_table)
+    plans = results["mmm_plans"].plot()
+    assert tuple(plans.data[0].y)[:1] == ("omnichannel",)
     live = ws.mmm().to_pandas().set_index("channel")
     shown = results["mmm"].to_pandas().set_index("channel")
     assert shown.roi.to_dict() == pytest.approx(live.roi.to_dict(), rel=1e-9)

@@ -639,6 +639,52 @@ def mix_roi(result: Result) -> go.Figure:
     return figure
 
 
+@chart("mmm_plans")
+def mix_plans(result: Result) -> go.Figure:
+    """The ROI of the omnichannel plan and of the same budget on one channel, with intervals."""
+    _need(result, "plan", "roi", "roi_lower", "roi_upper")
+    rows = result.to_records()
+    figure = _figure()
+    figure.add_bar(
+        x=[r["roi"] for r in rows], y=[r["plan"] for r in rows], orientation="h",
+        marker_color=[PALETTE[0] if r["plan"] == "omnichannel" else "#999999" for r in rows],
+        error_x={"type": "data", "symmetric": False,
+                 "array": [r["roi_upper"] - r["roi"] for r in rows],
+                 "arrayminus": [r["roi"] - r["roi_lower"] for r in rows]},
+        hovertemplate="%{y}: ROI %{x:.2f}<extra></extra>",
+    )  # fmt: skip
+    figure.update_layout(xaxis_title="incremental sales per unit spent",
+                         yaxis={"type": "category", "autorange": "reversed"})  # fmt: skip
+    return figure
+
+
+@chart("reconcile")
+def reconcile_ranges(result: Result) -> go.Figure:
+    """Per channel with spend: the revenue attribution credits it (from the lowest to the
+    highest model) beside the incremental sales the mix model measures, with its interval."""
+    _need(result, "channel", "attributed_low", "attributed_high", "incremental",
+          "incremental_lower", "incremental_upper")  # fmt: skip
+    rows = [r for r in result.to_records() if r["incremental"] is not None]
+    figure = _figure()
+    figure.add_bar(
+        x=[r["channel"] for r in rows],
+        y=[(r["attributed_high"] or 0) - (r["attributed_low"] or 0) for r in rows],
+        base=[r["attributed_low"] or 0 for r in rows], name="attribution (lowest to highest model)",
+        marker_color=PALETTE[1], opacity=0.6,
+        hovertemplate="%{x}: credited %{base:,.0f} to %{y:,.0f} more<extra></extra>",
+    )  # fmt: skip
+    figure.add_scatter(
+        x=[r["channel"] for r in rows], y=[r["incremental"] for r in rows], mode="markers",
+        name="mix model (incremental)", marker={"color": PALETTE[0], "size": 10},
+        error_y={"type": "data", "symmetric": False,
+                 "array": [r["incremental_upper"] - r["incremental"] for r in rows],
+                 "arrayminus": [r["incremental"] - r["incremental_lower"] for r in rows]},
+        hovertemplate="%{x}: incremental %{y:,.0f}<extra></extra>",
+    )  # fmt: skip
+    figure.update_layout(xaxis_title="channel", yaxis_title="revenue")
+    return figure
+
+
 @chart("mmm_response")
 def mix_response(result: Result) -> go.Figure:
     """Incremental sales by spend level, one line per channel, its current spend marked."""

@@ -210,6 +210,14 @@ SECTIONS: dict[str, Pair] = {
         "Effects on online and offline sales",
         "Effets sur les ventes en ligne et en magasin",
     ),
+    "mmm_plans": (
+        "The omnichannel plan against the same budget on one channel",
+        "Le plan omnicanal face au même budget sur un seul canal",
+    ),
+    "reconcile": (
+        "Attribution, mix model and experiments, channel by channel",
+        "Attribution, modèle de mix et tests, canal par canal",
+    ),
     "budget": ("Budget allocation", "Répartition du budget"),
     "budget_summary": (
         "Expected sales, current and optimised",

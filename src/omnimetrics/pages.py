@@ -302,13 +302,19 @@ def _experiments(ws: Workspace, view: View) -> list[Result]:
 
 def _mix(ws: Workspace, view: View) -> list[Result]:
     """The mix model of the weekly sales (per channel: contribution, ROI, marginal ROI; the
-    weekly decomposition, response curves, diagnostics, online and offline effects) and the
-    budget it recommends; what the data cannot support says why."""
+    weekly decomposition, response curves, diagnostics, the omnichannel plan against
+    single-channel plans, online and offline effects), the budget it recommends, and each
+    channel's attribution credit beside its incremental sales; what the data cannot support
+    says why."""
     try:
         model = ws.mmm(budget=MIX_BUDGET_CHANGE)  # one fit for the model and its budget
     except OmnimetricsError as exc:  # e.g. no spend, or too few weeks yet
         return [_cannot("mmm", "Marketing mix model", exc)]
-    return [replace(model, parts=()), *model.parts]
+    try:
+        reconciled = ws.reconcile(mix=model, paths=_paths(ws, "channel"))
+    except OmnimetricsError as exc:  # e.g. no journeys yet
+        reconciled = _cannot("reconcile", "Attribution and mix model", exc)
+    return [replace(model, parts=()), *model.parts, reconciled]
 
 
 MIX_BUDGET_CHANGE = 0.3
@@ -335,7 +341,8 @@ VALUE_RESULTS = frozenset({"cohorts", "clv", "clv_params", "clv_by_channel", "cl
 EXPERIMENT_RESULTS = frozenset({"experiments", "experiment_results", "experiment_srm"})
 """Each test over its whole run, from each unit's assignment."""
 MIX_RESULTS = frozenset({"mmm", "mmm_decomposition", "mmm_response", "mmm_diagnostics",
-                         "mmm_split", "budget", "budget_summary"})  # fmt: skip
+                         "mmm_plans", "mmm_split", "budget", "budget_summary",
+                         "reconcile"})  # fmt: skip
 """The mix model of every whole week of the data (a model, not a flow of the months asked)."""
 PAGES: dict[str, Page] = {p.name: p for p in (
     Page("overview", "Overview", _overview, frozenset({"goals"}), {"channel": "channels"},

@@ -18,6 +18,7 @@ from omnimetrics.labels import column_label, kpi_label, label, month_label, sect
 from omnimetrics.pages import HEADLINE_KPIS, PAGES, page_results
 from omnimetrics.results import Result
 from omnimetrics.workspace.experiments import DECISION_COLUMNS
+from omnimetrics.workspace.mix import RECONCILE_SHOWN
 
 if TYPE_CHECKING:
     from omnimetrics.workspace import Workspace
@@ -212,7 +213,10 @@ def html_table(result: Result, *, title: bool = True, limit: int = ROWS_SHOWN,
     return f"{heading}<table><tr>{head}</tr>{rows}</table>{tail}"
 
 
-SHOWN_COLUMNS = {"experiment_results": ("experiment", "measure", *DECISION_COLUMNS)}
+SHOWN_COLUMNS = {
+    "experiment_results": ("experiment", "measure", *DECISION_COLUMNS),
+    "reconcile": RECONCILE_SHOWN,
+}
 """Results whose page shows these columns only (the CSV has them all)."""
 _HIDDEN = frozenset({"change_kind", "run_id"})
 """Columns a table on a page leaves to its CSV (the change is already written with its kind)."""

@@ -1,6 +1,7 @@
 """`omnimetrics experiment`: analyse an A/B or multivariate test (of the warehouse, or of a
 summary or units file as other tools give them) and `omnimetrics experiment plan`: size one;
-`omnimetrics mmm` and `omnimetrics budget`: the mix model and the budget it recommends."""
+`omnimetrics mmm` and `omnimetrics budget`: the mix model and the budget it recommends;
+`omnimetrics reconcile`: attribution, mix model and experiments side by side."""
 
 from __future__ import annotations
 
@@ -189,6 +190,27 @@ def plan_command(
 
 
 MIX_FILE = "A weekly series file (instead of the warehouse)"
+Holdouts = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--experiment",
+        help="An experiment of the warehouse that held a channel out, as NAME=CHANNEL "
+        "(repeat for several); its control is the holdout.",
+    ),
+]
+
+
+def _holdouts(given: list[str] | None) -> dict[str, str]:
+    """NAME=CHANNEL options as {experiment: channel}."""
+    found: dict[str, str] = {}
+    for text in given or []:
+        name, sep, channel = text.partition("=")
+        if not sep or not name.strip() or not channel.strip():
+            raise typer.BadParameter(
+                f"--experiment takes NAME=CHANNEL, e.g. email_holdout=email; got {text!r}."
+            )
+        found[name.strip()] = channel.strip()
+    return found
 
 
 @app.command()
@@ -207,6 +229,11 @@ def mmm(
         str | None, _option("The file's control columns (promotions, price...).", MIX_FILE)
     ] = None,
     bootstrap: Annotated[int, _option("Refits on resampled weeks for the intervals.")] = 100,
+    calibration: Annotated[
+        Path | None,
+        _option("Measured lifts: channel, start, end, lift, lift_se (one row per experiment)."),
+    ] = None,
+    experiment: Holdouts = None,
     db: Db = DEFAULT_DB,
     config: Config = None,
     out: Out = None,
@@ -215,8 +242,20 @@ def mmm(
     quiet: Quiet = False,
 ) -> None:
     """Marketing mix model: each channel's incremental sales, share, ROI and marginal ROI with
-    intervals, the weekly decomposition, response curves and diagnostics (docs/mmm.md)."""
+    intervals, the weekly decomposition, response curves, diagnostics and the omnichannel plan
+    against single-channel plans (docs/mmm.md)."""
+    lifts: Any = _holdouts(experiment)
+    if calibration is not None:
+        if lifts:
+            raise typer.BadParameter("Give --calibration F or --experiment NAME=CHANNEL, not both.")
+        from omnimetrics.files import read_file
+
+        wanted = ("channel", "start", "end", "lift", "lift_se")
+        lifts = read_file(calibration, {}, wanted).to_pandas()
     if series is not None:
+        if isinstance(lifts, dict) and lifts:
+            raise typer.BadParameter("--experiment reads the warehouse's experiments: with "
+                                     "--series, give the lifts as --calibration F.")  # fmt: skip
         from omnimetrics.files import read_file
         from omnimetrics.mmm import MixModel
         from omnimetrics.workspace.mix import mix_result
@@ -227,11 +266,13 @@ def mmm(
         wanted = (date_column, target, *spend, *names(controls))
         frame = read_file(series, {}, wanted).to_pandas()
         model = MixModel(spend, target=target, date_column=date_column,
-                         controls=names(controls), n_bootstrap=bootstrap).fit(frame)  # fmt: skip
+                         controls=names(controls), n_bootstrap=bootstrap,
+                         calibration=lifts if len(lifts) else None).fit(frame)  # fmt: skip
         result = mix_result(model, frame, f"Mix model of {series.name}")
     else:
         with open_workspace(db, config) as ws:
-            result = ws.mmm(target=target, n_bootstrap=bootstrap)
+            result = ws.mmm(target=target, n_bootstrap=bootstrap,
+                            calibration=lifts if len(lifts) else None)  # fmt: skip
     render(result, out=out, quiet=quiet, limit=rows, show_all=show_all)
 
 
@@ -252,3 +293,25 @@ def budget(
     with open_workspace(db, config) as ws:
         result = ws.budget(total, max_change=max_change, target=target)
     render(result, out=out, quiet=quiet)
+
+
+@app.command()
+def reconcile(
+    experiment: Holdouts = None,
+    calibrate: Annotated[bool, _option("Fit the mix model with the experiments' lifts.")] = False,
+    bootstrap: Annotated[int, _option("Refits on resampled weeks for the intervals.")] = 100,
+    db: Db = DEFAULT_DB,
+    config: Config = None,
+    out: Out = None,
+    rows: Rows = 50,
+    show_all: ShowAll = False,
+    quiet: Quiet = False,
+) -> None:
+    """Per channel: its credit under the attribution models, its incremental sales and ROI by
+    the mix model, its lift measured by an experiment, and the gaps in plain words."""
+    with open_workspace(db, config) as ws:
+        result = ws.reconcile(experiments=_holdouts(experiment), calibrate=calibrate,
+                              n_bootstrap=bootstrap)  # fmt: skip
+    from omnimetrics.workspace.mix import RECONCILE_SHOWN
+
+    render(result, out=out, quiet=quiet, limit=rows, show_all=show_all, columns=RECONCILE_SHOWN)

@@ -176,3 +176,61 @@ def _rebalance(
             break
         spend += np.sign(gap) * room * min(1.0, abs(gap) / room.sum())
     return np.clip(spend, lower, upper)
+
+
+PLAN_COLUMNS = [
+    "plan", "spend", "incremental_sales", "incremental_lower", "incremental_upper", "roi",
+    "roi_lower", "roi_upper", "roi_against_omnichannel", "probability_omnichannel_better",
+    "largest_spend_multiple",
+]  # fmt: skip
+"""The columns of `compare_plans`, one row per plan."""
+
+EXTRAPOLATION = 2.0
+"""A plan that puts a channel beyond this multiple of its modelled spend reads the response curve
+where the data never went (`largest_spend_multiple`; the Workspace's result says so)."""
+
+
+def compare_plans(model: MixModel, plans: Mapping[str, Mapping[str, float]] | None = None,
+                  ) -> pd.DataFrame:  # fmt: skip
+    """The ROI of the omnichannel plan (the modelled spend of every channel) against
+    single-channel plans: the same total budget spent on one channel alone (its weekly pattern
+    scaled, the others off), and any further `plans` (name -> spend total per channel; channels
+    not named are off).
+
+    Per plan: its spend, the incremental sales over the modelled period (mean over the bootstrap
+    fits, with the model's interval), ROI = incremental sales / spend with its interval, its ROI
+    as a multiple of the omnichannel plan's, the share of fits in which the omnichannel plan
+    sells more, and the largest multiple of a channel's modelled spend the plan needs (above
+    `EXTRAPOLATION` the curve is read beyond the data).
+    """
+    model.check_fitted()
+    current = model.spend_.sum(axis=0)
+    total = float(current.sum())
+    named: dict[str, np.ndarray] = {"omnichannel": np.ones(len(current))}
+    for j, channel in enumerate(model.channels):
+        only = np.zeros(len(current))
+        only[j] = total / current[j] if current[j] > 0 else 0.0
+        named[f"{channel} only"] = only
+    for name, spend in (plans or {}).items():
+        zero = dict.fromkeys(model.channels, 0.0)
+        named[name] = model.multiples({**zero, **spend})
+    tail = (1 - model.interval) / 2 * 100
+    sales = {name: model.expected_sales(m)[:, :-1].sum(axis=1) for name, m in named.items()}
+    omni = sales["omnichannel"]
+    rows = []
+    for name, m in named.items():
+        spend = float((current * m).sum())
+        draws = sales[name]
+        low, high = np.percentile(draws, [tail, 100 - tail]) if len(draws) > 1 else (np.nan,) * 2
+        roi = draws.mean() / spend if spend > 0 else np.nan
+        rows.append({
+            "plan": name, "spend": spend, "incremental_sales": draws.mean(),
+            "incremental_lower": low, "incremental_upper": high, "roi": roi,
+            "roi_lower": low / spend if spend > 0 else np.nan,
+            "roi_upper": high / spend if spend > 0 else np.nan,
+            "roi_against_omnichannel": roi / (omni.mean() / total) if omni.mean() > 0 else np.nan,
+            "probability_omnichannel_better": float(np.mean(omni > draws)) if name != "omnichannel"
+            else np.nan,
+            "largest_spend_multiple": float(m.max()),
+        })  # fmt: skip
+    return pd.DataFrame(rows, columns=PLAN_COLUMNS)

@@ -1,19 +1,38 @@
 """Marketing mix modelling on the `Workspace`: the weekly series of the warehouse, the model
-(`omnimetrics.mmm`), the budget it recommends. docs/mmm.md."""
+(`omnimetrics.mmm`), the budget it recommends, the lifts of the warehouse's experiments, and the
+table that reconciles attribution, mix model and experiments. docs/mmm.md."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 
+from omnimetrics.errors import ConfigError
 from omnimetrics.results import Result
+from omnimetrics.workspace.measures import DEFAULT_MODELS
 
 if TYPE_CHECKING:
     from omnimetrics.config import Settings
     from omnimetrics.mmm import MixModel
     from omnimetrics.warehouse import Warehouse
+
+Calibration = pd.DataFrame | Mapping[str, str] | None
+"""Measured lifts for the mix model: a table (channel, start, end, lift, lift_se), or the
+warehouse's experiments that held a channel out, as {experiment: channel}."""
+
+HOLDOUT_NAMES = ("holdout", "control")
+"""The names of an experiment's variant that held the channel out, when not given."""
+
+LIFT_COLUMNS = [
+    "experiment", "channel", "control", "treated_units", "lift_per_unit", "start", "end",
+    "lift", "lift_lower", "lift_upper", "lift_se",
+]  # fmt: skip
 
 
 class MixMethods:
@@ -23,14 +42,16 @@ class MixMethods:
     settings: Settings
 
     def mmm(self, *, target: str = "sales", n_bootstrap: int = 100, holdout_weeks: int = 13,
-            seed: int = 0, budget: float | None = None) -> Result:  # fmt: skip
+            seed: int = 0, budget: float | None = None,
+            calibration: Calibration = None) -> Result:  # fmt: skip
         """The mix model of the warehouse's weekly sales (`target`: sales, online_sales or
         offline_sales) on the spend of each channel: per channel its contribution, share, ROI
         and marginal ROI with intervals. Parts: the weekly decomposition (base and channels),
-        the response curves, the diagnostics and the online/offline split of each effect; with
-        `budget` (a share, e.g. 0.3), the allocation of the current spend within that share of
-        each channel's (`budget()`), from the same fit."""
-        model, series = self._mix_model(target, n_bootstrap, holdout_weeks, seed)
+        the response curves, the diagnostics, the omnichannel plan against single-channel plans
+        and the online/offline split of each effect; with `budget` (a share, e.g. 0.3), the
+        allocation of the current spend within that share of each channel's (`budget()`), from
+        the same fit. `calibration`: measured lifts that inform the fit (`Calibration`)."""
+        model, series = self._mix_model(target, n_bootstrap, holdout_weeks, seed, calibration)
         result = mix_result(model, series, f"Mix model of weekly {target.replace('_', ' ')}")
         if budget is None:
             return result
@@ -38,16 +59,109 @@ class MixMethods:
         return replace(result, parts=(*result.parts, replace(plan, parts=()), *plan.parts))
 
     def budget(self, total: float | None = None, *, max_change: float = 0.3,
-               target: str = "sales", seed: int = 0) -> Result:  # fmt: skip
+               target: str = "sales", seed: int = 0,
+               calibration: Calibration = None) -> Result:  # fmt: skip
         """The allocation of `total` (default: the spend of the modelled weeks) across channels
         that maximises expected sales, each channel within `max_change` of its current spend,
         with the expected uplift against the current allocation and its interval."""
-        model, _ = self._mix_model(target, 100, 13, seed)
+        model, _ = self._mix_model(target, 100, 13, seed, calibration)
         return _plan(model, total, max_change)
 
-    def _mix_model(self, target: str, n_bootstrap: int, holdout_weeks: int,
-                   seed: int) -> tuple[MixModel, Any]:  # fmt: skip
-        from omnimetrics.errors import ConfigError
+    def experiment_lifts(self, experiments: Mapping[str, str]) -> Result:
+        """The incremental sales of a channel measured by each experiment that held it out,
+        `experiments` = {experiment: channel}: the revenue per unit of the exposed units
+        against the holdout (the variant named holdout or control, or "channel:variant"; the
+        other variants pooled), from each unit's assignment
+        to the end of the data, times the exposed units, with its 95% interval and standard
+        error; `start` is the Monday of the first assignment's week, `end` the last day of the
+        data. Read as the channel's whole incremental sales over those weeks when the exposed
+        units are its audience (docs/mmm.md, Calibration)."""
+        return Result.of("experiment_lifts", "Incremental sales measured by experiments",
+                         self._lifts(experiments))  # fmt: skip
+
+    def reconcile(self, *, experiments: Mapping[str, str] | None = None,
+                  models: Sequence[str] = DEFAULT_MODELS, n_bootstrap: int = 100, seed: int = 0,
+                  calibrate: bool = False, mix: Result | None = None,
+                  paths: Any = None) -> Result:  # fmt: skip
+        """Per channel, over the mix model's weeks: its credit under each attribution model
+        (revenue; the lowest and highest, last touch and the data-driven model), its incremental
+        sales and ROI by the mix model with intervals, and its lift measured by an experiment
+        where `experiments` ({experiment: channel}) names one; the gaps read in plain words.
+        `calibrate`: the mix model is fitted with those lifts (`mmm(calibration=...)`). `mix`: a
+        result of `mmm()` to read instead of fitting again; `paths`: the journeys' paths by
+        month a run stored (`attribution(paths=...)`): then attribution counts the whole months
+        the model's weeks touch."""
+        lifts = self._lifts(experiments or {})
+        if mix is None:
+            mix = self.mmm(n_bootstrap=n_bootstrap, seed=seed,
+                           calibration=lifts if calibrate and len(lifts) else None)  # fmt: skip
+        weeks = pd.to_datetime(mix.part("mmm_decomposition").to_pandas()["date"])
+        since, until = weeks.min().date(), weeks.max().date() + timedelta(days=6)
+        credit = self.attribution(models, since=since, until=until, support=False,  # type: ignore[attr-defined]
+                                  paths=paths)  # fmt: skip
+        table, by_model = reconciled(mix.to_pandas(), credit.to_pandas(), lifts)
+        counted = (f"the months {since:%Y-%m} to {until:%Y-%m}" if paths is not None
+                   else f"{since:%Y-%m-%d} to {until:%Y-%m-%d}")  # fmt: skip
+        part = Result.of("reconcile_credit", "Revenue credited by each attribution model",
+                         by_model)  # fmt: skip
+        notes = (
+            f"Attribution credits the tracked journeys that converted in {counted}; the mix "
+            f"model measures what each channel's spend added to all sales (store and untracked "
+            f"included) in the weeks {since:%Y-%m-%d} to {until:%Y-%m-%d}; an experiment "
+            "measures what the channel added for its exposed units.",
+            *(f"{c}: the mix model is calibrated with experiment {e}." for e, c in
+              (experiments or {}).items() if calibrate),
+        )  # fmt: skip
+        title = f"Attribution, mix model and experiments, {since:%Y-%m-%d} to {until:%Y-%m-%d}"
+        return Result.of("reconcile", title, table, parts=(part,), notes=notes)
+
+    def _lifts(self, experiments: Mapping[str, str]) -> pd.DataFrame:
+        from scipy.stats import norm
+
+        from omnimetrics.experiments.units import experiments as listed
+
+        rows = []
+        known = listed(self.warehouse).to_pandas().set_index("experiment")
+        z = norm.ppf(0.975)
+        for name, target in experiments.items():
+            channel, _, control = target.partition(":")
+            comparisons = self.experiment(name, "revenue", control=control or None).to_pandas()  # type: ignore[attr-defined]
+            variants = [str(comparisons.control.iloc[0]), *map(str, comparisons.variant)]
+            if not control:
+                held = [v for v in variants if v.lower() in HOLDOUT_NAMES]
+                if len(held) != 1:
+                    raise ConfigError(
+                        f"Experiment {name!r} has the variants {', '.join(sorted(variants))}: "
+                        f"which held {channel} out? Give it as {name}={channel}:<variant>."
+                    )
+                control = held[0]
+            exposed = [v for v in variants if v != control]
+            pooled = exposed if len(exposed) > 1 else ()
+            comparisons = self.experiment(  # type: ignore[attr-defined]
+                name, "revenue", control=control, pool=pooled
+            ).to_pandas()
+            row = comparisons.iloc[0]
+            units = int(row.variant_units)
+            first = pd.Timestamp(known.loc[name, "first_assignment"]).tz_convert(None)
+            start = (first - pd.Timedelta(days=first.weekday())).date()
+            se = (float(row.ci_high) - float(row.ci_low)) / (2 * z) * units
+            rows.append({
+                "experiment": name, "channel": channel, "control": control,
+                "treated_units": units, "lift_per_unit": float(row.lift_abs),
+                "start": start, "end": self._data_end(),
+                "lift": float(row.lift_abs) * units, "lift_lower": float(row.ci_low) * units,
+                "lift_upper": float(row.ci_high) * units, "lift_se": se,
+            })  # fmt: skip
+        return pd.DataFrame(rows, columns=LIFT_COLUMNS)
+
+    def _data_end(self) -> Any:
+        from omnimetrics.metrics.facts import Facts
+
+        covered = Facts(self.warehouse, grain="total").coverage
+        return covered[1] - timedelta(days=1) if covered else None
+
+    def _mix_model(self, target: str, n_bootstrap: int, holdout_weeks: int, seed: int,
+                   calibration: Calibration = None) -> tuple[MixModel, Any]:  # fmt: skip
         from omnimetrics.mmm import MixModel
         from omnimetrics.mmm.series import mix_series
 
@@ -55,9 +169,12 @@ class MixMethods:
             raise ConfigError(
                 f"target must be sales, online_sales or offline_sales; got {target!r}."
             )
+        if isinstance(calibration, Mapping):
+            calibration = self._lifts(calibration)
         series, channels = mix_series(self.warehouse)
         model = MixModel(channels, target=target, n_bootstrap=n_bootstrap,
-                         holdout_weeks=holdout_weeks, seed=seed)  # fmt: skip
+                         holdout_weeks=holdout_weeks, seed=seed,
+                         calibration=calibration)  # fmt: skip
         return model.fit(series), series
 
 
@@ -71,6 +188,19 @@ def _plan(model: MixModel, total: float | None, max_change: float) -> Result:
                      plan.allocation, parts=(summary,))  # fmt: skip
 
 
+def _plans(model: MixModel) -> Result:
+    """`compare_plans` as a result, with a note on the plans read beyond the data."""
+    from omnimetrics.mmm.optimise import EXTRAPOLATION, compare_plans
+
+    plans = compare_plans(model)
+    far = plans.plan[plans.largest_spend_multiple > EXTRAPOLATION].tolist()
+    notes = (f"{', '.join(far)}: the channel would spend more than {EXTRAPOLATION:g} times what "
+             "the data saw; its sales are read from the response curve beyond the data, an "
+             "extrapolation.",) if far else ()  # fmt: skip
+    return Result.of("mmm_plans", "The omnichannel plan against the same budget on one channel",
+                     plans, notes=notes)  # fmt: skip
+
+
 def mix_result(model: MixModel, series: Any, title: str) -> Result:
     """A fitted mix model as a `Result` named "mmm" (one row per channel) with its parts."""
     parts = [
@@ -79,6 +209,7 @@ def mix_result(model: MixModel, series: Any, title: str) -> Result:
         Result.of("mmm_response", "Response curves: incremental sales by spend level",
                   model.response_curves()),
         Result.of("mmm_diagnostics", "Fit diagnostics", model.diagnostics()),
+        _plans(model),
     ]  # fmt: skip
     if {"online_sales", "offline_sales"} <= set(series.columns) and model.target == "sales":
         split = model.split_effects(series, ["online_sales", "offline_sales"])
@@ -89,3 +220,100 @@ def mix_result(model: MixModel, series: Any, title: str) -> Result:
                   if isinstance(row.warning, str) and row.warning)  # fmt: skip
     return Result.of("mmm", title, pa.Table.from_pandas(summary, preserve_index=False),
                      parts=tuple(parts), notes=notes)  # fmt: skip
+
+
+RECONCILE_COLUMNS = [
+    "channel", "spend", "attributed_low", "attributed_high", "attributed_last_touch",
+    "attributed_data_driven", "incremental", "incremental_lower", "incremental_upper", "roi",
+    "roi_lower", "roi_upper", "identifiable", "experiment", "measured_lift", "measured_lower",
+    "measured_upper", "incremental_to_last_touch", "reading",
+]  # fmt: skip
+RECONCILE_SHOWN = (
+    "channel", "spend", "attributed_low", "attributed_high", "incremental", "incremental_lower",
+    "incremental_upper", "measured_lift", "reading",
+)  # fmt: skip
+"""What the terminal and the dashboard show of `reconcile` (files keep every column)."""
+DATA_DRIVEN = ("markov", "shapley")
+NO_TOUCH = "(no attributable touch)"
+
+
+def reconciled(summary: pd.DataFrame, credit: pd.DataFrame,
+               lifts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """One row per channel (`RECONCILE_COLUMNS`): attribution's revenue credit (`credit`: model,
+    channel, revenue), the mix model's incremental sales and ROI (`summary`: its
+    `channel_summary`), an experiment's measured lift (`lifts`, as `experiment_lifts`), and the
+    reading in words; and the credit by model, wide."""
+    by_model = (
+        credit[credit.channel != NO_TOUCH]
+        .pivot_table(index="channel", columns="model", values="revenue", aggfunc="sum")
+        .fillna(0.0)
+    )
+    summary = summary.set_index("channel")
+    channels = list(dict.fromkeys([*summary.index, *by_model.index]))
+    driven = next((m for m in DATA_DRIVEN if m in by_model.columns), None)
+    lift = lifts.drop_duplicates("channel", keep="last").set_index("channel")
+    rows = []
+    for channel in channels:
+        row: dict[str, Any] = dict.fromkeys(RECONCILE_COLUMNS, np.nan)
+        row.update(channel=channel, identifiable=None, experiment=None)
+        if channel in by_model.index:
+            credited = by_model.loc[channel]
+            row.update(attributed_low=credited.min(), attributed_high=credited.max(),
+                       attributed_last_touch=credited.get("last_touch", np.nan),
+                       attributed_data_driven=credited[driven] if driven else np.nan)  # fmt: skip
+        if channel in summary.index:
+            s = summary.loc[channel]
+            row.update(spend=s.spend, incremental=s.contribution,
+                       incremental_lower=s.contribution_lower,
+                       incremental_upper=s.contribution_upper, roi=s.roi, roi_lower=s.roi_lower,
+                       roi_upper=s.roi_upper, identifiable=bool(s.identifiable))  # fmt: skip
+            if row["attributed_last_touch"] > 0:
+                row["incremental_to_last_touch"] = s.contribution / row["attributed_last_touch"]
+        if channel in lift.index:
+            m = lift.loc[channel]
+            row.update(experiment=m.experiment, measured_lift=m.lift,
+                       measured_lower=m.lift_lower, measured_upper=m.lift_upper)  # fmt: skip
+        row["reading"] = reading(row, summary.loc[channel, "warning"]
+                                 if channel in summary.index else None)  # fmt: skip
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=RECONCILE_COLUMNS)
+    return table, by_model.reset_index().rename_axis(columns=None)
+
+
+def reading(row: Mapping[str, Any], warning: str | None = None) -> str:
+    """The gap between attribution, mix model and experiment for one channel, in plain words."""
+    money = "{:,.0f}".format
+    low, high = row["attributed_low"], row["attributed_high"]
+    credited = (f"attribution credits it {money(low)} to {money(high)}" if pd.notna(low)
+                else "no tracked journey touches it")  # fmt: skip
+    if pd.isna(row["incremental"]):
+        return (f"No spend in the spend table, so the mix model cannot measure it; {credited} "
+                "(unpaid or untracked-cost touches).")  # fmt: skip
+    inc, inc_low, inc_high = row["incremental"], row["incremental_lower"], row["incremental_upper"]
+    measured = f"the mix model measures {money(inc)} ({money(inc_low)} to {money(inc_high)})"
+    if row["identifiable"] is False:
+        why = "; ".join(dict.fromkeys(w.split(":")[0].strip() for w in (warning or "").split(";")
+                                      if w.strip()))  # the warnings' first clauses  # fmt: skip
+        words = (f"The mix model cannot separate this channel ({why or 'not identified'}), "
+                 f"so its {money(inc)} is not reliable; {credited}. An experiment would settle "
+                 "it.")  # fmt: skip
+    elif pd.notna(low) and inc_high < low:
+        words = (f"Closes journeys but adds little: {credited}, {measured}. Much of what it is "
+                 "credited with would have sold anyway.")  # fmt: skip
+    elif pd.notna(high) and inc_low > high:
+        words = (f"Adds more than its tracked journeys show: {credited}, {measured}. Its "
+                 "effect reaches sales attribution cannot see (stores, views without a "
+                 "click).")  # fmt: skip
+    elif pd.isna(low):
+        words = f"Not in any tracked journey; {measured}."
+    else:
+        words = f"Attribution and mix model agree within the interval: {credited}, {measured}."
+    if pd.notna(row["measured_lift"]):
+        m_low, m_high = row["measured_lower"], row["measured_upper"]
+        lift = (f" Experiment {row['experiment']} measured {money(row['measured_lift'])} "
+                f"({money(m_low)} to {money(m_high)})")  # fmt: skip
+        if m_high < inc_low or m_low > inc_high:
+            words += lift + ": it disagrees with the mix model; fit the model with it (calibrate)."
+        else:
+            words += lift + ": consistent with the mix model."
+    return words
