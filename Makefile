@@ -22,7 +22,7 @@ test: $(BIN)/python ## Install what the tests need and run the suite (not the sl
 	$(BIN)/python -m pytest -m "not slow and not spark"
 
 test-slow: $(BIN)/python ## The slow suites CI runs too: DuckDB/PySpark parity, larger worlds, the README
-	$(BIN)/python -m pip install -q -e '.[dev,spark]'
+	$(BIN)/python -m pip install -q -e '.[dev,spark,pymc]'
 	$(BIN)/python -m pytest -m "slow or spark"
 
 lint: $(BIN)/python ## ruff lint and format check

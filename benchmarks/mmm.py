@@ -5,6 +5,7 @@ over many simulated worlds, and the budget optimiser judged on the truth.
     nice .venv/bin/python benchmarks/mmm.py                       # timing + 50 worlds x 5 channels
     nice .venv/bin/python benchmarks/mmm.py --seeds 50 --channels 10 --bootstrap 100
     nice .venv/bin/python benchmarks/mmm.py --skip-timing --seeds 20
+    nice .venv/bin/python benchmarks/mmm.py --engine pymc --seeds 0   # both engines ([pymc] extra)
 
 Not a test: it prints figures (docs/mmm.md quotes them).
 """
@@ -25,6 +26,7 @@ from omnimetrics.mmm.simulate import simulate_mix
 
 
 def timing(channels: int, bootstrap: int, repeats: int) -> None:
+    """The default engine: fit, tables and optimiser, `repeats` times, then its traced memory."""
     world = simulate_mix(n_weeks=156, n_channels=channels, seed=0)
     for repeat in range(repeats + 1):
         traced = repeat == repeats  # the last run measures memory (tracemalloc slows it down)
@@ -52,12 +54,60 @@ def timing(channels: int, bootstrap: int, repeats: int) -> None:
     print(f"peak resident memory of the process: {rss:.0f} MiB")
 
 
-def recovery(seeds: int, channels: int, bootstrap: int) -> None:
+def timing_pymc(channels: int, options: dict[str, object]) -> None:
+    """The pymc engine once (it samples in child processes, which tracemalloc does not see: the
+    memory figures are peak resident sizes, this process's and its largest child's)."""
+    world = simulate_mix(n_weeks=156, n_channels=channels, seed=0)
+    started = time.perf_counter()
+    model = MixModel(world.channels, controls=["promotion"], engine="pymc", engine_options=options)
+    model.fit(world.series)
+    fitted = time.perf_counter()
+    model.decomposition(), model.channel_summary(), model.response_curves(), model.diagnostics()
+    tables = time.perf_counter()
+    optimise_budget(model)
+    optimised = time.perf_counter()
+    settings = model.engine_settings()
+    print(
+        f"pymc engine: 156 weeks x {channels} channels, {settings['chains']} chains x "
+        f"({settings['tune']} tune + {settings['draws']} draws), sampler "
+        f"{settings['nuts_sampler']}, holdout refit of {model.holdout_weeks} weeks included: "
+        f"fit {fitted - started:.1f} s, tables {tables - fitted:.2f} s, "
+        f"optimiser {optimised - tables:.2f} s, total {optimised - started:.1f} s"
+    )
+    diagnostics = model.diagnostics().set_index("metric")["value"]
+    print(
+        "  convergence: "
+        + ", ".join(
+            f"{name} {diagnostics[name]:.3g}"
+            for name in ("r_hat_max", "ess_bulk_min", "ess_tail_min", "divergences")
+        )
+    )
+    summary = model.channel_summary()
+    roi_error = (summary["roi"] - world.truth["roi"]).abs() / world.truth["roi"]
+    covered = (summary["roi_lower"] <= world.truth["roi"]) & (
+        world.truth["roi"] <= summary["roi_upper"]
+    )
+    print(
+        f"  this world: ROI relative error median {roi_error.median():.3f}, "
+        f"{int(covered.sum())} of {channels} true ROIs inside the 90% intervals"
+    )
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"  peak resident memory: this process {own:.0f} MiB, largest child {child:.0f} MiB")
+
+
+def recovery(seeds: int, channels: int, bootstrap: int, engine: str = "ridge") -> None:
     rows = []
     started = time.perf_counter()
     for seed in range(seeds):
         world = simulate_mix(n_weeks=156, n_channels=channels, seed=seed)
-        model = MixModel(world.channels, controls=["promotion"], n_bootstrap=bootstrap, seed=seed)
+        model = MixModel(
+            world.channels,
+            controls=["promotion"],
+            n_bootstrap=bootstrap,
+            seed=seed,
+            engine=engine,
+        )
         summary = model.fit(world.series).channel_summary()
         truth = world.truth
         total = truth["contribution"].sum()
@@ -93,9 +143,10 @@ def recovery(seeds: int, channels: int, bootstrap: int) -> None:
     seconds = time.perf_counter() - started
     table = pd.DataFrame(rows)
     per_world = table.groupby("seed").first()
+    draws = f"{bootstrap} bootstrap fits" if engine == "ridge" else "the pymc engine's posterior"
     print(
-        f"\nrecovery over {seeds} worlds x {channels} channels (156 weeks, {bootstrap} bootstrap "
-        f"fits, 90% intervals), {seconds / seeds:.2f} s per world incl. optimiser"
+        f"\nrecovery over {seeds} worlds x {channels} channels (156 weeks, {draws}, "
+        f"90% intervals), {seconds / seeds:.2f} s per world incl. optimiser"
     )
     for name in ("contribution", "roi", "mroi"):
         errors = table[f"{name}_relative_error"]
@@ -134,11 +185,30 @@ def main() -> None:
     parser.add_argument("--timing-channels", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-timing", action="store_true")
+    parser.add_argument(
+        "--engine",
+        choices=["ridge", "pymc"],
+        default="ridge",
+        help="pymc: time the Bayesian engine too (the [pymc] extra), the default engine beside it",
+    )
+    parser.add_argument("--chains", type=int, help="pymc engine: chains (default: the engine's)")
+    parser.add_argument("--draws", type=int, help="pymc engine: draws per chain")
+    parser.add_argument("--tune", type=int, help="pymc engine: warm-up steps per chain")
+    parser.add_argument("--sampler", help="pymc engine: nuts_sampler (pymc, nutpie...)")
     args = parser.parse_args()
     if not args.skip_timing:
         timing(args.timing_channels, args.bootstrap, args.repeats)
+        if args.engine == "pymc":
+            given = {
+                "chains": args.chains,
+                "draws": args.draws,
+                "tune": args.tune,
+                "nuts_sampler": args.sampler,
+            }
+            options = {name: value for name, value in given.items() if value is not None}
+            timing_pymc(args.timing_channels, options)
     if args.seeds:
-        recovery(args.seeds, args.channels, args.bootstrap)
+        recovery(args.seeds, args.channels, args.bootstrap, args.engine)
 
 
 if __name__ == "__main__":

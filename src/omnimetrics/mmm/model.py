@@ -1,5 +1,6 @@
-"""The default mix model: transformation parameters searched per channel, non-negative ridge
-coefficients, block-bootstrap intervals. Model, choices and sources: docs/mmm.md.
+"""The mix model: transformation parameters searched per channel, non-negative ridge
+coefficients, block-bootstrap intervals (the default engine, "ridge"), or a Bayesian posterior
+through pymc-marketing (engine "pymc", the [pymc] extra). Model, choices and sources: docs/mmm.md.
 
 sales_t = intercept + trend + yearly Fourier terms + controls
           + sum_c beta_c * saturation(adstock(spend_c / mean spend_c)),  beta_c >= 0.
@@ -25,7 +26,9 @@ from threadpoolctl import threadpool_limits
 
 from omnimetrics.errors import ConfigError, SchemaError, did_you_mean
 from omnimetrics.fitted import Fitted
+from omnimetrics.mmm import pymc_engine
 from omnimetrics.mmm.transforms import ADSTOCKS, SATURATIONS, Transform
+from omnimetrics.registry import Registry
 
 DAYS_PER_YEAR = 365.25
 
@@ -69,6 +72,38 @@ class _Fit:
     converged: bool = True
 
 
+@dataclass(frozen=True)
+class Draw:
+    """One estimate of the whole model, what every table is computed from: a bootstrap refit
+    (engine "ridge") or a posterior draw (engine "pymc").
+
+    `base_coef` multiplies the model's base matrix (intercept, trend, seasonality, controls) and
+    `beta` the channels' saturated columns, both in units of mean sales; `adstocked[j]` is channel
+    j's spend / mean spend after this draw's adstock (shape (periods,)); `media` the saturated
+    columns, shape (periods, channels); the parameters are in the units of docs/mmm.md.
+    """
+
+    base_coef: np.ndarray
+    beta: np.ndarray
+    adstocked: tuple[np.ndarray, ...]
+    media: np.ndarray
+    adstock_params: tuple[dict[str, float], ...]
+    saturation_params: tuple[dict[str, float], ...]
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A named way to estimate the model: `fit(model, table)` sets the model's `fit_` (one Draw,
+    the point parameters), `draws_` (the Draws the tables summarise), `holdout_predicted_` and
+    `engine_diagnostics_` ((metric, value, note) rows). `options`: the settings it accepts through
+    `engine_options`, with their defaults."""
+
+    name: str
+    fit: Callable[[MixModel, pd.DataFrame], None]
+    options: Mapping[str, object]
+    doc: str
+
+
 class MixModel(Fitted):
     """Marketing mix model on a weekly (or daily) series, fitted by search + non-negative ridge.
 
@@ -78,6 +113,8 @@ class MixModel(Fitted):
     block-resampled weeks (`bootstrap="weeks"`) or residuals that give the point values (their
     mean) and the intervals at `interval` level. `calibration`: experiment lifts, one row per
     experiment with channel, start, end, lift (incremental sales over those periods), lift_se.
+    `engine`: "ridge" (the default, above) or "pymc" (posterior draws from pymc-marketing in place
+    of the bootstrap fits; `engine_options` sets its sampler and priors: `ENGINES["pymc"].options`).
     """
 
     def __init__(
@@ -99,6 +136,8 @@ class MixModel(Fitted):
         interval_method: str = "percentile",
         calibration: pd.DataFrame | None = None,
         seed: int = 0,
+        engine: str = "ridge",
+        engine_options: Mapping[str, object] | None = None,
     ) -> None:
         self.channels = list(channels)
         self.target = target
@@ -117,6 +156,8 @@ class MixModel(Fitted):
         self.interval_method = interval_method
         self.calibration = calibration
         self.seed = seed
+        self.engine = engine
+        self.engine_options = engine_options
 
     # ------------------------------------------------------------------ input
     def _check(self, series: pd.DataFrame) -> pd.DataFrame:
@@ -146,6 +187,7 @@ class MixModel(Fitted):
         if self.ridge < 0:
             raise ConfigError(f"The 'ridge' parameter must be >= 0. Got {self.ridge}.")
         ADSTOCKS[self.adstock], SATURATIONS[self.saturation]  # unknown names raise with the choices
+        self.engine_settings()
         table = series[wanted].copy()
         table[self.date_column] = pd.to_datetime(table[self.date_column])
         table = table.sort_values(self.date_column).reset_index(drop=True)
@@ -307,13 +349,35 @@ class MixModel(Fitted):
             [c.columns[:, fit.choice[j]] for j, c in enumerate(self._candidates_)]
         )
 
+    def engine_settings(self) -> dict[str, object]:
+        """The engine's options: its defaults updated with `engine_options` (unknown keys raise)."""
+        engine = ENGINES[self.engine]
+        given = dict(self.engine_options or {})
+        unknown = sorted(set(given) - set(engine.options))
+        if unknown:
+            accepted = sorted(engine.options) or "none: its settings are MixModel's parameters"
+            raise ConfigError(
+                f"Unknown engine_options {unknown} for engine {self.engine!r}. "
+                f"It accepts {accepted}."
+            )
+        return {**engine.options, **given}
+
     def fit(self, series: pd.DataFrame) -> MixModel:
-        """Search the transformations, fit the coefficients, bootstrap the intervals."""
+        """Estimate the model with its engine (default: search the transformations, fit the
+        coefficients, bootstrap the intervals)."""
         table = self._check(series)
+        self.dates_ = table[self.date_column].to_numpy()
+        self.sales_ = table[self.target].to_numpy(dtype=float)
+        self.spend_ = table[self.channels].to_numpy(dtype=float)
+        self.sales_scale_ = float(np.abs(self.sales_).mean()) or 1.0
+        self.spend_scale_ = self.spend_.mean(axis=0)
+        self._base_, self.base_groups_ = self._base_matrix(table)
         # OpenBLAS's threads wait on each other for matrices this small on a busy 2-core
         # machine: one thread made the same fit 0.8 s instead of 7.5 s (docs/mmm.md)
         with threadpool_limits(limits=1, user_api="blas"):
-            return self._fit(table)
+            ENGINES[self.engine].fit(self, table)
+        self.fitted_ = self._summary(self._fitted)[0]
+        return self
 
     def _calibration_rows(
         self, table: pd.DataFrame, sigma: float
@@ -358,18 +422,12 @@ class MixModel(Fitted):
             extra[j][k] = sigma * self._candidates_[j].columns[weeks].sum(axis=0) / se
         return y_extra, extra
 
-    def _fit(self, table: pd.DataFrame) -> MixModel:
+    def _fit_ridge(self, table: pd.DataFrame) -> None:
+        """The default engine: search + non-negative ridge, refitted on bootstrap resamples."""
         n = len(table)
-        self.dates_ = table[self.date_column].to_numpy()
-        sales = table[self.target].to_numpy(dtype=float)
-        spend = table[self.channels].to_numpy(dtype=float)
-        self.sales_scale_ = float(np.abs(sales).mean()) or 1.0
-        self.spend_scale_ = spend.mean(axis=0)
-        self.spend_ = spend
-        y = sales / self.sales_scale_
-        base, self.base_groups_ = self._base_matrix(table)
-        self._base_ = base
-        self._candidates_ = self._candidates(spend / self.spend_scale_)
+        y = self.sales_ / self.sales_scale_
+        base = self._base_
+        self._candidates_ = self._candidates(self.spend_ / self.spend_scale_)
         start = self._start(self._candidates_)
 
         # experiment lifts enter as extra rows (pseudo-observations) after the weeks
@@ -406,9 +464,8 @@ class MixModel(Fitted):
         else:
             self.holdout_predicted_ = np.array([])
 
-        self.fit_ = self._search(y_all, base_all, candidates_all, start)
-        fitted = base @ self.fit_.base_coef + self._media(self.fit_) @ self.fit_.beta
-        self.sales_ = sales
+        full = self._search(y_all, base_all, candidates_all, start)
+        fitted = base @ full.base_coef + self._media(full) @ full.beta
         residuals = y - fitted
 
         rng = np.random.default_rng(self.seed)
@@ -427,28 +484,52 @@ class MixModel(Fitted):
                     [fitted + noise, extra_y + sigma * rng.normal(size=n_extra)]
                 )
                 draws.append(self._search(target, base_all, candidates_all, start))
-        self.draws_ = draws
-        self.fitted_ = self._summary(self._fitted)[0]
-        return self
+        self.fit_ = self._draw(full)
+        self.draws_ = [self._draw(fit) for fit in draws]
+        converged = np.mean([f.converged for f in [full, *draws]])
+        self.engine_diagnostics_ = [
+            (
+                "search_converged",
+                float(converged),
+                "share of fits (bootstrap and full) whose parameter search settled before its "
+                "sweep limit",
+            )
+        ]
+
+    def _draw(self, fit: _Fit) -> Draw:
+        """A search's solution as the tables read it."""
+        adstocked, adstock_params, saturation_params = [], [], []
+        for j, c in enumerate(self._candidates_):
+            a, s = c.split(int(fit.choice[j]))
+            adstocked.append(c.adstocked[a])
+            adstock_params.append(c.adstock_params[a])
+            saturation_params.append(c.saturation_params[s])
+        return Draw(
+            base_coef=fit.base_coef,
+            beta=fit.beta,
+            adstocked=tuple(adstocked),
+            media=self._media(fit),
+            adstock_params=tuple(adstock_params),
+            saturation_params=tuple(saturation_params),
+        )
 
     # ------------------------------------------------------------------ results
-    def _contributions(self, fit: _Fit, multiple: float | np.ndarray = 1.0) -> np.ndarray:
+    def _contributions(self, fit: Draw, multiple: float | np.ndarray = 1.0) -> np.ndarray:
         """Incremental sales per period and channel, with each channel's spend times `multiple`."""
         saturation = SATURATIONS[self.saturation]
         multiples = np.broadcast_to(np.asarray(multiple, dtype=float), (len(self.channels),))
         out = np.empty((len(self.dates_), len(self.channels)))
-        for j, c in enumerate(self._candidates_):
-            a, s = c.split(int(fit.choice[j]))
+        for j in range(len(self.channels)):
             if multiples[j] == 1.0:
-                column = c.columns[:, fit.choice[j]]
+                column = fit.media[:, j]
             else:
                 column = saturation.function(
-                    c.adstocked[a] * multiples[j], **c.saturation_params[s]
+                    fit.adstocked[j] * multiples[j], **fit.saturation_params[j]
                 )
             out[:, j] = fit.beta[j] * column
         return out * self.sales_scale_
 
-    def _response(self, fit: _Fit, multiples: np.ndarray) -> np.ndarray:
+    def _response(self, fit: Draw, multiples: np.ndarray) -> np.ndarray:
         """Total incremental sales per channel (columns) at each row of spend `multiples`
         (shape (points,) shared by every channel, or (points, channels))."""
         saturation = SATURATIONS[self.saturation]
@@ -457,21 +538,17 @@ class MixModel(Fitted):
             grid[:, None] if grid.ndim == 1 else grid, (len(grid), len(self.channels))
         )
         out = np.empty(grid.shape)
-        for j, c in enumerate(self._candidates_):
-            a, s = c.split(int(fit.choice[j]))
-            scaled = c.adstocked[a][:, None] * grid[None, :, j]  # (periods, points)
-            out[:, j] = fit.beta[j] * saturation.function(scaled, **c.saturation_params[s]).sum(
+        for j in range(len(self.channels)):
+            scaled = fit.adstocked[j][:, None] * grid[None, :, j]  # (periods, points)
+            out[:, j] = fit.beta[j] * saturation.function(scaled, **fit.saturation_params[j]).sum(
                 axis=0
             )
         return out * self.sales_scale_
 
-    def _fits(self) -> list[_Fit]:
-        return [self.fit_, *self.draws_]
-
-    def _fitted(self, fit: _Fit) -> np.ndarray:
+    def _fitted(self, fit: Draw) -> np.ndarray:
         return self._base_parts(fit).sum(axis=1) + self._contributions(fit).sum(axis=1)
 
-    def _base_parts(self, fit: _Fit) -> np.ndarray:
+    def _base_parts(self, fit: Draw) -> np.ndarray:
         """Base sales per period by group (columns in the order of `_base_groups`)."""
         parts = self._base_ * fit.base_coef * self.sales_scale_
         groups = np.array(self.base_groups_)
@@ -481,12 +558,13 @@ class MixModel(Fitted):
         return list(dict.fromkeys(self.base_groups_))
 
     def _summary(
-        self, statistic: Callable[[_Fit], np.ndarray], non_negative: bool = False
+        self, statistic: Callable[[Draw], np.ndarray], non_negative: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """A statistic's point value and interval over the bootstrap fits.
+        """A statistic's point value and interval over the draws (bootstrap fits or posterior).
 
-        The point value is the mean over the bootstrap fits (bagging, which steadies the discrete
-        choice of transformation parameters); without bootstrap, the single fit's value.
+        The point value is the mean over the draws (for bootstrap fits: bagging, which steadies
+        the discrete choice of transformation parameters; for a posterior: its mean); without
+        draws, the single fit's value.
         """
         if not self.draws_:
             point = statistic(self.fit_)
@@ -501,7 +579,7 @@ class MixModel(Fitted):
             low, high = np.maximum(low, 0.0), np.maximum(high, 0.0)
         return point, low, high
 
-    def _mroi(self, fit: _Fit, step: float = 1e-3) -> np.ndarray:
+    def _mroi(self, fit: Draw, step: float = 1e-3) -> np.ndarray:
         up = self._contributions(fit, 1 + step).sum(axis=0)
         down = self._contributions(fit, 1 - step).sum(axis=0)
         return (up - down) / (2 * step * self.spend_.sum(axis=0))
@@ -537,7 +615,7 @@ class MixModel(Fitted):
         self.check_fitted()
         spend = self.spend_.sum(axis=0)
 
-        def stats(fit: _Fit) -> np.ndarray:
+        def stats(fit: Draw) -> np.ndarray:
             contribution = self._contributions(fit).sum(axis=0)
             total = contribution.sum()
             share = contribution / total if total > 0 else np.zeros_like(contribution)
@@ -553,11 +631,10 @@ class MixModel(Fitted):
         frame["identifiable"] = [c not in warnings for c in self.channels]
         frame["warning"] = [warnings.get(c, "") for c in self.channels]
         frame["beta"] = self.fit_.beta * self.sales_scale_
-        for j, c in enumerate(self._candidates_):
-            a, s = c.split(int(self.fit_.choice[j]))
-            for name, value in c.adstock_params[a].items():
+        for j in range(len(self.channels)):
+            for name, value in self.fit_.adstock_params[j].items():
                 frame.loc[j, f"adstock_{name}"] = value
-            for name, value in c.saturation_params[s].items():
+            for name, value in self.fit_.saturation_params[j].items():
                 frame.loc[j, f"saturation_{name}"] = value
         return frame
 
@@ -616,7 +693,7 @@ class MixModel(Fitted):
             }
         )
 
-    def _one_plan(self, fit: _Fit, multiples: np.ndarray) -> np.ndarray:
+    def _one_plan(self, fit: Draw, multiples: np.ndarray) -> np.ndarray:
         media = self._contributions(fit, multiples).sum(axis=0)
         return np.append(media, self._base_parts(fit).sum() + media.sum())
 
@@ -667,8 +744,8 @@ class MixModel(Fitted):
 
         sales_shares = values.sum(axis=0) / values.sum()
 
-        def per_target(fit: _Fit) -> np.ndarray:
-            media = self._media(fit)
+        def per_target(fit: Draw) -> np.ndarray:
+            media = fit.media
             effects = np.empty((len(targets), len(self.channels)))
             for k in range(len(targets)):
                 _, beta = self._solve(values[:, k] / scales[k], self._base_, media)
@@ -776,15 +853,7 @@ class MixModel(Fitted):
                 "small p: structure left",
             ),
         ]
-        converged = np.mean([f.converged for f in self._fits()])
-        rows.append(
-            (
-                "search_converged",
-                float(converged),
-                "share of fits (bootstrap and full) whose parameter search settled before its "
-                "sweep limit",
-            )
-        )
+        rows.extend(self.engine_diagnostics_)
         for channel, text in self._identification_warnings().items():
             rows.append(("identification_warning", np.nan, f"{channel}: {text}"))
         return pd.DataFrame(rows, columns=["metric", "value", "note"])
@@ -808,3 +877,28 @@ def ljung_box(residuals: np.ndarray, lags: int | None = None) -> tuple[float, fl
     r = np.array([(centred[k:] * centred[:-k]).sum() / denominator for k in range(1, lags + 1)])
     q = float(n * (n + 2) * np.sum(r**2 / (n - np.arange(1, lags + 1))))
     return q, float(chi2.sf(q, lags)), lags
+
+
+def _fit_pymc(model: MixModel, table: pd.DataFrame) -> None:
+    pymc_engine.fit(model, table)  # pymc-marketing itself is imported there, only when used
+
+
+ENGINES: Registry[Engine] = Registry("mix model engine")
+ENGINES.add(
+    "ridge",
+    Engine(
+        "ridge",
+        MixModel._fit_ridge,
+        {},
+        "Transformation search + non-negative ridge; intervals from block-bootstrap refits.",
+    ),
+)
+ENGINES.add(
+    "pymc",
+    Engine(
+        "pymc",
+        _fit_pymc,
+        pymc_engine.OPTIONS,
+        "Bayesian posterior by NUTS through pymc-marketing (pip install 'omnimetrics[pymc]').",
+    ),
+)
