@@ -44,20 +44,19 @@ def one_world(folder: Path, seed: int, args: argparse.Namespace) -> pd.DataFrame
         wh.load(folder)
     ws = omnimetrics.Workspace(wh)
     started = time.perf_counter()
-    if args.calibrate:
-        wh.resolve_identities()
-        lifts = true_lifts(folder, mix_series(wh)[0], args)
-        found = ws.mmm(n_bootstrap=args.bootstrap, seed=seed, calibration=lifts).to_pandas()
-    elif args.reconcile:
+    if args.reconcile:
         ws.build_journeys()
-        found = ws.reconcile(n_bootstrap=args.bootstrap, seed=seed).to_pandas()
+    else:
+        wh.resolve_identities()
+    lifts = true_lifts(folder, mix_series(wh)[0], args) if args.calibrate else None
+    mix = ws.mmm(n_bootstrap=args.bootstrap, seed=seed, calibration=lifts)
+    found = mix.to_pandas()
+    if args.reconcile:
+        found = ws.reconcile(mix=mix).to_pandas()
         found = found.rename(columns={"incremental": "contribution",
                                       "incremental_lower": "contribution_lower",
                                       "incremental_upper": "contribution_upper"})  # fmt: skip
         found = found[found.contribution.notna()]
-    else:
-        wh.resolve_identities()
-        found = ws.mmm(n_bootstrap=args.bootstrap, seed=seed).to_pandas()
     seconds = time.perf_counter() - started
     ws.close()
     truth = pd.DataFrame(truth["channel_contribution"]).set_index("channel")
