@@ -71,6 +71,8 @@ def test_the_model_and_the_budget_of_the_warehouse(ws):
     assert (plan.optimal_spend <= 1.2 * plan.current_spend + 1e-6).all()
     with pytest.raises(OmnimetricsError, match="target"):
         ws.mmm(target="profit")
+    with pytest.raises(OmnimetricsError, match="pymc"):  # the engines are named
+        ws.mmm(engine="bayes")
 
 
 def test_a_series_file_through_the_cli_equals_the_model(tmp_path):

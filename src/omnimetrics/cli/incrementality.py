@@ -200,6 +200,16 @@ Holdouts = Annotated[
 ]
 
 
+Engine = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="ridge (search + ridge + bootstrap) or pymc (pymc-marketing's posterior: "
+        "pip install 'omnimetrics[pymc]').",
+    ),
+]
+
+
 def _holdouts(given: list[str] | None) -> dict[str, str]:
     """NAME=CHANNEL options as {experiment: channel}."""
     found: dict[str, str] = {}
@@ -234,6 +244,7 @@ def mmm(
         _option("Measured lifts: channel, start, end, lift, lift_se (one row per experiment)."),
     ] = None,
     experiment: Holdouts = None,
+    engine: Engine = "ridge",
     db: Db = DEFAULT_DB,
     config: Config = None,
     out: Out = None,
@@ -266,12 +277,12 @@ def mmm(
         wanted = (date_column, target, *spend, *names(controls))
         frame = read_file(series, {}, wanted).to_pandas()
         model = MixModel(spend, target=target, date_column=date_column,
-                         controls=names(controls), n_bootstrap=bootstrap,
+                         controls=names(controls), n_bootstrap=bootstrap, engine=engine,
                          calibration=lifts if len(lifts) else None).fit(frame)  # fmt: skip
         result = mix_result(model, frame, f"Mix model of {series.name}")
     else:
         with open_workspace(db, config) as ws:
-            result = ws.mmm(target=target, n_bootstrap=bootstrap,
+            result = ws.mmm(target=target, n_bootstrap=bootstrap, engine=engine,
                             calibration=lifts if len(lifts) else None)  # fmt: skip
     render(result, out=out, quiet=quiet, limit=rows, show_all=show_all)
 
@@ -283,6 +294,7 @@ def budget(
     ] = None,
     max_change: Annotated[float, _option("Each channel within this share of its spend.")] = 0.3,
     target: Annotated[str, _option("sales, online_sales or offline_sales.")] = "sales",
+    engine: Engine = "ridge",
     db: Db = DEFAULT_DB,
     config: Config = None,
     out: Out = None,
@@ -291,7 +303,7 @@ def budget(
     """The allocation of the budget across channels that maximises expected sales (by the mix
     model), each channel within --max-change of its current spend, and the expected uplift."""
     with open_workspace(db, config) as ws:
-        result = ws.budget(total, max_change=max_change, target=target)
+        result = ws.budget(total, max_change=max_change, target=target, engine=engine)
     render(result, out=out, quiet=quiet)
 
 
@@ -300,6 +312,7 @@ def reconcile(
     experiment: Holdouts = None,
     calibrate: Annotated[bool, _option("Fit the mix model with the experiments' lifts.")] = False,
     bootstrap: Annotated[int, _option("Refits on resampled weeks for the intervals.")] = 100,
+    engine: Engine = "ridge",
     db: Db = DEFAULT_DB,
     config: Config = None,
     out: Out = None,
@@ -311,7 +324,7 @@ def reconcile(
     the mix model, its lift measured by an experiment, and the gaps in plain words."""
     with open_workspace(db, config) as ws:
         result = ws.reconcile(experiments=_holdouts(experiment), calibrate=calibrate,
-                              n_bootstrap=bootstrap)  # fmt: skip
+                              n_bootstrap=bootstrap, engine=engine)  # fmt: skip
     from omnimetrics.workspace.mix import RECONCILE_SHOWN
 
     render(result, out=out, quiet=quiet, limit=rows, show_all=show_all, columns=RECONCILE_SHOWN)

@@ -42,16 +42,19 @@ class MixMethods:
     settings: Settings
 
     def mmm(self, *, target: str = "sales", n_bootstrap: int = 100, holdout_weeks: int = 13,
-            seed: int = 0, budget: float | None = None,
-            calibration: Calibration = None) -> Result:  # fmt: skip
+            seed: int = 0, budget: float | None = None, calibration: Calibration = None,
+            engine: str = "ridge") -> Result:  # fmt: skip
         """The mix model of the warehouse's weekly sales (`target`: sales, online_sales or
         offline_sales) on the spend of each channel: per channel its contribution, share, ROI
         and marginal ROI with intervals. Parts: the weekly decomposition (base and channels),
         the response curves, the diagnostics, the omnichannel plan against single-channel plans
         and the online/offline split of each effect; with `budget` (a share, e.g. 0.3), the
         allocation of the current spend within that share of each channel's (`budget()`), from
-        the same fit. `calibration`: measured lifts that inform the fit (`Calibration`)."""
-        model, series = self._mix_model(target, n_bootstrap, holdout_weeks, seed, calibration)
+        the same fit. `calibration`: measured lifts that inform the fit (`Calibration`).
+        `engine`: "ridge" (search + ridge + bootstrap) or "pymc" (pymc-marketing's posterior;
+        the [pymc] extra; `n_bootstrap` is then unused). docs/mmm.md."""
+        model, series = self._mix_model(target, n_bootstrap, holdout_weeks, seed, calibration,
+                                        engine)  # fmt: skip
         result = mix_result(model, series, f"Mix model of weekly {target.replace('_', ' ')}")
         if budget is None:
             return result
@@ -59,12 +62,12 @@ class MixMethods:
         return replace(result, parts=(*result.parts, replace(plan, parts=()), *plan.parts))
 
     def budget(self, total: float | None = None, *, max_change: float = 0.3,
-               target: str = "sales", seed: int = 0,
-               calibration: Calibration = None) -> Result:  # fmt: skip
+               target: str = "sales", seed: int = 0, calibration: Calibration = None,
+               engine: str = "ridge") -> Result:  # fmt: skip
         """The allocation of `total` (default: the spend of the modelled weeks) across channels
         that maximises expected sales, each channel within `max_change` of its current spend,
         with the expected uplift against the current allocation and its interval."""
-        model, _ = self._mix_model(target, 100, 13, seed, calibration)
+        model, _ = self._mix_model(target, 100, 13, seed, calibration, engine)
         return _plan(model, total, max_change)
 
     def experiment_lifts(self, experiments: Mapping[str, str]) -> Result:
@@ -81,8 +84,8 @@ class MixMethods:
 
     def reconcile(self, *, experiments: Mapping[str, str] | None = None,
                   models: Sequence[str] = DEFAULT_MODELS, n_bootstrap: int = 100, seed: int = 0,
-                  calibrate: bool = False, mix: Result | None = None,
-                  paths: Any = None) -> Result:  # fmt: skip
+                  calibrate: bool = False, mix: Result | None = None, paths: Any = None,
+                  engine: str = "ridge") -> Result:  # fmt: skip
         """Per channel, over the mix model's weeks: its credit under each attribution model
         (revenue; the lowest and highest, last touch and the data-driven model), its incremental
         sales and ROI by the mix model with intervals, and its lift measured by an experiment
@@ -93,7 +96,7 @@ class MixMethods:
         the model's weeks touch."""
         lifts = self._lifts(experiments or {})
         if mix is None:
-            mix = self.mmm(n_bootstrap=n_bootstrap, seed=seed,
+            mix = self.mmm(n_bootstrap=n_bootstrap, seed=seed, engine=engine,
                            calibration=lifts if calibrate and len(lifts) else None)  # fmt: skip
         weeks = pd.to_datetime(mix.part("mmm_decomposition").to_pandas()["date"])
         since, until = weeks.min().date(), weeks.max().date() + timedelta(days=6)
@@ -161,7 +164,8 @@ class MixMethods:
         return covered[1] - timedelta(days=1) if covered else None
 
     def _mix_model(self, target: str, n_bootstrap: int, holdout_weeks: int, seed: int,
-                   calibration: Calibration = None) -> tuple[MixModel, Any]:  # fmt: skip
+                   calibration: Calibration = None,
+                   engine: str = "ridge") -> tuple[MixModel, Any]:  # fmt: skip
         from omnimetrics.mmm import MixModel
         from omnimetrics.mmm.series import mix_series
 
@@ -173,8 +177,8 @@ class MixMethods:
             calibration = self._lifts(calibration)
         series, channels = mix_series(self.warehouse)
         model = MixModel(channels, target=target, n_bootstrap=n_bootstrap,
-                         holdout_weeks=holdout_weeks, seed=seed,
-                         calibration=calibration)  # fmt: skip
+                         holdout_weeks=holdout_weeks, seed=seed, calibration=calibration,
+                         engine=engine)  # fmt: skip
         return model.fit(series), series
 
 
