@@ -60,18 +60,34 @@ SATURATION_PARAMETERS = {
 FREE_VARIABLES = ("intercept_contribution", "gamma_control", "y_sigma")
 
 
-def default_priors() -> dict[str, Any]:
+ROI_SCALE = 3.0
+"""The scale of the half-normal prior a channel's beta implies on its ROI at half saturation."""
+
+
+def default_priors(spend_over_sales: pd.Series) -> dict[str, Any]:
     """The priors the engine uses unless `engine_options["priors"]` overrides them, on sales and
-    spend divided by their means (reasons: docs/mmm.md)."""
+    spend divided by their means (reasons: docs/mmm.md). `spend_over_sales`: each channel's mean
+    spend over mean sales, for the channels' coefficients.
+
+    A channel at half saturation sells beta / 2 mean weekly sales a week for its mean spend, so
+    ROI = beta * mean sales / (2 * mean spend): beta ~ HalfNormal(2 * ROI_SCALE * mean spend /
+    mean sales) puts about a HalfNormal(ROI_SCALE) on its ROI, in proportion to its spend.
+    """
+    import xarray as xr
     from pymc_extras.prior import Prior
 
+    beta_scale = xr.DataArray(
+        2 * ROI_SCALE * spend_over_sales.to_numpy(dtype=float),
+        dims="channel",
+        coords={"channel": list(spend_over_sales.index)},
+    )
     return {
         "intercept": Prior("Normal", mu=0, sigma=2),
         "gamma_control": Prior("Normal", mu=0, sigma=1, dims="control"),
         "likelihood": Prior("Normal", sigma=Prior("HalfNormal", sigma=1)),
         "adstock_alpha": Prior("Beta", alpha=1, beta=3, dims="channel"),
         "adstock_theta": Prior("HalfNormal", sigma=1, dims="channel"),
-        "saturation_beta": Prior("HalfNormal", sigma=1, dims="channel"),
+        "saturation_beta": Prior("HalfNormal", sigma=beta_scale, dims="channel"),
         "saturation_kappa": Prior("LogNormal", mu=0, sigma=1, dims="channel"),
         "saturation_slope": Prior("LogNormal", mu=0, sigma=0.5, dims="channel"),
         "saturation_lam": Prior("Gamma", alpha=3, beta=3, dims="channel"),
@@ -161,7 +177,8 @@ def _sample(
         frame[name] = model._base_[weeks, i]
     target = pd.Series(model.sales_[weeks], name=model.target)
 
-    priors = {**default_priors(), **dict(settings["priors"] or {})}
+    spend_over_sales = frame[list(model.channels)].mean() / target.mean()
+    priors = {**default_priors(spend_over_sales), **dict(settings["priors"] or {})}
     adstock_class = getattr(components, ADSTOCK_COMPONENTS[model.adstock])
     saturation_class = getattr(components, SATURATION_COMPONENTS[model.saturation])
     adstock_priors = {
