@@ -366,6 +366,8 @@ class MixModel(Fitted):
         """Estimate the model with its engine (default: search the transformations, fit the
         coefficients, bootstrap the intervals)."""
         table = self._check(series)
+        for engine_state in ("inference_data_", "_candidates_"):  # a refit with another engine
+            vars(self).pop(engine_state, None)
         self.dates_ = table[self.date_column].to_numpy()
         self.sales_ = table[self.target].to_numpy(dtype=float)
         self.spend_ = table[self.channels].to_numpy(dtype=float)
