@@ -53,3 +53,14 @@ def test_the_readme_runs_as_written(tmp_path):
     assert '"accepted":1' in done.stdout.replace(" ", ""), done.stdout
     assert '"kpi":"revenue"' in done.stdout.replace(" ", ""), done.stdout[-2000:]
     assert "Traceback" not in done.stderr
+    # The mix model block, on its own two-year world beside the first.
+    for command in readme_commands(2):
+        line = command.replace("--customers 8000", "--customers 4000")
+        done = subprocess.run(["bash", "-c", line], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=600, stdin=subprocess.DEVNULL)  # fmt: skip
+        assert done.returncode == 0, f"{command}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+        assert "Traceback" not in done.stderr, command
+        outputs[command] = done.stdout
+    assert (tmp_path / "mmm.csv").read_text().count("\n") >= 8  # a row per channel with spend
+    reconciled = next(c for c in readme_commands(2) if c.startswith("omnimetrics reconcile"))
+    assert "the mix model measures" in outputs[reconciled]

@@ -325,6 +325,12 @@ def reconcile(
     with open_workspace(db, config) as ws:
         result = ws.reconcile(experiments=_holdouts(experiment), calibrate=calibrate,
                               n_bootstrap=bootstrap, engine=engine)  # fmt: skip
+    from dataclasses import replace
+
     from omnimetrics.workspace.mix import RECONCILE_SHOWN
 
-    render(result, out=out, quiet=quiet, limit=rows, show_all=show_all, columns=RECONCILE_SHOWN)
+    # the readings are sentences: under the table, one per channel, rather than in a column
+    readings = tuple(f"{row['channel']}: {row['reading']}" for row in result.to_records())
+    shown = [c for c in RECONCILE_SHOWN if c != "reading"]
+    render(replace(result, notes=(*readings, *result.notes)), out=out, quiet=quiet, limit=rows,
+           show_all=show_all, columns=shown)  # fmt: skip
