@@ -115,3 +115,4 @@ def test_the_readme_configuration_loads(tmp_path):
 
     assert goals_from_config(settings.goals)[0].kpi == "retention_rate"
     assert settings.min_cell_persons == 10
+    assert settings.mix.holdouts == {"email_holdout": "email"} and settings.mix.calibrate

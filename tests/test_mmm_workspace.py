@@ -151,6 +151,11 @@ def test_an_experiments_lift_is_its_revenue_per_unit_times_its_exposed_units(ws,
     assert pd.Timestamp(lift.end) >= pd.Timestamp(last_order).tz_convert(None).normalize()
     with pytest.raises(OmnimetricsError, match="No experiment 'nope'"):
         ws.experiment_lifts({"nope": "email"})
+    # an A/B test of two messages has no holdout: which variant held the channel out is asked
+    with pytest.raises(OmnimetricsError, match="email_subject_test=email:<variant>"):
+        ws.experiment_lifts({"email_subject_test": "email"})
+    named = ws.experiment_lifts({"email_subject_test": "email:A"}).to_pandas()
+    assert named.control.tolist() == ["A"]
 
 
 def test_the_warehouses_experiment_calibrates_the_model(ws, holdout):
@@ -200,6 +205,25 @@ def test_reconcile_puts_attribution_model_and_experiment_side_by_side(ws, holdou
     assert f"Experiment {HOLDOUT} measured" in table.loc["email", "reading"]
     assert table.reading.str.len().min() > 20
     assert found.title.endswith(f"{since:%Y-%m-%d} to {until:%Y-%m-%d}")
+
+
+def test_mix_settings_name_the_holdouts_every_mix_number_reads(ws, holdout):
+    from omnimetrics.config import MixSettings, Settings
+
+    settings = Settings.from_mapping({"mix": {"holdouts": {HOLDOUT: "email"}, "calibrate": True}},
+                                     demo=True)  # fmt: skip
+    configured = omnimetrics.Workspace(ws.warehouse.using(settings))
+    calibrated = configured.mmm(n_bootstrap=10).to_pandas()
+    explicit = ws.mmm(n_bootstrap=10, calibration={HOLDOUT: "email"}).to_pandas()
+    assert calibrated.roi.tolist() == pytest.approx(explicit.roi.tolist(), rel=1e-9)
+    plain = configured.mmm(n_bootstrap=10, calibration={}).to_pandas()  # asked without
+    assert plain.roi.tolist() == pytest.approx(ws.mmm(n_bootstrap=10).to_pandas().roi.tolist())
+    found = configured.reconcile(n_bootstrap=10).to_pandas().set_index("channel")
+    assert found.loc["email", "experiment"] == HOLDOUT
+    for wrong in ({"holdouts": ["email"]}, {"calibrate": "yes"}, {"holdout": {}}):
+        with pytest.raises(OmnimetricsError, match="mix"):
+            Settings.from_mapping({"mix": wrong}, demo=True)
+    assert MixSettings().holdouts == {} and MixSettings().calibrate is False
 
 
 def test_without_spend_the_model_says_what_to_load(tmp_path):

@@ -216,6 +216,33 @@ class UISettings:
 
 
 @dataclass(frozen=True)
+class MixSettings:
+    """`[mix]`: the experiments the mix model and the reconciliation read (docs/mmm.md)."""
+
+    holdouts: Mapping[str, str] = field(default_factory=dict)
+    """Experiments that held a channel out, experiment -> channel (or "channel:variant" naming
+    the holdout variant): their measured lifts appear beside the mix model (`reconcile`)."""
+    calibrate: bool = False
+    """Fit the mix model with those lifts (every mix model, budget and page)."""
+
+    def __post_init__(self) -> None:
+        holdouts = self.holdouts
+        if not isinstance(holdouts, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) and v for k, v in holdouts.items()
+        ):
+            raise ConfigError('mix.holdouts maps experiments to channels, e.g. '
+                              f'{{ email_holdout = "email" }}; got {holdouts!r}.')  # fmt: skip
+        if not isinstance(self.calibrate, bool):
+            raise ConfigError(f"mix.calibrate must be true or false; got {self.calibrate!r}.")
+        object.__setattr__(self, "holdouts", dict(holdouts))
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any], origin: str = "settings") -> MixSettings:
+        """`[mix]` of omnimetrics.toml; an unknown key is an error that names the known."""
+        return cls(**known_keys(cls, raw, "mix", origin))
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable, with defaults that suit a European retailer."""
 
@@ -255,6 +282,8 @@ class Settings:
     """The collector and query API of `omnimetrics serve` ([server])."""
     ui: UISettings = field(default_factory=UISettings)
     """The language of the dashboard and the report ([ui])."""
+    mix: MixSettings = field(default_factory=MixSettings)
+    """The experiments the mix model reads ([mix])."""
 
     def require_secret(self) -> bytes:
         """The HMAC key; in demo mode always the public demo key (a secret in the environment
@@ -314,7 +343,7 @@ class Settings:
     ) -> Settings:
         environ = os.environ if environ is None else environ
         sections = {"privacy", "ingest", "engine", "columns", "channels", "attribution",
-                    "metrics", "segments", "goals", "journeys", "server", "ui"}  # fmt: skip
+                    "metrics", "segments", "goals", "journeys", "server", "ui", "mix"}  # fmt: skip
         for name in raw:
             if name not in sections:
                 raise ConfigError(
@@ -363,6 +392,7 @@ class Settings:
             journeys=JourneySettings.from_mapping(raw.get("journeys", {}), origin),
             server=ServerSettings.from_mapping(raw.get("server", {}), environ, origin),
             ui=UISettings.from_mapping(raw.get("ui", {}), origin),
+            mix=MixSettings.from_mapping(raw.get("mix", {}), origin),
         )
 
 

@@ -194,8 +194,9 @@ Holdouts = Annotated[
     list[str] | None,
     typer.Option(
         "--experiment",
-        help="An experiment of the warehouse that held a channel out, as NAME=CHANNEL "
-        "(repeat for several); its control is the holdout.",
+        help="An experiment of the warehouse that held a channel out, as NAME=CHANNEL (its "
+        "variant named holdout or control held it out) or NAME=CHANNEL:VARIANT; repeat for "
+        "several (default: [mix] holdouts).",
     ),
 ]
 
@@ -210,8 +211,10 @@ Engine = Annotated[
 ]
 
 
-def _holdouts(given: list[str] | None) -> dict[str, str]:
-    """NAME=CHANNEL options as {experiment: channel}."""
+def _holdouts(given: list[str] | None) -> dict[str, str] | None:
+    """NAME=CHANNEL options as {experiment: channel} (None: none given, `[mix] holdouts`)."""
+    if not given:
+        return None
     found: dict[str, str] = {}
     for text in given or []:
         name, sep, channel = text.partition("=")
@@ -278,12 +281,12 @@ def mmm(
         frame = read_file(series, {}, wanted).to_pandas()
         model = MixModel(spend, target=target, date_column=date_column,
                          controls=names(controls), n_bootstrap=bootstrap, engine=engine,
-                         calibration=lifts if len(lifts) else None).fit(frame)  # fmt: skip
+                         calibration=lifts).fit(frame)  # fmt: skip
         result = mix_result(model, frame, f"Mix model of {series.name}")
     else:
         with open_workspace(db, config) as ws:
             result = ws.mmm(target=target, n_bootstrap=bootstrap, engine=engine,
-                            calibration=lifts if len(lifts) else None)  # fmt: skip
+                            calibration=lifts)  # fmt: skip
     render(result, out=out, quiet=quiet, limit=rows, show_all=show_all)
 
 
@@ -310,7 +313,13 @@ def budget(
 @app.command()
 def reconcile(
     experiment: Holdouts = None,
-    calibrate: Annotated[bool, _option("Fit the mix model with the experiments' lifts.")] = False,
+    calibrate: Annotated[
+        bool | None,
+        typer.Option(
+            "--calibrate/--no-calibrate",
+            help="Fit the mix model with the experiments' lifts (default: [mix] calibrate).",
+        ),
+    ] = None,
     bootstrap: Annotated[int, _option("Refits on resampled weeks for the intervals.")] = 100,
     engine: Engine = "ridge",
     db: Db = DEFAULT_DB,

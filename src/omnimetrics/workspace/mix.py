@@ -84,20 +84,23 @@ class MixMethods:
 
     def reconcile(self, *, experiments: Mapping[str, str] | None = None,
                   models: Sequence[str] = DEFAULT_MODELS, n_bootstrap: int = 100, seed: int = 0,
-                  calibrate: bool = False, mix: Result | None = None, paths: Any = None,
+                  calibrate: bool | None = None, mix: Result | None = None, paths: Any = None,
                   engine: str = "ridge") -> Result:  # fmt: skip
         """Per channel, over the mix model's weeks: its credit under each attribution model
         (revenue; the lowest and highest, last touch and the data-driven model), its incremental
         sales and ROI by the mix model with intervals, and its lift measured by an experiment
-        where `experiments` ({experiment: channel}) names one; the gaps read in plain words.
-        `calibrate`: the mix model is fitted with those lifts (`mmm(calibration=...)`). `mix`: a
+        where `experiments` ({experiment: channel}; default `[mix] holdouts`) names one; the
+        gaps read in plain words. `calibrate`: the mix model is fitted with those lifts
+        (`mmm(calibration=...)`; default `[mix] calibrate`). `mix`: a
         result of `mmm()` to read instead of fitting again; `paths`: the journeys' paths by
         month a run stored (`attribution(paths=...)`): then attribution counts the whole months
         the model's weeks touch."""
-        lifts = self._lifts(experiments or {})
+        experiments = self.settings.mix.holdouts if experiments is None else experiments
+        calibrate = self.settings.mix.calibrate if calibrate is None else calibrate
+        lifts = self._lifts(experiments)
         if mix is None:
             mix = self.mmm(n_bootstrap=n_bootstrap, seed=seed, engine=engine,
-                           calibration=lifts if calibrate and len(lifts) else None)  # fmt: skip
+                           calibration=lifts if calibrate and len(lifts) else {})  # fmt: skip
         weeks = pd.to_datetime(mix.part("mmm_decomposition").to_pandas()["date"])
         since, until = weeks.min().date(), weeks.max().date() + timedelta(days=6)
         credit = self.attribution(models, since=since, until=until, support=False,  # type: ignore[attr-defined]
@@ -113,7 +116,7 @@ class MixMethods:
             f"included) in the weeks {since:%Y-%m-%d} to {until:%Y-%m-%d}; an experiment "
             "measures what the channel added for its exposed units.",
             *(f"{c}: the mix model is calibrated with experiment {e}." for e, c in
-              (experiments or {}).items() if calibrate),
+              experiments.items() if calibrate),
         )  # fmt: skip
         title = f"Attribution, mix model and experiments, {since:%Y-%m-%d} to {until:%Y-%m-%d}"
         return Result.of("reconcile", title, table, parts=(part,), notes=notes)
@@ -173,6 +176,8 @@ class MixMethods:
             raise ConfigError(
                 f"target must be sales, online_sales or offline_sales; got {target!r}."
             )
+        if calibration is None and self.settings.mix.calibrate:
+            calibration = self.settings.mix.holdouts  # [mix] calibrate = true
         if isinstance(calibration, Mapping):
             calibration = self._lifts(calibration)
         series, channels = mix_series(self.warehouse)
