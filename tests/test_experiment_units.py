@@ -230,6 +230,46 @@ def test_periods_of_exposure_are_increments(shop):
     assert about["unit_counts"]["several_variants"] == 1
 
 
+def test_periods_by_week_start_on_monday(shop):
+    # Exposures on Tue 03-10, Wed 03-11 and Thu 03-12: one week, from Monday 03-09.
+    total = rows(experiment_summary(shop, "subject", "revenue"))
+    weekly = rows(experiment_summary(shop, "subject", "revenue", by_period="week"))
+    assert weekly == {("A", date(2026, 3, 9)): total["A"], ("B", date(2026, 3, 9)): total["B"]}
+
+
+BOUNDS = """experiment,variant,unit_type,unit_id,timestamp
+t,A,customer_id,C1,2026-03-08T23:59:59.999999Z
+t,A,customer_id,C2,2026-03-09T00:00:00Z
+t,B,customer_id,C3,
+t,B,customer_id,C4,2026-03-15T23:59:59Z
+t,B,customer_id,C5,2026-03-16T00:00:00.000001Z
+t,B,customer_id,C6,2026-03-16T00:00:00Z
+"""
+
+
+def test_the_period_of_an_exposure_is_its_utc_day_or_monday_week(wh, tmp_path):
+    # Sunday 03-08 is the first day (C3, undated, is exposed then); weeks start on Mondays
+    # 03-02, 03-09 and 03-16. C6 is also stored again with a second variant (excluded).
+    load(wh, tmp_path, [("orders", ORDERS), ("experiment_assignments", BOUNDS)])
+    stored_again(wh, "C6", variant="A")
+    wh.resolve_identities()
+    daily = experiment_summary(wh, "t", "conversion", by_period="day")
+    assert {key: row["units"] for key, row in rows(daily).items()} == {
+        ("A", date(2026, 3, 8)): 1, ("A", date(2026, 3, 9)): 1,
+        ("B", date(2026, 3, 8)): 1, ("B", date(2026, 3, 15)): 1, ("B", date(2026, 3, 16)): 1,
+    }  # fmt: skip
+    weekly = experiment_summary(wh, "t", "conversion", by_period="week")
+    assert {key: row["units"] for key, row in rows(weekly).items()} == {
+        ("A", date(2026, 3, 2)): 1, ("A", date(2026, 3, 9)): 1,
+        ("B", date(2026, 3, 2)): 1, ("B", date(2026, 3, 9)): 1, ("B", date(2026, 3, 16)): 1,
+    }  # fmt: skip
+    # The counts of the summary's own query are those of the units.
+    about = json.loads(weekly.schema.metadata[b"omnimetrics"])
+    assert about["unit_counts"] == unit_counts(wh, "t") == {
+        "units": 5, "undated": 1, "several_variants": 1, "same_person": 0, "consent_refused": 0,
+    }  # fmt: skip
+
+
 def test_facts_of_a_window_are_read_as_given(shop):
     facts = Facts(shop, since=date(2026, 3, 1), until=date(2026, 3, 20))
     revenue = rows(experiment_summary(facts, "subject", "revenue"))
@@ -333,7 +373,8 @@ def test_click_rate_per_send_on_a_larger_world(tmp_path):
 
 SUMMARIES = [("conversion", {"covariate_days": 28, "by_period": "day"}),
              ("revenue", {"window_days": 7, "covariate_days": 28}),
-             ("average_basket", {}), ("click_rate", {}), ("open", {"covariate_days": 28})]  # fmt: skip
+             ("average_basket", {}), ("click_rate", {}), ("open", {"covariate_days": 28}),
+             ("orders", {"by_period": "week", "window_days": 3})]  # fmt: skip
 
 
 def test_summaries_parity(engine, shop, tmp_path):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 from weakref import WeakKeyDictionary
 
@@ -19,6 +19,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from omnimetrics.errors import ConfigError, SchemaError, UnknownNameError, did_you_mean
 from omnimetrics.identity import person_of_rows
@@ -35,7 +36,8 @@ several_variants: the unit, or its person through another unit, was assigned mor
 variant of the experiment; same_person: another unit of the same person, assigned the same
 variant earlier, is analysed instead (its behaviour would count twice); consent_refused: the
 person refused the journeys' consent purpose, so their behaviour cannot be linked to them."""
-PERIODS = {"day": "D", "week": "W"}
+PERIODS = {"day": 1, "week": 7}
+"""The periods of exposure a summary can be broken down by, in days (weeks start on Monday)."""
 EMAIL_EVENTS = {"sends": "email_send", "opens": "email_open", "clicks": "email_click"}
 
 Kind = Literal["proportion", "mean", "ratio"]
@@ -90,17 +92,36 @@ def experiments(source: Warehouse | Facts) -> pa.Table:
     return rows.group_by("experiment").agg(**columns).order_by("experiment").to_pyarrow()
 
 
+def experiment_names(source: Warehouse | Facts) -> list[str]:
+    """The experiments of `experiment_assignments`, sorted: `experiments` without its figures
+    (a cheap read, to check a name)."""
+    rows = _assignments(_facts(source).wh)
+    names = rows.select("experiment").distinct().order_by("experiment").to_pyarrow()
+    return [name for name in names.column("experiment").to_pylist() if name is not None]
+
+
 def unit_counts(source: Warehouse | Facts, experiment: str) -> dict[str, int]:
     """Units of one experiment: `units` analysed, `undated` (exposed on the first day), and
     the excluded ones by reason (`EXCLUSIONS`)."""
     units = experiment_units(source, experiment)
-    counts = {
-        "units": units.excluded.isnull().sum().cast(dt.int64),
-        "undated": units.assigned_at.isnull().sum().cast(dt.int64),
-        **{r: (units.excluded == r).fill_null(False).sum().cast(dt.int64) for r in EXCLUSIONS},
+    counts = units.group_by("excluded").agg(units=units.count(), _undated=_undated(units))
+    return _unit_counts(counts.to_pyarrow())
+
+
+def _undated(units: ir.Table) -> ir.IntegerValue:
+    return units.assigned_at.isnull().sum().cast(dt.int64)
+
+
+def _unit_counts(counts: pa.Table) -> dict[str, int]:
+    """`unit_counts` from a small table of units counted by `excluded` (and maybe by more):
+    `units`, and `_undated` among them."""
+    excluded, units = counts.column("excluded"), counts.column("units")
+    found = {
+        "units": pc.sum(pc.filter(units, pc.is_null(excluded))),
+        "undated": pc.sum(counts.column("_undated")),
+        **{r: pc.sum(pc.filter(units, pc.equal(excluded, r))) for r in EXCLUSIONS},
     }
-    row = units.aggregate(**counts).to_pyarrow().to_pylist()[0]
-    return {name: int(value or 0) for name, value in row.items()}
+    return {name: int(value.as_py() or 0) for name, value in found.items()}
 
 
 def experiment_units(source: Warehouse | Facts, experiment: str | None = None) -> ir.Table:
@@ -113,71 +134,103 @@ def experiment_units(source: Warehouse | Facts, experiment: str | None = None) -
     For one experiment, the units are computed once per `Facts` (a snapshot of the data)."""
     facts = _facts(source)
     if experiment is None:
-        return _units(facts, None)
-    cached = _CACHE.setdefault(facts, {})
-    if f"units:{experiment}" not in cached:
-        cached[f"units:{experiment}"] = _units(facts, experiment)
-    return cached[f"units:{experiment}"]
+        return _units(facts, None, None)
+    return _staged(facts, experiment).units
 
 
-_CACHE: WeakKeyDictionary[Facts, dict[str, ir.Table]] = WeakKeyDictionary()
+@dataclass(frozen=True)
+class _Staged:
+    """The units of one experiment, and the first day and last instant of their exposure."""
+
+    units: ir.Table
+    first_day: datetime
+    last: datetime
+
+
+def _staged(facts: Facts, experiment: str) -> _Staged:
+    cached = _UNITS.setdefault(facts, {})
+    if experiment not in cached:
+        first, last = _check_experiment(facts.wh, experiment)
+        first_day = first.replace(hour=0, minute=0, second=0, microsecond=0)
+        cached[experiment] = _Staged(_units(facts, experiment, first_day), first_day, last)
+    return cached[experiment]
+
+
+_UNITS: WeakKeyDictionary[Facts, dict[str, _Staged]] = WeakKeyDictionary()
+_ORDERS: WeakKeyDictionary[Facts, tuple[ir.Table, bool]] = WeakKeyDictionary()
 """What is computed once per `Facts` (a snapshot of the data): the units of each experiment
-asked, the orders with their person."""
+asked; the orders with their person (staged when a second metric reads them: one analysis
+reads them once, in its summary's query)."""
 UNIT = ["experiment", "unit_type", "unit_id"]
 COLUMNS = ["experiment", "unit_type", "unit_id", "variant", "assigned_at", "exposed_at",
            "person_id", "excluded"]  # fmt: skip
 
 
-def _units(facts: Facts, experiment: str | None) -> ir.Table:
+def _units(facts: Facts, experiment: str | None, first_day: datetime | None) -> ir.Table:
     """The units, built person first: the rows are joined once to the identity graph; nearly
     every person (or identifier in no graph) has one row, which is their unit as it stands;
-    only the rows of the keys with several rows are grouped into units and ranked."""
+    only the rows of the keys with several rows are grouped into units and ranked.
+
+    For one experiment the rows are staged, with only the columns that vary: the search for
+    keys with several rows and every figure of the test read them (engines would redo the
+    identity join for each). That search counts rows per person, and per unit for the rows
+    without one: no key is built for each row."""
     wh = facts.wh
     rows = _assignments(wh)
     utc = dt.Timestamp(timezone="UTC")
     rows = rows.mutate(timestamp=rows.timestamp.cast(utc))
     if experiment is not None:
-        first = _check_experiment(wh, experiment)
         rows = rows.filter(rows.experiment == experiment)
-        first_day = ibis.literal(first.replace(hour=0, minute=0, second=0, microsecond=0), utc)
-    else:
-        starts = rows.group_by("experiment").agg(_first=rows.timestamp.min())
-        rows = rows.join(starts, "experiment")
-        first_day = rows._first.truncate("D").cast(utc)
-    rows = rows.select(*UNIT, "variant", assigned_at=rows.timestamp,
-                       exposed_at=ibis.coalesce(rows.timestamp, first_day))  # fmt: skip
+    rows = rows.select(*UNIT, "variant", assigned_at=rows.timestamp)
     rows = _with_person(wh, rows)
     # `_person`: the person of the identifier; `person_id`: the same, null when they refused.
     rows = facts.unlinked_if_refused(rows.mutate(_person=rows.person_id)).drop("tracked")
     rows = rows.mutate(_refused=rows._person.notnull() & rows.person_id.isnull()).drop("person_id")
-    if experiment is not None:  # staged: read three times below (engines would recompute it)
-        rows = wh.materialize(rows)
+    if experiment is None:
+        starts = rows.group_by("experiment").agg(_first=rows.assigned_at.min())
+        rows = rows.join(starts, "experiment")
+        first = rows._first.truncate("D").cast(utc)
+        scope = ["experiment"]
+    else:
+        staged = wh.materialize(rows.drop("experiment"))
+        rows = staged.mutate(experiment=ibis.literal(experiment))
+        first = ibis.literal(first_day, utc)
+        scope = []
+
+    def unit_key(units: ir.Table) -> ir.StringValue:
+        return ibis.literal("unit:").concat(units.unit_type, ":", units.unit_id)
+
     # `_key`: the person, or the unit itself when its identifier is in no graph.
-    unit_key = ibis.literal("unit:").concat(rows.unit_type, ":", rows.unit_id)
     rows = rows.mutate(
+        exposed_at=ibis.coalesce(rows.assigned_at, first),
         person_id=ibis.cases((rows._refused, ibis.null(dt.string)), else_=rows._person),
-        _key=ibis.coalesce(rows._person, unit_key),
+        _key=ibis.coalesce(rows._person, unit_key(rows)),
     )
-    per_key = rows.group_by(["experiment", "_key"]).agg(
-        _rows=rows.count(), _low=rows.variant.min(), _high=rows.variant.max()
+    # The keys with several rows: persons, and identifiers in no graph, counted apart.
+    keys = [*scope, "_key"]
+    linked = rows.filter(rows._person.notnull())
+    per_person = linked.group_by([*scope, "_person"]).agg(_rows=linked.count())
+    unlinked = rows.filter(rows._person.isnull())
+    per_unit = unlinked.group_by([*scope, "unit_type", "unit_id"]).agg(_rows=unlinked.count())
+    busy = ibis.union(
+        per_person.filter(per_person._rows > 1).select(*scope, _key=per_person._person),
+        per_unit.filter(per_unit._rows > 1).select(*scope, _key=unit_key(per_unit)),
     )
-    busy = per_key.filter(per_key._rows > 1)
-    if experiment is not None:
-        busy = wh.materialize(busy)  # few rows
 
     def as_units(alone: ir.Table) -> ir.Table:
         return alone.select(*COLUMNS[:-1], excluded=ibis.cases(
             (alone._refused, "consent_refused"), else_=ibis.null(dt.string)))  # fmt: skip
 
-    if experiment is not None and not busy.count().execute():
-        return as_units(rows)  # every key has one row: the units are the rows (no copy)
+    if experiment is not None:
+        busy = wh.materialize(busy)  # few rows
+        if not busy.count().execute():
+            return as_units(rows)  # every key has one row: the units are the rows (no copy)
     # Keys with several rows: one unit in two variants, or several units of one person.
-    alone = as_units(rows.anti_join(busy, ["experiment", "_key"]))
-    theirs = rows.semi_join(busy, ["experiment", "_key"])
-    theirs = _grouped(theirs).join(busy, ["experiment", "_key"])
-    earliest = ibis.window(group_by=["experiment", "_key"],
-                           order_by=["exposed_at", "unit_type", "unit_id"])  # fmt: skip
-    several = (theirs.variant != theirs._other) | (theirs._low != theirs._high)
+    alone = as_units(rows.anti_join(busy, keys))
+    theirs = _grouped(rows.semi_join(busy, keys))
+    # Several variants: the key's units (or one of them) were assigned more than one.
+    several = theirs.variant.min().over(group_by=keys) != theirs._other.max().over(group_by=keys)
+    earliest = ibis.window(group_by=keys, order_by=["exposed_at", "unit_type", "unit_id"])
     theirs = theirs.select(*COLUMNS[:-1], excluded=ibis.cases(
         (several, "several_variants"),
         (theirs._refused, "consent_refused"),
@@ -185,7 +238,11 @@ def _units(facts: Facts, experiment: str | None) -> ir.Table:
         else_=ibis.null(dt.string),
     ))  # fmt: skip
     units = ibis.union(alone, theirs)
-    return units if experiment is None else wh.materialize(units)
+    if experiment is None:
+        return units
+    units = wh.materialize(units)  # read by every figure; the staged rows are then not needed
+    wh.drop(staged)
+    return units
 
 
 def _grouped(rows: ir.Table) -> ir.Table:
@@ -246,12 +303,14 @@ def experiment_summary(
         )
     spec = METRICS[metric]
     facts = _facts(source)
-    units, active = _active_units(facts, experiment, spec, window_days, covariate_days)
+    _, active = _active_units(facts, experiment, spec, window_days, covariate_days)
+    # Every unit, excluded or not: their counts by reason come from the same query.
+    every = experiment_units(facts, experiment)
     groups = ["variant"]
     if by_period is not None:
-        period = PERIODS[by_period]
-        units = units.mutate(period=units.exposed_at.truncate(period).date())
-        active = active.mutate(period=active.exposed_at.truncate(period).date())
+        staged = _staged(facts, experiment)
+        every = every.mutate(period=_period_of(every.exposed_at, by_period, staged))
+        active = active.mutate(period=_period_of(active.exposed_at, by_period, staged))
         groups.append("period")
     y = active.value
     sums: dict[str, ir.Value] = {}
@@ -270,16 +329,45 @@ def experiment_summary(
         sums["covariate_sum"] = x.sum().cast(dt.float64)
         sums["covariate_sum_squares"] = (x * x).sum().cast(dt.float64)
         sums["covariate_cross_sum"] = (y * x).sum().cast(dt.float64)
-    counts = units.group_by(groups).agg(units=units.count().cast(dt.int64))
-    totals = active.group_by(groups).agg(**sums)
-    summary = counts.left_join(totals, groups).select(
-        *groups, "units", **{name: totals[name].fill_null(0) for name in sums}
+    counts = every.group_by([*groups, "excluded"]).agg(
+        units=every.count().cast(dt.int64), _undated=_undated(every)
     )
-    table = summary.order_by(groups).to_pyarrow()
+    totals = active.group_by(groups).agg(**sums)
+    analysed = [counts[g] == totals[g] for g in groups] + [counts.excluded.isnull()]
+    found = counts.left_join(totals, analysed).select(
+        *groups, "excluded", "units", "_undated",
+        **{name: totals[name].fill_null(0) for name in sums},
+    )  # fmt: skip
+    found = found.order_by([*groups, "excluded"]).to_pyarrow()
+    table = found.filter(pc.is_null(found.column("excluded")))
+    table = table.select([*groups, "units", *sums])
     about = {"experiment": experiment, "metric": metric, "kind": spec.kind,
              "window_days": window_days, "covariate_days": covariate_days,
-             "by_period": by_period, "unit_counts": unit_counts(facts, experiment)}  # fmt: skip
+             "by_period": by_period, "unit_counts": _unit_counts(found)}  # fmt: skip
     return table.replace_schema_metadata({"omnimetrics": json.dumps(about)})
+
+
+def _period_of(at: ir.TimestampValue, period: str, staged: _Staged) -> ir.DateValue:
+    """The first day of the `period` (day, or week from Monday) holding `at`, an exposure of
+    `staged`'s units: `at` is compared with the periods' UTC bounds (a binary search written
+    as nested cases, a few comparisons a unit). Engines' calendar functions on zoned
+    timestamps are far slower (DuckDB: truncating 10M timestamps to days takes seconds)."""
+    step = timedelta(days=PERIODS[period])
+    start = staged.first_day
+    if period == "week":
+        start -= timedelta(days=start.weekday())
+    starts = [start + k * step for k in range((staged.last - start) // step + 1)]
+    utc = dt.Timestamp(timezone="UTC")
+
+    def search(low: int, high: int) -> ir.DateValue:
+        """The period of `at` among starts[low:high]."""
+        if high - low == 1:
+            return ibis.literal(starts[low].date(), dt.date)
+        middle = (low + high) // 2
+        before = at < ibis.literal(starts[middle], utc)
+        return ibis.cases((before, search(low, middle)), else_=search(middle, high))
+
+    return search(0, len(starts))
 
 
 def _active_units(
@@ -301,12 +389,16 @@ def _active_units(
         )
     facts = _facts(source)
     fact = _fact(facts, spec)
-    units = experiment_units(facts, experiment)
-    units = units.filter(units.excluded.isnull()).select(
+    every = experiment_units(facts, experiment)
+    units = every.filter(every.excluded.isnull()).select(
         "unit_type", "unit_id", "variant", "exposed_at", "person_id"
     )
     counted = [spec.numerator] + ([spec.denominator] if spec.denominator else [])
-    exposed = units.filter(units.person_id.notnull())
+    # The analysed units' persons; the others have none, so no fact joins them. Not a filter:
+    # engines then size the units' side right and build the join's table on the facts.
+    analysed = every.excluded.isnull() & every.person_id.notnull()
+    person = ibis.cases((analysed, every.person_id), else_=ibis.null(dt.string))
+    exposed = every.select("variant", "exposed_at", person_id=person)
     start = exposed.exposed_at
     if covariate_days is not None:
         start = start - _interval(covariate_days)
@@ -354,13 +446,14 @@ def _assignments(wh: Warehouse) -> ir.Table:
     return wh.table(ASSIGNMENTS)
 
 
-def _check_experiment(wh: Warehouse, experiment: str) -> datetime:
-    """The experiment's first assignment time; an unknown experiment, or one whose units all
-    lack a timestamp, is refused."""
+def _check_experiment(wh: Warehouse, experiment: str) -> tuple[datetime, datetime]:
+    """The experiment's first and last assignment times; an unknown experiment, or one whose
+    units all lack a timestamp, is refused."""
     rows = _assignments(wh)
     mine = rows.filter(rows.experiment == experiment)
-    found = mine.aggregate(units=mine.count(), first=mine.timestamp.min())
-    units, first = found.to_pyarrow().to_pylist()[0].values()
+    found = mine.aggregate(units=mine.count(), first=mine.timestamp.min(),
+                           last=mine.timestamp.max())  # fmt: skip
+    units, first, last = found.to_pyarrow().to_pylist()[0].values()
     if not units:
         known = rows.select("experiment").distinct().experiment.to_pyarrow().to_pylist()
         raise UnknownNameError(
@@ -373,7 +466,7 @@ def _check_experiment(wh: Warehouse, experiment: str) -> datetime:
             "column 'timestamp'): exposure is unknown, so no metric can start from it. Load "
             "the assignments with their timestamps."
         )
-    return first
+    return first, last
 
 
 def _check_days(name: str, days: float | None) -> None:
@@ -402,21 +495,24 @@ def _fact(facts: Facts, spec: UnitMetric) -> ir.Table:
                 f"The metric {spec.name!r} needs orders: the warehouse has no 'orders' table. "
                 "Load them with `omnimetrics ingest orders FILE`."
             )
-        cached = _CACHE.setdefault(facts, {})
         if "orders" in facts.__dict__:  # built already (KPIs of the same run): reused
             orders = facts.orders
-        elif "orders" in cached:
-            orders = cached["orders"]
         else:
-            # `Facts.orders` less what units do not use: its first-order window over every
-            # order, and the unlinking of refusing persons (their units are excluded).
-            stored = wh.table("orders")
-            valid = stored.filter(stored.status.isnull() | (stored.status != "cancelled"))
-            linked = person_of_rows(wh, valid)
-            revenue = linked.revenue.cast(dt.float64)
-            linked = linked.filter(linked.person_id.notnull())
-            orders = facts.window(linked.select("person_id", at=linked.timestamp, revenue=revenue))
-            orders = cached["orders"] = wh.materialize(orders)
+            orders, staged = _ORDERS.get(facts, (None, False))
+            if orders is None:
+                # `Facts.orders` less what units do not use: its first-order window over
+                # every order, and the unlinking of refusing persons (their units are
+                # excluded).
+                stored = wh.table("orders")
+                valid = stored.filter(stored.status.isnull() | (stored.status != "cancelled"))
+                linked = person_of_rows(wh, valid)
+                revenue = linked.revenue.cast(dt.float64)
+                linked = linked.filter(linked.person_id.notnull())
+                orders = linked.select("person_id", at=linked.timestamp, revenue=revenue)
+                orders = facts.window(orders)
+            elif not staged:  # read again (another metric of the same `Facts`): staged
+                orders, staged = wh.materialize(orders), True
+            _ORDERS[facts] = (orders, staged)
         orders = orders.filter(orders.person_id.notnull())
         return orders.select("person_id", "at", orders=ibis.literal(1), revenue=orders.revenue)
     if "events" not in wh.tables():

@@ -88,9 +88,9 @@ class ExperimentMethods:
         return result.with_notes(*notes)
 
     def _experiment_name(self, name: str | None) -> str:
-        from omnimetrics.experiments.units import experiments
+        from omnimetrics.experiments.units import experiment_names
 
-        names = experiments(self.warehouse).column("experiment").to_pylist()
+        names = experiment_names(self.warehouse)
         if name is None:
             if len(names) == 1:
                 return names[0]
