@@ -12,12 +12,19 @@ fixed seed. Formulas in docs/experiments.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 from scipy import special, stats
 
 _TAIL = 1e-12
-_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(512)
+
+
+@cache
+def _gauss_legendre() -> tuple[np.ndarray, np.ndarray]:
+    """The 512 Gauss-Legendre nodes and weights, computed at the first use (an eigenvalue
+    problem: at import it slowed every command that merely loads the package)."""
+    return np.polynomial.legendre.leggauss(512)
 
 
 def beta_chance_to_beat(a_t: float, b_t: float, a_c: float, b_c: float) -> float:
@@ -37,11 +44,12 @@ def _density_times_cdf(a: float, b: float, a_other: float, b_other: float) -> fl
     """The integral of Beta(a, b)'s density times Beta(a_other, b_other)'s distribution."""
     low = float(special.betaincinv(a, b, _TAIL))
     high = float(special.betaincinv(a, b, 1.0 - _TAIL))
-    x = 0.5 * (high - low) * _NODES + 0.5 * (high + low)
+    nodes, weights = _gauss_legendre()
+    x = 0.5 * (high - low) * nodes + 0.5 * (high + low)
     log_pdf = (a - 1) * np.log(x) + (b - 1) * np.log1p(-x) - special.betaln(a, b)
     integrand = np.exp(log_pdf) * special.betainc(a_other, b_other, x)
     # The mass beyond `high` (at most 1e-12) sees F_other <= 1: counted as 1.
-    return float(0.5 * (high - low) * np.sum(_WEIGHTS * integrand)) + _TAIL * float(
+    return float(0.5 * (high - low) * np.sum(weights * integrand)) + _TAIL * float(
         special.betainc(a_other, b_other, high)
     )
 
