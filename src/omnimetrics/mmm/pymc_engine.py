@@ -215,8 +215,15 @@ def _sample(
         )
     posterior = idata.posterior.stack(sample=("chain", "draw"))
     constant = idata.constant_data
-    target_scale = float(constant["target_scale"])
-    channel_scale = constant["channel_scale"].sel(channel=list(model.channels)).to_numpy()
+    # some samplers (nutpie) store the constant data with extra dimensions: keep one value
+    target_scale = float(np.asarray(constant["target_scale"]).ravel()[0])
+    channel_scale = (
+        constant["channel_scale"]
+        .sel(channel=list(model.channels))
+        .transpose("channel", ...)
+        .to_numpy()
+        .reshape(len(model.channels), -1)[:, 0]
+    )
     parameters = _parameters(model, posterior, channel_scale)
     factor = target_scale / model.sales_scale_
     intercept = posterior["intercept_contribution"].to_numpy()[None, :]
