@@ -226,6 +226,16 @@ def test_mix_settings_name_the_holdouts_every_mix_number_reads(ws, holdout):
     assert MixSettings().holdouts == {} and MixSettings().calibrate is False
 
 
+def test_a_spend_plans_expected_sales(ws):
+    series, channels = mix_series(ws.warehouse)
+    doubled = {channels[0]: 2 * series[channels[0]].sum()}
+    found = ws.scenario(doubled).to_pandas().set_index("channel")
+    direct = MixModel(channels).fit(series).scenario(doubled).set_index("channel")
+    pd.testing.assert_frame_equal(found, direct)
+    assert found.loc[channels[0], "spend"] == pytest.approx(doubled[channels[0]])
+    assert (found.lower <= found.sales + 1e-9).all() and (found.sales <= found.upper + 1e-9).all()
+
+
 def test_without_spend_the_model_says_what_to_load(tmp_path):
     ws = omnimetrics.open(tmp_path / "w.duckdb", demo=True)
     with pytest.raises(OmnimetricsError, match="omnimetrics ingest spend"):

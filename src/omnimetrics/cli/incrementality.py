@@ -1,6 +1,7 @@
 """`omnimetrics experiment`: analyse an A/B or multivariate test (of the warehouse, or of a
 summary or units file as other tools give them) and `omnimetrics experiment plan`: size one;
-`omnimetrics mmm` and `omnimetrics budget`: the mix model and the budget it recommends;
+`omnimetrics mmm`, `omnimetrics budget` and `omnimetrics scenario`: the mix model, the budget
+it recommends and the sales of a plan;
 `omnimetrics reconcile`: attribution, mix model and experiments side by side."""
 
 from __future__ import annotations
@@ -307,6 +308,41 @@ def budget(
     model), each channel within --max-change of its current spend, and the expected uplift."""
     with open_workspace(db, config) as ws:
         result = ws.budget(total, max_change=max_change, target=target, engine=engine)
+    render(result, out=out, quiet=quiet)
+
+
+@app.command()
+def scenario(
+    spend: Annotated[
+        str,
+        typer.Option(
+            help="The plan: channel=total spend, separated by commas, e.g. "
+            "display=12000,email=100 (a channel not named keeps its spend).",
+            show_default=False,
+        ),
+    ] = ...,  # type: ignore[assignment]
+    target: Annotated[str, _option("sales, online_sales or offline_sales.")] = "sales",
+    engine: Engine = "ridge",
+    db: Db = DEFAULT_DB,
+    config: Config = None,
+    out: Out = None,
+    quiet: Quiet = False,
+) -> None:
+    """Expected sales for a spend plan by the mix model: each channel's incremental sales and
+    the total, with intervals, over a period as long as the modelled one."""
+    plan: dict[str, float] = {}
+    for part in names(spend):
+        channel, sep, amount = part.partition("=")
+        try:
+            plan[channel.strip()] = float(amount)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise typer.BadParameter(
+                f"--spend takes channel=amount pairs, e.g. display=12000; got {part!r}."
+            )
+    with open_workspace(db, config) as ws:
+        result = ws.scenario(plan, target=target, engine=engine)
     render(result, out=out, quiet=quiet)
 
 

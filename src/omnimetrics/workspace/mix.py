@@ -70,6 +70,17 @@ class MixMethods:
         model, _ = self._mix_model(target, 100, 13, seed, calibration, engine)
         return _plan(model, total, max_change)
 
+    def scenario(self, spend: Mapping[str, float], *, target: str = "sales", seed: int = 0,
+                 calibration: Calibration = None, engine: str = "ridge") -> Result:  # fmt: skip
+        """Expected sales over the modelled weeks for a spend plan (`spend`: channel -> total
+        over a period as long as the modelled one; channels not named keep their spend; each
+        keeps its weekly pattern): per channel its incremental sales and the total (base and
+        channels), with intervals, beside the current spend."""
+        model, series = self._mix_model(target, 100, 13, seed, calibration, engine)
+        weeks = len(series)
+        return Result.of("scenario", f"Expected {target.replace('_', ' ')} over {weeks} weeks "
+                         "for the plan", model.scenario(spend))  # fmt: skip
+
     def experiment_lifts(self, experiments: Mapping[str, str]) -> Result:
         """The incremental sales of a channel measured by each experiment that held it out,
         `experiments` = {experiment: channel}: the revenue per unit of the exposed units
