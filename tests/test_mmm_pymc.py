@@ -87,9 +87,14 @@ def test_decomposition_sums_to_fitted_sales_and_matches_pymc_marketing(bayesian,
     # every draw's channel columns, recomputed with omnimetrics' transforms (the tables need them
     # at other spend levels), are pymc-marketing's own contributions
     idata = bayesian.inference_data_
-    theirs = idata.posterior["channel_contribution"].sel(channel=world.channels).stack(
-        sample=("chain", "draw")
-    ).transpose("sample", "date", "channel").to_numpy() * float(idata.constant_data["target_scale"])
+    theirs = (
+        idata.posterior["channel_contribution"]
+        .sel(channel=world.channels)
+        .stack(sample=("chain", "draw"))
+        .transpose("sample", "date", "channel")
+        .to_numpy()
+        * np.asarray(idata.constant_data["target_scale"]).ravel()[0]
+    )
     ours = np.stack([bayesian._contributions(draw) for draw in bayesian.draws_])
     assert np.allclose(ours, theirs, rtol=1e-9, atol=1e-6 * np.abs(theirs).max())
 
@@ -159,3 +164,13 @@ def test_without_the_extra_the_error_says_what_to_install(world, monkeypatch):
         monkeypatch.setitem(sys.modules, name, None)  # what an environment without it sees
     with pytest.raises(EngineError, match=r"pip install 'omnimetrics\[pymc\]'"):
         MixModel(world.channels, engine="pymc").fit(world.series)
+
+
+@pytest.mark.slow
+def test_a_sampler_not_installed_says_what_to_do(world):
+    _require_extra()
+    if importlib.util.find_spec("blackjax") is not None:
+        pytest.skip("blackjax is installed here")
+    model = MixModel(world.channels, engine="pymc", engine_options={"nuts_sampler": "blackjax"})
+    with pytest.raises(EngineError, match="'blackjax' is not installed"):
+        model.fit(world.series)
