@@ -238,6 +238,13 @@ def test_a_channel_explained_by_the_others_together_is_flagged():
     assert "moves with" not in summary.loc["channel_3", "warning"]
     diagnostics = model.diagnostics().set_index("metric")
     assert diagnostics.loc["search_converged", "value"] == 1.0
+    assert not summary.loc["channel_3", "identifiable"]
+    # an experiment's lift identifies the channel its spend alone does not
+    lift = _lift(world, "channel_3", 40, 51)
+    measured = MixModel(world.channels, n_bootstrap=0, calibration=lift).fit(series)
+    row = measured.channel_summary().set_index("channel").loc["channel_3"]
+    assert row["identifiable"]
+    assert row["warning"].startswith("calibrated by an experiment's lift; from spend alone: ")
 
 
 def test_split_effects_over_online_and_offline_sales(model, world):

@@ -630,8 +630,14 @@ class MixModel(Fitted):
             frame[f"{name}_lower"] = lower[i]
             frame[f"{name}_upper"] = upper[i]
         warnings = self._identification_warnings()
-        frame["identifiable"] = [c not in warnings for c in self.channels]
-        frame["warning"] = [warnings.get(c, "") for c in self.channels]
+        measured = self._calibrated_channels()
+        frame["identifiable"] = [c not in warnings or c in measured for c in self.channels]
+        frame["warning"] = [
+            f"calibrated by an experiment's lift; from spend alone: {warnings[c]}"
+            if c in warnings and c in measured
+            else warnings.get(c, "")
+            for c in self.channels
+        ]
         frame["beta"] = self.fit_.beta * self.sales_scale_
         for j in range(len(self.channels)):
             for name, value in self.fit_.adstock_params[j].items():
@@ -777,6 +783,13 @@ class MixModel(Fitted):
         return pd.DataFrame(rows)
 
     # ------------------------------------------------------------------ diagnostics
+    def _calibrated_channels(self) -> set[str]:
+        """The channels an experiment's lift calibrates: the lift identifies their effect when
+        their spend alone does not."""
+        if self.calibration is None or len(self.calibration) == 0:
+            return set()
+        return set(pd.DataFrame(self.calibration)["channel"].astype(str))
+
     def _identification_warnings(
         self, min_cv: float = 0.1, max_correlation: float = 0.9, max_explained: float = 0.9
     ) -> dict[str, str]:
