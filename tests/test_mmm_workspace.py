@@ -158,6 +158,7 @@ def test_an_experiments_lift_is_its_revenue_per_unit_times_its_exposed_units(ws,
     assert named.control.tolist() == ["A"]
 
 
+@pytest.mark.slow  # four fits
 def test_the_warehouses_experiment_calibrates_the_model(ws, holdout):
     lifts = ws.experiment_lifts({HOLDOUT: "email"}).to_pandas()
     calibrated = ws.mmm(n_bootstrap=10, calibration={HOLDOUT: "email"}).to_pandas()
@@ -207,6 +208,7 @@ def test_reconcile_puts_attribution_model_and_experiment_side_by_side(ws, holdou
     assert found.title.endswith(f"{since:%Y-%m-%d} to {until:%Y-%m-%d}")
 
 
+@pytest.mark.slow  # four fits
 def test_mix_settings_name_the_holdouts_every_mix_number_reads(ws, holdout):
     from omnimetrics.config import MixSettings, Settings
 
