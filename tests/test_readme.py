@@ -20,6 +20,22 @@ def readme_commands(block: int = 0) -> list[str]:
     return [line[2:] for line in text.splitlines() if line.startswith("$ ")]
 
 
+def run_in_order(commands: list[str], smaller: dict[str, str], folder: Path,
+                 env: dict[str, str]) -> dict[str, str]:  # fmt: skip
+    """Each command in a shell, in order, with `smaller` worlds: command -> what it printed."""
+    outputs = {}
+    for command in commands:
+        line = command
+        for written, used in smaller.items():
+            line = line.replace(written, used)
+        done = subprocess.run(["bash", "-c", line], cwd=folder, env=env, capture_output=True,
+                              text=True, timeout=600, stdin=subprocess.DEVNULL)  # fmt: skip
+        assert done.returncode == 0, f"{command}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+        assert "Traceback" not in done.stderr, command
+        outputs[command] = done.stdout
+    return outputs
+
+
 @pytest.mark.slow
 def test_the_readme_runs_as_written(tmp_path):
     commands = readme_commands()
@@ -27,14 +43,7 @@ def test_the_readme_runs_as_written(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIMETRICS_")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["COLUMNS"] = "200"
-    outputs = {}
-    for command in commands:
-        line = command.replace("--customers 20000", "--customers 3000")
-        done = subprocess.run(["bash", "-c", line], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=600, stdin=subprocess.DEVNULL)  # fmt: skip
-        assert done.returncode == 0, f"{command}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
-        assert "Traceback" not in done.stderr, command
-        outputs[command] = done.stdout
+    outputs = run_in_order(commands, {"--customers 20000": "--customers 3000"}, tmp_path, env)
     # a few results that must not be silently empty
     assert (tmp_path / "paths.csv").read_text().count("\n") > 10
     assert (tmp_path / "kpis.csv").read_text().count("\n") > 10
@@ -54,13 +63,8 @@ def test_the_readme_runs_as_written(tmp_path):
     assert '"kpi":"revenue"' in done.stdout.replace(" ", ""), done.stdout[-2000:]
     assert "Traceback" not in done.stderr
     # The mix model block, on its own two-year world beside the first.
-    for command in readme_commands(2):
-        line = command.replace("--customers 8000", "--customers 4000")
-        done = subprocess.run(["bash", "-c", line], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=600, stdin=subprocess.DEVNULL)  # fmt: skip
-        assert done.returncode == 0, f"{command}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
-        assert "Traceback" not in done.stderr, command
-        outputs[command] = done.stdout
+    outputs = run_in_order(readme_commands(2), {"--customers 8000": "--customers 4000"},
+                           tmp_path, env)  # fmt: skip
     assert (tmp_path / "mmm.csv").read_text().count("\n") >= 8  # a row per channel with spend
     reconciled = next(c for c in readme_commands(2) if c.startswith("omnimetrics reconcile"))
     assert "the mix model measures" in outputs[reconciled]
