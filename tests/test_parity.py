@@ -429,3 +429,17 @@ def test_spark_warehouse_in_use_is_refused(tmp_path):
         done = run_python("import omnimetrics; omnimetrics.open('spark')", cwd=tmp_path)
     assert done.returncode != 0
     assert "lake is open in another process" in done.stderr.splitlines()[-1]
+
+
+def test_mix_series_parity(engine, reference, measured_world):
+    """The mix model's weekly series (sales, online, offline, spend by channel): the same on
+    every engine (the model itself is numpy on that table)."""
+    from omnimetrics.mmm.series import mix_series
+
+    def series(eng):
+        frame, channels = mix_series(measured_world(eng).warehouse)
+        return frame.round(6).to_dict("records"), channels
+
+    expected = series(reference)
+    assert len(expected[0]) >= 6 and expected[1]
+    assert series(engine) == expected
