@@ -134,7 +134,6 @@ def holdout(ws, tmp_path_factory):
 
 
 def test_an_experiments_lift_is_its_revenue_per_unit_times_its_exposed_units(ws, holdout):
-    from scipy.stats import norm
 
     (lift,) = ws.experiment_lifts({HOLDOUT: "email"}).to_pandas().itertuples()
     test = ws.experiment(HOLDOUT, "revenue", control="holdout").to_pandas().iloc[0]
@@ -143,8 +142,9 @@ def test_an_experiments_lift_is_its_revenue_per_unit_times_its_exposed_units(ws,
     assert lift.lift_per_unit == pytest.approx(test.variant_mean - test.control_mean, rel=1e-9)
     assert lift.lift == pytest.approx(lift.lift_per_unit * test.variant_units, rel=1e-9)
     assert lift.lift_lower == pytest.approx(test.ci_low * test.variant_units, rel=1e-9)
+    # Welch's t statistic is the lift over its standard error: a second route to the error
     assert lift.lift_se == pytest.approx(
-        (test.ci_high - test.ci_low) * test.variant_units / (2 * norm.ppf(0.975)), rel=1e-9
+        test.variant_units * test.lift_abs / test.statistic, rel=1e-6
     )
     assert pd.Timestamp(lift.start) == holdout.normalize() - pd.Timedelta(days=2)  # its Monday
     last_order = ws.warehouse.table("orders").timestamp.max().to_pandas()
@@ -240,6 +240,7 @@ def test_a_spend_plans_expected_sales(ws):
 
 def test_without_spend_the_model_says_what_to_load(tmp_path):
     ws = omnimetrics.open(tmp_path / "w.duckdb", demo=True)
+    assert ws.experiment_lifts({}).num_rows == 0  # no experiments asked: none needed
     with pytest.raises(OmnimetricsError, match="omnimetrics ingest spend"):
         ws.mmm()
     ws.close()
@@ -257,6 +258,22 @@ def test_the_mix_page_shows_the_model_and_the_budget(ws):
     mix = replace(results["mmm"], parts=tuple(results[n] for n in ("mmm_decomposition",)))
     live_table = ws.reconcile(mix=mix).to_pandas()
     pd.testing.assert_frame_equal(results["reconcile"].to_pandas(), live_table)
+    # after a run stored the paths by month: the whole months, the models that read paths
+    from omnimetrics.pages import store_paths
+
+    store_paths(ws, "mix-page-test")
+    stored = {r.name: r for r in PAGES["mix"].build(ws, View())}["reconcile"]
+    assert "reading" in stored.table.column_names, stored.notes
+    weeks = pd.to_datetime(results["mmm_decomposition"].to_pandas().date)
+    first = weeks.min().replace(day=1).date()
+    last = (weeks.max() + pd.Timedelta(days=6) + pd.offsets.MonthEnd(0)).date()
+    models = ["first_touch", "last_touch", "last_non_direct", "linear", "position_based",
+              "markov", "shapley"]  # fmt: skip
+    credit = ws.attribution(models, since=first, until=last).to_pandas()
+    credit = credit.set_index(["channel", "model"]).revenue.unstack(fill_value=0.0)
+    shown_credit = stored.to_pandas().set_index("channel").attributed_low.dropna()
+    assert shown_credit.to_dict() == pytest.approx(credit.min(axis=1)[shown_credit.index].to_dict())
+    assert "the whole months" in stored.notes[0]
     plans = results["mmm_plans"].plot()
     assert tuple(plans.data[0].y)[:1] == ("omnichannel",)
     live = ws.mmm().to_pandas().set_index("channel")

@@ -643,19 +643,24 @@ def mix_roi(result: Result) -> go.Figure:
 def mix_plans(result: Result) -> go.Figure:
     """The ROI of the omnichannel plan and of the same budget on one channel, with intervals."""
     _need(result, "plan", "roi", "roi_lower", "roi_upper")
-    rows = result.to_records()
+    rows = [r for r in result.to_records() if r["roi"] is not None]
     figure = _figure()
     figure.add_bar(
         x=[r["roi"] for r in rows], y=[r["plan"] for r in rows], orientation="h",
         marker_color=[PALETTE[0] if r["plan"] == "omnichannel" else "#999999" for r in rows],
         error_x={"type": "data", "symmetric": False,
-                 "array": [r["roi_upper"] - r["roi"] for r in rows],
-                 "arrayminus": [r["roi"] - r["roi_lower"] for r in rows]},
+                 "array": [_gap(r["roi_upper"], r["roi"]) for r in rows],
+                 "arrayminus": [_gap(r["roi"], r["roi_lower"]) for r in rows]},
         hovertemplate="%{y}: ROI %{x:.2f}<extra></extra>",
     )  # fmt: skip
     figure.update_layout(xaxis_title="incremental sales per unit spent",
                          yaxis={"type": "category", "autorange": "reversed"})  # fmt: skip
     return figure
+
+
+def _gap(high: float | None, low: float | None) -> float:
+    """The length of an error bar; 0 when a bound is unknown (a model without intervals)."""
+    return 0.0 if high is None or low is None else high - low
 
 
 @chart("reconcile")
@@ -665,20 +670,22 @@ def reconcile_ranges(result: Result) -> go.Figure:
     _need(result, "channel", "attributed_low", "attributed_high", "incremental",
           "incremental_lower", "incremental_upper")  # fmt: skip
     rows = [r for r in result.to_records() if r["incremental"] is not None]
+    low = [r["attributed_low"] or 0.0 for r in rows]
+    high = [r["attributed_high"] or 0.0 for r in rows]
     figure = _figure()
     figure.add_bar(
-        x=[r["channel"] for r in rows],
-        y=[(r["attributed_high"] or 0) - (r["attributed_low"] or 0) for r in rows],
-        base=[r["attributed_low"] or 0 for r in rows], name="attribution (lowest to highest model)",
-        marker_color=PALETTE[1], opacity=0.6,
-        hovertemplate="%{x}: credited %{base:,.0f} to %{y:,.0f} more<extra></extra>",
+        x=[r["channel"] for r in rows], y=[h - lo for lo, h in zip(low, high, strict=True)],
+        base=low, customdata=list(zip(low, high, strict=True)), opacity=0.6,
+        name="attribution (lowest to highest model)", marker_color=PALETTE[1],
+        hovertemplate="%{x}: credited %{customdata[0]:,.0f} to %{customdata[1]:,.0f}"
+        "<extra></extra>",
     )  # fmt: skip
     figure.add_scatter(
         x=[r["channel"] for r in rows], y=[r["incremental"] for r in rows], mode="markers",
         name="mix model (incremental)", marker={"color": PALETTE[0], "size": 10},
         error_y={"type": "data", "symmetric": False,
-                 "array": [r["incremental_upper"] - r["incremental"] for r in rows],
-                 "arrayminus": [r["incremental"] - r["incremental_lower"] for r in rows]},
+                 "array": [_gap(r["incremental_upper"], r["incremental"]) for r in rows],
+                 "arrayminus": [_gap(r["incremental"], r["incremental_lower"]) for r in rows]},
         hovertemplate="%{x}: incremental %{y:,.0f}<extra></extra>",
     )  # fmt: skip
     figure.update_layout(xaxis_title="channel", yaxis_title="revenue")

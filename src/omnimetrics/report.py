@@ -183,8 +183,9 @@ def html_table(result: Result, *, title: bool = True, limit: int = ROWS_SHOWN,
                language: str = "en") -> str:  # fmt: skip
     """The first rows of a result's table as HTML, values with their unit (the rest: its CSV)."""
     table = result.table.slice(0, limit)
-    if result.name in SHOWN_COLUMNS:
-        table = table.select([c for c in SHOWN_COLUMNS[result.name] if c in table.column_names])
+    shown = [c for c in SHOWN_COLUMNS.get(result.name, ()) if c in table.column_names]
+    if shown:  # (a result the data could not give has its reason only)
+        table = table.select(shown)
     kept = [
         c
         for c in table.column_names

@@ -212,25 +212,28 @@ def compare_plans(model: MixModel, plans: Mapping[str, Mapping[str, float]] | No
         only[j] = total / current[j] if current[j] > 0 else 0.0
         named[f"{channel} only"] = only
     for name, spend in (plans or {}).items():
+        if name in named:
+            raise ConfigError(f"A plan may not be called {name!r}: the comparison has one.")
         zero = dict.fromkeys(model.channels, 0.0)
         named[name] = model.multiples({**zero, **spend})
-    tail = (1 - model.interval) / 2 * 100
-    sales = {name: model.expected_sales(m)[:, :-1].sum(axis=1) for name, m in named.items()}
+    draws = model.draws_ or [model.fit_]
+    sales = {name: np.array([model._one_plan(d, m)[:-1].sum() for d in draws])
+             for name, m in named.items()}  # fmt: skip
     omni = sales["omnichannel"]
     rows = []
     for name, m in named.items():
         spend = float((current * m).sum())
-        draws = sales[name]
-        low, high = np.percentile(draws, [tail, 100 - tail]) if len(draws) > 1 else (np.nan,) * 2
-        roi = draws.mean() / spend if spend > 0 else np.nan
+        # the model's own summary of a statistic over its draws: point and interval
+        point, low, high = (float(v[0]) for v in model._summary(
+            lambda d, m=m: np.array([model._one_plan(d, m)[:-1].sum()])))  # fmt: skip
+        roi, roi_low, roi_high = (v / spend if spend > 0 else np.nan for v in (point, low, high))
         rows.append({
-            "plan": name, "spend": spend, "incremental_sales": draws.mean(),
+            "plan": name, "spend": spend, "incremental_sales": point,
             "incremental_lower": low, "incremental_upper": high, "roi": roi,
-            "roi_lower": low / spend if spend > 0 else np.nan,
-            "roi_upper": high / spend if spend > 0 else np.nan,
+            "roi_lower": roi_low, "roi_upper": roi_high,
             "roi_against_omnichannel": roi / (omni.mean() / total) if omni.mean() > 0 else np.nan,
-            "probability_omnichannel_better": float(np.mean(omni > draws)) if name != "omnichannel"
-            else np.nan,
+            "probability_omnichannel_better": float(np.mean(omni > sales[name]))
+            if name != "omnichannel" and len(draws) > 1 else np.nan,
             "largest_spend_multiple": float(m.max()),
         })  # fmt: skip
     return pd.DataFrame(rows, columns=PLAN_COLUMNS)

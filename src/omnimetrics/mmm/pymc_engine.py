@@ -34,7 +34,7 @@ OPTIONS: Mapping[str, object] = {
     "draws": 500,  # per chain: 2,000 draws in all, an effective sample of several hundred
     "tune": 500,  # warm-up steps per chain, discarded
     "target_accept": 0.9,  # above pymc's 0.8: saturation curves give a curved posterior
-    "cores": None,  # chains sampled in parallel; None: pymc's default (the CPUs, at most 4)
+    "cores": None,  # chains sampled in parallel; None: pymc's default (half the CPUs, at most 4)
     "nuts_sampler": "nutpie",  # 4x PyMC's own ("pymc") on the benchmark; numpyro, blackjax
     "max_lag": 12,  # adstock weeks after the week of spend (pymc-marketing's l_max = 13)
     "priors": None,  # {name: pymc_extras.prior.Prior}, over PRIORS' defaults (docs/mmm.md)

@@ -109,15 +109,23 @@ class MixMethods:
         experiments = self.settings.mix.holdouts if experiments is None else experiments
         calibrate = self.settings.mix.calibrate if calibrate is None else calibrate
         lifts = self._lifts(experiments)
+        fitted_here = mix is None
         if mix is None:
             mix = self.mmm(n_bootstrap=n_bootstrap, seed=seed, engine=engine,
                            calibration=lifts if calibrate and len(lifts) else {})  # fmt: skip
-        weeks = pd.to_datetime(mix.part("mmm_decomposition").to_pandas()["date"])
+        decomposition = mix.part("mmm_decomposition").to_pandas()
+        weeks = pd.to_datetime(decomposition["date"])
         since, until = weeks.min().date(), weeks.max().date() + timedelta(days=6)
-        credit = self.attribution(models, since=since, until=until, support=False,  # type: ignore[attr-defined]
+        first, last = since, until
+        if paths is not None:  # stored paths by month: the whole months, the models they feed
+            first = since.replace(day=1)
+            last = (pd.Timestamp(until) + pd.offsets.MonthEnd(0)).date()
+            registry = self.attribution_models  # type: ignore[attr-defined]
+            models = [m for m in models if registry[m].reads_paths(["channel"])]
+        credit = self.attribution(models, since=first, until=last, support=False,  # type: ignore[attr-defined]
                                   paths=paths)  # fmt: skip
-        table, by_model = reconciled(mix.to_pandas(), credit.to_pandas(), lifts)
-        counted = (f"the months {since:%Y-%m} to {until:%Y-%m}" if paths is not None
+        table, by_model = reconciled(mix.to_pandas(), credit.to_pandas(), lifts, decomposition)
+        counted = (f"the whole months {first:%Y-%m} to {last:%Y-%m}" if paths is not None
                    else f"{since:%Y-%m-%d} to {until:%Y-%m-%d}")  # fmt: skip
         part = Result.of("reconcile_credit", "Revenue credited by each attribution model",
                          by_model)  # fmt: skip
@@ -125,25 +133,27 @@ class MixMethods:
             f"Attribution credits the tracked journeys that converted in {counted}; the mix "
             f"model measures what each channel's spend added to all sales (store and untracked "
             f"included) in the weeks {since:%Y-%m-%d} to {until:%Y-%m-%d}; an experiment "
-            "measures what the channel added for its exposed units.",
+            "measures what the channel added for its exposed units, from its start (the mix "
+            "model's figure over the same weeks is `incremental_over_test`).",
             *(f"{c}: the mix model is calibrated with experiment {e}." for e, c in
-              experiments.items() if calibrate),
+              experiments.items() if calibrate and fitted_here),
         )  # fmt: skip
         title = f"Attribution, mix model and experiments, {since:%Y-%m-%d} to {until:%Y-%m-%d}"
         return Result.of("reconcile", title, table, parts=(part,), notes=notes)
 
     def _lifts(self, experiments: Mapping[str, str]) -> pd.DataFrame:
-        from scipy.stats import norm
+        from scipy.stats import norm, t
 
         from omnimetrics.experiments.units import experiments as listed
 
-        rows = []
+        rows: list[dict[str, Any]] = []
+        if not experiments:  # nothing asked: a warehouse without experiments is fine
+            return pd.DataFrame(rows, columns=LIFT_COLUMNS)
         known = listed(self.warehouse).to_pandas().set_index("experiment")
-        z = norm.ppf(0.975)
         for name, target in experiments.items():
+            self._experiment_name(name)  # type: ignore[attr-defined]  # an unknown name: its error
             channel, _, control = target.partition(":")
-            comparisons = self.experiment(name, "revenue", control=control or None).to_pandas()  # type: ignore[attr-defined]
-            variants = [str(comparisons.control.iloc[0]), *map(str, comparisons.variant)]
+            variants = [str(v) for v in known.loc[name, "variants"]]
             if not control:
                 held = [v for v in variants if v.lower() in HOLDOUT_NAMES]
                 if len(held) != 1:
@@ -154,14 +164,19 @@ class MixMethods:
                 control = held[0]
             exposed = [v for v in variants if v != control]
             pooled = exposed if len(exposed) > 1 else ()
-            comparisons = self.experiment(  # type: ignore[attr-defined]
-                name, "revenue", control=control, pool=pooled
-            ).to_pandas()
-            row = comparisons.iloc[0]
+            row = (
+                self.experiment(  # type: ignore[attr-defined]
+                    name, "revenue", control=control, pool=pooled
+                )
+                .to_pandas()
+                .iloc[0]
+            )
             units = int(row.variant_units)
             first = pd.Timestamp(known.loc[name, "first_assignment"]).tz_convert(None)
             start = (first - pd.Timedelta(days=first.weekday())).date()
-            se = (float(row.ci_high) - float(row.ci_low)) / (2 * z) * units
+            # the interval is Welch's t (a z for large samples): its quantile gives the error
+            quantile = t.ppf(0.975, row.df) if np.isfinite(row.df) else norm.ppf(0.975)
+            se = (float(row.ci_high) - float(row.ci_low)) / (2 * quantile) * units
             rows.append({
                 "experiment": name, "channel": channel, "control": control,
                 "treated_units": units, "lift_per_unit": float(row.lift_abs),
@@ -187,7 +202,11 @@ class MixMethods:
             raise ConfigError(
                 f"target must be sales, online_sales or offline_sales; got {target!r}."
             )
-        if calibration is None and self.settings.mix.calibrate:
+        if calibration is None and self.settings.mix.calibrate and self.settings.mix.holdouts:
+            if engine != "ridge":
+                raise ConfigError(f"[mix] calibrate = true asks the mix model for the holdout "
+                                  f"tests' lifts, which the {engine} engine does not take yet: "
+                                  "use the ridge engine, or set calibrate = false.")  # fmt: skip
             calibration = self.settings.mix.holdouts  # [mix] calibrate = true
         if isinstance(calibration, Mapping):
             calibration = self._lifts(calibration)
@@ -246,7 +265,7 @@ RECONCILE_COLUMNS = [
     "channel", "spend", "attributed_low", "attributed_high", "attributed_last_touch",
     "attributed_data_driven", "incremental", "incremental_lower", "incremental_upper", "roi",
     "roi_lower", "roi_upper", "identifiable", "experiment", "measured_lift", "measured_lower",
-    "measured_upper", "incremental_to_last_touch", "reading",
+    "measured_upper", "incremental_over_test", "incremental_to_last_touch", "reading",
 ]  # fmt: skip
 RECONCILE_SHOWN = (
     "channel", "spend", "attributed_low", "attributed_high", "incremental", "incremental_lower",
@@ -257,12 +276,15 @@ DATA_DRIVEN = ("markov", "shapley")
 NO_TOUCH = "(no attributable touch)"
 
 
-def reconciled(summary: pd.DataFrame, credit: pd.DataFrame,
-               lifts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+def reconciled(summary: pd.DataFrame, credit: pd.DataFrame, lifts: pd.DataFrame,
+               decomposition: pd.DataFrame | None = None,
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
     """One row per channel (`RECONCILE_COLUMNS`): attribution's revenue credit (`credit`: model,
-    channel, revenue), the mix model's incremental sales and ROI (`summary`: its
-    `channel_summary`), an experiment's measured lift (`lifts`, as `experiment_lifts`), and the
-    reading in words; and the credit by model, wide."""
+    channel, revenue; a model without a row for a channel credits it 0), the mix model's
+    incremental sales and ROI (`summary`: its `channel_summary`), an experiment's measured lift
+    (`lifts`, as `experiment_lifts`; one per channel) beside the model's sales of the channel
+    over the test's weeks (from the weekly `decomposition`: date, component, contribution), and
+    the reading in words; and the credit by model, wide."""
     by_model = (
         credit[credit.channel != NO_TOUCH]
         .pivot_table(index="channel", columns="model", values="revenue", aggfunc="sum")
@@ -271,7 +293,11 @@ def reconciled(summary: pd.DataFrame, credit: pd.DataFrame,
     summary = summary.set_index("channel")
     channels = list(dict.fromkeys([*summary.index, *by_model.index]))
     driven = next((m for m in DATA_DRIVEN if m in by_model.columns), None)
-    lift = lifts.drop_duplicates("channel", keep="last").set_index("channel")
+    twice = lifts.channel[lifts.channel.duplicated()].tolist()
+    if twice:
+        raise ConfigError(f"Several experiments name the channel(s) {twice}: give one holdout "
+                          "test per channel.")  # fmt: skip
+    lift = lifts.set_index("channel")
     rows = []
     for channel in channels:
         row: dict[str, Any] = dict.fromkeys(RECONCILE_COLUMNS, np.nan)
@@ -293,6 +319,11 @@ def reconciled(summary: pd.DataFrame, credit: pd.DataFrame,
             m = lift.loc[channel]
             row.update(experiment=m.experiment, measured_lift=m.lift,
                        measured_lower=m.lift_lower, measured_upper=m.lift_upper)  # fmt: skip
+            if decomposition is not None and channel in summary.index:
+                mine = decomposition[decomposition.component == channel]
+                dates = pd.to_datetime(mine.date)
+                inside = (dates >= pd.Timestamp(m.start)) & (dates <= pd.Timestamp(m.end))
+                row["incremental_over_test"] = float(mine.contribution[inside].sum())
         row["reading"] = reading(row, summary.loc[channel, "warning"]
                                  if channel in summary.index else None)  # fmt: skip
         rows.append(row)
@@ -308,7 +339,7 @@ def reading(row: Mapping[str, Any], warning: str | None = None) -> str:
                 else "no tracked journey touches it")  # fmt: skip
     if pd.isna(row["incremental"]):
         return (f"No spend in the spend table, so the mix model cannot measure it; {credited} "
-                "(unpaid or untracked-cost touches).")  # fmt: skip
+                "(unpaid or untracked-cost touches)." + _measured(row))  # fmt: skip
     inc, inc_low, inc_high = row["incremental"], row["incremental_lower"], row["incremental_upper"]
     measured = f"the mix model measures {money(inc)} ({money(inc_low)} to {money(inc_high)})"
     if row["identifiable"] is False:
@@ -328,12 +359,21 @@ def reading(row: Mapping[str, Any], warning: str | None = None) -> str:
         words = f"Not in any tracked journey; {measured}."
     else:
         words = f"Attribution and mix model agree within the interval: {credited}, {measured}."
-    if pd.notna(row["measured_lift"]):
-        m_low, m_high = row["measured_lower"], row["measured_upper"]
-        lift = (f" Experiment {row['experiment']} measured {money(row['measured_lift'])} "
-                f"({money(m_low)} to {money(m_high)})")  # fmt: skip
-        if m_high < inc_low or m_low > inc_high:
-            words += lift + ": it disagrees with the mix model; fit the model with it (calibrate)."
-        else:
-            words += lift + ": consistent with the mix model."
-    return words
+    return words + _measured(row)
+
+
+def _measured(row: Mapping[str, Any]) -> str:
+    """What the experiment measured, against the mix model over the same weeks when it can."""
+    if pd.isna(row["measured_lift"]):
+        return ""
+    money = "{:,.0f}".format
+    low, high = row["measured_lower"], row["measured_upper"]
+    said = (f" Experiment {row['experiment']} measured {money(row['measured_lift'])} "
+            f"({money(low)} to {money(high)})")  # fmt: skip
+    model = row.get("incremental_over_test", np.nan)
+    if pd.isna(model):
+        return said + "."
+    said += f"; the mix model gives {money(model)} over the same weeks"
+    if low <= model <= high:
+        return said + ": consistent."
+    return said + ": they disagree; fit the model with the test (calibrate)."
