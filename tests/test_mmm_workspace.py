@@ -82,6 +82,9 @@ def test_a_series_file_through_the_cli_equals_the_model(tmp_path):
     done = cli("mmm", "--series", "series.csv", "--channels", ",".join(channels),
                "--bootstrap", "20", "--out", "mix.csv", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
+    # the terminal shows the decision columns; the file keeps every one
+    assert "roi_upper" in done.stdout and "saturation_shape" not in done.stdout
+    assert "saturation_shape" in (tmp_path / "mix.csv").read_text().splitlines()[0]
     with (tmp_path / "mix.csv").open() as handle:
         rows = {r["channel"]: r for r in csv.DictReader(handle)}
     direct = MixModel(channels, n_bootstrap=20).fit(world.series).channel_summary()

@@ -630,9 +630,7 @@ def mix_roi(result: Result) -> go.Figure:
     figure = _figure()
     figure.add_bar(
         x=[r["channel"] for r in rows], y=[r["roi"] for r in rows], marker_color=colours,
-        error_y={"type": "data", "symmetric": False,
-                 "array": [r["roi_upper"] - r["roi"] for r in rows],
-                 "arrayminus": [r["roi"] - r["roi_lower"] for r in rows]},
+        error_y=_error_bars(rows, "roi", "roi_lower", "roi_upper"),
         hovertemplate="%{x}: ROI %{y:.2f}<extra></extra>",
     )  # fmt: skip
     figure.update_layout(xaxis_title="channel", yaxis_title="incremental sales per unit spent")
@@ -648,9 +646,7 @@ def mix_plans(result: Result) -> go.Figure:
     figure.add_bar(
         x=[r["roi"] for r in rows], y=[r["plan"] for r in rows], orientation="h",
         marker_color=[PALETTE[0] if r["plan"] == "omnichannel" else "#999999" for r in rows],
-        error_x={"type": "data", "symmetric": False,
-                 "array": [_gap(r["roi_upper"], r["roi"]) for r in rows],
-                 "arrayminus": [_gap(r["roi"], r["roi_lower"]) for r in rows]},
+        error_x=_error_bars(rows, "roi", "roi_lower", "roi_upper"),
         hovertemplate="%{y}: ROI %{x:.2f}<extra></extra>",
     )  # fmt: skip
     figure.update_layout(xaxis_title="incremental sales per unit spent",
@@ -658,9 +654,16 @@ def mix_plans(result: Result) -> go.Figure:
     return figure
 
 
-def _gap(high: float | None, low: float | None) -> float:
-    """The length of an error bar; 0 when a bound is unknown (a model without intervals)."""
-    return 0.0 if high is None or low is None else high - low
+def _error_bars(rows: list[dict[str, Any]], value: str, low: str, high: str) -> dict[str, Any]:
+    """Asymmetric error bars from each row's interval; 0 where a bound is unknown (a model
+    without intervals)."""
+
+    def gap(top: float | None, bottom: float | None) -> float:
+        return 0.0 if top is None or bottom is None else top - bottom
+
+    return {"type": "data", "symmetric": False,
+            "array": [gap(r[high], r[value]) for r in rows],
+            "arrayminus": [gap(r[value], r[low]) for r in rows]}  # fmt: skip
 
 
 @chart("reconcile")
@@ -683,9 +686,7 @@ def reconcile_ranges(result: Result) -> go.Figure:
     figure.add_scatter(
         x=[r["channel"] for r in rows], y=[r["incremental"] for r in rows], mode="markers",
         name="mix model (incremental)", marker={"color": PALETTE[0], "size": 10},
-        error_y={"type": "data", "symmetric": False,
-                 "array": [_gap(r["incremental_upper"], r["incremental"]) for r in rows],
-                 "arrayminus": [_gap(r["incremental"], r["incremental_lower"]) for r in rows]},
+        error_y=_error_bars(rows, "incremental", "incremental_lower", "incremental_upper"),
         hovertemplate="%{x}: incremental %{y:,.0f}<extra></extra>",
     )  # fmt: skip
     figure.update_layout(xaxis_title="channel", yaxis_title="revenue")

@@ -288,7 +288,9 @@ def mmm(
         with open_workspace(db, config) as ws:
             result = ws.mmm(target=target, n_bootstrap=bootstrap, engine=engine,
                             calibration=lifts)  # fmt: skip
-    render(result, out=out, quiet=quiet, limit=rows, show_all=show_all)
+    from omnimetrics.workspace.mix import MIX_SHOWN
+
+    render(result, out=out, quiet=quiet, limit=rows, show_all=show_all, columns=MIX_SHOWN)
 
 
 @app.command()

@@ -267,6 +267,11 @@ RECONCILE_COLUMNS = [
     "roi_lower", "roi_upper", "identifiable", "experiment", "measured_lift", "measured_lower",
     "measured_upper", "incremental_over_test", "incremental_to_last_touch", "reading",
 ]  # fmt: skip
+MIX_SHOWN = (
+    "channel", "spend", "contribution", "contribution_lower", "contribution_upper", "share",
+    "roi", "roi_lower", "roi_upper", "mroi", "identifiable",
+)  # fmt: skip
+"""What the terminal shows of `mmm` (the warnings are its notes; files keep every column)."""
 RECONCILE_SHOWN = (
     "channel", "spend", "attributed_low", "attributed_high", "incremental", "incremental_lower",
     "incremental_upper", "measured_lift", "reading",
